@@ -1,0 +1,160 @@
+/**
+ * Run a child process from a handler so that interruption (cancel, timeout,
+ * shutdown) kills it: SIGTERM to its whole process group, then SIGKILL after
+ * a grace period. The interruption returns only once the process is gone.
+ *
+ * @since 0.1.0
+ */
+import { spawn } from "node:child_process"
+import { Data, Effect } from "effect"
+
+/**
+ * The process could not start, or exited with a non-zero code or a signal.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CommandFailed extends Data.TaggedError("CommandFailed")<{
+  readonly command: string
+  readonly exitCode: number | null
+  readonly signal: string | null
+  /** The last lines of stderr (at most 4 KiB). */
+  readonly stderr: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    const how = this.exitCode !== null ? `exited with code ${this.exitCode}` : this.signal ? `was killed by ${this.signal}` : "could not start"
+    const tail = this.stderr.trim().split("\n").slice(-3).join(" | ")
+    return `${this.command} ${how}${tail ? `: ${tail}` : ""}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommandOptions {
+  readonly cwd?: string
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Called with every complete line of stdout, e.g. to parse progress. */
+  readonly onStdout?: (line: string) => Effect.Effect<void>
+  readonly onStderr?: (line: string) => Effect.Effect<void>
+  /** Time between SIGTERM and SIGKILL when interrupted (default 2000 ms). */
+  readonly killGraceMs?: number
+  /** Text written to the process's stdin, which is then closed. */
+  readonly stdin?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommandResult {
+  readonly exitCode: 0
+  readonly stdout: string
+  readonly stderr: string
+  readonly pid: number
+}
+
+const MAX_KEEP = 1 << 20
+
+/**
+ * Run `command args…` to completion. Fails with {@link CommandFailed} on a
+ * non-zero exit; when the calling fiber is interrupted the process group is
+ * terminated and the interruption waits for its exit.
+ *
+ * @example
+ * ```ts
+ * handler: (payload, ctx) =>
+ *   Command.run("python3", ["pipeline.py", "--hours", String(payload.hours)], {
+ *     onStdout: (line) => line.startsWith("PROGRESS ")
+ *       ? ctx.progress(Number(line.split(" ")[1]), line.split(" ").slice(2).join(" "))
+ *       : Effect.void
+ *   })
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: CommandOptions = {}
+): Effect.Effect<CommandResult, CommandFailed> =>
+  Effect.withFiber((fiber) =>
+    Effect.callback<CommandResult, CommandFailed>((resume) => {
+      const services = fiber.context
+      const runLine = (f: ((line: string) => Effect.Effect<void>) | undefined, line: string) => {
+        if (f) Effect.runForkWith(services)(f(line))
+      }
+      const child = spawn(command, [...args], {
+        cwd: options.cwd,
+        env: options.env ? { ...options.env } : process.env,
+        detached: true,
+        stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"]
+      })
+      let stdout = ""
+      let stderr = ""
+      let outBuf = ""
+      let errBuf = ""
+      let exited = false
+      const onExitWaiters: Array<() => void> = []
+      child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+        if (stdout.length < MAX_KEEP) stdout += chunk
+        outBuf += chunk
+        let nl: number
+        while ((nl = outBuf.indexOf("\n")) >= 0) {
+          runLine(options.onStdout, outBuf.slice(0, nl).replace(/\r$/, ""))
+          outBuf = outBuf.slice(nl + 1)
+        }
+      })
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr = (stderr + chunk).slice(-4096)
+        errBuf += chunk
+        let nl: number
+        while ((nl = errBuf.indexOf("\n")) >= 0) {
+          runLine(options.onStderr, errBuf.slice(0, nl).replace(/\r$/, ""))
+          errBuf = errBuf.slice(nl + 1)
+        }
+      })
+      if (options.stdin !== undefined) child.stdin!.end(options.stdin)
+      const label = [command, ...args].join(" ").slice(0, 200)
+      child.once("error", (cause) => {
+        exited = true
+        onExitWaiters.forEach((w) => w())
+        resume(Effect.fail(new CommandFailed({ command: label, exitCode: null, signal: null, stderr, cause })))
+      })
+      child.once("close", (code, signal) => {
+        exited = true
+        onExitWaiters.forEach((w) => w())
+        if (outBuf) runLine(options.onStdout, outBuf)
+        if (errBuf) runLine(options.onStderr, errBuf)
+        resume(
+          code === 0
+            ? Effect.succeed({ exitCode: 0, stdout, stderr, pid: child.pid ?? -1 })
+            : Effect.fail(new CommandFailed({ command: label, exitCode: code, signal, stderr }))
+        )
+      })
+      // Interruption: terminate the group, escalate, and wait until it is gone.
+      return Effect.callback<void>((done) => {
+        if (exited || child.pid === undefined) return done(Effect.void)
+        const pid = child.pid
+        const kill = (sig: NodeJS.Signals) => {
+          try {
+            process.kill(-pid, sig)
+          } catch {
+            try {
+              child.kill(sig)
+            } catch {
+              // already gone
+            }
+          }
+        }
+        const timer = setTimeout(() => kill("SIGKILL"), options.killGraceMs ?? 2000)
+        onExitWaiters.push(() => {
+          clearTimeout(timer)
+          done(Effect.void)
+        })
+        kill("SIGTERM")
+      })
+    })
+  )

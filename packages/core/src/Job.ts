@@ -1,0 +1,163 @@
+/**
+ * The job record: what a store keeps for every job, and the view that readers
+ * (the tracker, the HTTP router, the terminal demo) are given.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The six states of a job. See `docs/concepts.md` for the state machine.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JobStatus = "pending" | "processing" | "retrying" | "completed" | "failed" | "cancelled"
+
+/**
+ * Every status, in lifecycle order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const statuses: ReadonlyArray<JobStatus> = [
+  "pending",
+  "processing",
+  "retrying",
+  "completed",
+  "failed",
+  "cancelled"
+]
+
+/**
+ * Statuses a job never leaves by itself (a manual retry moves failed and
+ * cancelled jobs back to pending).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isTerminal = (status: JobStatus): boolean =>
+  status === "completed" || status === "failed" || status === "cancelled"
+
+/**
+ * JSON as stored: payloads and results are kept in their encoded form.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+/**
+ * One failed attempt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AttemptError {
+  readonly attempt: number
+  readonly message: string
+  readonly at: Date
+}
+
+/**
+ * A job as stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobRecord {
+  readonly id: string
+  readonly type: string
+  readonly queue: string
+  readonly payload: Json
+  readonly result: Json | null
+  readonly status: JobStatus
+  readonly progress: number
+  readonly progressMessage: string | null
+  readonly errorMessage: string | null
+  readonly errors: ReadonlyArray<AttemptError>
+  readonly attempts: number
+  readonly maxAttempts: number
+  readonly priority: number
+  readonly runAt: Date
+  readonly owner: string | null
+  readonly key: string | null
+  readonly groupKey: string | null
+  readonly groupLimit: number | null
+  readonly lockedBy: string | null
+  readonly lockedUntil: Date | null
+  /** Bumped at every claim; writes from a holder carry it and are refused once it moved on. */
+  readonly token: number
+  readonly cancelRequested: boolean
+  readonly createdAt: Date
+  readonly startedAt: Date | null
+  readonly completedAt: Date | null
+  readonly nextRetryAt: Date | null
+  readonly updatedAt: Date
+}
+
+/**
+ * A job as shown to readers: the record plus its queue position.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobView extends JobRecord {
+  /** 1-based place in its queue's claim order while pending; null otherwise. */
+  readonly queuePosition: number | null
+}
+
+/**
+ * What a store needs to insert a job. Built by the tracker from a definition
+ * and a decoded payload; a store never sees an unvalidated payload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NewJob {
+  readonly id: string
+  readonly type: string
+  readonly queue: string
+  readonly payload: Json
+  readonly maxAttempts: number
+  readonly priority: number
+  readonly runAt: Date
+  readonly owner: string | null
+  readonly key: string | null
+  readonly groupKey: string | null
+  readonly groupLimit: number | null
+}
+
+/**
+ * The holder's proof of a claim: writes carry it and are refused once the
+ * job was claimed again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lease {
+  readonly id: string
+  readonly token: number
+}
+
+/**
+ * Claim order: priority desc, runAt asc, id asc. Negative when `a` is claimed first.
+ *
+ * @since 0.1.0
+ * @category ordering
+ */
+export const claimOrder = (
+  a: Pick<JobRecord, "priority" | "runAt" | "id">,
+  b: Pick<JobRecord, "priority" | "runAt" | "id">
+): number =>
+  b.priority - a.priority ||
+  a.runAt.getTime() - b.runAt.getTime() ||
+  (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/**
+ * Whether a job can be claimed at `now` by status and time (group limits aside).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isClaimable = (job: Pick<JobRecord, "status" | "runAt">, now: number): boolean =>
+  (job.status === "pending" || job.status === "retrying") && job.runAt.getTime() <= now

@@ -1,0 +1,35 @@
+/**
+ * What a handler is given besides its payload.
+ *
+ * @since 0.1.0
+ */
+import type { Effect } from "effect"
+
+/**
+ * @example
+ * ```ts
+ * handler: (payload, ctx) => Effect.gen(function*() {
+ *   yield* ctx.progress(10, "Fetching messages…")
+ *   const res = yield* Effect.promise(() => fetch(url, { signal: ctx.signal }))
+ *   yield* Effect.log("fetched")   // annotated with jobId, type and attempt
+ * })
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobContext {
+  readonly id: string
+  readonly type: string
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  readonly maxAttempts: number
+  readonly owner: string | null
+  readonly key: string | null
+  /**
+   * Report progress (0–100, clamped) and an optional human line. Cheap to call
+   * in a tight loop: writes are coalesced and the last value is always stored.
+   */
+  readonly progress: (percent: number, message?: string) => Effect.Effect<void>
+  /** Aborted when the attempt is interrupted (cancel, timeout, shutdown, lease lost). */
+  readonly signal: AbortSignal
+}

@@ -1,0 +1,136 @@
+/**
+ * The typed errors of jobtrack. Every one is a tagged class, so callers
+ * branch on `_tag` (or `Effect.catchTag`), never on message text.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+import type { JobStatus } from "./Job.js"
+
+/**
+ * No job has this id (or it was deleted or pruned).
+ *
+ * @example
+ * ```ts
+ * tracker.get(id).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed(null)))
+ * ```
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobNotFound extends Data.TaggedError("JobNotFound")<{ readonly id: string }> {
+  override get message() {
+    return `job ${this.id} not found`
+  }
+}
+
+/**
+ * The state machine refuses this action in the job's current status.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidTransition extends Data.TaggedError("InvalidTransition")<{
+  readonly id: string
+  readonly action: "cancel" | "retry" | "delete"
+  readonly status: JobStatus
+}> {
+  override get message() {
+    return `cannot ${this.action} job ${this.id}: it is ${this.status}`
+  }
+}
+
+/**
+ * One problem found in an input, with where it is.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export interface Issue {
+  readonly path: ReadonlyArray<string | number>
+  readonly message: string
+}
+
+/**
+ * A payload or an enqueue option did not validate. Lists every problem;
+ * nothing was stored.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidInput extends Data.TaggedError("InvalidInput")<{
+  readonly type: string
+  readonly issues: ReadonlyArray<Issue>
+}> {
+  override get message() {
+    const lines = this.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    return `invalid input for job type "${this.type}": ${lines.join("; ")}`
+  }
+}
+
+/**
+ * No definition is registered for this job type.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownJobType extends Data.TaggedError("UnknownJobType")<{ readonly type: string }> {
+  override get message() {
+    return `no job definition for type "${this.type}"`
+  }
+}
+
+/**
+ * A write from a holder whose lease is no longer current (the job was
+ * reclaimed, cancelled, deleted, or already settled). The write did nothing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly id: string; readonly token: number }> {
+  override get message() {
+    return `lease on job ${this.id} (token ${this.token}) is no longer held`
+  }
+}
+
+/**
+ * The store could not be reached or failed. `retryable` says whether the same
+ * call may succeed later (connection lost, serialization failure…).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StoreError extends Data.TaggedError("StoreError")<{
+  readonly reason: string
+  readonly retryable: boolean
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `store error: ${this.reason}`
+  }
+}
+
+/**
+ * Fail a handler with this to stop retrying: the job goes straight to
+ * `failed`, whatever attempts are left.
+ *
+ * @example
+ * ```ts
+ * if (!account) return yield* new FatalError({ message: "mailbox not connected" })
+ * ```
+ * @since 0.1.0
+ * @category errors
+ */
+export class FatalError extends Data.TaggedError("FatalError")<{ readonly message: string; readonly cause?: unknown }> {}
+
+/**
+ * A handler ran longer than its definition's timeout. Counts as a failed
+ * attempt and is retried like any other error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobTimeout extends Data.TaggedError("JobTimeout")<{ readonly afterMs: number }> {
+  override get message() {
+    return `timed out after ${this.afterMs} ms`
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The store contract: where jobs live and every state transition happens.
+ * Each write is one conditional step checking the current status (and, for a
+ * holder's writes, the fencing token), so a stale worker can never overwrite
+ * a newer state. Times come from Effect's `Clock`, so tests drive them with
+ * `TestClock`.
+ *
+ * Core ships {@link MemoryStore}; `@jobtrack/adapter-kysely` ships PostgreSQL.
+ * `@jobtrack/core/testing` checks any implementation against the contract.
+ *
+ * @since 0.1.0
+ */
+import { Context } from "effect"
+import type { Effect, Stream } from "effect"
+import type { JobRecord, JobStatus, Json, Lease, NewJob } from "./Job.js"
+import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
+
+/**
+ * The outcome of an enqueue: the job, and whether it was created (false when
+ * a non-terminal job with the same type and key already existed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Enqueued {
+  readonly job: JobRecord
+  readonly created: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClaimRequest {
+  readonly queues: ReadonlyArray<string>
+  /** Only jobs of these types (the ones the claiming runner has definitions for). */
+  readonly types: ReadonlyArray<string>
+  readonly workerId: string
+  /** At most this many jobs. */
+  readonly limit: number
+  readonly leaseMs: number
+}
+
+/**
+ * A failed attempt, as the runner reports it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FailRequest extends Lease {
+  readonly message: string
+  /** When to try again; null when no attempt is left or the error is fatal. */
+  readonly retryAt: Date | null
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListFilter {
+  readonly owner?: string | undefined
+  readonly status?: ReadonlyArray<JobStatus> | undefined
+  readonly type?: string | undefined
+  readonly key?: string | undefined
+  readonly queue?: string | undefined
+  /** 1–500, default 50. */
+  readonly limit?: number | undefined
+  /** `nextCursor` of the previous page. */
+  readonly cursor?: string | undefined
+}
+
+/**
+ * A page of jobs, newest first.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Page {
+  readonly items: ReadonlyArray<JobRecord>
+  readonly nextCursor: string | null
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StatsFilter {
+  readonly owner?: string | undefined
+  readonly type?: string | undefined
+}
+
+/**
+ * Durations (startedAt → completedAt of completed jobs) in milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DurationStats {
+  readonly count: number
+  readonly meanMs: number | null
+  readonly p50Ms: number | null
+  readonly p95Ms: number | null
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypeStats {
+  readonly type: string
+  readonly counts: Readonly<Record<JobStatus, number>>
+  /** completed / (completed + failed); null when neither. */
+  readonly successRate: number | null
+  readonly durations: DurationStats
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly counts: Readonly<Record<JobStatus, number>>
+  readonly successRate: number | null
+  readonly durations: DurationStats
+  readonly byType: ReadonlyArray<TypeStats>
+}
+
+/**
+ * A change a store announces (rule 11).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobChange {
+  readonly id: string
+  readonly type: string
+  readonly queue: string
+  readonly kind: "enqueued" | "progress" | "status" | "cancelRequested" | "deleted"
+  readonly status: JobStatus
+}
+
+/**
+ * The interface every store implements. Method names are noun-free verbs on
+ * jobs; each takes plain values and returns an Effect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobStoreShape {
+  /** Insert a job, or return the non-terminal job of the same type and key (rule 1, 2). */
+  readonly enqueue: (job: NewJob) => Effect.Effect<Enqueued, StoreError>
+  /** Insert a batch in one round trip, same dedupe rule per item, results in input order. */
+  readonly enqueueMany: (jobs: ReadonlyArray<NewJob>) => Effect.Effect<ReadonlyArray<Enqueued>, StoreError>
+  readonly get: (id: string) => Effect.Effect<JobRecord, JobNotFound | StoreError>
+  /** The newest job of this type with this key, terminal or not. */
+  readonly findByKey: (type: string, key: string) => Effect.Effect<JobRecord, JobNotFound | StoreError>
+  /**
+   * Claim up to `limit` claimable jobs in claim order, honouring group limits,
+   * moving each to processing with a new fencing token and a lease.
+   */
+  readonly claim: (request: ClaimRequest) => Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
+  /**
+   * Extend a held lease. Tells the holder whether a cancel was requested.
+   */
+  readonly heartbeat: (
+    lease: Lease,
+    leaseMs: number
+  ) => Effect.Effect<{ readonly cancelRequested: boolean }, LeaseLost | StoreError>
+  readonly progress: (
+    lease: Lease,
+    progress: number,
+    message: string | null
+  ) => Effect.Effect<void, LeaseLost | StoreError>
+  readonly complete: (lease: Lease, result: Json) => Effect.Effect<JobRecord, LeaseLost | StoreError>
+  /** processing → retrying (retryAt set) or failed (retryAt null); the error is appended. */
+  readonly fail: (request: FailRequest) => Effect.Effect<JobRecord, LeaseLost | StoreError>
+  /** processing (cancel requested or not) → cancelled, by the holder after it stopped the handler. */
+  readonly cancelled: (lease: Lease) => Effect.Effect<JobRecord, LeaseLost | StoreError>
+  /** processing → pending, the attempt not counted (graceful shutdown). */
+  readonly release: (lease: Lease) => Effect.Effect<JobRecord, LeaseLost | StoreError>
+  /**
+   * Processing jobs whose lease expired before now → retrying at once (attempts
+   * left) or failed, with the error "worker lost". Returns the jobs moved.
+   */
+  readonly recoverExpired: () => Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
+  /** pending/retrying → cancelled; processing → cancel requested; else InvalidTransition. */
+  readonly cancel: (id: string) => Effect.Effect<JobRecord, JobNotFound | InvalidTransition | StoreError>
+  /** failed/cancelled → pending with attempts reset and errors kept; else InvalidTransition. */
+  readonly retry: (id: string) => Effect.Effect<JobRecord, JobNotFound | InvalidTransition | StoreError>
+  /** Any status but processing. */
+  readonly delete: (id: string) => Effect.Effect<void, JobNotFound | InvalidTransition | StoreError>
+  readonly list: (filter: ListFilter) => Effect.Effect<Page, StoreError>
+  /** Rule 8; null unless pending. */
+  readonly queuePosition: (id: string) => Effect.Effect<number | null, JobNotFound | StoreError>
+  readonly stats: (filter: StatsFilter) => Effect.Effect<Stats, StoreError>
+  /** Delete terminal jobs completed before `before`; returns how many. */
+  readonly prune: (before: Date) => Effect.Effect<number, StoreError>
+  /**
+   * Changes as they happen, from every process sharing the store where the
+   * store can tell. Best effort: readers poll as a fallback.
+   */
+  readonly changes: Stream.Stream<JobChange>
+}
+
+/**
+ * The store service.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const store = yield* JobStore
+ *   return yield* store.get(id)
+ * }).pipe(Effect.provide(MemoryStore.layer))
+ * ```
+ * @since 0.1.0
+ * @category services
+ */
+export class JobStore extends Context.Service<JobStore, JobStoreShape>()("@jobtrack/core/JobStore") {}

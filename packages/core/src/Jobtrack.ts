@@ -1,0 +1,147 @@
+/**
+ * The Promise facade: the tracker and a runner with the same names as the
+ * Effect API, for hosts that are not written with Effect. Failures reject
+ * with the same tagged errors (`err._tag === "JobNotFound"`…).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
+import type { Duration } from "effect"
+import type { JobView } from "./Job.js"
+import type * as JobDefinition from "./JobDefinition.js"
+import type { InvalidInput, InvalidTransition, JobNotFound, StoreError, UnknownJobType } from "./JobError.js"
+import type { Hooks } from "./Hooks.js"
+import { JobStore } from "./JobStore.js"
+import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
+import * as Runner from "./Runner.js"
+import * as Tracker from "./Tracker.js"
+
+/**
+ * A definition whose handler needs no services (the facade provides none).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PlainDefinition = JobDefinition.JobDefinition<JobDefinition.Codec, JobDefinition.Codec, unknown, never>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobtrackOptions {
+  /** The store layer, e.g. `MemoryStore.layer` or the PostgreSQL store's. */
+  readonly store: Layer.Layer<JobStore, StoreError>
+  readonly definitions: ReadonlyArray<PlainDefinition>
+  readonly hooks?: Hooks
+  /** Runner settings used by `start()`. */
+  readonly runner?: Omit<Runner.RunnerOptions, "definitions" | "hooks">
+  readonly watchPollInterval?: Duration.Input
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Jobtrack {
+  readonly enqueue: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
+    definition: JobDefinition.JobDefinition<P, A, E, R>,
+    payload: P["Encoded"],
+    options?: Tracker.EnqueueOptions
+  ) => Promise<Tracker.Enqueued>
+  readonly enqueueMany: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
+    definition: JobDefinition.JobDefinition<P, A, E, R>,
+    items: ReadonlyArray<{ readonly payload: P["Encoded"]; readonly options?: Tracker.EnqueueOptions }>
+  ) => Promise<ReadonlyArray<Tracker.Enqueued>>
+  readonly enqueueUnknown: (type: string, payload: unknown, options?: Tracker.EnqueueOptions) => Promise<Tracker.Enqueued>
+  readonly get: (id: string) => Promise<JobView>
+  readonly findByKey: (type: string, key: string) => Promise<JobView>
+  readonly list: (filter?: ListFilter) => Promise<Tracker.ViewPage>
+  readonly cancel: (id: string) => Promise<JobView>
+  readonly retry: (id: string) => Promise<JobView>
+  readonly delete: (id: string) => Promise<void>
+  /** Views until terminal; breaking out of the loop unsubscribes. */
+  readonly watch: (id: string) => AsyncIterable<JobView>
+  readonly stats: (filter?: StatsFilter) => Promise<Stats>
+  /** Start a runner in this process (once). */
+  readonly start: () => Promise<void>
+  /** Shut the runner down gracefully (if started). */
+  readonly stop: () => Promise<void>
+  /** Stop the runner and release the store. */
+  readonly close: () => Promise<void>
+  /** The Effect tracker, for code that mixes both styles. */
+  readonly runtime: ManagedRuntime.ManagedRuntime<JobStore | Tracker.Tracker, StoreError>
+}
+
+/**
+ * Errors a facade call may reject with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type JobtrackError = InvalidInput | InvalidTransition | JobNotFound | StoreError | UnknownJobType
+
+/**
+ * @example
+ * ```ts
+ * const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [extractText] })
+ * await jobs.start()
+ * const { job } = await jobs.enqueue(extractText, { fileUrl: "s3://a.pdf" })
+ * for await (const view of jobs.watch(job.id)) console.log(view.status, view.progress)
+ * await jobs.close()
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: JobtrackOptions): Jobtrack => {
+  const layer = Tracker.layer({
+    definitions: options.definitions,
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.watchPollInterval ? { watchPollInterval: options.watchPollInterval } : {})
+  }).pipe(Layer.provideMerge(options.store))
+  const runtime = ManagedRuntime.make(layer)
+  const run = <A, E>(effect: Effect.Effect<A, E, Tracker.Tracker | JobStore>) => runtime.runPromise(effect)
+  const withTracker = <A, E>(f: (t: Tracker.TrackerShape) => Effect.Effect<A, E>) => run(Tracker.Tracker.use(f))
+  let runnerScope: Scope.Closeable | undefined
+
+  const stop = async () => {
+    const scope = runnerScope
+    runnerScope = undefined
+    if (scope) await run(Scope.close(scope, Exit.void))
+  }
+  return {
+    runtime,
+    enqueue: (def, payload, opts) => withTracker((t) => t.enqueue(def, payload, opts)),
+    enqueueMany: (def, items) => withTracker((t) => t.enqueueMany(def, items)),
+    enqueueUnknown: (type, payload, opts) => withTracker((t) => t.enqueueUnknown(type, payload, opts)),
+    get: (id) => withTracker((t) => t.get(id)),
+    findByKey: (type, key) => withTracker((t) => t.findByKey(type, key)),
+    list: (filter = {}) => withTracker((t) => t.list(filter)),
+    cancel: (id) => withTracker((t) => t.cancel(id)),
+    retry: (id) => withTracker((t) => t.retry(id)),
+    delete: (id) => withTracker((t) => t.delete(id)),
+    stats: (filter) => withTracker((t) => t.stats(filter)),
+    watch: (id) => ({
+      async *[Symbol.asyncIterator]() {
+        const services = await runtime.context()
+        yield* Stream.toAsyncIterableWith(Stream.unwrap(Tracker.Tracker.use((t) => Effect.succeed(t.watch(id)))), services)
+      }
+    }),
+    start: async () => {
+      if (runnerScope) return
+      const scope = await run(Scope.make())
+      runnerScope = scope
+      await run(
+        Runner.make({
+          ...options.runner,
+          definitions: options.definitions,
+          ...(options.hooks ? { hooks: options.hooks } : {})
+        }).pipe(Scope.provide(scope))
+      )
+    },
+    stop,
+    close: async () => {
+      await stop()
+      await runtime.dispose()
+    }
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * A `JobStore` in the memory of one process: for tests, local development
+ * and single-process apps that can afford to lose jobs on exit. Every
+ * operation is one synchronous step, so it is atomic by construction.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Layer, PubSub, Stream } from "effect"
+import { claimOrder, isClaimable, isTerminal } from "./Job.js"
+import type { JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
+import { InvalidTransition, JobNotFound, LeaseLost } from "./JobError.js"
+import { JobStore } from "./JobStore.js"
+import type { Enqueued, JobChange, JobStoreShape, Stats } from "./JobStore.js"
+import { computeStats } from "./internal/stats.js"
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/**
+ * Build a memory store.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
+  const jobs = new Map<string, Mutable<JobRecord>>()
+  const pubsub = yield* PubSub.unbounded<JobChange>()
+  const announce = (job: JobRecord, kind: JobChange["kind"]) =>
+    PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
+  const snapshot = (job: JobRecord): JobRecord => ({ ...job, errors: [...job.errors] })
+
+  const find = (id: string) => {
+    const job = jobs.get(id)
+    return job ? Effect.succeed(job) : Effect.fail(new JobNotFound({ id }))
+  }
+  const held = (lease: Lease) => {
+    const job = jobs.get(lease.id)
+    return job && job.status === "processing" && job.token === lease.token
+      ? Effect.succeed(job)
+      : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token }))
+  }
+  const liveByKey = (type: string, key: string) => {
+    for (const job of jobs.values()) if (job.type === type && job.key === key && !isTerminal(job.status)) return job
+    return undefined
+  }
+  const insert = (input: NewJob, now: number): Enqueued => {
+    if (input.key !== null) {
+      const existing = liveByKey(input.type, input.key)
+      if (existing) return { job: snapshot(existing), created: false }
+    }
+    const at = new Date(now)
+    const job: Mutable<JobRecord> = {
+      ...input,
+      result: null,
+      status: "pending",
+      progress: 0,
+      progressMessage: null,
+      errorMessage: null,
+      errors: [],
+      attempts: 0,
+      lockedBy: null,
+      lockedUntil: null,
+      token: 0,
+      cancelRequested: false,
+      createdAt: at,
+      startedAt: null,
+      completedAt: null,
+      nextRetryAt: null,
+      updatedAt: at
+    }
+    jobs.set(job.id, job)
+    announce(job, "enqueued")
+    return { job: snapshot(job), created: true }
+  }
+  const settle = (job: Mutable<JobRecord>, status: JobStatus, now: number) => {
+    job.status = status
+    job.lockedBy = null
+    job.lockedUntil = null
+    job.cancelRequested = false
+    job.updatedAt = new Date(now)
+    if (isTerminal(status)) job.completedAt = new Date(now)
+    announce(job, "status")
+    return snapshot(job)
+  }
+
+  const store: JobStoreShape = {
+    enqueue: (input) => Clock.currentTimeMillis.pipe(Effect.map((now) => insert(input, now))),
+    enqueueMany: (inputs) => Clock.currentTimeMillis.pipe(Effect.map((now) => inputs.map((i) => insert(i, now)))),
+    get: (id) => find(id).pipe(Effect.map(snapshot)),
+    findByKey: (type, key) =>
+      Effect.suspend(() => {
+        let newest: JobRecord | undefined
+        for (const job of jobs.values()) {
+          if (job.type === type && job.key === key && (!newest || job.id > newest.id)) newest = job
+        }
+        return newest ? Effect.succeed(snapshot(newest)) : Effect.fail(new JobNotFound({ id: `${type}:${key}` }))
+      }),
+    claim: ({ leaseMs, limit, queues, types, workerId }) =>
+      Clock.currentTimeMillis.pipe(Effect.map((now) => {
+        const running = new Map<string, number>()
+        for (const job of jobs.values()) {
+          if (job.status === "processing" && job.groupKey !== null) {
+            running.set(job.groupKey, (running.get(job.groupKey) ?? 0) + 1)
+          }
+        }
+        const candidates = [...jobs.values()]
+          .filter((job) => queues.includes(job.queue) && types.includes(job.type) && isClaimable(job, now))
+          .sort(claimOrder)
+        const claimed: Array<JobRecord> = []
+        for (const job of candidates) {
+          if (claimed.length >= limit) break
+          if (job.groupKey !== null) {
+            const n = running.get(job.groupKey) ?? 0
+            if (n >= (job.groupLimit ?? Infinity)) continue
+            running.set(job.groupKey, n + 1)
+          }
+          job.status = "processing"
+          job.attempts++
+          job.token++
+          job.lockedBy = workerId
+          job.lockedUntil = new Date(now + leaseMs)
+          job.startedAt = new Date(now)
+          job.nextRetryAt = null
+          job.cancelRequested = false
+          job.updatedAt = new Date(now)
+          announce(job, "status")
+          claimed.push(snapshot(job))
+        }
+        return claimed
+      })),
+    heartbeat: (lease, leaseMs) =>
+      Effect.flatMap(held(lease), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          job.lockedUntil = new Date(now + leaseMs)
+          return { cancelRequested: job.cancelRequested }
+        }))),
+    progress: (lease, progress, message) =>
+      Effect.flatMap(held(lease), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          job.progress = progress
+          job.progressMessage = message
+          job.updatedAt = new Date(now)
+          announce(job, "progress")
+        }))),
+    complete: (lease, result) =>
+      Effect.flatMap(held(lease), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          job.result = result
+          job.progress = 100
+          job.errorMessage = null
+          return settle(job, "completed", now)
+        }))),
+    fail: ({ message, retryAt, ...lease }) =>
+      Effect.flatMap(held(lease), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          job.errorMessage = message
+          job.errors = [...job.errors, { attempt: job.attempts, message, at: new Date(now) }]
+          if (retryAt === null) return settle(job, "failed", now)
+          job.runAt = retryAt
+          job.nextRetryAt = retryAt
+          return settle(job, "retrying", now)
+        }))),
+    cancelled: (lease) =>
+      Effect.flatMap(held(lease), (job) => Clock.currentTimeMillis.pipe(Effect.map((now) => settle(job, "cancelled", now)))),
+    release: (lease) =>
+      Effect.flatMap(held(lease), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          const cancel = job.cancelRequested
+          job.attempts--
+          return settle(job, cancel ? "cancelled" : "pending", now)
+        }))),
+    recoverExpired: () =>
+      Clock.currentTimeMillis.pipe(Effect.map((now) => {
+        const moved: Array<JobRecord> = []
+        for (const job of jobs.values()) {
+          if (job.status !== "processing" || job.lockedUntil === null || job.lockedUntil.getTime() > now) continue
+          const message = `worker lost: lease held by ${job.lockedBy} expired`
+          job.errorMessage = message
+          job.errors = [...job.errors, { attempt: job.attempts, message, at: new Date(now) }]
+          if (job.cancelRequested) moved.push(settle(job, "cancelled", now))
+          else if (job.attempts < job.maxAttempts) {
+            job.runAt = new Date(now)
+            job.nextRetryAt = new Date(now)
+            moved.push(settle(job, "retrying", now))
+          } else moved.push(settle(job, "failed", now))
+        }
+        return moved
+      })),
+    cancel: (id) =>
+      Effect.flatMap(find(id), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.flatMap((now) => {
+          if (job.status === "pending" || job.status === "retrying") {
+            job.nextRetryAt = null
+            return Effect.succeed(settle(job, "cancelled", now))
+          }
+          if (job.status === "processing") {
+            if (!job.cancelRequested) {
+              job.cancelRequested = true
+              job.updatedAt = new Date(now)
+              announce(job, "cancelRequested")
+            }
+            return Effect.succeed(snapshot(job))
+          }
+          return Effect.fail(new InvalidTransition({ id, action: "cancel", status: job.status }))
+        }))),
+    retry: (id) =>
+      Effect.flatMap(find(id), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.flatMap((now) => {
+          if (job.status !== "failed" && job.status !== "cancelled") {
+            return Effect.fail(new InvalidTransition({ id, action: "retry", status: job.status }))
+          }
+          if (job.key !== null) {
+            const live = liveByKey(job.type, job.key)
+            if (live) return Effect.fail(new InvalidTransition({ id, action: "retry", status: job.status }))
+          }
+          job.attempts = 0
+          job.progress = 0
+          job.progressMessage = null
+          job.runAt = new Date(now)
+          job.nextRetryAt = null
+          job.startedAt = null
+          job.completedAt = null
+          job.result = null
+          const view = settle(job, "pending", now)
+          announce(job, "enqueued")
+          return Effect.succeed(view)
+        }))),
+    delete: (id) =>
+      Effect.flatMap(find(id), (job) => {
+        if (job.status === "processing") {
+          return Effect.fail(new InvalidTransition({ id, action: "delete", status: job.status }))
+        }
+        jobs.delete(id)
+        announce(job, "deleted")
+        return Effect.void
+      }),
+    list: (filter) =>
+      Effect.sync(() => {
+        const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500)
+        const items = [...jobs.values()]
+          .filter((job) =>
+            (filter.owner === undefined || job.owner === filter.owner) &&
+            (filter.status === undefined || filter.status.includes(job.status)) &&
+            (filter.type === undefined || job.type === filter.type) &&
+            (filter.key === undefined || job.key === filter.key) &&
+            (filter.queue === undefined || job.queue === filter.queue) &&
+            (filter.cursor === undefined || job.id < filter.cursor)
+          )
+          .sort((a, b) => (a.id < b.id ? 1 : -1))
+        const page = items.slice(0, limit).map(snapshot)
+        return { items: page, nextCursor: items.length > limit ? page[page.length - 1]!.id : null }
+      }),
+    queuePosition: (id) =>
+      Effect.flatMap(find(id), (job) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          if (job.status !== "pending") return null
+          let ahead = 0
+          for (const other of jobs.values()) {
+            if (other.queue === job.queue && other !== job && isClaimable(other, now) && claimOrder(other, job) < 0) ahead++
+          }
+          return ahead + 1
+        }))),
+    stats: (filter) =>
+      Effect.sync((): Stats =>
+        computeStats(
+          [...jobs.values()].filter((job) =>
+            (filter.owner === undefined || job.owner === filter.owner) &&
+            (filter.type === undefined || job.type === filter.type)
+          )
+        )
+      ),
+    prune: (before) =>
+      Effect.sync(() => {
+        let n = 0
+        for (const job of jobs.values()) {
+          if (isTerminal(job.status) && job.completedAt !== null && job.completedAt < before) {
+            jobs.delete(job.id)
+            n++
+          }
+        }
+        return n
+      }),
+    changes: Stream.fromPubSub(pubsub)
+  }
+  return store
+})
+
+/**
+ * A fresh memory store as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<JobStore> = Layer.effect(JobStore, make)
+

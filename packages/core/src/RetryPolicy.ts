@@ -1,0 +1,124 @@
+/**
+ * When a failed attempt is tried again. A policy is an Effect `Schedule` of
+ * delays plus a retry cap; the runner asks it for the delay before retry
+ * number n and stores the resulting `nextRetryAt`, so retries survive
+ * restarts and run in whichever process claims them.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Option, Pull, Random, Schedule } from "effect"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryPolicy {
+  /** Retries after the first attempt; `maxAttempts = maxRetries + 1`. */
+  readonly maxRetries: number
+  /** Delays between attempts: the n-th output is the delay before retry n. */
+  readonly schedule: Schedule.Schedule<unknown>
+}
+
+/**
+ * Options of {@link exponential}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExponentialOptions {
+  /** Delay before the first retry. */
+  readonly initial: Duration.Input
+  /** Each delay is the previous one times this (default 2). */
+  readonly factor?: number
+  /** No delay exceeds this. */
+  readonly cap?: Duration.Input
+  readonly maxRetries: number
+  /** Multiply each delay by a random factor in [0.8, 1.2], seeded by job id and attempt. */
+  readonly jitter?: boolean
+}
+
+/**
+ * Exponential backoff. The seeds' policy, "30 s, 2 min, 8 min, max 3 retries":
+ *
+ * @example
+ * ```ts
+ * const policy = RetryPolicy.exponential({ initial: "30 seconds", factor: 4, maxRetries: 3 })
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const exponential = (options: ExponentialOptions): RetryPolicy => {
+  let schedule: Schedule.Schedule<unknown> = Schedule.exponential(options.initial, options.factor ?? 2)
+  if (options.cap !== undefined) schedule = Schedule.min([schedule, Schedule.spaced(options.cap)])
+  if (options.jitter) schedule = Schedule.jittered(schedule)
+  return { maxRetries: options.maxRetries, schedule }
+}
+
+/**
+ * The same delay before every retry.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fixed = (delay: Duration.Input, maxRetries: number): RetryPolicy => ({
+  maxRetries,
+  schedule: Schedule.spaced(delay)
+})
+
+/**
+ * Any Schedule of delays (its outputs are ignored), capped at `maxRetries`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromSchedule = (schedule: Schedule.Schedule<unknown>, maxRetries: number): RetryPolicy => ({
+  maxRetries,
+  schedule
+})
+
+/**
+ * One attempt, no retry.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const none: RetryPolicy = { maxRetries: 0, schedule: Schedule.spaced(0) }
+
+/**
+ * The default: 3 retries, exponential from 1 s by 4 with jitter, capped at 5 minutes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultPolicy: RetryPolicy = exponential({
+  initial: "1 second",
+  factor: 4,
+  cap: "5 minutes",
+  maxRetries: 3,
+  jitter: true
+})
+
+/**
+ * The delay before retry number `retry` (1-based), or none once the policy
+ * gives up. Jitter is seeded by `seed`, so the same job and attempt always
+ * get the same delay.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const delayBefore = (
+  policy: RetryPolicy,
+  retry: number,
+  seed: string
+): Effect.Effect<Option.Option<Duration.Duration>> => {
+  if (retry < 1 || retry > policy.maxRetries) return Effect.succeedNone
+  return Effect.gen(function*() {
+    const step = yield* Schedule.toStep(policy.schedule)
+    let delay = Duration.zero
+    for (let i = 0; i < retry; i++) [, delay] = yield* step(0, undefined)
+    return Option.some(Duration.millis(Math.round(Duration.toMillis(delay))))
+  }).pipe(
+    Pull.catchDone(() => Effect.succeedNone),
+    Random.withSeed(seed)
+  )
+}

@@ -1,0 +1,384 @@
+/**
+ * The runner claims jobs from the store and runs their handlers as fibers:
+ * up to a concurrency limit, woken by store notifications with polling as the
+ * fallback. It heartbeats leases, coalesces progress, applies retry policies,
+ * enforces timeouts, turns cancel requests into interruption, recovers
+ * expired leases, prunes old jobs, and shuts down gracefully.
+ *
+ * @since 0.1.0
+ */
+import { hostname } from "node:os"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Schema, Scope, Stream } from "effect"
+import * as Hooks from "./Hooks.js"
+import type { JobRecord, Json, Lease } from "./Job.js"
+import type { JobContext } from "./JobContext.js"
+import type * as JobDefinition from "./JobDefinition.js"
+import { FatalError, JobTimeout } from "./JobError.js"
+import type { LeaseLost, StoreError } from "./JobError.js"
+import { JobStore } from "./JobStore.js"
+import * as RetryPolicy from "./RetryPolicy.js"
+import { registry } from "./internal/registry.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = ReadonlyArray<JobDefinition.Any>> {
+  /** The job types this runner runs; it claims no other. */
+  readonly definitions: Defs
+  /** Handlers running at once (default 10). */
+  readonly concurrency?: number
+  /** How long a claim holds without a heartbeat (default 30 s). */
+  readonly lease?: Duration.Input
+  /** Heartbeat period (default lease / 3). */
+  readonly heartbeat?: Duration.Input
+  /** Claim attempt period when no notification arrives (default 1 s). */
+  readonly pollInterval?: Duration.Input
+  /** At most one progress write per job per this period (default 250 ms). */
+  readonly progressInterval?: Duration.Input
+  /** How long running jobs may finish on shutdown before they are interrupted (default 10 s). */
+  readonly shutdownGrace?: Duration.Input
+  /** Delete terminal jobs older than `after` every `every` (default 7 days / 1 hour); false: never. */
+  readonly prune?: { readonly after: Duration.Input; readonly every: Duration.Input } | false
+  /** Names this runner in leases (default host:pid:random). */
+  readonly workerId?: string
+  readonly hooks?: Hooks.Hooks
+}
+
+/**
+ * A running runner.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Runner {
+  readonly workerId: string
+  /** Ids of the jobs running in this runner now. */
+  readonly running: () => ReadonlyArray<string>
+  /** Stop claiming, let running jobs finish within the grace period, then interrupt and hand them back. */
+  readonly shutdown: Effect.Effect<void>
+}
+
+type StopReason = "cancel" | "shutdown" | "leaseLost"
+
+interface Running {
+  readonly job: JobRecord
+  /** Interrupt the handler for this reason (the first reason wins). */
+  readonly stop: (reason: StopReason) => Effect.Effect<void>
+  done?: Fiber.Fiber<void>
+}
+
+const ms = (d: Duration.Input) => Duration.toMillis(d)
+
+const errorText = (cause: Cause.Cause<unknown>): string => {
+  const err = Cause.findErrorOption(cause)
+  const value = Option.isSome(err) ? err.value : Cause.squash(cause)
+  if (value instanceof Error) return value.message || value.name
+  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
+    return value.message
+  }
+  if (typeof value === "object" && value !== null && "_tag" in value) return String(value._tag)
+  return String(value)
+}
+
+const isFatal = (cause: Cause.Cause<unknown>): boolean => {
+  const err = Cause.findErrorOption(cause)
+  return Option.isSome(err) && err.value instanceof FatalError
+}
+
+const storeBackoff = RetryPolicy.exponential({ initial: "100 millis", factor: 2, cap: "5 seconds", maxRetries: 0 })
+
+/**
+ * Retry a settling write while the store says the failure is retryable
+ * (connection lost…), for about `maxMs`: past that the lease has expired and
+ * another runner owns the job, so the write would be refused anyway.
+ */
+const persist = <A>(
+  write: Effect.Effect<A, LeaseLost | StoreError>,
+  maxMs: number
+): Effect.Effect<A, LeaseLost | StoreError> =>
+  write.pipe(
+    Effect.retry({
+      while: (e: LeaseLost | StoreError) => e._tag === "StoreError" && e.retryable,
+      schedule: storeBackoff.schedule.pipe(Schedule.upTo({ duration: Math.max(maxMs, 1) }))
+    })
+  )
+
+/**
+ * Start a runner in the current scope; closing the scope shuts it down
+ * gracefully.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
+  options: RunnerOptions<Defs>
+): Effect.Effect<Runner, never, JobStore | Scope.Scope | JobDefinition.Services<Defs[number]>> =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const services = yield* Effect.context<JobDefinition.Services<Defs[number]>>()
+    const definitions = registry(options.definitions)
+    const types = [...definitions.keys()]
+    const queues = [...new Set([...definitions.values()].map((d) => d.queue))]
+    const concurrency = options.concurrency ?? 10
+    const leaseMs = ms(options.lease ?? "30 seconds")
+    const heartbeatMs = options.heartbeat === undefined ? Math.max(10, Math.floor(leaseMs / 3)) : ms(options.heartbeat)
+    const pollMs = ms(options.pollInterval ?? "1 second")
+    const progressMs = ms(options.progressInterval ?? "250 millis")
+    const graceMs = ms(options.shutdownGrace ?? "10 seconds")
+    const workerId = options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+    const running = new Map<string, Running>()
+    const wake = yield* Queue.sliding<void>(1)
+    const poke = Effect.sync(() => Queue.offerUnsafe(wake, undefined))
+    let stopping = false
+
+    const log = (message: string, job: JobRecord, extra: Record<string, unknown> = {}) =>
+      Effect.logDebug(message).pipe(
+        Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, workerId, ...extra })
+      )
+
+    // -- one job -----------------------------------------------------------
+
+    const runJob = (job: JobRecord) =>
+      Effect.gen(function*() {
+        const def = definitions.get(job.type)!
+        const lease: Lease = { id: job.id, token: job.token }
+        const abort = new AbortController()
+        let reason: StopReason | null = null
+        let handler: Fiber.Fiber<Json, unknown> | undefined
+        const stop = (why: StopReason) =>
+          Effect.suspend(() => {
+            if (reason !== null) return Effect.void
+            reason = why
+            return handler ? Fiber.interrupt(handler).pipe(Effect.forkDetach, Effect.asVoid) : Effect.void
+          })
+        running.set(job.id, { job, stop })
+
+        // progress, coalesced: the writer takes the latest value at most once per period
+        type Reported = { readonly progress: number; readonly message: string | null }
+        let latest: Reported | null = null
+        let written: Reported | null = null
+        const dirty = yield* Queue.sliding<void>(1)
+        const writeLatest = Effect.suspend(() => {
+          const value = latest
+          if (value === null || value === written || reason === "leaseLost") return Effect.void
+          written = value
+          return store.progress(lease, value.progress, value.message).pipe(
+            Effect.catchTag("LeaseLost", () => stop("leaseLost")),
+            Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: progress write failed: ${e.reason}`))
+          )
+        })
+        const writer = yield* Queue.take(dirty).pipe(
+          Effect.andThen(writeLatest),
+          Effect.andThen(Effect.sleep(progressMs)),
+          Effect.forever,
+          Effect.forkChild
+        )
+
+        const context: JobContext = {
+          id: job.id,
+          type: job.type,
+          attempt: job.attempts,
+          maxAttempts: job.maxAttempts,
+          owner: job.owner,
+          key: job.key,
+          signal: abort.signal,
+          progress: (percent, message) =>
+            Effect.sync(() => {
+              const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0
+              latest = { progress: p, message: message ?? latest?.message ?? null }
+              Queue.offerUnsafe(dirty, undefined)
+            })
+        }
+
+        const attempt = Effect.gen(function*() {
+          const payload = yield* Schema.decodeUnknownEffect(def.payload)(job.payload).pipe(
+            Effect.mapError((e) => new FatalError({ message: `payload no longer matches its schema: ${e.message}` }))
+          )
+          const value = yield* def.handler(payload, context)
+          return (yield* Schema.encodeUnknownEffect(def.result)(value).pipe(
+            Effect.mapError((e) => new FatalError({ message: `result does not match its schema: ${e.message}` }))
+          )) as Json
+        })
+        const timed = def.timeout === undefined ? attempt : attempt.pipe(
+          Effect.timeoutOrElse({
+            duration: def.timeout,
+            orElse: () => Effect.fail(new JobTimeout({ afterMs: Duration.toMillis(def.timeout!) }))
+          })
+        )
+        handler = yield* (timed.pipe(
+          Effect.onInterrupt(() => Effect.sync(() => abort.abort())),
+          Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts }),
+          Effect.provideContext(services as never),
+          Effect.forkChild
+        ) as Effect.Effect<Fiber.Fiber<Json, unknown>>)
+        if (reason !== null) yield* Fiber.interrupt(handler).pipe(Effect.forkDetach)
+
+        const beat = yield* Effect.sleep(heartbeatMs).pipe(
+          Effect.andThen(store.heartbeat(lease, leaseMs)),
+          Effect.flatMap(({ cancelRequested }) => (cancelRequested ? stop("cancel") : Effect.void)),
+          Effect.catchTag("LeaseLost", () => stop("leaseLost")),
+          Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: heartbeat failed: ${e.reason}`)),
+          Effect.forever,
+          Effect.forkChild
+        )
+
+        const exit: Exit.Exit<Json, unknown> = yield* Fiber.await(handler)
+        yield* Fiber.interrupt(beat)
+        yield* Fiber.interrupt(writer)
+        yield* writeLatest
+        yield* settle(job, lease, exit, reason, def)
+      }).pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.void
+            : Effect.logError(`jobtrack: runner failed to settle job ${job.id}`, Cause.pretty(cause))
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          running.delete(job.id)
+          Queue.offerUnsafe(wake, undefined)
+        }))
+      )
+
+    const settle = (
+      job: JobRecord,
+      lease: Lease,
+      exit: Exit.Exit<Json, unknown>,
+      reason: StopReason | null,
+      def: JobDefinition.Any
+    ): Effect.Effect<void, LeaseLost | StoreError> =>
+      Effect.gen(function*() {
+        if (reason === "leaseLost") return yield* log("lease lost; result dropped", job)
+        const write = (e: Effect.Effect<JobRecord, LeaseLost | StoreError>) => persist(e, leaseMs)
+        let settled: JobRecord
+        if (Exit.isSuccess(exit)) {
+          settled = yield* write(store.complete(lease, exit.value))
+        } else if (reason === "cancel") {
+          settled = yield* write(store.cancelled(lease))
+        } else if (reason === "shutdown") {
+          settled = yield* write(store.release(lease))
+        } else {
+          const message = Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : errorText(exit.cause)
+          const delay = isFatal(exit.cause) || job.attempts >= job.maxAttempts
+            ? Option.none<Duration.Duration>()
+            : yield* RetryPolicy.delayBefore(def.retry, job.attempts, `${job.id}:${job.attempts}`)
+          const now = yield* Clock.currentTimeMillis
+          const retryAt = Option.match(delay, { onNone: () => null, onSome: (d) => new Date(now + Duration.toMillis(d)) })
+          settled = yield* write(store.fail({ ...lease, message, retryAt }))
+        }
+        yield* log(`job ${settled.status}`, settled)
+        if (settled.status !== "processing") yield* Hooks.fire(options.hooks, { ...settled, queuePosition: null })
+      }).pipe(Effect.catchTag("LeaseLost", () => log("lease lost before settling; write refused", job)))
+
+    // -- the claim loop ----------------------------------------------------
+
+    const start = (job: JobRecord) =>
+      Effect.gen(function*() {
+        // registers itself in `running` synchronously, before any other fiber runs
+        const done = yield* Effect.forkDetach(runJob(job), { startImmediately: true })
+        const entry = running.get(job.id)
+        if (entry) entry.done = done
+      })
+
+    let lastRecovery = -Infinity
+    const cycle = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      if (now - lastRecovery >= Math.min(pollMs, leaseMs / 2)) {
+        lastRecovery = now
+        const recovered = yield* store.recoverExpired()
+        for (const job of recovered) {
+          yield* log("lease expired; recovered", job)
+          if (job.status !== "retrying") yield* Hooks.fire(options.hooks, { ...job, queuePosition: null })
+        }
+      }
+      const free = concurrency - running.size
+      if (free <= 0 || stopping) return false
+      const jobs = yield* store.claim({ queues, types, workerId, limit: free, leaseMs })
+      for (const job of jobs) yield* start(job)
+      return jobs.length === free
+    })
+
+    const loop = Effect.gen(function*() {
+      let failures = 0
+      while (!stopping) {
+        const result = yield* Effect.result(cycle)
+        if (result._tag === "Failure") {
+          failures++
+          yield* Effect.logWarning(`jobtrack: claim failed (${failures}): ${result.failure.reason}`)
+          yield* Effect.sleep(Math.min(pollMs * failures, 30_000))
+          continue
+        }
+        failures = 0
+        if (result.success) continue // full batch: there may be more
+        yield* Queue.take(wake).pipe(Effect.timeoutOption(pollMs))
+      }
+    })
+
+    const listener = yield* store.changes.pipe(
+      Stream.runForEach((change) => {
+        if (change.kind === "cancelRequested") {
+          const r = running.get(change.id)
+          return r ? r.stop("cancel") : Effect.void
+        }
+        if (change.kind === "enqueued" && queues.includes(change.queue) && types.includes(change.type)) return poke
+        return Effect.void
+      }),
+      Effect.forkDetach({ startImmediately: true })
+    )
+    const loopFiber = yield* Effect.forkDetach(loop)
+
+    const pruneFiber = options.prune === false ? undefined : yield* Effect.gen(function*() {
+      const prune = options.prune || { after: "7 days", every: "1 hour" }
+      while (true) {
+        yield* Effect.sleep(prune.every)
+        const now = yield* Clock.currentTimeMillis
+        const n = yield* store.prune(new Date(now - ms(prune.after))).pipe(
+          Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: prune failed: ${e.reason}`).pipe(Effect.as(0)))
+        )
+        if (n > 0) yield* Effect.logDebug(`jobtrack: pruned ${n} jobs`)
+      }
+    }).pipe(Effect.forkDetach)
+
+    let shutdownDone: Effect.Effect<void> | undefined
+    const shutdown: Effect.Effect<void> = Effect.suspend(() => {
+      if (shutdownDone) return shutdownDone
+      shutdownDone = Effect.gen(function*() {
+        stopping = true
+        yield* Fiber.interrupt(loopFiber)
+        if (pruneFiber) yield* Fiber.interrupt(pruneFiber)
+        const all = () => Fiber.awaitAll([...running.values()].flatMap((r) => (r.done ? [r.done] : [])))
+        const finished = yield* all().pipe(Effect.timeoutOption(graceMs))
+        if (Option.isNone(finished)) {
+          yield* Effect.forEach([...running.values()], (r) => r.stop("shutdown"), { discard: true })
+          yield* all()
+        }
+        yield* Fiber.interrupt(listener)
+      }).pipe(Effect.cached, Effect.runSync)
+      return shutdownDone
+    })
+    yield* Effect.addFinalizer(() => shutdown)
+
+    return {
+      workerId,
+      running: () => [...running.keys()],
+      shutdown
+    }
+  })
+
+/**
+ * A runner as a layer: started when the layer is built, shut down gracefully
+ * when its scope closes.
+ *
+ * @example
+ * ```ts
+ * const Live = Runner.layer({ definitions: [extractText], concurrency: 4 }).pipe(
+ *   Layer.provideMerge(MemoryStore.layer)
+ * )
+ * ```
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
+  options: RunnerOptions<Defs>
+): Layer.Layer<never, never, JobStore | JobDefinition.Services<Defs[number]>> =>
+  Layer.effectDiscard(make(options))

@@ -1,0 +1,306 @@
+/**
+ * The tracker: what host code calls to enqueue, read, cancel, retry, delete
+ * and watch jobs. It validates every payload with its definition's Schema
+ * before anything reaches the store.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Duration, Effect, Layer, Option, Queue, Schema, SchemaIssue, Stream } from "effect"
+import * as Hooks from "./Hooks.js"
+import { isTerminal } from "./Job.js"
+import type { JobRecord, JobView, NewJob } from "./Job.js"
+import * as JobDefinition from "./JobDefinition.js"
+import { InvalidInput, UnknownJobType } from "./JobError.js"
+import type { InvalidTransition, Issue, JobNotFound, StoreError } from "./JobError.js"
+import * as JobId from "./JobId.js"
+import { JobStore } from "./JobStore.js"
+import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
+import { registry } from "./internal/registry.js"
+
+/**
+ * Per-job options of an enqueue.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EnqueueOptions {
+  /** Who the job belongs to; owner-scoped reads check it. */
+  readonly owner?: string | undefined
+  /** External identity: at most one non-terminal job per (type, key). */
+  readonly key?: string | undefined
+  /** Higher runs first; default: the definition's (0). Integer in [-1000, 1000]. */
+  readonly priority?: number | undefined
+  /** Not before this time. */
+  readonly runAt?: Date | undefined
+  /** Not before this long from now (ignored when runAt is given). */
+  readonly delay?: Duration.Input | undefined
+}
+
+/**
+ * The result of an enqueue: the job's view, and whether it was created or an
+ * existing job with the same key was returned.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Enqueued {
+  readonly job: JobView
+  readonly created: boolean
+}
+
+/**
+ * A page of views, newest first.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ViewPage {
+  readonly items: ReadonlyArray<JobView>
+  readonly nextCursor: string | null
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TrackerShape {
+  readonly enqueue: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
+    definition: JobDefinition.JobDefinition<P, A, E, R>,
+    payload: P["Encoded"],
+    options?: EnqueueOptions
+  ) => Effect.Effect<Enqueued, InvalidInput | StoreError>
+  /** Validate every item first; store all in one round trip, or none when any is invalid. */
+  readonly enqueueMany: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
+    definition: JobDefinition.JobDefinition<P, A, E, R>,
+    items: ReadonlyArray<{ readonly payload: P["Encoded"]; readonly options?: EnqueueOptions }>
+  ) => Effect.Effect<ReadonlyArray<Enqueued>, InvalidInput | StoreError>
+  /** Enqueue by type name with an untrusted payload (e.g. from HTTP). */
+  readonly enqueueUnknown: (
+    type: string,
+    payload: unknown,
+    options?: EnqueueOptions
+  ) => Effect.Effect<Enqueued, UnknownJobType | InvalidInput | StoreError>
+  readonly get: (id: string) => Effect.Effect<JobView, JobNotFound | StoreError>
+  readonly findByKey: (type: string, key: string) => Effect.Effect<JobView, JobNotFound | StoreError>
+  readonly list: (filter: ListFilter) => Effect.Effect<ViewPage, StoreError>
+  readonly cancel: (id: string) => Effect.Effect<JobView, JobNotFound | InvalidTransition | StoreError>
+  readonly retry: (id: string) => Effect.Effect<JobView, JobNotFound | InvalidTransition | StoreError>
+  readonly delete: (id: string) => Effect.Effect<void, JobNotFound | InvalidTransition | StoreError>
+  /** The job's view now, then on every change, ending after a terminal view. */
+  readonly watch: (id: string) => Stream.Stream<JobView, JobNotFound | StoreError>
+  readonly stats: (filter?: StatsFilter) => Effect.Effect<Stats, StoreError>
+  /** The definitions this tracker knows, by type. */
+  readonly definitions: ReadonlyMap<string, JobDefinition.Any>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TrackerOptions {
+  readonly definitions: ReadonlyArray<JobDefinition.Any>
+  readonly hooks?: Hooks.Hooks
+  /** How often `watch` re-reads when no change notification arrives (default 1 s). */
+  readonly watchPollInterval?: Duration.Input
+}
+
+/**
+ * The tracker service.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const tracker = yield* Tracker
+ *   const { job } = yield* tracker.enqueue(extractText, { fileUrl: "s3://a.pdf" }, { owner: "ann" })
+ *   yield* tracker.watch(job.id).pipe(Stream.runForEach((v) => Effect.log(v.status, v.progress)))
+ * })
+ * ```
+ * @since 0.1.0
+ * @category services
+ */
+export class Tracker extends Context.Service<Tracker, TrackerShape>()("@jobtrack/core/Tracker") {}
+
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const toIssues = (issue: SchemaIssue.Issue, prefix: ReadonlyArray<string | number>): Array<Issue> =>
+  formatIssues(issue).issues.map((i) => ({
+    path: [...prefix, ...(i.path ?? []).map((p) => {
+      const key = typeof p === "object" && p !== null && "key" in p ? p.key : p
+      return typeof key === "number" ? key : String(key)
+    })],
+    message: i.message
+  }))
+
+const checkOptions = (options: EnqueueOptions): Array<Issue> => {
+  const issues: Array<Issue> = []
+  const text = (name: "owner" | "key", value: unknown, max: number) => {
+    if (value === undefined) return
+    if (typeof value !== "string" || value.length === 0 || value.length > max) {
+      issues.push({ path: ["options", name], message: `Expected a non-empty string of at most ${max} characters` })
+    }
+  }
+  text("owner", options.owner, 256)
+  text("key", options.key, 2048)
+  if (
+    options.priority !== undefined &&
+    !(Number.isInteger(options.priority) && options.priority >= -1000 && options.priority <= 1000)
+  ) {
+    issues.push({ path: ["options", "priority"], message: "Expected an integer between -1000 and 1000" })
+  }
+  if (options.runAt !== undefined && !(options.runAt instanceof Date && !Number.isNaN(options.runAt.getTime()))) {
+    issues.push({ path: ["options", "runAt"], message: "Expected a valid Date" })
+  }
+  if (options.delay !== undefined && Option.isNone(Duration.fromInput(options.delay))) {
+    issues.push({ path: ["options", "delay"], message: "Expected a duration" })
+  }
+  return issues
+}
+
+/**
+ * Build a tracker over the store in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const definitions = registry(options.definitions)
+    const pollInterval = options.watchPollInterval ?? "1 second"
+
+    const view = (job: JobRecord): Effect.Effect<JobView, JobNotFound | StoreError> =>
+      job.status === "pending"
+        ? Effect.map(store.queuePosition(job.id), (queuePosition) => ({ ...job, queuePosition }))
+        : Effect.succeed({ ...job, queuePosition: null })
+
+    /** Validate one item, returning the job to insert or the issues found. */
+    const prepare = (
+      def: JobDefinition.Any,
+      payload: unknown,
+      opts: EnqueueOptions,
+      now: number,
+      prefix: ReadonlyArray<string | number>
+    ): Effect.Effect<NewJob | Array<Issue>> =>
+      Effect.gen(function*() {
+        const issues = checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
+        const decoded = yield* Effect.result(Schema.decodeUnknownEffect(def.payload)(payload, { errors: "all" }))
+        if (decoded._tag === "Failure") return [...toIssues(decoded.failure.issue, [...prefix, "payload"]), ...issues]
+        const encoded = yield* Effect.result(Schema.encodeUnknownEffect(def.payload)(decoded.success, { errors: "all" }))
+        if (encoded._tag === "Failure") return [...toIssues(encoded.failure.issue, [...prefix, "payload"]), ...issues]
+        if (issues.length > 0) return issues
+        const owner = opts.owner ?? null
+        const key = opts.key ?? null
+        const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
+        return {
+          id: JobId.make(),
+          type: def.type,
+          queue: def.queue,
+          payload: encoded.success as NewJob["payload"],
+          maxAttempts: def.retry.maxRetries + 1,
+          priority: opts.priority ?? def.priority,
+          runAt,
+          owner,
+          key,
+          groupKey: def.group ? def.group.key(decoded.success, { owner, key }) : null,
+          groupLimit: def.group ? def.group.limit : null
+        }
+      })
+
+    const enqueueMany = (
+      def: JobDefinition.Any,
+      items: ReadonlyArray<{ readonly payload: unknown; readonly options?: EnqueueOptions | undefined }>
+    ) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const prepared = yield* Effect.forEach(items, (item, i) =>
+          prepare(def, item.payload, item.options ?? {}, now, items.length === 1 ? [] : [i]))
+        const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
+        if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
+        const inserted = yield* store.enqueueMany(prepared as Array<NewJob>)
+        return yield* Effect.forEach(inserted, ({ created, job }) =>
+          view(job).pipe(
+            Effect.map((v) => ({ job: v, created })),
+            Effect.catchTag("JobNotFound", () => Effect.succeed({ job: { ...job, queuePosition: null }, created }))
+          ))
+      })
+
+    const enqueueOne = (def: JobDefinition.Any, payload: unknown, opts?: EnqueueOptions) =>
+      Effect.map(enqueueMany(def, [{ payload, options: opts }]), (all) => all[0]!)
+
+    const watch = (id: string): Stream.Stream<JobView, JobNotFound | StoreError> =>
+      Stream.unwrap(Effect.gen(function*() {
+        const wake = yield* Queue.sliding<void>(1)
+        let queue: string | null = null
+        let pending = true
+        yield* store.changes.pipe(
+          Stream.runForEach((change) =>
+            change.id === id || (pending && change.queue === queue && change.kind !== "progress")
+              ? Queue.offer(wake, undefined)
+              : Effect.void
+          ),
+          Effect.forkScoped({ startImmediately: true })
+        )
+        yield* Effect.sleep(pollInterval).pipe(
+          Effect.andThen(Queue.offer(wake, undefined)),
+          Effect.forever,
+          Effect.forkScoped
+        )
+        let last = ""
+        // The next view that differs from the last one emitted.
+        const next = Effect.gen(function*() {
+          while (true) {
+            const v = yield* Effect.flatMap(store.get(id), view)
+            queue = v.queue
+            pending = v.status === "pending"
+            const fingerprint = JSON.stringify([
+              v.status, v.progress, v.progressMessage, v.queuePosition,
+              v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt
+            ])
+            if (fingerprint !== last) {
+              last = fingerprint
+              return v
+            }
+            yield* Queue.take(wake)
+          }
+        })
+        return Stream.fromEffectRepeat(next).pipe(Stream.takeUntil((v) => isTerminal(v.status)))
+      }))
+
+    const tracker: TrackerShape = {
+      definitions,
+      enqueue: (def, payload, opts) => enqueueOne(def as unknown as JobDefinition.Any, payload, opts),
+      enqueueMany: (def, items) => enqueueMany(def as unknown as JobDefinition.Any, items),
+      enqueueUnknown: (type, payload, opts) => {
+        const def = definitions.get(type)
+        return def ? enqueueOne(def, payload, opts) : Effect.fail(new UnknownJobType({ type }))
+      },
+      get: (id) => Effect.flatMap(store.get(id), view),
+      findByKey: (type, key) => Effect.flatMap(store.findByKey(type, key), view),
+      list: (filter) =>
+        Effect.flatMap(store.list(filter), (page) =>
+          Effect.map(
+            Effect.forEach(page.items, (job) =>
+              view(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...job, queuePosition: null })))),
+            (items) => ({ items, nextCursor: page.nextCursor })
+          )),
+      cancel: (id) =>
+        store.cancel(id).pipe(
+          Effect.flatMap(view),
+          Effect.tap((v) => (v.status === "cancelled" ? Hooks.fire(options.hooks, v) : Effect.void))
+        ),
+      retry: (id) => Effect.flatMap(store.retry(id), view),
+      delete: (id) => store.delete(id),
+      watch,
+      stats: (filter) => store.stats(filter ?? {})
+    }
+    return tracker
+  })
+
+/**
+ * The tracker as a layer over the store in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: TrackerOptions): Layer.Layer<Tracker, never, JobStore> =>
+  Layer.effect(Tracker, make(options))

@@ -1,0 +1,56 @@
+/**
+ * jobtrack core: tracked background jobs with progress, retries,
+ * cancellation, leases and concurrency groups.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Command from "./Command.js"
+/** @since 0.1.0 */
+export * as Hooks from "./Hooks.js"
+/** @since 0.1.0 */
+export * as Job from "./Job.js"
+/** @since 0.1.0 */
+export * as JobDefinition from "./JobDefinition.js"
+/** @since 0.1.0 */
+export * as JobId from "./JobId.js"
+/** @since 0.1.0 */
+export * as Jobtrack from "./Jobtrack.js"
+/** @since 0.1.0 */
+export * as MemoryStore from "./MemoryStore.js"
+/** @since 0.1.0 */
+export * as RetryPolicy from "./RetryPolicy.js"
+/** @since 0.1.0 */
+export * as Runner from "./Runner.js"
+/** @since 0.1.0 */
+export * as Tracker from "./Tracker.js"
+
+export type { JobContext } from "./JobContext.js"
+export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
+export { JobStore } from "./JobStore.js"
+export type {
+  ClaimRequest,
+  DurationStats,
+  Enqueued as StoreEnqueued,
+  FailRequest,
+  JobChange,
+  JobStoreShape,
+  ListFilter,
+  Page,
+  Stats,
+  StatsFilter,
+  TypeStats
+} from "./JobStore.js"
+export {
+  FatalError,
+  InvalidInput,
+  InvalidTransition,
+  JobNotFound,
+  JobTimeout,
+  LeaseLost,
+  StoreError,
+  UnknownJobType
+} from "./JobError.js"
+export type { Issue } from "./JobError.js"
+export { CommandFailed } from "./Command.js"

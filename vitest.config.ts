@@ -1,0 +1,18 @@
+import { fileURLToPath } from "node:url"
+import { defineConfig } from "vitest/config"
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@jobtrack\/core\/testing$/, replacement: src("./packages/core/src/testing.ts") },
+      { find: /^@jobtrack\/core$/, replacement: src("./packages/core/src/index.ts") }
+    ]
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000
+  }
+})
