@@ -1,0 +1,4 @@
+import { MemoryStore } from "@jobtrack/core"
+import { storeConformance } from "@jobtrack/core/testing"
+
+storeConformance("MemoryStore", { makeStore: MemoryStore.make })

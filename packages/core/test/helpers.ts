@@ -1,0 +1,48 @@
+import { Effect, Stream } from "effect"
+import type { Scope } from "effect"
+import { JobStore, MemoryStore, Runner, Tracker } from "@jobtrack/core"
+import type { JobDefinition, JobStoreShape, JobView } from "@jobtrack/core"
+
+/** A memory store, a tracker and `runners` runners over it, in the test's scope. */
+export const setup = (
+  definitions: ReadonlyArray<JobDefinition.Any>,
+  options: Omit<Runner.RunnerOptions, "definitions"> & { readonly runners?: number; readonly store?: JobStoreShape } = {}
+): Effect.Effect<
+  { tracker: Tracker.TrackerShape; store: JobStoreShape; runners: ReadonlyArray<Runner.Runner> },
+  never,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const store = options.store ?? (yield* MemoryStore.make)
+    const tracker = yield* Tracker.make({ definitions, ...(options.hooks ? { hooks: options.hooks } : {}) })
+      .pipe(Effect.provideService(JobStore, store))
+    const runners: Array<Runner.Runner> = []
+    for (let i = 0; i < (options.runners ?? 1); i++) {
+      runners.push(
+        yield* (Runner.make({ pollInterval: "1 second", prune: false, ...options, definitions, workerId: `runner-${i}` })
+          .pipe(Effect.provideService(JobStore, store)) as Effect.Effect<Runner.Runner, never, Scope.Scope>)
+      )
+    }
+    return { tracker, store, runners }
+  })
+
+/** Wait (on real signals from the store) until the job's view satisfies `until`. */
+export const waitFor = (tracker: Tracker.TrackerShape, id: string, until: (v: JobView) => boolean) =>
+  tracker.watch(id).pipe(
+    Stream.filter(until),
+    Stream.runHead,
+    Effect.map((o) => {
+      if (o._tag === "None") throw new Error(`job ${id} ended without reaching the awaited state`)
+      return o.value
+    })
+  )
+
+/** Whether a process is alive. */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
