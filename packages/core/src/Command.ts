@@ -43,6 +43,8 @@ export interface CommandOptions {
   readonly killGraceMs?: number
   /** Text written to the process's stdin, which is then closed. */
   readonly stdin?: string
+  /** Called once the process has started, with its pid. */
+  readonly onStart?: (pid: number) => Effect.Effect<void>
 }
 
 /**
@@ -117,6 +119,7 @@ export const run = (
         }
       })
       if (options.stdin !== undefined) child.stdin!.end(options.stdin)
+      if (child.pid !== undefined) runLine(options.onStart && (() => options.onStart!(child.pid!)), "")
       const label = [command, ...args].join(" ").slice(0, 200)
       child.once("error", (cause) => {
         exited = true
