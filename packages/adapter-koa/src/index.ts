@@ -1,0 +1,2 @@
+/** Koa router for jobtrack: being built. */
+export {}

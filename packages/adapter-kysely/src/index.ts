@@ -1,0 +1,2 @@
+/** PostgreSQL store on Kysely: not built yet (see the issue tracker). */
+export {}
