@@ -58,7 +58,8 @@ export interface FailRequest extends Lease {
  * @category models
  */
 export interface ListFilter {
-  readonly owner?: string | undefined
+  /** Only this owner's jobs; `null`: only jobs without an owner. */
+  readonly owner?: string | null | undefined
   readonly status?: ReadonlyArray<JobStatus> | undefined
   readonly type?: string | undefined
   readonly key?: string | undefined
@@ -85,7 +86,8 @@ export interface Page {
  * @category models
  */
 export interface StatsFilter {
-  readonly owner?: string | undefined
+  /** Only this owner's jobs; `null`: only jobs without an owner. */
+  readonly owner?: string | null | undefined
   readonly type?: string | undefined
 }
 

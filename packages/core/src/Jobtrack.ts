@@ -68,7 +68,9 @@ export interface Jobtrack {
   readonly stop: () => Promise<void>
   /** Stop the runner and release the store. */
   readonly close: () => Promise<void>
-  /** The Effect tracker, for code that mixes both styles. */
+  /** The Effect tracker, for code that mixes both styles (and for the Koa router). */
+  readonly tracker: () => Promise<Tracker.TrackerShape>
+  /** The runtime holding the store and the tracker. */
   readonly runtime: ManagedRuntime.ManagedRuntime<JobStore | Tracker.Tracker, StoreError>
 }
 
@@ -110,6 +112,7 @@ export const make = (options: JobtrackOptions): Jobtrack => {
   }
   return {
     runtime,
+    tracker: () => run(Tracker.Tracker.use(Effect.succeed)),
     enqueue: (def, payload, opts) => withTracker((t) => t.enqueue(def, payload, opts)),
     enqueueMany: (def, items) => withTracker((t) => t.enqueueMany(def, items)),
     enqueueUnknown: (type, payload, opts) => withTracker((t) => t.enqueueUnknown(type, payload, opts)),

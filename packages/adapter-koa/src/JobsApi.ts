@@ -1,0 +1,244 @@
+/**
+ * The HTTP contract as framework-agnostic handlers: each takes plain values
+ * (path params, query, parsed body, the caller) and answers `{ status, body }`.
+ * The Koa router is a thin layer over these; another framework's adapter
+ * would be too.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Data, Effect, Exit, Option, Stream } from "effect"
+import { Job, JobId, JobNotFound } from "@jobtrack/core"
+import type {
+  InvalidInput,
+  InvalidTransition,
+  JobDefinition,
+  JobStatus,
+  JobView,
+  StoreError,
+  Tracker,
+  UnknownJobType
+} from "@jobtrack/core"
+import { error } from "./HttpError.js"
+import type { HttpResponse } from "./HttpError.js"
+import { fromView } from "./WireView.js"
+import type { WireView } from "./WireView.js"
+
+/**
+ * A job type that `POST /:type` may enqueue.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Exposed {
+  readonly definition: JobDefinition.Any
+  /** Enqueue options (key, priority…) for a validated request; the owner is always the caller. */
+  readonly options?: (payload: unknown) => Omit<Tracker.EnqueueOptions, "owner">
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiOptions {
+  /** Job types `POST /:type` may enqueue (none by default). */
+  readonly expose?: ReadonlyArray<JobDefinition.Any | Exposed>
+  /** Reshape the wire view, e.g. rename `id` to `extraction_id`. */
+  readonly present?: (view: WireView, job: JobView) => unknown
+}
+
+/**
+ * Who is asking: an owner id, or null for an anonymous caller.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Caller = string | null
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventsResponse {
+  readonly status: 200
+  /** Presented views: the current one at once, then one per change, ending after a terminal one. */
+  readonly events: Stream.Stream<unknown>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobsApi {
+  readonly enqueue: (type: string, body: unknown, caller: Caller) => Promise<HttpResponse>
+  readonly list: (query: Readonly<Record<string, string | undefined>>, caller: Caller) => Promise<HttpResponse>
+  readonly get: (id: string, caller: Caller) => Promise<HttpResponse>
+  readonly events: (id: string, caller: Caller) => Promise<HttpResponse | EventsResponse>
+  readonly cancel: (id: string, caller: Caller) => Promise<HttpResponse>
+  readonly retry: (id: string, caller: Caller) => Promise<HttpResponse>
+  readonly remove: (id: string, caller: Caller) => Promise<HttpResponse>
+  readonly stats: (query: Readonly<Record<string, string | undefined>>, caller: Caller) => Promise<HttpResponse>
+}
+
+/**
+ * The caller may not touch this job: it belongs to another owner.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Forbidden extends Data.TaggedError("Forbidden")<{ readonly id: string }> {}
+
+type ApiError = JobNotFound | InvalidTransition | InvalidInput | UnknownJobType | StoreError | Forbidden
+
+/** Map a tracker failure to the contract's status and code. */
+const failure = (cause: Cause.Cause<ApiError>): HttpResponse => {
+  const found = Cause.findErrorOption(cause)
+  if (Option.isNone(found)) {
+    if (!Cause.hasInterruptsOnly(cause)) console.error("jobtrack: unexpected failure", Cause.pretty(cause))
+    return error(500, "internal", "internal error")
+  }
+  const e = found.value
+  switch (e._tag) {
+    case "JobNotFound":
+      return error(404, "not_found", "job not found")
+    case "Forbidden":
+      return error(403, "forbidden", "this job belongs to another owner")
+    case "InvalidTransition":
+      return error(409, "invalid_transition", e.message, { status: e.status, action: e.action })
+    case "InvalidInput":
+      return error(400, "invalid_input", e.message, { issues: e.issues })
+    case "UnknownJobType":
+      return error(400, "invalid_input", e.message)
+    case "StoreError":
+      return error(503, "store_unavailable", "the job store is unavailable")
+  }
+}
+
+const statusSet = new Set<string>(Job.statuses)
+
+/**
+ * Build the handlers over a tracker.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): JobsApi => {
+  const exposed = new Map<string, Exposed>()
+  for (const entry of options.expose ?? []) {
+    const e: Exposed = "definition" in entry ? entry : { definition: entry }
+    exposed.set(e.definition.type, e)
+  }
+  const present = (job: JobView) => (options.present ? options.present(fromView(job), job) : fromView(job))
+
+  const run = async <A>(
+    effect: Effect.Effect<A, ApiError>,
+    ok: (a: A) => HttpResponse
+  ): Promise<HttpResponse> => {
+    const exit = await Effect.runPromiseExit(effect)
+    return Exit.isSuccess(exit) ? ok(exit.value) : failure(exit.cause)
+  }
+
+  /** The job if the caller may see it: 404 unknown or malformed, 403 someone else's. */
+  const owned = (id: string, caller: Caller): Effect.Effect<JobView, ApiError> =>
+    JobId.isValid(id)
+      ? Effect.flatMap(tracker.get(id), (job) =>
+        job.owner === caller ? Effect.succeed(job) : Effect.fail(new Forbidden({ id })))
+      : Effect.fail(new JobNotFound({ id }))
+
+  const guarded = <A>(
+    id: string,
+    caller: Caller,
+    then: (job: JobView) => Effect.Effect<A, ApiError>,
+    ok: (a: A) => HttpResponse
+  ) => run(Effect.flatMap(owned(id, caller), then), ok)
+
+  return {
+    enqueue: (type, body, caller) => {
+      const e = exposed.get(type)
+      if (!e) return Promise.resolve(error(400, "invalid_input", `job type "${type}" cannot be enqueued here`))
+      let extra: Omit<Tracker.EnqueueOptions, "owner"> = {}
+      try {
+        if (e.options) extra = e.options(body)
+      } catch (cause) {
+        return Promise.resolve(error(400, "invalid_input", `invalid request: ${(cause as Error).message}`))
+      }
+      return run(
+        tracker.enqueueUnknown(type, body, { ...extra, owner: caller ?? undefined }),
+        ({ created, job }) => ({
+          status: created ? 202 : 200,
+          body: {
+            status: job.status,
+            job_id: job.id,
+            message: created ? "Job enqueued" : "A job with this key already exists",
+            job: present(job)
+          }
+        })
+      )
+    },
+
+    list: (query, caller) => {
+      const issues: Array<{ path: Array<string>; message: string }> = []
+      const status = query.status?.split(",").filter((s) => s.length > 0)
+      for (const s of status ?? []) {
+        if (!statusSet.has(s)) issues.push({ path: ["status"], message: `unknown status "${s}"` })
+      }
+      const limit = query.limit === undefined ? 50 : Number(query.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        issues.push({ path: ["limit"], message: "Expected an integer between 1 and 500" })
+      }
+      if (query.cursor !== undefined && !JobId.isValid(query.cursor)) {
+        issues.push({ path: ["cursor"], message: "Expected a cursor returned by a previous page" })
+      }
+      if (issues.length > 0) return Promise.resolve(error(400, "invalid_input", "invalid query", { issues }))
+      return run(
+        tracker.list({
+          owner: caller,
+          status: status as Array<JobStatus> | undefined,
+          type: query.type,
+          key: query.key,
+          limit,
+          cursor: query.cursor
+        }),
+        (page) => ({ status: 200, body: { items: page.items.map(present), next_cursor: page.nextCursor } })
+      )
+    },
+
+    get: (id, caller) => guarded(id, caller, Effect.succeed, (job) => ({ status: 200, body: present(job) })),
+
+    events: async (id, caller) => {
+      const first = await run(owned(id, caller), () => ({ status: 200 }))
+      if (first.status !== 200) return first
+      return { status: 200, events: tracker.watch(id).pipe(Stream.map(present), Stream.ignore) }
+    },
+
+    cancel: (id, caller) =>
+      guarded(id, caller, (job) => tracker.cancel(job.id), (job) => ({ status: 202, body: present(job) })),
+
+    retry: (id, caller) =>
+      guarded(id, caller, (job) => tracker.retry(job.id), (job) => ({ status: 202, body: present(job) })),
+
+    remove: (id, caller) => guarded(id, caller, (job) => tracker.delete(job.id), () => ({ status: 204 })),
+
+    stats: (query, caller) =>
+      run(tracker.stats({ owner: caller, type: query.type }), (stats) => ({
+        status: 200,
+        body: {
+          counts: stats.counts,
+          success_rate: stats.successRate,
+          durations: durations(stats.durations),
+          by_type: stats.byType.map((t) => ({
+            type: t.type,
+            counts: t.counts,
+            success_rate: t.successRate,
+            durations: durations(t.durations)
+          }))
+        }
+      }))
+  }
+}
+
+const durations = (d: { count: number; meanMs: number | null; p50Ms: number | null; p95Ms: number | null }) => ({
+  count: d.count,
+  mean_ms: d.meanMs,
+  p50_ms: d.p50Ms,
+  p95_ms: d.p95Ms
+})

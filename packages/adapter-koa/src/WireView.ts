@@ -1,0 +1,53 @@
+/**
+ * The job view on the wire: snake_case, ISO-8601 UTC times, `result` only
+ * when completed.
+ *
+ * @since 0.1.0
+ */
+import type { JobStatus, JobView, Json } from "@jobtrack/core"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface WireView {
+  readonly id: string
+  readonly type: string
+  readonly status: JobStatus
+  readonly progress: number
+  readonly progress_message: string | null
+  readonly error_message: string | null
+  readonly attempts: number
+  readonly max_attempts: number
+  readonly queue_position: number | null
+  readonly next_retry_at: string | null
+  readonly created_at: string
+  readonly started_at: string | null
+  readonly completed_at: string | null
+  readonly key: string | null
+  readonly result?: Json
+}
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString())
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromView = (job: JobView): WireView => ({
+  id: job.id,
+  type: job.type,
+  status: job.status,
+  progress: job.progress,
+  progress_message: job.progressMessage,
+  error_message: job.errorMessage,
+  attempts: job.attempts,
+  max_attempts: job.maxAttempts,
+  queue_position: job.queuePosition,
+  next_retry_at: iso(job.nextRetryAt),
+  created_at: job.createdAt.toISOString(),
+  started_at: iso(job.startedAt),
+  completed_at: iso(job.completedAt),
+  key: job.key,
+  ...(job.status === "completed" ? { result: job.result } : {})
+})

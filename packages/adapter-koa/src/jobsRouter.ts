@@ -1,0 +1,160 @@
+/**
+ * `jobsRouter(tracker, options)`: a @koa/router for the HTTP contract —
+ * enqueue, list, get, events (SSE), cancel, retry, delete, stats — that a
+ * host mounts under any prefix. It needs no other middleware: it parses its
+ * own JSON bodies, with a size limit.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Fiber, Stream } from "effect"
+import Router from "@koa/router"
+import type { Context } from "koa"
+import type { Jobtrack, Tracker } from "@jobtrack/core"
+import { error } from "./HttpError.js"
+import type { HttpResponse } from "./HttpError.js"
+import * as JobsApi from "./JobsApi.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobsRouterOptions extends JobsApi.ApiOptions {
+  /**
+   * Who is asking; the host's auth decides. `undefined` or `null`: anonymous.
+   * Every route is scoped to this owner.
+   */
+  readonly owner: (ctx: Context) => string | null | undefined | Promise<string | null | undefined>
+  /** Serve anonymous callers (their jobs are those without an owner); otherwise 401. Default false. */
+  readonly allowAnonymous?: boolean
+  /** Mount point, e.g. "/api/jobs" (default: none, mount with a parent router). */
+  readonly prefix?: string
+  /** Largest JSON body accepted, in bytes (default 100 KiB); larger is 413. */
+  readonly bodyLimit?: number
+  /** Comment line sent on idle event streams (default 15 s). */
+  readonly heartbeat?: Duration.Input
+}
+
+const readBody = async (ctx: Context, limit: number): Promise<{ readonly value: unknown } | HttpResponse> => {
+  const preParsed = (ctx.request as { body?: unknown }).body
+  if (preParsed !== undefined) return { value: preParsed }
+  if (!ctx.request.is("application/json", "+json")) {
+    return error(400, "invalid_input", "Content-Type must be application/json")
+  }
+  const declared = Number(ctx.get("content-length"))
+  if (Number.isFinite(declared) && declared > limit) {
+    return error(413, "payload_too_large", `body exceeds ${limit} bytes`)
+  }
+  const chunks: Array<Buffer> = []
+  let size = 0
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) {
+      ctx.set("Connection", "close")
+      return error(413, "payload_too_large", `body exceeds ${limit} bytes`)
+    }
+    chunks.push(chunk)
+  }
+  try {
+    return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) }
+  } catch (e) {
+    return error(400, "invalid_input", `body is not valid JSON: ${(e as Error).message}`)
+  }
+}
+
+const write = (ctx: Context, response: HttpResponse) => {
+  ctx.status = response.status
+  if (response.body !== undefined) ctx.body = response.body
+}
+
+const query = (ctx: Context): Record<string, string | undefined> => {
+  const out: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(ctx.query)) out[k] = Array.isArray(v) ? v.join(",") : v
+  return out
+}
+
+/**
+ * @example
+ * ```ts
+ * import Koa from "koa"
+ * import { jobsRouter } from "@jobtrack/adapter-koa"
+ *
+ * const router = jobsRouter(jobs, {
+ *   prefix: "/api/jobs",
+ *   owner: (ctx) => ctx.state.user?.id,
+ *   expose: [extractNewsletters]
+ * })
+ * new Koa().use(router.routes()).use(router.allowedMethods()).listen(3000)
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, options: JobsRouterOptions): Router => {
+  const router = new Router(options.prefix ? { prefix: options.prefix } : {})
+  const limit = options.bodyLimit ?? 100 * 1024
+  const heartbeatMs = Duration.toMillis(options.heartbeat ?? "15 seconds")
+  let api: Promise<JobsApi.JobsApi> | undefined
+  const getApi = () =>
+    api ??= ("runtime" in tracker ? tracker.tracker() : Promise.resolve(tracker)).then((t) => JobsApi.make(t, options))
+
+  /** Resolve the caller and the API, or answer 401. */
+  const caller = async (ctx: Context): Promise<JobsApi.Caller | undefined> => {
+    const owner = (await options.owner(ctx)) ?? null
+    if (owner === null && !options.allowAnonymous) {
+      write(ctx, error(401, "unauthorized", "authentication required"))
+      return undefined
+    }
+    return owner
+  }
+  const route = (f: (api: JobsApi.JobsApi, who: JobsApi.Caller, ctx: Context) => Promise<HttpResponse | void>) =>
+  async (ctx: Context) => {
+    const who = await caller(ctx)
+    if (who === undefined) return
+    const response = await f(await getApi(), who, ctx)
+    if (response) write(ctx, response)
+  }
+
+  router.get("/", route((api, who, ctx) => api.list(query(ctx), who)))
+  router.get("/stats", route((api, who, ctx) => api.stats(query(ctx), who)))
+  router.post("/:type", route(async (api, who, ctx) => {
+    const body = await readBody(ctx, limit)
+    return "value" in body ? api.enqueue(ctx.params.type!, body.value, who) : body
+  }))
+  router.get("/:id", route((api, who, ctx) => api.get(ctx.params.id!, who)))
+  router.post("/:id/cancel", route((api, who, ctx) => api.cancel(ctx.params.id!, who)))
+  router.post("/:id/retry", route((api, who, ctx) => api.retry(ctx.params.id!, who)))
+  router.delete("/:id", route((api, who, ctx) => api.remove(ctx.params.id!, who)))
+  router.get("/:id/events", route(async (api, who, ctx) => {
+    const answer = await api.events(ctx.params.id!, who)
+    if (!("events" in answer)) return answer
+    await streamEvents(ctx, answer.events, heartbeatMs)
+  }))
+  return router
+}
+
+/** Write Server-Sent Events until the stream ends or the client goes away. */
+const streamEvents = async (ctx: Context, events: Stream.Stream<unknown>, heartbeatMs: number) => {
+  const { req, res } = ctx
+  ctx.respond = false
+  req.socket.setTimeout(0)
+  req.socket.setNoDelay(true)
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    Connection: "keep-alive",
+    "X-Accel-Buffering": "no"
+  })
+  res.write("retry: 2000\n\n")
+  const fiber = Effect.runFork(
+    events.pipe(Stream.runForEach((view) => Effect.sync(() => res.write(`event: job\ndata: ${JSON.stringify(view)}\n\n`))))
+  )
+  const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs)
+  const gone = () => Effect.runFork(Fiber.interrupt(fiber))
+  res.once("close", gone)
+  try {
+    await Effect.runPromise(Fiber.await(fiber))
+  } finally {
+    clearInterval(heartbeat)
+    res.off("close", gone)
+    if (!res.writableEnded) res.end()
+  }
+}

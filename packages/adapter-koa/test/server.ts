@@ -1,0 +1,173 @@
+import type { AddressInfo } from "node:net"
+import Koa from "koa"
+import { Effect, Schema, Stream } from "effect"
+import { Command, JobDefinition, Jobtrack, MemoryStore, RetryPolicy } from "@jobtrack/core"
+import type { JobStoreShape } from "@jobtrack/core"
+import { JobStore } from "@jobtrack/core"
+import { Layer } from "effect"
+import { jobsRouter } from "@jobtrack/adapter-koa"
+import type { JobsRouterOptions } from "@jobtrack/adapter-koa"
+
+/** Pids of child processes started by the `shell` job, by job id. */
+export const pids = new Map<string, number>()
+
+/** A multi-step job: `steps` steps of `stepMs`, each reported; fails when asked to. */
+export const steps = JobDefinition.make({
+  type: "steps",
+  payload: Schema.Struct({
+    steps: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 100 }))),
+    stepMs: Schema.Int,
+    fail: Schema.optionalKey(Schema.Boolean),
+    label: Schema.optionalKey(Schema.String)
+  }),
+  result: Schema.Struct({ done: Schema.Int }),
+  retry: RetryPolicy.none,
+  handler: (p, ctx) =>
+    Effect.gen(function*() {
+      for (let i = 1; i <= p.steps; i++) {
+        yield* Effect.sleep(p.stepMs)
+        if (p.fail && i === p.steps) return yield* Effect.fail(new Error("mailbox authentication failed"))
+        yield* ctx.progress((i / p.steps) * 100, `Step ${i} of ${p.steps}`)
+      }
+      return { done: p.steps }
+    })
+})
+
+/** Fails on its first run, succeeds when run again (a manual retry). */
+const runs = new Map<string, number>()
+export const flaky = JobDefinition.make({
+  type: "flaky",
+  payload: Schema.Struct({}),
+  result: Schema.Struct({ run: Schema.Int }),
+  retry: RetryPolicy.none,
+  handler: (_, ctx) =>
+    Effect.suspend(() => {
+      const run = (runs.get(ctx.id) ?? 0) + 1
+      runs.set(ctx.id, run)
+      return run === 1 ? Effect.fail(new Error("first run fails")) : Effect.succeed({ run })
+    })
+})
+
+/** Runs `sleep 60` as a child process. */
+export const shell = JobDefinition.make({
+  type: "shell",
+  payload: Schema.Struct({}),
+  handler: (_, ctx) =>
+    Command.run("sleep", ["60"], { onStart: (pid) => Effect.sync(() => void pids.set(ctx.id, pid)), killGraceMs: 500 })
+})
+
+export interface App {
+  readonly url: string
+  readonly jobs: Jobtrack.Jobtrack
+  /** Subscriptions to the store's changes open right now. */
+  readonly subscriptions: () => number
+  readonly close: () => Promise<void>
+}
+
+/** A Koa app with the jobs router mounted at `prefix`, on a real port. */
+export const startApp = async (
+  prefix = "/api/jobs",
+  extra: Partial<JobsRouterOptions> = {}
+): Promise<App> => {
+  let open = 0
+  const counted = Layer.effect(
+    JobStore,
+    Effect.map(MemoryStore.make, (inner): JobStoreShape => ({
+      ...inner,
+      changes: Stream.suspend(() => {
+        open++
+        return inner.changes.pipe(Stream.ensuring(Effect.sync(() => open--)))
+      })
+    }))
+  )
+  const jobs = Jobtrack.make({
+    store: counted,
+    definitions: [steps, flaky, shell],
+    runner: { concurrency: 20, pollInterval: "50 millis", progressInterval: "20 millis" },
+    watchPollInterval: "100 millis"
+  })
+  await jobs.start()
+  const router = jobsRouter(jobs, {
+    ...(prefix ? { prefix } : {}),
+    owner: (ctx) => {
+      const auth = ctx.get("authorization")
+      return auth.startsWith("Bearer ") ? auth.slice(7) : undefined
+    },
+    expose: [steps, flaky, shell],
+    bodyLimit: 1024,
+    heartbeat: "200 millis",
+    ...extra
+  })
+  const app = new Koa().use(router.routes()).use(router.allowedMethods())
+  const server = app.listen(0, "127.0.0.1")
+  await new Promise<void>((resolve) => server.once("listening", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    jobs,
+    subscriptions: () => open,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await jobs.close()
+    }
+  }
+}
+
+/** fetch with a bearer token and a JSON body. */
+export const call = async (
+  url: string,
+  init: { method?: string; owner?: string; body?: unknown; headers?: Record<string, string> } = {}
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; body: any }> => {
+  const headers: Record<string, string> = { ...init.headers }
+  if (init.owner) headers.authorization = `Bearer ${init.owner}`
+  let body: string | undefined
+  if (init.body !== undefined) {
+    body = typeof init.body === "string" ? init.body : JSON.stringify(init.body)
+    headers["content-type"] ??= "application/json"
+  }
+  const res = await fetch(url, { method: init.method ?? "GET", headers, ...(body !== undefined ? { body } : {}) })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : undefined }
+}
+
+/** Poll `f` until `until` holds, at most `withinMs`. */
+export const eventually = async <A>(f: () => Promise<A>, until: (a: A) => boolean, withinMs = 10_000): Promise<A> => {
+  const start = Date.now()
+  while (true) {
+    const a = await f()
+    if (until(a)) return a
+    if (Date.now() - start > withinMs) throw new Error(`condition not met within ${withinMs} ms: ${JSON.stringify(a)}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** Read an SSE response into parsed `data` payloads, until it ends or `stopAfter` says so. */
+export const readEvents = async (
+  res: Response,
+  stopAfter: (events: Array<Record<string, unknown>>) => boolean = () => false
+) => {
+  const events: Array<Record<string, unknown>> = []
+  const comments: Array<string> = []
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ""
+  while (true) {
+    const { done, value } = await reader.read()
+    if (done) return { events, comments, ended: true }
+    buffer += value
+    let sep: number
+    while ((sep = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, sep)
+      buffer = buffer.slice(sep + 2)
+      for (const line of block.split("\n")) {
+        if (line.startsWith("data: ")) events.push(JSON.parse(line.slice(6)))
+        else if (line.startsWith(":")) comments.push(line)
+      }
+    }
+    if (stopAfter(events)) {
+      await reader.cancel()
+      return { events, comments, ended: false }
+    }
+  }
+}
