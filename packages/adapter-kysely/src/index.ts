@@ -1,2 +1,17 @@
-/** PostgreSQL store on Kysely: not built yet (see the issue tracker). */
-export {}
+/**
+ * The jobtrack store on PostgreSQL (pg) and embedded PostgreSQL (PGlite), through Kysely.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as KyselyStore from "./KyselyStore.js"
+/** @since 0.1.0 */
+export * as Notifier from "./Notifier.js"
+/** @since 0.1.0 */
+export * as SqlError from "./SqlError.js"
+
+export { layerPglite, layerPostgres, pglite, postgres } from "./connect.js"
+export type { PgliteOptions, PostgresOptions } from "./connect.js"
+export { checkSchema, latest, migrate, migrateDown, migrations } from "./migrations.js"
+export { PgliteDialect } from "./PgliteDialect.js"

@@ -205,6 +205,18 @@ export interface JobStoreShape {
 }
 
 /**
+ * The caller's own transaction, for stores that can join it (rule 1): an
+ * opaque handle the store recognises (adapter-kysely: a Kysely transaction).
+ * The tracker provides it from `EnqueueOptions.transaction`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const Transaction = Context.Reference<unknown>("@jobtrack/core/JobStore/Transaction", {
+  defaultValue: () => undefined
+})
+
+/**
  * The store service.
  *
  * @example

@@ -8,8 +8,8 @@
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import { claimOrder, isClaimable, isTerminal } from "./Job.js"
 import type { JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
-import { InvalidTransition, JobNotFound, LeaseLost } from "./JobError.js"
-import { JobStore } from "./JobStore.js"
+import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
+import { JobStore, Transaction } from "./JobStore.js"
 import type { Enqueued, JobChange, JobStoreShape, Stats } from "./JobStore.js"
 import { computeStats } from "./internal/stats.js"
 
@@ -82,9 +82,15 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     return snapshot(job)
   }
 
+  const noTransaction = Effect.flatMap(Effect.service(Transaction), (trx) =>
+    trx === undefined
+      ? Effect.void
+      : Effect.fail(new StoreError({ reason: "MemoryStore cannot join a transaction", retryable: false })))
+
   const store: JobStoreShape = {
-    enqueue: (input) => Clock.currentTimeMillis.pipe(Effect.map((now) => insert(input, now))),
-    enqueueMany: (inputs) => Clock.currentTimeMillis.pipe(Effect.map((now) => inputs.map((i) => insert(i, now)))),
+    enqueue: (input) => Effect.flatMap(noTransaction, () => Clock.currentTimeMillis.pipe(Effect.map((now) => insert(input, now)))),
+    enqueueMany: (inputs) =>
+      Effect.flatMap(noTransaction, () => Clock.currentTimeMillis.pipe(Effect.map((now) => inputs.map((i) => insert(i, now))))),
     get: (id) => find(id).pipe(Effect.map(snapshot)),
     findByKey: (type, key) =>
       Effect.suspend(() => {

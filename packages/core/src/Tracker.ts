@@ -13,7 +13,7 @@ import * as JobDefinition from "./JobDefinition.js"
 import { InvalidInput, UnknownJobType } from "./JobError.js"
 import type { InvalidTransition, Issue, JobNotFound, StoreError } from "./JobError.js"
 import * as JobId from "./JobId.js"
-import { JobStore } from "./JobStore.js"
+import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import { registry } from "./internal/registry.js"
 
@@ -34,6 +34,12 @@ export interface EnqueueOptions {
   readonly runAt?: Date | undefined
   /** Not before this long from now (ignored when runAt is given). */
   readonly delay?: Duration.Input | undefined
+  /**
+   * Enqueue inside the caller's transaction, so the job commits or rolls back
+   * with the host's own writes (adapter-kysely: a Kysely `Transaction`).
+   * In `enqueueMany`, the first item's transaction is used for the batch.
+   */
+  readonly transaction?: unknown
 }
 
 /**
@@ -216,7 +222,9 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
           prepare(def, item.payload, item.options ?? {}, now, items.length === 1 ? [] : [i]))
         const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
         if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
-        const inserted = yield* store.enqueueMany(prepared as Array<NewJob>)
+        const transaction = items[0]?.options?.transaction
+        const insert = store.enqueueMany(prepared as Array<NewJob>)
+        const inserted = yield* (transaction === undefined ? insert : Effect.provideService(insert, Transaction, transaction))
         return yield* Effect.forEach(inserted, ({ created, job }) =>
           view(job).pipe(
             Effect.map((v) => ({ job: v, created })),

@@ -28,7 +28,7 @@ export * as Tracker from "./Tracker.js"
 
 export type { JobContext } from "./JobContext.js"
 export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
-export { JobStore } from "./JobStore.js"
+export { JobStore, Transaction } from "./JobStore.js"
 export type {
   ClaimRequest,
   DurationStats,

@@ -1,0 +1,97 @@
+/**
+ * LISTEN/NOTIFY: how a store hears about changes made by other processes.
+ * The database sends them (a trigger on the jobs table, at commit); a
+ * notifier delivers them to this process.
+ *
+ * @since 0.1.0
+ */
+import type { PGlite } from "@electric-sql/pglite"
+import { Deferred, Effect } from "effect"
+import type { Scope } from "effect"
+import pg from "pg"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Notifier {
+  /**
+   * Deliver every payload sent on `channel` to `onMessage` until the scope
+   * closes, reconnecting after connection losses. Returns once listening (or
+   * after a few seconds if the database cannot be reached; it keeps trying).
+   */
+  readonly listen: (channel: string, onMessage: (payload: string) => void) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/**
+ * No notifications: readers and runners poll.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const none: Notifier = { listen: () => Effect.void }
+
+/**
+ * A dedicated `pg` connection that LISTENs (pool connections cannot: they
+ * are shared and recycled).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const postgres = (config: string | pg.ClientConfig): Notifier => ({
+  listen: (channel, onMessage) =>
+    Effect.gen(function*() {
+      const ready = yield* Deferred.make<void>()
+      const session = Effect.callback<void>((resume) => {
+        const client = new pg.Client(typeof config === "string" ? { connectionString: config } : config)
+        let over = false
+        const finish = () => {
+          if (over) return
+          over = true
+          client.end().catch(() => {})
+          resume(Effect.void)
+        }
+        client.on("notification", (msg) => {
+          if (msg.channel === channel && msg.payload !== undefined) onMessage(msg.payload)
+        })
+        client.on("error", finish)
+        client.on("end", finish)
+        client
+          .connect()
+          .then(() => client.query(`LISTEN "${channel.replaceAll("\"", "\"\"")}"`))
+          .then(() => Deferred.doneUnsafe(ready, Effect.void))
+          .catch(finish)
+        return Effect.sync(() => {
+          over = true
+          client.removeAllListeners("end")
+          client.on("error", () => {})
+          client.end().catch(() => {})
+        })
+      })
+      const reconnecting = Effect.gen(function*() {
+        let failures = 0
+        while (true) {
+          const started = Date.now()
+          yield* session
+          failures = Date.now() - started > 10_000 ? 1 : failures + 1
+          yield* Effect.sleep(Math.min(50 * 2 ** failures, 5_000))
+        }
+      })
+      yield* Effect.forkScoped(reconnecting)
+      yield* Deferred.await(ready).pipe(Effect.timeoutOption("5 seconds"))
+    })
+})
+
+/**
+ * PGlite's own notifications (same process).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const pglite = (db: PGlite): Notifier => ({
+  listen: (channel, onMessage) =>
+    Effect.acquireRelease(
+      Effect.promise(() => db.listen(`"${channel}"`, onMessage)),
+      (unlisten) => Effect.promise(() => unlisten().catch(() => {}))
+    ).pipe(Effect.asVoid)
+})

@@ -1,0 +1,78 @@
+/**
+ * Rows of the jobs table and their mapping to core's `JobRecord`.
+ *
+ * @since 0.1.0
+ */
+import type { AttemptError, JobRecord, JobStatus, Json } from "@jobtrack/core"
+
+/**
+ * A row as the drivers (pg, PGlite) return it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobRow {
+  readonly id: string
+  readonly type: string
+  readonly queue: string
+  readonly payload: Json
+  readonly result: Json | null
+  readonly status: JobStatus
+  readonly progress: number
+  readonly progress_message: string | null
+  readonly error_message: string | null
+  readonly errors: ReadonlyArray<{ readonly attempt: number; readonly message: string; readonly at: string }>
+  readonly attempts: number
+  readonly max_attempts: number
+  readonly priority: number
+  readonly run_at: Date
+  readonly owner: string | null
+  readonly key: string | null
+  readonly group_key: string | null
+  readonly group_limit: number | null
+  readonly locked_by: string | null
+  readonly locked_until: Date | null
+  readonly token: number
+  readonly cancel_requested: boolean
+  readonly created_at: Date
+  readonly started_at: Date | null
+  readonly completed_at: Date | null
+  readonly next_retry_at: Date | null
+  readonly updated_at: Date
+}
+
+const date = (d: Date | string | null): Date | null => (d === null ? null : d instanceof Date ? d : new Date(d))
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toRecord = (row: JobRow): JobRecord => ({
+  id: row.id,
+  type: row.type,
+  queue: row.queue,
+  payload: row.payload,
+  result: row.result,
+  status: row.status,
+  progress: Number(row.progress),
+  progressMessage: row.progress_message,
+  errorMessage: row.error_message,
+  errors: row.errors.map((e): AttemptError => ({ attempt: e.attempt, message: e.message, at: new Date(e.at) })),
+  attempts: row.attempts,
+  maxAttempts: row.max_attempts,
+  priority: row.priority,
+  runAt: date(row.run_at)!,
+  owner: row.owner,
+  key: row.key,
+  groupKey: row.group_key,
+  groupLimit: row.group_limit,
+  lockedBy: row.locked_by,
+  lockedUntil: date(row.locked_until),
+  token: Number(row.token),
+  cancelRequested: row.cancel_requested,
+  createdAt: date(row.created_at)!,
+  startedAt: date(row.started_at),
+  completedAt: date(row.completed_at),
+  nextRetryAt: date(row.next_retry_at),
+  updatedAt: date(row.updated_at)!
+})

@@ -1,0 +1,68 @@
+/**
+ * Classify database errors by SQLSTATE (and Node's system error codes for
+ * the connection itself), never by message text.
+ *
+ * @since 0.1.0
+ */
+import { StoreError } from "@jobtrack/core"
+
+/**
+ * SQLSTATE codes and classes that mean "try again later".
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const retryableStates: ReadonlySet<string> = new Set([
+  "40001", // serialization_failure
+  "40P01", // deadlock_detected
+  "55P03", // lock_not_available (lock_timeout)
+  "57014", // query_canceled (statement_timeout)
+  "57P01", // admin_shutdown (pg_terminate_backend, restart)
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up)
+  "53300", // too_many_connections
+  "53400" // configuration_limit_exceeded
+])
+
+/** Class 08: connection exceptions. */
+const retryableClasses = new Set(["08"])
+
+const systemCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
+
+/**
+ * Whether an error from the database driver may succeed if retried.
+ * A driver error without any code (pg's "connection terminated") is a
+ * connection-level failure and retryable.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const isRetryable = (error: unknown): boolean => {
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return false
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined
+  if (code === undefined) return true
+  if (/^[0-9A-Z]{5}$/.test(code)) return retryableStates.has(code) || retryableClasses.has(code.slice(0, 2))
+  return systemCodes.has(code)
+}
+
+/**
+ * The SQLSTATE of an error, if it has one.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const sqlState = (error: unknown): string | undefined => {
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined
+  return code !== undefined && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+/**
+ * Wrap a driver error as the store's typed error.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toStoreError = (operation: string, error: unknown): StoreError => {
+  const state = sqlState(error) ?? (typeof error === "object" && error !== null && "code" in error ? String(error.code) : "no code")
+  return new StoreError({ reason: `${operation} failed (${state})`, retryable: isRetryable(error), cause: error })
+}

@@ -1,0 +1,132 @@
+/**
+ * One-call set-ups: a store on a PostgreSQL server (a `pg` pool with bounded
+ * statements, a LISTEN connection, migrations run) or on embedded PostgreSQL
+ * (PGlite in a data directory, or in memory).
+ *
+ * @since 0.1.0
+ */
+import { PGlite } from "@electric-sql/pglite"
+import { Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import { JobStore, StoreError } from "@jobtrack/core"
+import type { JobStoreShape } from "@jobtrack/core"
+import { Kysely, PostgresDialect } from "kysely"
+import pg from "pg"
+import * as KyselyStore from "./KyselyStore.js"
+import { migrate } from "./migrations.js"
+import * as Notifier from "./Notifier.js"
+import { PgliteDialect } from "./PgliteDialect.js"
+import { toStoreError } from "./SqlError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PostgresOptions {
+  readonly connectionString: string
+  readonly schema?: string
+  /** Pool size (default 10). */
+  readonly max?: number
+  /** Server-side cap on one statement (default 30 s). */
+  readonly statementTimeoutMs?: number
+  /** Server-side cap on waiting for a row lock (default 5 s). */
+  readonly lockTimeoutMs?: number
+  /** Run the migrations first (default true). */
+  readonly migrate?: boolean
+}
+
+/**
+ * A PostgreSQL store over a new `pg` pool, closed with the scope.
+ *
+ * @example
+ * ```ts
+ * const StoreLive = Layer.effect(JobStore, postgres({ connectionString: process.env.DATABASE_URL! }))
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape, StoreError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const statement = options.statementTimeoutMs ?? 30_000
+    const lock = options.lockTimeoutMs ?? 5_000
+    const config: pg.PoolConfig = {
+      connectionString: options.connectionString,
+      max: options.max ?? 10,
+      statement_timeout: statement,
+      idle_in_transaction_session_timeout: Math.max(statement * 2, 60_000),
+      options: `-c lock_timeout=${lock}`,
+      connectionTimeoutMillis: 10_000
+    }
+    const pool = new pg.Pool(config)
+    pool.on("error", () => {}) // an idle client lost its connection: the pool replaces it
+    const db = yield* Effect.acquireRelease(
+      Effect.sync(() => new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })),
+      (db) => Effect.promise(() => db.destroy())
+    )
+    if (options.migrate !== false) {
+      yield* Effect.tryPromise({
+        try: () => migrate(db, options.schema ? { schema: options.schema } : {}),
+        catch: (e) => toStoreError("migrate", e)
+      })
+    }
+    return yield* KyselyStore.make({
+      db,
+      ...(options.schema ? { schema: options.schema } : {}),
+      notifier: Notifier.postgres({ connectionString: options.connectionString })
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgliteOptions {
+  /** Where PGlite keeps its files; omit for an in-memory database. */
+  readonly dataDir?: string
+  readonly schema?: string
+}
+
+/**
+ * A store on embedded PostgreSQL: no server, one process.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const pglite = (options: PgliteOptions = {}): Effect.Effect<JobStoreShape, StoreError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pgl = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => (options.dataDir ? PGlite.create(options.dataDir) : PGlite.create()),
+        catch: (e) => new StoreError({ reason: `PGlite could not start: ${String(e)}`, retryable: false, cause: e })
+      }),
+      (p) => Effect.promise(() => p.close().catch(() => {}))
+    )
+    const db = new Kysely<unknown>({ dialect: new PgliteDialect(pgl) })
+    yield* Effect.tryPromise({
+      try: () => migrate(db, options.schema ? { schema: options.schema } : {}),
+      catch: (e) => toStoreError("migrate", e)
+    })
+    return yield* KyselyStore.make({
+      db,
+      ...(options.schema ? { schema: options.schema } : {}),
+      notifier: Notifier.pglite(pgl)
+    })
+  })
+
+/**
+ * {@link postgres} as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres = (options: PostgresOptions): Layer.Layer<JobStore, StoreError> =>
+  Layer.effect(JobStore, postgres(options))
+
+/**
+ * {@link pglite} as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPglite = (options: PgliteOptions = {}): Layer.Layer<JobStore, StoreError> =>
+  Layer.effect(JobStore, pglite(options))

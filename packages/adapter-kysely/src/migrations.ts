@@ -1,0 +1,239 @@
+/**
+ * Versioned migrations of the jobtrack schema. Run them with {@link migrate}
+ * (safe from several processes at once: Kysely's migrator takes an advisory
+ * lock; refuses a database migrated by a newer jobtrack), or add
+ * {@link migrations} to your own Kysely migration provider.
+ *
+ * @since 0.1.0
+ */
+import { sql } from "kysely"
+import type { Kysely } from "kysely"
+import { Migrator } from "kysely/migration"
+import type { Migration, MigrationProvider, MigrationResultSet } from "kysely/migration"
+
+/**
+ * A schema name we can put into SQL text: lower-case letters, digits and `_`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkSchema = (schema: string): string => {
+  if (!/^[a-z_][a-z0-9_]{0,49}$/.test(schema)) {
+    throw new TypeError(`schema "${schema}" must match [a-z_][a-z0-9_]{0,49}`)
+  }
+  return schema
+}
+
+const live = "('pending', 'processing', 'retrying')"
+
+const v0001 = (s: string): Migration => ({
+  up: async (db) => {
+    await sql.raw(`
+      create schema if not exists "${s}";
+
+      create table "${s}".jobs (
+        id                uuid primary key,
+        type              text not null,
+        queue             text not null,
+        payload           jsonb not null,
+        result            jsonb,
+        status            text not null check (status in
+                            ('pending', 'processing', 'retrying', 'completed', 'failed', 'cancelled')),
+        progress          double precision not null default 0,
+        progress_message  text,
+        error_message     text,
+        errors            jsonb not null default '[]',
+        attempts          integer not null default 0,
+        max_attempts      integer not null check (max_attempts >= 1),
+        priority          integer not null default 0,
+        run_at            timestamptz not null,
+        owner             text,
+        key               text,
+        group_key         text,
+        group_limit       integer check (group_limit >= 1),
+        locked_by         text,
+        locked_until      timestamptz,
+        token             integer not null default 0,
+        cancel_requested  boolean not null default false,
+        created_at        timestamptz not null,
+        started_at        timestamptz,
+        completed_at      timestamptz,
+        next_retry_at     timestamptz,
+        updated_at        timestamptz not null
+      );
+
+      -- rule 2: at most one live job per (type, key), enforced by the database
+      create unique index jobs_live_key on "${s}".jobs (type, key)
+        where key is not null and status in ${live};
+      -- claim order, and queue position, over claimable jobs only
+      create index jobs_claim on "${s}".jobs (queue, priority desc, run_at, id)
+        where status in ('pending', 'retrying');
+      -- running jobs: lease expiry and group counts
+      create index jobs_processing on "${s}".jobs (group_key, locked_until)
+        where status = 'processing';
+      -- find by key (newest first), list by owner (newest first)
+      create index jobs_type_key on "${s}".jobs (type, key, id desc) where key is not null;
+      create index jobs_owner on "${s}".jobs (owner, id desc);
+      -- prune
+      create index jobs_completed_at on "${s}".jobs (completed_at)
+        where status in ('completed', 'failed', 'cancelled');
+
+      -- rule 11: every change is announced on the channel 'jobtrack:<schema>' at commit
+      create function "${s}".notify_row() returns trigger language plpgsql as $fn$
+      declare
+        kind text;
+        r "${s}".jobs;
+      begin
+        if tg_op = 'DELETE' then
+          kind := 'deleted'; r := old;
+        elsif old.status is distinct from new.status then
+          kind := case when new.status = 'pending' then 'enqueued' else 'status' end; r := new;
+        elsif new.cancel_requested and not old.cancel_requested then
+          kind := 'cancelRequested'; r := new;
+        elsif old.progress is distinct from new.progress or old.progress_message is distinct from new.progress_message then
+          kind := 'progress'; r := new;
+        else
+          return null;
+        end if;
+        perform pg_notify('jobtrack:${s}', json_build_object(
+          'i', r.id, 't', r.type, 'q', r.queue, 'k', kind, 's', r.status)::text);
+        return null;
+      end $fn$;
+      create trigger jobs_notify_row after update or delete on "${s}".jobs
+        for each row execute function "${s}".notify_row();
+
+      -- a batch insert is one notification per (queue, type), naming its first job
+      create function "${s}".notify_insert() returns trigger language plpgsql as $fn$
+      declare r record;
+      begin
+        for r in select queue, type, min(id::text) as id from inserted group by queue, type loop
+          perform pg_notify('jobtrack:${s}', json_build_object(
+            'i', r.id, 't', r.type, 'q', r.queue, 'k', 'enqueued', 's', 'pending')::text);
+        end loop;
+        return null;
+      end $fn$;
+      create trigger jobs_notify_insert after insert on "${s}".jobs
+        referencing new table as inserted for each statement execute function "${s}".notify_insert();
+
+      -- rules 3-5: claim in claim order, honouring group limits across every claimer.
+      -- Claimers are serialized by a transaction advisory lock, and each statement of
+      -- this function sees what the previous claimer committed.
+      create function "${s}".claim(
+        p_queues text[], p_types text[], p_worker text, p_limit integer,
+        p_lease_ms integer, p_now timestamptz
+      ) returns setof "${s}".jobs language plpgsql as $fn$
+      begin
+        perform pg_advisory_xact_lock(hashtext('jobtrack.claim'), hashtext('${s}'));
+        return query
+        with running as (
+          select group_key, count(*)::integer as n from "${s}".jobs
+          where status = 'processing' and group_key is not null
+          group by group_key
+        ), candidates as (
+          select j.id, j.group_key, j.group_limit, j.priority, j.run_at
+          from "${s}".jobs j
+          where j.status in ('pending', 'retrying')
+            and j.queue = any(p_queues) and j.type = any(p_types) and j.run_at <= p_now
+            and not exists (select 1 from running g where g.group_key = j.group_key and g.n >= j.group_limit)
+          order by j.priority desc, j.run_at, j.id
+          limit p_limit * 8 + 64
+          for update skip locked
+        ), chosen as (
+          select c.id from (
+            select c.*, row_number() over (partition by c.group_key order by c.priority desc, c.run_at, c.id) as rn
+            from candidates c
+          ) c left join running g on g.group_key = c.group_key
+          where c.group_key is null or c.rn + coalesce(g.n, 0) <= c.group_limit
+          order by c.priority desc, c.run_at, c.id
+          limit p_limit
+        )
+        update "${s}".jobs j set
+          status = 'processing', attempts = j.attempts + 1, token = j.token + 1,
+          locked_by = p_worker, locked_until = p_now + p_lease_ms * interval '1 millisecond',
+          started_at = p_now, next_retry_at = null, cancel_requested = false, updated_at = p_now
+        from chosen where j.id = chosen.id
+        returning j.*;
+      end $fn$;
+    `).execute(db)
+  },
+  down: async (db) => {
+    await sql.raw(`
+      drop function if exists "${s}".claim(text[], text[], text, integer, integer, timestamptz);
+      drop table if exists "${s}".jobs;
+      drop function if exists "${s}".notify_row();
+      drop function if exists "${s}".notify_insert();
+    `).execute(db)
+  }
+})
+
+/**
+ * The migrations for a schema, by name, for a host's own migration provider.
+ *
+ * @example
+ * ```ts
+ * const provider = { getMigrations: async () => ({ ...myMigrations, ...migrations("jobtrack") }) }
+ * ```
+ * @since 0.1.0
+ * @category migrations
+ */
+export const migrations = (schema = "jobtrack"): Record<string, Migration> => {
+  const s = checkSchema(schema)
+  return { "jobtrack_0001_jobs": v0001(s) }
+}
+
+/**
+ * The latest migration's name: a database at it is up to date.
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const latest = "jobtrack_0001_jobs"
+
+const migrator = <DB>(db: Kysely<DB>, schema: string) => {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(schema) }
+  return new Migrator({
+    db,
+    provider,
+    migrationTableSchema: checkSchema(schema),
+    migrationTableName: "jobtrack_migration",
+    migrationLockTableName: "jobtrack_migration_lock"
+  })
+}
+
+const ensureSchema = <DB>(db: Kysely<DB>, schema: string) =>
+  sql.raw(`create schema if not exists "${checkSchema(schema)}"`).execute(db).catch((e: { code?: string }) => {
+    // two processes creating the schema at once: the loser's error is harmless
+    if (e.code !== "23505" && e.code !== "42P06") throw e
+  })
+
+/**
+ * Migrate the schema to the latest version. Throws when a migration failed, or
+ * when the database was migrated by a newer jobtrack (a migration it ran is
+ * unknown here).
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const migrate = async <DB>(db: Kysely<DB>, options: { readonly schema?: string } = {}): Promise<MigrationResultSet> => {
+  const schema = options.schema ?? "jobtrack"
+  await ensureSchema(db, schema)
+  const result = await migrator(db, schema).migrateToLatest()
+  if (result.error) throw result.error
+  return result
+}
+
+/**
+ * Undo every jobtrack migration in the schema (drops the jobs table).
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const migrateDown = async <DB>(db: Kysely<DB>, options: { readonly schema?: string } = {}): Promise<void> => {
+  const schema = options.schema ?? "jobtrack"
+  const m = migrator(db, schema)
+  while (true) {
+    const result = await m.migrateDown()
+    if (result.error) throw result.error
+    if (!result.results || result.results.length === 0) return
+  }
+}

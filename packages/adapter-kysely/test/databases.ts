@@ -1,0 +1,62 @@
+import { PGlite } from "@electric-sql/pglite"
+import { Effect, Exit } from "effect"
+import type { Scope } from "effect"
+import { Transaction } from "@jobtrack/core"
+import type { JobStoreShape } from "@jobtrack/core"
+import { KyselyStore, migrate, Notifier, PgliteDialect } from "@jobtrack/adapter-kysely"
+import { Kysely, PostgresDialect, sql } from "kysely"
+import pg from "pg"
+
+/**
+ * The PostgreSQL the tests use: DATABASE_URL. Under CI it must be set (the
+ * tests must run, not skip); elsewhere the PostgreSQL tests are skipped without it.
+ */
+export const databaseUrl = (): string | undefined => {
+  const url = process.env.DATABASE_URL
+  if (!url && process.env.CI === "true") throw new Error("DATABASE_URL must be set under CI")
+  return url
+}
+
+export const randomSchema = (prefix = "jt") => `${prefix}_${Math.random().toString(36).slice(2, 10)}`
+
+export interface TestDatabase {
+  readonly db: Kysely<unknown>
+  readonly notifier: Notifier.Notifier
+  readonly close: () => Promise<void>
+}
+
+export const postgresDatabase = (url: string, max = 20): TestDatabase => {
+  const pool = new pg.Pool({ connectionString: url, max })
+  pool.on("error", () => {})
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  return { db, notifier: Notifier.postgres(url), close: () => db.destroy() }
+}
+
+export const pgliteDatabase = async (): Promise<TestDatabase> => {
+  const pgl = await PGlite.create()
+  const db = new Kysely<unknown>({ dialect: new PgliteDialect(pgl) })
+  return { db, notifier: Notifier.pglite(pgl), close: () => pgl.close() }
+}
+
+/** A store in a fresh schema, dropped when the scope closes. */
+export const freshStore = (database: () => TestDatabase): Effect.Effect<JobStoreShape, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { db, notifier } = database()
+    const schema = randomSchema()
+    yield* Effect.acquireRelease(
+      Effect.promise(() => migrate(db, { schema })),
+      () => Effect.promise(() => sql.raw(`drop schema "${schema}" cascade`).execute(db).catch(() => {}))
+    )
+    return yield* KyselyStore.make({ db, schema, notifier })
+  })
+
+/** Run `body` in a Kysely transaction the store joins; commit or roll back. */
+export const inTransaction = (database: () => TestDatabase) =>
+<A, E>(_store: JobStoreShape, body: Effect.Effect<A, E>, commit: boolean) =>
+  Effect.gen(function*() {
+    const trx = yield* Effect.promise(() => database().db.startTransaction().execute())
+    const exit = yield* Effect.exit(Effect.provideService(body, Transaction, trx))
+    yield* Effect.promise(() => (commit && Exit.isSuccess(exit) ? trx.commit().execute() : trx.rollback().execute()))
+    if (!commit) return yield* Effect.fail("rolled back" as const)
+    return yield* exit
+  })
