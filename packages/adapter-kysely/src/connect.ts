@@ -58,7 +58,10 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       connectionTimeoutMillis: 10_000
     }
     const pool = new pg.Pool(config)
-    pool.on("error", () => {}) // an idle client lost its connection: the pool replaces it
+    // A lost connection fails the query using it (a StoreError, retried by the runner); the
+    // 'error' events pg also emits for it, on the pool or on the client, need a listener.
+    pool.on("error", () => {})
+    pool.on("connect", (client) => client.on("error", () => {}))
     const db = yield* Effect.acquireRelease(
       Effect.sync(() => new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })),
       (db) => Effect.promise(() => db.destroy())
