@@ -92,7 +92,7 @@ const enqueued = [
   await jobs.enqueue(perOwner, { name: "ann: report B", steps: 8 }, { owner: "ann" }),
   await jobs.enqueue(pipeline, { name: "resize-images", steps: 6 })
 ].map((e) => e.job)
-for (const job of enqueued) views.set(job.id, job)
+for (const job of enqueued) views.set(job.id, await jobs.get(job.id))
 const timer = tty ? setInterval(() => draw(), 100) : undefined
 await jobs.start()
 const followers = enqueued.map((job) => follow(job.id))

@@ -162,7 +162,9 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
         return Promise.resolve(error(400, "invalid_input", `invalid request: ${(cause as Error).message}`))
       }
       return run(
-        tracker.enqueueUnknown(type, body, { ...extra, owner: caller ?? undefined }),
+        tracker.enqueueUnknown(type, body, { ...extra, owner: caller ?? undefined }).pipe(
+          Effect.flatMap(({ created, job }) => Effect.map(tracker.get(job.id), (view) => ({ created, job: view })))
+        ),
         ({ created, job }) => ({
           status: created ? 202 : 200,
           body: {

@@ -43,14 +43,15 @@ export interface EnqueueOptions {
 }
 
 /**
- * The result of an enqueue: the job's view, and whether it was created or an
- * existing job with the same key was returned.
+ * The result of an enqueue: the stored job, and whether it was created or an
+ * existing job with the same key was returned. (No queue position: it costs a
+ * query; `get` the job for its view.)
  *
  * @since 0.1.0
  * @category models
  */
 export interface Enqueued {
-  readonly job: JobView
+  readonly job: JobRecord
   readonly created: boolean
 }
 
@@ -224,12 +225,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
         const transaction = items[0]?.options?.transaction
         const insert = store.enqueueMany(prepared as Array<NewJob>)
-        const inserted = yield* (transaction === undefined ? insert : Effect.provideService(insert, Transaction, transaction))
-        return yield* Effect.forEach(inserted, ({ created, job }) =>
-          view(job).pipe(
-            Effect.map((v) => ({ job: v, created })),
-            Effect.catchTag("JobNotFound", () => Effect.succeed({ job: { ...job, queuePosition: null }, created }))
-          ))
+        return yield* (transaction === undefined ? insert : Effect.provideService(insert, Transaction, transaction))
       })
 
     const enqueueOne = (def: JobDefinition.Any, payload: unknown, opts?: EnqueueOptions) =>

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { FatalError, JobDefinition, RetryPolicy } from "@jobtrack/core"
-import type { JobStoreShape, JobView } from "@jobtrack/core"
+import type { JobRecord, JobStoreShape, JobView } from "@jobtrack/core"
 import { setup, waitFor } from "./helpers.js"
 
 const Empty = Schema.Struct({})
@@ -158,7 +158,7 @@ describe("Runner", () => {
           )
       })
       const { runners, store, tracker } = yield* setup([def], { runners: 4, concurrency: 5 })
-      const jobs: Array<JobView> = []
+      const jobs: Array<JobRecord> = []
       for (let n = 0; n < 20; n++) jobs.push((yield* tracker.enqueue(def, { n }, { owner: "ann" })).job)
       const positions = (yield* Effect.forEach(jobs, (j) => tracker.get(j.id))).map((v) => v.queuePosition)
       assert.deepStrictEqual(positions, Array.from({ length: 20 }, (_, i) => i + 1))

@@ -55,7 +55,8 @@ describe("Tracker", () => {
         extract,
         Array.from({ length: 5 }, (_, i) => ({ payload: { hours_back: 1, max_results: i }, options: { owner: "ann" } }))
       )
-      assert.deepStrictEqual(ok.map((o) => o.job.queuePosition), [1, 2, 3, 4, 5])
+      const views = yield* Effect.forEach(ok, (o) => tracker.get(o.job.id))
+      assert.deepStrictEqual(views.map((v) => v.queuePosition), [1, 2, 3, 4, 5])
       assert.isTrue(ok.every((o) => o.job.groupKey === "ann" && o.job.groupLimit === 2 && o.job.maxAttempts === 4))
     }))
 
