@@ -10,7 +10,7 @@
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import type { Scope } from "effect"
 import { InvalidTransition, JobId, JobNotFound, JobStore, LeaseLost, StoreError, Transaction } from "@jobtrack/core"
-import type { JobChange, JobRecord, JobStatus, JobStoreShape, Lease, NewJob, Stats, StoreEnqueued as Enqueued } from "@jobtrack/core"
+import type { JobChange, JobRecord, JobStatus, JobStoreShape, JobView, Lease, NewJob, Stats, StoreEnqueued as Enqueued } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { Kysely, RawBuilder } from "kysely"
 import { checkSchema } from "./migrations.js"
@@ -171,6 +171,25 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
         return inputs.map((j) => out.get(j.id)!)
       })
 
+    /** The row and, when pending, 1 + the claimable jobs ahead of it (rule 8), in one query. */
+    const view = (id: string): Effect.Effect<JobView, JobNotFound | StoreError> =>
+      Effect.gen(function*() {
+        if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
+        const t = iso(yield* now)
+        const rows = yield* run("view", sql<JobRow & { ahead: number | string | null }>`
+          select j.*, case when j.status = 'pending' then (
+            select count(*) from ${jobs} o
+            where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= ${t}::timestamptz
+              and o.id <> j.id
+              and (o.priority > j.priority or (o.priority = j.priority
+                and (o.run_at < j.run_at or (o.run_at = j.run_at and o.id < j.id))))
+          ) end as ahead
+          from ${jobs} j where j.id = ${id}::uuid`)
+        if (rows.length === 0) return yield* new JobNotFound({ id })
+        const row = rows[0]!
+        return { ...toRecord(row), queuePosition: row.status === "pending" ? Number(row.ahead) + 1 : null }
+      })
+
     const store: JobStoreShape = {
       enqueue: (job) => Effect.map(insert([job]), (r) => r[0]!),
       enqueueMany: insert,
@@ -316,23 +335,8 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
           const items = rows.slice(0, limit).map(toRecord)
           return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }
         }),
-      queuePosition: (id) =>
-        Effect.gen(function*() {
-          if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
-          const t = iso(yield* now)
-          const rows = yield* run("queuePosition", sql<{ status: JobStatus; ahead: number | string | null }>`
-            select j.status, case when j.status = 'pending' then (
-              select count(*) from ${jobs} o
-              where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= ${t}::timestamptz
-                and o.id <> j.id
-                and (o.priority > j.priority or (o.priority = j.priority
-                  and (o.run_at < j.run_at or (o.run_at = j.run_at and o.id < j.id))))
-            ) end as ahead
-            from ${jobs} j where j.id = ${id}::uuid`)
-          if (rows.length === 0) return yield* new JobNotFound({ id })
-          const row = rows[0]!
-          return row.status === "pending" ? Number(row.ahead) + 1 : null
-        }),
+      queuePosition: (id) => Effect.map(view(id), (v) => v.queuePosition),
+      view,
       stats: (filter) =>
         Effect.gen(function*() {
           const where = [sql`true`]

@@ -117,42 +117,64 @@ const v0001 = (s: string): Migration => ({
 
       -- rules 3-5: claim in claim order, honouring group limits across every claimer.
       -- Claimers are serialized by a transaction advisory lock, and each statement of
-      -- this function sees what the previous claimer committed.
+      -- this function sees what the previous claimer committed. Per queue, candidates
+      -- come from an ordered scan of jobs_claim (groups already full filtered out);
+      -- only the chosen rows are locked (SKIP LOCKED: a row a host is cancelling is
+      -- skipped, not waited for).
       create function "${s}".claim(
         p_queues text[], p_types text[], p_worker text, p_limit integer,
         p_lease_ms integer, p_now timestamptz
       ) returns setof "${s}".jobs language plpgsql as $fn$
+      declare
+        v_queue text;
+        v_left integer := p_limit;
+        v_full text[];
+        v_n integer;
       begin
         perform pg_advisory_xact_lock(hashtext('jobtrack.claim'), hashtext('${s}'));
-        return query
-        with running as (
-          select group_key, count(*)::integer as n from "${s}".jobs
-          where status = 'processing' and group_key is not null
-          group by group_key
-        ), candidates as (
-          select j.id, j.group_key, j.group_limit, j.priority, j.run_at
-          from "${s}".jobs j
-          where j.status in ('pending', 'retrying')
-            and j.queue = any(p_queues) and j.type = any(p_types) and j.run_at <= p_now
-            and not exists (select 1 from running g where g.group_key = j.group_key and g.n >= j.group_limit)
-          order by j.priority desc, j.run_at, j.id
-          limit p_limit * 8 + 64
-          for update skip locked
-        ), chosen as (
-          select c.id from (
-            select c.*, row_number() over (partition by c.group_key order by c.priority desc, c.run_at, c.id) as rn
-            from candidates c
-          ) c left join running g on g.group_key = c.group_key
-          where c.group_key is null or c.rn + coalesce(g.n, 0) <= c.group_limit
-          order by c.priority desc, c.run_at, c.id
-          limit p_limit
-        )
-        update "${s}".jobs j set
-          status = 'processing', attempts = j.attempts + 1, token = j.token + 1,
-          locked_by = p_worker, locked_until = p_now + p_lease_ms * interval '1 millisecond',
-          started_at = p_now, next_retry_at = null, cancel_requested = false, updated_at = p_now
-        from chosen where j.id = chosen.id
-        returning j.*;
+        select coalesce(array_agg(f.group_key), '{}') into v_full from (
+          select group_key from "${s}".jobs where status = 'processing' and group_key is not null
+          group by group_key having count(*) >= max(group_limit)
+        ) f;
+        foreach v_queue in array p_queues loop
+          exit when v_left <= 0;
+          return query
+          with candidates as (
+            select j.id, j.group_key, j.group_limit, j.priority, j.run_at
+            from "${s}".jobs j
+            where j.status in ('pending', 'retrying') and j.queue = v_queue
+              and j.type = any(p_types) and j.run_at <= p_now
+              and (j.group_key is null or not (j.group_key = any(v_full)))
+            order by j.priority desc, j.run_at, j.id
+            limit v_left * 4 + 16
+          ), running as (
+            select g.group_key, count(*)::integer as n from "${s}".jobs g
+            where g.status = 'processing' and g.group_key in (select c.group_key from candidates c)
+            group by g.group_key
+          ), chosen as (
+            select c.id from (
+              select c.*, row_number() over (partition by c.group_key order by c.priority desc, c.run_at, c.id) as rn
+              from candidates c
+            ) c left join running g on g.group_key = c.group_key
+            where c.group_key is null or c.rn + coalesce(g.n, 0) <= c.group_limit
+            order by c.priority desc, c.run_at, c.id
+            limit v_left
+          ), locked as (
+            select j.id from "${s}".jobs j
+            where j.id in (select id from chosen) and j.status in ('pending', 'retrying')
+            for update skip locked
+          ), claimed as (
+            update "${s}".jobs j set
+              status = 'processing', attempts = j.attempts + 1, token = j.token + 1,
+              locked_by = p_worker, locked_until = p_now + p_lease_ms * interval '1 millisecond',
+              started_at = p_now, next_retry_at = null, cancel_requested = false, updated_at = p_now
+            from locked where j.id = locked.id
+            returning j.*
+          )
+          select * from claimed order by priority desc, run_at, id;
+          get diagnostics v_n = row_count;
+          v_left := v_left - v_n;
+        end loop;
       end $fn$;
     `).execute(db)
   },

@@ -12,7 +12,7 @@
  */
 import { Context } from "effect"
 import type { Effect, Stream } from "effect"
-import type { JobRecord, JobStatus, Json, Lease, NewJob } from "./Job.js"
+import type { JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 
 /**
@@ -194,6 +194,8 @@ export interface JobStoreShape {
   readonly list: (filter: ListFilter) => Effect.Effect<Page, StoreError>
   /** Rule 8; null unless pending. */
   readonly queuePosition: (id: string) => Effect.Effect<number | null, JobNotFound | StoreError>
+  /** The job and its queue position, read together (one round trip where the store can). */
+  readonly view: (id: string) => Effect.Effect<JobView, JobNotFound | StoreError>
   readonly stats: (filter: StatsFilter) => Effect.Effect<Stats, StoreError>
   /** Delete terminal jobs completed before `before`; returns how many. */
   readonly prune: (before: Date) => Effect.Effect<number, StoreError>

@@ -265,6 +265,9 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           }
           return ahead + 1
         }))),
+    view: (id) =>
+      Effect.flatMap(find(id), (job) =>
+        Effect.map(store.queuePosition(id), (queuePosition) => ({ ...snapshot(job), queuePosition }))),
     stats: (filter) =>
       Effect.sync((): Stats =>
         computeStats(

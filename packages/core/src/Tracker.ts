@@ -253,7 +253,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         // The next view that differs from the last one emitted.
         const next = Effect.gen(function*() {
           while (true) {
-            const v = yield* Effect.flatMap(store.get(id), view)
+            const v = yield* store.view(id)
             queue = v.queue
             pending = v.status === "pending"
             const fingerprint = JSON.stringify([
@@ -278,7 +278,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         const def = definitions.get(type)
         return def ? enqueueOne(def, payload, opts) : Effect.fail(new UnknownJobType({ type }))
       },
-      get: (id) => Effect.flatMap(store.get(id), view),
+      get: (id) => store.view(id),
       findByKey: (type, key) => Effect.flatMap(store.findByKey(type, key), view),
       list: (filter) =>
         Effect.flatMap(store.list(filter), (page) =>

@@ -376,6 +376,12 @@ export const storeConformance = (name: string, options: ConformanceOptions): voi
           assert.isNull(yield* store.queuePosition(jobs[0]!.id))
           assert.strictEqual(yield* store.queuePosition(jobs[1]!.id), 1)
           assert.strictEqual(yield* tagOf(store.queuePosition(JobId.make())), "JobNotFound")
+          // view: the record and its position together
+          const v = yield* store.view(jobs[1]!.id)
+          assert.strictEqual(v.queuePosition, 1)
+          assert.deepStrictEqual({ ...v, queuePosition: undefined }, { ...(yield* store.get(jobs[1]!.id)), queuePosition: undefined })
+          assert.isNull((yield* store.view(urgent.id)).queuePosition)
+          assert.strictEqual(yield* tagOf(store.view(JobId.make())), "JobNotFound")
         }))
     })
 

@@ -1,0 +1,205 @@
+/**
+ * The systems under benchmark behind one interface: jobtrack (PostgreSQL
+ * store), pg-boss, graphile-worker, and raw `pg` as the floor.
+ */
+import { Effect, Exit, Schema, Scope } from "effect"
+import { JobDefinition, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
+import type { JobStoreShape } from "@jobtrack/core"
+import { postgres } from "@jobtrack/adapter-kysely"
+import { makeWorkerUtils, run as runGraphile } from "graphile-worker"
+import type { Runner as GraphileRunner, WorkerUtils } from "graphile-worker"
+import pg from "pg"
+import { PgBoss } from "pg-boss"
+
+export interface System {
+  readonly name: string
+  readonly enqueueOne: (i: number) => Promise<string>
+  readonly enqueueBatch: (from: number, count: number) => Promise<void>
+  /** Start workers calling `onStart(i)` at the start of each job; resolves once they run. */
+  readonly startWorkers: (concurrency: number, onStart: (i: number) => void) => Promise<void>
+  readonly stopWorkers: () => Promise<void>
+  /** One progress write for a running job (undefined: the system has no progress API). */
+  readonly progress?: (id: string, value: number) => Promise<void>
+  /** Jobs to write progress on: enqueued and moved to running. */
+  readonly runningJobs?: (count: number) => Promise<Array<string>>
+  readonly getById: (id: string) => Promise<unknown>
+  readonly reset: () => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+
+export const jobtrack = async (url: string): Promise<System> => {
+  const schema = "bench_jobtrack"
+  const admin = new pg.Pool({ connectionString: url, max: 2 })
+  await admin.query(`drop schema if exists ${schema} cascade`)
+  let onStart: (i: number) => void = () => {}
+  const noop = JobDefinition.make({
+    type: "noop",
+    payload: Schema.Struct({ i: Schema.Int }),
+    retry: RetryPolicy.none,
+    handler: ({ i }) => Effect.sync(() => onStart(i))
+  })
+  const scope = Effect.runSync(Scope.make())
+  const store: JobStoreShape = await run(Scope.provide(postgres({ connectionString: url, schema, max: 12 }), scope))
+  const tracker = await run(Tracker.make({ definitions: [noop] }).pipe(Effect.provideService(JobStore, store)))
+  let runnerScope: Scope.Closeable | undefined
+  return {
+    name: "jobtrack",
+    enqueueOne: async (i) => (await run(tracker.enqueue(noop, { i }))).job.id,
+    enqueueBatch: async (from, count) => {
+      await run(tracker.enqueueMany(noop, Array.from({ length: count }, (_, k) => ({ payload: { i: from + k } }))))
+    },
+    startWorkers: async (concurrency, f) => {
+      onStart = f
+      runnerScope = Effect.runSync(Scope.make())
+      await run(
+        Scope.provide(
+          Runner.make({ definitions: [noop], concurrency, pollInterval: "1 second", prune: false })
+            .pipe(Effect.provideService(JobStore, store)),
+          runnerScope
+        )
+      )
+    },
+    stopWorkers: async () => {
+      if (runnerScope) await run(Scope.close(runnerScope, Exit.void))
+      runnerScope = undefined
+    },
+    runningJobs: async (count) => {
+      await run(tracker.enqueueMany(noop, Array.from({ length: count }, (_, i) => ({ payload: { i } }))))
+      const claimed = await run(
+        store.claim({ queues: ["default"], types: ["noop"], workerId: "bench", limit: count, leaseMs: 600_000 })
+      )
+      return claimed.map((j) => `${j.id}:${j.token}`)
+    },
+    progress: async (lease, value) => {
+      const [id, token] = lease.split(":") as [string, string]
+      await run(store.progress({ id, token: Number(token) }, value, `step ${value}`))
+    },
+    getById: (id) => run(tracker.get(id)),
+    reset: async () => {
+      await admin.query(`delete from ${schema}.jobs`)
+    },
+    close: async () => {
+      await run(Scope.close(scope, Exit.void))
+      await admin.end()
+    }
+  }
+}
+
+export const pgBoss = async (url: string): Promise<System> => {
+  const schema = "bench_pgboss"
+  const admin = new pg.Pool({ connectionString: url, max: 2 })
+  await admin.query(`drop schema if exists ${schema} cascade`)
+  const boss = new PgBoss({ connectionString: url, schema, max: 12, useListenNotify: true, supervise: false, schedule: false })
+  boss.on("error", () => {})
+  await boss.start()
+  const queue = "noop"
+  await boss.createQueue(queue, { notify: true, retryLimit: 0 } as never)
+  let workers: Array<string> = []
+  return {
+    name: "pg-boss",
+    enqueueOne: async (i) => (await boss.send(queue, { i }))!,
+    enqueueBatch: async (from, count) => {
+      await boss.insert(queue, Array.from({ length: count }, (_, k) => ({ data: { i: from + k } })))
+    },
+    startWorkers: async (concurrency, onStart) => {
+      const id = await boss.work<{ i: number }>(
+        queue,
+        { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 } as never,
+        async ([job]: Array<{ data: { i: number } }>) => {
+          onStart(job!.data.i)
+        }
+      )
+      workers = [id]
+    },
+    stopWorkers: async () => {
+      for (const id of workers) await boss.offWork(queue, { id } as never)
+      workers = []
+    },
+    getById: (id) => boss.getJobById(queue, id),
+    reset: async () => {
+      await boss.deleteAllJobs(queue)
+    },
+    close: async () => {
+      await boss.stop({ graceful: false, close: true } as never)
+      await admin.end()
+    }
+  }
+}
+
+export const graphileWorker = async (url: string): Promise<System> => {
+  const schema = "bench_graphile"
+  const admin = new pg.Pool({ connectionString: url, max: 2 })
+  await admin.query(`drop schema if exists ${schema} cascade`)
+  const pgPool = new pg.Pool({ connectionString: url, max: 12 })
+  const utils: WorkerUtils = await makeWorkerUtils({ pgPool, schema })
+  await utils.migrate()
+  let runner: GraphileRunner | undefined
+  return {
+    name: "graphile-worker",
+    enqueueOne: async (i) => (await utils.addJob("noop", { i })).id,
+    enqueueBatch: async (from, count) => {
+      await utils.addJobs(Array.from({ length: count }, (_, k) => ({ identifier: "noop", payload: { i: from + k } })))
+    },
+    startWorkers: async (concurrency, onStart) => {
+      runner = await runGraphile({
+        pgPool,
+        schema,
+        concurrency,
+        noHandleSignals: true,
+        pollInterval: 1000,
+        taskList: { noop: async (payload) => onStart((payload as { i: number }).i) }
+      })
+    },
+    stopWorkers: async () => {
+      await runner?.stop()
+      runner = undefined
+    },
+    getById: (id) => utils.withPgClient((c) => c.query(`select * from ${schema}.jobs where id = $1`, [id]).then((r) => r.rows[0])),
+    reset: async () => {
+      await admin.query(`delete from ${schema}._private_jobs`)
+    },
+    close: async () => {
+      await utils.release()
+      await pgPool.end()
+      await admin.end()
+    }
+  }
+}
+
+/** The floor: what `pg` does with a plain table and primary-key access. */
+export const rawPg = async (url: string): Promise<System> => {
+  const pool = new pg.Pool({ connectionString: url, max: 12 })
+  await pool.query(`drop schema if exists bench_raw cascade`)
+  await pool.query(`create schema bench_raw`)
+  await pool.query(`create table bench_raw.jobs (id bigserial primary key, payload jsonb not null, progress real not null default 0,
+    progress_message text)`)
+  return {
+    name: "raw pg",
+    enqueueOne: async (i) =>
+      String((await pool.query(`insert into bench_raw.jobs (payload) values ($1) returning id`, [JSON.stringify({ i })])).rows[0].id),
+    enqueueBatch: async (from, count) => {
+      await pool.query(`insert into bench_raw.jobs (payload) select x from jsonb_array_elements($1::jsonb) x`, [
+        JSON.stringify(Array.from({ length: count }, (_, k) => ({ i: from + k })))
+      ])
+    },
+    startWorkers: async () => {},
+    stopWorkers: async () => {},
+    runningJobs: async (count) => {
+      const r = await pool.query(`insert into bench_raw.jobs (payload) select '{}'::jsonb from generate_series(1, $1) returning id`, [count])
+      return r.rows.map((row: { id: string }) => String(row.id))
+    },
+    progress: async (id, value) => {
+      await pool.query(`update bench_raw.jobs set progress = $2, progress_message = $3 where id = $1`, [id, value, `step ${value}`])
+    },
+    getById: (id) => pool.query(`select * from bench_raw.jobs where id = $1`, [id]).then((r) => r.rows[0]),
+    reset: async () => {
+      await pool.query(`truncate bench_raw.jobs`)
+    },
+    close: async () => {
+      await pool.query(`drop schema if exists bench_raw cascade`)
+      await pool.end()
+    }
+  }
+}
