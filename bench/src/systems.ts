@@ -6,7 +6,7 @@ import { Effect, Exit, Schema, Scope } from "effect"
 import { JobDefinition, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
 import { postgres } from "@jobtrack/adapter-kysely"
-import { makeWorkerUtils, run as runGraphile } from "graphile-worker"
+import { Logger, makeWorkerUtils, run as runGraphile } from "graphile-worker"
 import type { Runner as GraphileRunner, WorkerUtils } from "graphile-worker"
 import pg from "pg"
 import { PgBoss } from "pg-boss"
@@ -78,7 +78,8 @@ export const jobtrack = async (url: string): Promise<System> => {
     },
     getById: (id) => run(tracker.get(id)),
     reset: async () => {
-      await admin.query(`delete from ${schema}.jobs`)
+      await admin.query(`truncate ${schema}.jobs`)
+      await admin.query(`vacuum analyze ${schema}.jobs`)
     },
     close: async () => {
       await run(Scope.close(scope, Exit.void))
@@ -104,11 +105,12 @@ export const pgBoss = async (url: string): Promise<System> => {
       await boss.insert(queue, Array.from({ length: count }, (_, k) => ({ data: { i: from + k } })))
     },
     startWorkers: async (concurrency, onStart) => {
+      // pg-boss's throughput setting: fetch `concurrency` jobs at once, keep fetching while batches are full
       const id = await boss.work<{ i: number }>(
         queue,
-        { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 } as never,
-        async ([job]: Array<{ data: { i: number } }>) => {
-          onStart(job!.data.i)
+        { batchSize: concurrency, burstWhenBatchFull: true, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 } as never,
+        async (jobs: Array<{ data: { i: number } }>) => {
+          for (const job of jobs) onStart(job.data.i)
         }
       )
       workers = [id]
@@ -120,6 +122,7 @@ export const pgBoss = async (url: string): Promise<System> => {
     getById: (id) => boss.getJobById(queue, id),
     reset: async () => {
       await boss.deleteAllJobs(queue)
+      await admin.query(`vacuum analyze`)
     },
     close: async () => {
       await boss.stop({ graceful: false, close: true } as never)
@@ -133,7 +136,8 @@ export const graphileWorker = async (url: string): Promise<System> => {
   const admin = new pg.Pool({ connectionString: url, max: 2 })
   await admin.query(`drop schema if exists ${schema} cascade`)
   const pgPool = new pg.Pool({ connectionString: url, max: 12 })
-  const utils: WorkerUtils = await makeWorkerUtils({ pgPool, schema })
+  const logger = new Logger(() => () => {}) // silent, like the others
+  const utils: WorkerUtils = await makeWorkerUtils({ pgPool, schema, logger })
   await utils.migrate()
   let runner: GraphileRunner | undefined
   return {
@@ -149,6 +153,7 @@ export const graphileWorker = async (url: string): Promise<System> => {
         concurrency,
         noHandleSignals: true,
         pollInterval: 1000,
+        logger,
         taskList: { noop: async (payload) => onStart((payload as { i: number }).i) }
       })
     },
@@ -159,6 +164,7 @@ export const graphileWorker = async (url: string): Promise<System> => {
     getById: (id) => utils.withPgClient((c) => c.query(`select * from ${schema}.jobs where id = $1`, [id]).then((r) => r.rows[0])),
     reset: async () => {
       await admin.query(`delete from ${schema}._private_jobs`)
+      await admin.query(`vacuum analyze`)
     },
     close: async () => {
       await utils.release()
@@ -196,6 +202,7 @@ export const rawPg = async (url: string): Promise<System> => {
     getById: (id) => pool.query(`select * from bench_raw.jobs where id = $1`, [id]).then((r) => r.rows[0]),
     reset: async () => {
       await pool.query(`truncate bench_raw.jobs`)
+      await pool.query(`vacuum analyze bench_raw.jobs`)
     },
     close: async () => {
       await pool.query(`drop schema if exists bench_raw cascade`)

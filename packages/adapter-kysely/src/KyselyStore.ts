@@ -34,6 +34,27 @@ export interface StoreOptions<DB> {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** The record of a job just inserted, as the database holds it. */
+const fresh = (j: NewJob, at: string): JobRecord => ({
+  ...j,
+  result: null,
+  status: "pending",
+  progress: 0,
+  progressMessage: null,
+  errorMessage: null,
+  errors: [],
+  attempts: 0,
+  lockedBy: null,
+  lockedUntil: null,
+  token: 0,
+  cancelRequested: false,
+  createdAt: new Date(at),
+  startedAt: null,
+  completedAt: null,
+  nextRetryAt: null,
+  updatedAt: new Date(at)
+})
+
 /** Whether a value is a Kysely transaction (or any Kysely instance). */
 const isKysely = (u: unknown): u is Kysely<unknown> =>
   typeof u === "object" && u !== null && "selectFrom" in u && typeof (u as { executeQuery?: unknown }).executeQuery === "function"
@@ -136,7 +157,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
         for (let round = 0; round < 5 && pending.length > 0; round++) {
           const inserted = yield* run(
             "enqueue",
-            sql<JobRow>`
+            sql<{ id: string }>`
               insert into ${jobs} (id, type, queue, payload, max_attempts, priority, run_at, owner, key,
                 group_key, group_limit, status, created_at, updated_at)
               select x.id, x.type, x.queue, x.payload, x.max_attempts, x.priority, x.run_at, x.owner, x.key,
@@ -146,10 +167,12 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
                   run_at timestamptz, owner text, key text, group_key text, group_limit integer)
               on conflict (type, key) where key is not null and status in ('pending', 'processing', 'retrying')
               do nothing
-              returning *`,
+              returning id`,
             executor
           )
-          for (const row of inserted) out.set(row.id, { job: toRecord(row), created: true })
+          // what was inserted is known: build the records here instead of shipping rows back
+          const byId = new Map(pending.map((j) => [j.id, j]))
+          for (const { id } of inserted) out.set(id, { job: fresh(byId.get(id)!, at), created: true })
           const conflicted = pending.filter((j) => !out.has(j.id))
           if (conflicted.length === 0) break
           const existing = yield* run(

@@ -9,6 +9,18 @@ import { randomBytes } from "node:crypto"
 
 let lastMs = 0
 let seq = 0
+// random bytes drawn 4 KiB at a time: one crypto call per 256 ids
+let pool = Buffer.alloc(0)
+let offset = 0
+const random16 = (): Buffer => {
+  if (offset + 16 > pool.length) {
+    pool = randomBytes(4096)
+    offset = 0
+  }
+  const out = Buffer.from(pool.subarray(offset, offset + 16))
+  offset += 16
+  return out
+}
 
 /**
  * A new UUIDv7 for `nowMs` (default: the wall clock).
@@ -19,7 +31,7 @@ let seq = 0
 export const make = (nowMs: number = Date.now()): string => {
   if (nowMs > lastMs) {
     lastMs = nowMs
-    seq = randomBytes(2).readUInt16BE(0) & 0x7ff
+    seq = random16().readUInt16BE(0) & 0x7ff
   } else {
     seq++
     if (seq > 0xfff) {
@@ -27,7 +39,7 @@ export const make = (nowMs: number = Date.now()): string => {
       seq = 0
     }
   }
-  const bytes = randomBytes(16)
+  const bytes = random16()
   const ms = lastMs
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff
