@@ -108,6 +108,16 @@ const progressAndGet = async (s: System) => {
   }
   record(s.name, "get by id p50 (ms)", percentile(samples, 0.5))
   record(s.name, "get by id p99 (ms)", percentile(samples, 0.99))
+  if (s.view) {
+    const views: Array<number> = []
+    for (let k = 0; k < 2000; k++) {
+      const t0 = performance.now()
+      await s.view(ids[k % ids.length]!)
+      views.push(performance.now() - t0)
+    }
+    record(s.name, "view with queue position p50 (ms)", percentile(views, 0.5))
+    record(s.name, "view with queue position p99 (ms)", percentile(views, 0.99))
+  }
 }
 
 const metrics: Array<[string, "higher" | "lower"]> = [
@@ -119,7 +129,9 @@ const metrics: Array<[string, "higher" | "lower"]> = [
   ["enqueue→start p99 (ms)", "lower"],
   ["progress updates, concurrency 10 (updates/s)", "higher"],
   ["get by id p50 (ms)", "lower"],
-  ["get by id p99 (ms)", "lower"]
+  ["get by id p99 (ms)", "lower"],
+  ["view with queue position p50 (ms)", "lower"],
+  ["view with queue position p99 (ms)", "lower"]
 ]
 
 const fmt = (v: number | undefined) => (v === undefined ? "n/a" : v >= 100 ? Math.round(v).toLocaleString("en") : v.toFixed(2))

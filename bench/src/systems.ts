@@ -18,6 +18,8 @@ export interface System {
   /** Start workers calling `onStart(i)` at the start of each job; resolves once they run. */
   readonly startWorkers: (concurrency: number, onStart: (i: number) => void) => Promise<void>
   readonly stopWorkers: () => Promise<void>
+  /** The job's view with its queue position (jobtrack only). */
+  readonly view?: (id: string) => Promise<unknown>
   /** One progress write for a running job (undefined: the system has no progress API). */
   readonly progress?: (id: string, value: number) => Promise<void>
   /** Jobs to write progress on: enqueued and moved to running. */
@@ -76,7 +78,8 @@ export const jobtrack = async (url: string): Promise<System> => {
       const [id, token] = lease.split(":") as [string, string]
       await run(store.progress({ id, token: Number(token) }, value, `step ${value}`))
     },
-    getById: (id) => run(tracker.get(id)),
+    getById: (id) => run(store.get(id)),
+    view: (id) => run(tracker.get(id)),
     reset: async () => {
       await admin.query(`truncate ${schema}.jobs`)
       await admin.query(`vacuum analyze ${schema}.jobs`)
