@@ -139,31 +139,53 @@ const fmt = (v: number | undefined) => (v === undefined ? "n/a" : v >= 100 ? Mat
 const ratio = (mine: number | undefined, other: number | undefined, better: "higher" | "lower") =>
   mine === undefined || other === undefined ? "n/a" : `${(better === "higher" ? mine / other : other / mine).toFixed(2)}×`
 
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+
+/** Keep the better of the rounds (noise on a shared 2-core machine only ever slows a run down). */
+const best = (system: string, metric: string, value: number | undefined, better: "higher" | "lower") => {
+  const old = results.get(system)?.[metric]
+  if (value === undefined || old === undefined) return record(system, metric, value ?? old)
+  record(system, metric, better === "higher" ? Math.max(old, value) : Math.min(old, value))
+}
+
 const main = async () => {
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
   const version = (await admin.query("show server_version")).rows[0].server_version
-  await admin.end()
-  console.log(`jobtrack benchmark — N=${N}, PostgreSQL ${version}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB\n`)
-  const makers = [jobtrack, pgBoss, graphileWorker, rawPg]
-  for (const make of makers) {
-    const s = await make(url)
-    process.stdout.write(`${s.name}: `)
-    for (const [name, workload] of [
-      ["enqueue", enqueueOne],
-      ["batches", enqueueBatches],
-      ["process", process10],
-      ["latency", latency],
-      ["progress/get", progressAndGet]
-    ] as const) {
-      if (s.name === "raw pg" && (name === "process" || name === "latency")) continue
-      process.stdout.write(`${name}… `)
-      await workload(s)
+  console.log(`jobtrack benchmark — N=${N}, ${ROUNDS} rounds (best kept), PostgreSQL ${version}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB\n`)
+  const systems: Array<System> = []
+  for (const make of [jobtrack, pgBoss, graphileWorker, rawPg]) systems.push(await make(url))
+  const workloads = [
+    ["enqueue", enqueueOne],
+    ["batches", enqueueBatches],
+    ["process", process10],
+    ["latency", latency],
+    ["progress/get", progressAndGet]
+  ] as const
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, workload] of workloads) {
+      // systems take turns on each workload, each after a checkpoint, so none inherits another's WAL
+      for (const s of systems) {
+        if (s.name === "raw pg" && (name === "process" || name === "latency")) continue
+        process.stdout.write(`round ${round}: ${name} ${s.name}…\n`)
+        await s.reset()
+        await admin.query("checkpoint")
+        const before = new Map(results)
+        results.set(s.name, {})
+        await workload(s)
+        const fresh = results.get(s.name)!
+        results.set(s.name, { ...before.get(s.name) })
+        for (const [metric, value] of Object.entries(fresh)) {
+          best(s.name, metric, value, metrics.find(([m]) => m === metric)?.[1] ?? "higher")
+        }
+      }
     }
+  }
+  for (const s of systems) {
     await s.reset()
     await s.close()
-    process.stdout.write("done\n")
   }
+  await admin.end()
   const names = ["jobtrack", "pg-boss", "graphile-worker", "raw pg"]
   const rows = [
     `| workload | ${names.join(" | ")} | vs pg-boss | vs graphile-worker | vs raw pg |`,

@@ -70,6 +70,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
     const schema = checkSchema(options.schema ?? "jobtrack")
     const db = options.db as unknown as Kysely<unknown>
     const jobs = sql.id(schema, "jobs")
+    const watches = sql.id(schema, "watches")
     const channel = `jobtrack:${schema}`
 
     const pubsub = yield* PubSub.unbounded<JobChange>()
@@ -392,15 +393,34 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
         }),
       prune: (before) =>
         Effect.map(
-          run("prune", sql<{ n: string | number }>`
+          // with the finished jobs go the watch registrations of dead processes
+          Effect.andThen(
+            run("prune", sql`delete from ${watches} where expires_at < now() - interval '1 hour'`),
+            run("prune", sql<{ n: string | number }>`
             with gone as (
               delete from ${jobs} where status in ('completed', 'failed', 'cancelled')
                 and completed_at < ${before.toISOString()}::timestamptz
               returning 1
-            ) select count(*) as n from gone`),
+            ) select count(*) as n from gone`)
+          ),
           (rows) => Number(rows[0]?.n ?? 0)
         ),
-      changes: Stream.fromPubSub(pubsub)
+      changes: Stream.fromPubSub(pubsub),
+      watching: (id) => {
+        if (!JobId.isValid(id)) return Effect.void
+        const watcher = JobId.make()
+        const register = run("watching", sql`
+          insert into ${watches} (job_id, watcher, expires_at) values (${id}::uuid, ${watcher}, now() + interval '1 minute')
+          on conflict (job_id, watcher) do update set expires_at = excluded.expires_at`)
+        return Effect.acquireRelease(
+          register,
+          () => run("watching", sql`delete from ${watches} where job_id = ${id}::uuid and watcher = ${watcher}`).pipe(Effect.ignore)
+        ).pipe(
+          // refreshed while open; a watcher whose process died expires within a minute
+          Effect.andThen(register.pipe(Effect.ignore, Effect.delay("20 seconds"), Effect.forever, Effect.forkScoped)),
+          Effect.asVoid
+        )
+      }
     }
     return store
   })

@@ -78,7 +78,17 @@ const v0001 = (s: string): Migration => ({
       create index jobs_completed_at on "${s}".jobs (completed_at)
         where status in ('completed', 'failed', 'cancelled');
 
-      -- rule 11: every change is announced on the channel 'jobtrack:<schema>' at commit
+      -- Who is watching which job (tracker.watch, the SSE route): progress and status
+      -- changes are announced only for watched jobs, because NOTIFY holds a global lock
+      -- through commit and would serialize every claim and completion.
+      create table "${s}".watches (
+        job_id      uuid not null,
+        watcher     text not null,
+        expires_at  timestamptz not null,
+        primary key (job_id, watcher)
+      );
+
+      -- rule 11: changes are announced on the channel 'jobtrack:<schema>' at commit
       create function "${s}".notify_row() returns trigger language plpgsql as $fn$
       declare
         kind text;
@@ -86,14 +96,22 @@ const v0001 = (s: string): Migration => ({
       begin
         if tg_op = 'DELETE' then
           kind := 'deleted'; r := old;
-        elsif old.status is distinct from new.status then
-          kind := case when new.status = 'pending' then 'enqueued' else 'status' end; r := new;
+        elsif old.status is distinct from new.status and new.status = 'pending' then
+          kind := 'enqueued'; r := new;
         elsif new.cancel_requested and not old.cancel_requested then
           kind := 'cancelRequested'; r := new;
-        elsif old.progress is distinct from new.progress or old.progress_message is distinct from new.progress_message then
-          kind := 'progress'; r := new;
         else
-          return null;
+          if old.status is distinct from new.status then
+            kind := 'status';
+          elsif old.progress is distinct from new.progress or old.progress_message is distinct from new.progress_message then
+            kind := 'progress';
+          else
+            return null;
+          end if;
+          r := new;
+          if not exists (select 1 from "${s}".watches w where w.job_id = r.id and w.expires_at > now()) then
+            return null;
+          end if;
         end if;
         perform pg_notify('jobtrack:${s}', json_build_object(
           'i', r.id, 't', r.type, 'q', r.queue, 'k', kind, 's', r.status)::text);
@@ -132,6 +150,10 @@ const v0001 = (s: string): Migration => ({
         v_n integer;
       begin
         perform pg_advisory_xact_lock(hashtext('jobtrack.claim'), hashtext('${s}'));
+        -- the lock is held until commit: do not hold it through a WAL flush. A claim lost in
+        -- a database crash only means the job is claimed again (the old holder's writes are
+        -- refused by the fencing token), which at-least-once execution allows anyway.
+        perform set_config('synchronous_commit', 'off', true);
         select coalesce(array_agg(f.group_key), '{}') into v_full from (
           select group_key from "${s}".jobs where status = 'processing' and group_key is not null
           group by group_key having count(*) >= max(group_limit)
@@ -182,6 +204,7 @@ const v0001 = (s: string): Migration => ({
     await sql.raw(`
       drop function if exists "${s}".claim(text[], text[], text, integer, integer, timestamptz);
       drop table if exists "${s}".jobs;
+      drop table if exists "${s}".watches;
       drop function if exists "${s}".notify_row();
       drop function if exists "${s}".notify_insert();
     `).execute(db)

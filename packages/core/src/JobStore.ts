@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Context } from "effect"
-import type { Effect, Stream } from "effect"
+import type { Effect, Scope, Stream } from "effect"
 import type { JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 
@@ -201,9 +201,17 @@ export interface JobStoreShape {
   readonly prune: (before: Date) => Effect.Effect<number, StoreError>
   /**
    * Changes as they happen, from every process sharing the store where the
-   * store can tell. Best effort: readers poll as a fallback.
+   * store can tell. Best effort: readers poll as a fallback. Enqueues, cancel
+   * requests and deletions are always announced; progress and status changes
+   * at least for jobs someone is {@link JobStoreShape.watching | watching}.
    */
   readonly changes: Stream.Stream<JobChange>
+  /**
+   * Declare interest in a job's progress and status changes while the scope is
+   * open (a store may skip announcing them for jobs nobody watches: each
+   * announcement has a cost, e.g. PostgreSQL's NOTIFY serializes commits).
+   */
+  readonly watching: (id: string) => Effect.Effect<void, StoreError, Scope.Scope>
 }
 
 /**

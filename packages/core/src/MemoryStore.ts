@@ -288,7 +288,8 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         }
         return n
       }),
-    changes: Stream.fromPubSub(pubsub)
+    changes: Stream.fromPubSub(pubsub),
+    watching: () => Effect.void // every change is announced
   }
   return store
 })

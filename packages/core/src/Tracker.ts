@@ -244,6 +244,9 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
           ),
           Effect.forkScoped({ startImmediately: true })
         )
+        yield* store.watching(id).pipe(
+          Effect.catchTag("StoreError", (e) => Effect.logDebug(`jobtrack: watch falls back to polling: ${e.reason}`))
+        )
         yield* Effect.sleep(pollInterval).pipe(
           Effect.andThen(Queue.offer(wake, undefined)),
           Effect.forever,

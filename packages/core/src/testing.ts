@@ -560,7 +560,7 @@ export const storeConformance = (name: string, options: ConformanceOptions): voi
     })
 
     describe("rule 11: change notifications", () => {
-      test("enqueue, progress, status and cancel requests are announced", (store) =>
+      test("enqueue and cancel requests are announced; progress and status of a watched job", (store) =>
         Effect.gen(function*() {
           const received = yield* Queue.unbounded<JobChange>()
           yield* store.changes.pipe(
@@ -576,6 +576,7 @@ export const storeConformance = (name: string, options: ConformanceOptions): voi
             }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
           const { job } = yield* store.enqueue(newJob())
           assert.isTrue(Option.isSome(yield* next(job.id, "enqueued")))
+          yield* store.watching(job.id)
           const held = yield* claimOne(store)
           yield* store.progress(lease(held), 30, "x")
           assert.isTrue(Option.isSome(yield* next(job.id, "progress")))
