@@ -13,11 +13,11 @@ const alive = (pid: number) => {
 
 const missing = "01900000-0000-7000-8000-000000000000"
 
-for (const prefix of ["/api/jobs", ""]) {
-  describe(`jobsRouter mounted at "${prefix || "/"}"`, () => {
+for (const [prefix, store] of [["/api/jobs", "memory"], ["", "pglite"]] as const) {
+  describe(`jobsRouter mounted at "${prefix || "/"}" over the ${store} store`, () => {
     let app: App
     beforeAll(async () => {
-      app = await startApp(prefix)
+      app = await startApp(prefix, {}, store)
     })
     afterAll(() => app.close())
 
@@ -224,6 +224,36 @@ for (const prefix of ["/api/jobs", ""]) {
     })
   })
 }
+
+describe("jobsRouter when the store is down", () => {
+  it("answers 503 store_unavailable, without details of the failure", async () => {
+    const { Effect } = await import("effect")
+    const { StoreError } = await import("@jobtrack/core")
+    const { jobsRouter } = await import("@jobtrack/adapter-koa")
+    const Koa = (await import("koa")).default
+    const down = Effect.fail(new StoreError({ reason: "connection refused (ECONNREFUSED)", retryable: true }))
+    const tracker = {
+      get: () => down,
+      list: () => down,
+      stats: () => down,
+      enqueueUnknown: () => down
+    } as never
+    const router = jobsRouter(tracker, { owner: () => "ann", expose: [] })
+    const server = new Koa().use(router.routes()).listen(0, "127.0.0.1")
+    await new Promise((r) => server.once("listening", r))
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    try {
+      for (const path of ["/", `/${missing}`, "/stats"]) {
+        const r = await call(`${base}${path}`, { owner: "ann" })
+        assert.strictEqual(r.status, 503)
+        assert.strictEqual(r.body.error.code, "store_unavailable")
+        assert.notInclude(JSON.stringify(r.body), "ECONNREFUSED")
+      }
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
+  })
+})
 
 describe("jobsRouter options", () => {
   it("present reshapes views; allowAnonymous serves ownerless jobs; dedupe by key answers 200", async () => {

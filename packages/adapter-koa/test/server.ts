@@ -1,11 +1,13 @@
 import type { AddressInfo } from "node:net"
 import Koa from "koa"
 import { Effect, Schema, Stream } from "effect"
+import type { Scope } from "effect"
 import { Command, JobDefinition, Jobtrack, MemoryStore, RetryPolicy } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
 import { JobStore } from "@jobtrack/core"
 import { Layer } from "effect"
 import { jobsRouter } from "@jobtrack/adapter-koa"
+import { pglite } from "@jobtrack/adapter-kysely"
 import type { JobsRouterOptions } from "@jobtrack/adapter-koa"
 
 /** Pids of child processes started by the `shell` job, by job id. */
@@ -64,15 +66,17 @@ export interface App {
   readonly close: () => Promise<void>
 }
 
-/** A Koa app with the jobs router mounted at `prefix`, on a real port. */
+/** A Koa app with the jobs router mounted at `prefix`, on a real port, over a memory or PGlite store. */
 export const startApp = async (
   prefix = "/api/jobs",
-  extra: Partial<JobsRouterOptions> = {}
+  extra: Partial<JobsRouterOptions> = {},
+  kind: "memory" | "pglite" = "memory"
 ): Promise<App> => {
   let open = 0
+  const base: Effect.Effect<JobStoreShape, unknown, Scope.Scope> = kind === "memory" ? MemoryStore.make : pglite()
   const counted = Layer.effect(
     JobStore,
-    Effect.map(MemoryStore.make, (inner): JobStoreShape => ({
+    Effect.map(Effect.orDie(base), (inner): JobStoreShape => ({
       ...inner,
       changes: Stream.suspend(() => {
         open++

@@ -8,7 +8,7 @@
 import type { PGlite } from "@electric-sql/pglite"
 import { Deferred, Effect } from "effect"
 import type { Scope } from "effect"
-import pg from "pg"
+import type pg from "pg"
 
 /**
  * @since 0.1.0
@@ -42,8 +42,9 @@ export const postgres = (config: string | pg.ClientConfig): Notifier => ({
   listen: (channel, onMessage) =>
     Effect.gen(function*() {
       const ready = yield* Deferred.make<void>()
+      const { default: driver } = yield* Effect.promise(() => import("pg"))
       const session = Effect.callback<void>((resume) => {
-        const client = new pg.Client(typeof config === "string" ? { connectionString: config } : config)
+        const client = new driver.Client(typeof config === "string" ? { connectionString: config } : config)
         let over = false
         const finish = () => {
           if (over) return

@@ -5,13 +5,12 @@
  *
  * @since 0.1.0
  */
-import { PGlite } from "@electric-sql/pglite"
 import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { JobStore, StoreError } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
 import { Kysely, PostgresDialect } from "kysely"
-import pg from "pg"
+import type pg from "pg"
 import * as KyselyStore from "./KyselyStore.js"
 import { migrate } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
@@ -57,7 +56,12 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       options: `-c lock_timeout=${lock}`,
       connectionTimeoutMillis: 10_000
     }
-    const pool = new pg.Pool(config)
+    // optional peers: loaded only by the constructor that needs them
+    const { default: driver } = yield* Effect.tryPromise({
+      try: () => import("pg"),
+      catch: (e) => new StoreError({ reason: "install `pg` to use a PostgreSQL server", retryable: false, cause: e })
+    })
+    const pool = new driver.Pool(config)
     // A lost connection fails the query using it (a StoreError, retried by the runner); the
     // 'error' events pg also emits for it, on the pool or on the client, need a listener.
     pool.on("error", () => {})
@@ -97,6 +101,10 @@ export interface PgliteOptions {
  */
 export const pglite = (options: PgliteOptions = {}): Effect.Effect<JobStoreShape, StoreError, Scope.Scope> =>
   Effect.gen(function*() {
+    const { PGlite } = yield* Effect.tryPromise({
+      try: () => import("@electric-sql/pglite"),
+      catch: (e) => new StoreError({ reason: "install `@electric-sql/pglite` to embed PostgreSQL", retryable: false, cause: e })
+    })
     const pgl = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => (options.dataDir ? PGlite.create(options.dataDir) : PGlite.create()),

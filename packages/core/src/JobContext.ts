@@ -32,4 +32,9 @@ export interface JobContext {
   readonly progress: (percent: number, message?: string) => Effect.Effect<void>
   /** Aborted when the attempt is interrupted (cancel, timeout, shutdown, lease lost). */
   readonly signal: AbortSignal
+  /**
+   * Log a line annotated with the job id, type and attempt (the same as
+   * `Effect.log` inside the handler, which is annotated too).
+   */
+  readonly log: (message: string, fields?: Readonly<Record<string, unknown>>) => Effect.Effect<void>
 }

@@ -183,6 +183,10 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
           owner: job.owner,
           key: job.key,
           signal: abort.signal,
+          log: (message, fields = {}) =>
+            Effect.log(message).pipe(
+              Effect.annotateLogs({ ...fields, jobId: job.id, type: job.type, attempt: job.attempts })
+            ),
           progress: (percent, message) =>
             Effect.sync(() => {
               const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0

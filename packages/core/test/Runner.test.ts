@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber, Schema, Scope } from "effect"
+import { Clock, Deferred, Effect, Fiber, Logger, References, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { FatalError, JobDefinition, RetryPolicy } from "@jobtrack/core"
 import type { JobRecord, JobStoreShape, JobView } from "@jobtrack/core"
@@ -265,12 +265,16 @@ describe("Runner", () => {
 
   it.live("watch streams every change until the terminal view", () =>
     Effect.gen(function*() {
+      const lines: Array<unknown> = []
       const def = JobDefinition.make({
         type: "steps",
         payload: Empty,
         result: Schema.Struct({ ok: Schema.Boolean }),
         handler: (_, ctx) =>
           Effect.gen(function*() {
+            yield* ctx.log("starting", { step: 0 }).pipe(
+              Effect.provide(Logger.layer([Logger.make((o) => void lines.push([o.message, o.fiber.getRef(References.CurrentLogAnnotations)]))]))
+            )
             for (const [p, m] of [[25, "Fetching"], [50, "Extracting"], [75, "Resolving"]] as const) {
               yield* ctx.progress(p, m)
               yield* Effect.sleep("50 millis")
@@ -283,5 +287,6 @@ describe("Runner", () => {
       const done = yield* waitFor(tracker, job.id, (v) => v.status === "completed")
       assert.deepStrictEqual(done.result, { ok: true })
       assert.strictEqual(done.progress, 100)
+      assert.deepStrictEqual(lines, [[["starting"], { step: 0, jobId: job.id, type: "steps", attempt: 1 }]])
     }))
 })

@@ -1,0 +1,138 @@
+/**
+ * The newsletter app: the extract endpoint answers at once with an
+ * extraction id, the status endpoint keeps the original response shape, the
+ * jobs router (status, events, cancel, retry, list) is mounted at /api/jobs,
+ * and a small page at / follows extractions live.
+ */
+import { readFile } from "node:fs/promises"
+import Router from "@koa/router"
+import Koa from "koa"
+import type { Context } from "koa"
+import { jobsRouter } from "@jobtrack/adapter-koa"
+import type { WireView } from "@jobtrack/adapter-koa"
+import { JobId, Jobtrack } from "@jobtrack/core"
+import type { JobStore, JobView, StoreError } from "@jobtrack/core"
+import { Effect } from "effect"
+import type { Layer } from "effect"
+import { requireUser, user } from "./auth.ts"
+import { extractNewsletters } from "./extraction.ts"
+import { logEvent } from "./log.ts"
+
+export interface AppOptions {
+  readonly store: Layer.Layer<JobStore, StoreError>
+  /** How long a claim lives without heartbeats (recovery time after a crash). */
+  readonly leaseSeconds?: number
+}
+
+/** The original status shape, plus queue_position; newsletters only once completed. */
+const status = (job: JobView) => ({
+  extraction_id: job.id,
+  status: job.status,
+  progress: job.progress,
+  progress_message: job.progressMessage,
+  error_message: job.errorMessage,
+  created_at: job.createdAt.toISOString(),
+  completed_at: job.completedAt?.toISOString() ?? null,
+  queue_position: job.queuePosition,
+  ...(job.status === "completed" ? { newsletters: (job.result as { newsletters: unknown }).newsletters } : {})
+})
+
+const readJson = async (ctx: Context): Promise<unknown> => {
+  if (!ctx.is("application/json")) throw new Error("Content-Type must be application/json")
+  let text = ""
+  for await (const chunk of ctx.req) {
+    text += chunk
+    if (text.length > 64 * 1024) throw new Error("body too large")
+  }
+  return JSON.parse(text)
+}
+
+export const makeApp = (options: AppOptions) => {
+  const jobs = Jobtrack.make({
+    store: options.store,
+    definitions: [extractNewsletters],
+    runner: {
+      concurrency: 6,
+      lease: `${options.leaseSeconds ?? 30} seconds`,
+      pollInterval: "1 second",
+      shutdownGrace: "2 seconds"
+    },
+    hooks: {
+      onCompleted: (job) => logJob("job.completed", job),
+      onFailed: (job) => logJob("job.failed", job),
+      onCancelled: (job) => logJob("job.cancelled", job)
+    }
+  })
+
+  const api = new Router({ prefix: "/api/newsletters" })
+  api.use(requireUser)
+  api.post("/extract", async (ctx) => {
+    let body: unknown
+    try {
+      body = await readJson(ctx)
+    } catch (e) {
+      ctx.status = 400
+      ctx.body = { error: { code: "invalid_input", message: (e as Error).message } }
+      return
+    }
+    try {
+      const { job } = await jobs.enqueue(extractNewsletters, body as never, { owner: ctx.state.user })
+      logEvent("job.enqueued", { job_id: job.id, owner: job.owner, payload: job.payload })
+      ctx.status = 202
+      ctx.body = { status: "pending", extraction_id: job.id, message: "Extraction started" }
+    } catch (e) {
+      const err = e as { _tag?: string; message: string; issues?: unknown }
+      if (err._tag !== "InvalidInput") throw e
+      ctx.status = 400
+      ctx.body = { error: { code: "invalid_input", message: err.message, details: { issues: err.issues } } }
+    }
+  })
+  api.get("/extractions/:id/status", async (ctx) => {
+    const id = ctx.params.id!
+    const job = JobId.isValid(id) ? await jobs.get(id).catch(() => undefined) : undefined
+    if (!job) {
+      ctx.status = 404
+      ctx.body = { error: { code: "not_found", message: "Extraction not found" } }
+    } else if (job.owner !== ctx.state.user) {
+      ctx.status = 403
+      ctx.body = { error: { code: "forbidden", message: "Not authorized" } }
+    } else {
+      ctx.body = status(job)
+    }
+  })
+
+  const jobsApi = jobsRouter(jobs, {
+    prefix: "/api/jobs",
+    owner: user,
+    expose: [extractNewsletters],
+    // the page and the status route speak of extraction_id, as the original app did
+    present: ({ id, ...view }: WireView.WireView) => ({ extraction_id: id, ...view })
+  })
+
+  const page = new Router()
+  for (const [path, file, type] of [["/", "index.html", "text/html"], ["/app.js", "app.js", "text/javascript"]] as const) {
+    page.get(path, async (ctx) => {
+      ctx.type = type
+      ctx.body = await readFile(new URL(`../public/${file}`, import.meta.url))
+    })
+  }
+
+  const app = new Koa()
+    .use(page.routes())
+    .use(api.routes())
+    .use(api.allowedMethods())
+    .use(jobsApi.routes())
+    .use(jobsApi.allowedMethods())
+  return { app, jobs }
+}
+
+const logJob = (event: string, job: JobView) =>
+  Effect.sync(() =>
+    logEvent(event, {
+      job_id: job.id,
+      owner: job.owner,
+      attempts: job.attempts,
+      ...(job.errorMessage && job.status === "failed" ? { error: job.errorMessage } : {}),
+      duration_ms: job.completedAt && job.startedAt ? job.completedAt.getTime() - job.startedAt.getTime() : null
+    }, job.status === "failed" ? "error" : "info"))
+

@@ -1,0 +1,74 @@
+/**
+ * The extraction pipeline, run as its own process (as the original app ran a
+ * Python script): fetch messages → extract links → resolve redirects → filter.
+ * The mailbox and the web are local fixtures; the time each step takes scales
+ * with `hours_back` (a few seconds for 1 hour, about a minute for a week).
+ *
+ *   node pipeline.ts '{"hours_back": 24, "max_results": 50, "senders": []}'
+ *
+ * Reports `PROGRESS <percent> <message>` lines on stdout and ends with one
+ * `RESULT <json>` line. A sender named fail@example.com makes the fetch fail.
+ */
+import { readFileSync } from "node:fs"
+
+interface Link {
+  readonly text: string
+  readonly href: string
+}
+interface Message {
+  readonly id: string
+  readonly from: string
+  readonly subject: string
+  readonly hours_ago: number
+  readonly links: ReadonlyArray<Link>
+}
+
+const request = JSON.parse(process.argv[2] ?? "{}") as { hours_back: number; max_results: number; senders?: Array<string> }
+const fixtures = new URL("../fixtures/", import.meta.url)
+const mailbox = JSON.parse(readFileSync(new URL("mailbox.json", fixtures), "utf8")) as { messages: Array<Message> }
+const redirects = JSON.parse(readFileSync(new URL("redirects.json", fixtures), "utf8")) as Record<string, string>
+
+const scale = Number(process.env.PIPELINE_TIME_SCALE ?? 1)
+const totalMs = (2_000 + request.hours_back * 350) * scale
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const progress = (percent: number, message: string) => process.stdout.write(`PROGRESS ${percent.toFixed(1)} ${message}\n`)
+
+/** Spend `share` of the total time on a step, reporting from `from` to `to` percent. */
+const step = async (share: number, from: number, to: number, message: (i: number, n: number) => string, n: number) => {
+  const ticks = Math.max(1, Math.min(n, 20))
+  for (let t = 1; t <= ticks; t++) {
+    await sleep((totalMs * share) / ticks)
+    progress(from + ((to - from) * t) / ticks, message(Math.round((n * t) / ticks), n))
+  }
+}
+
+progress(1, "Connecting to the mailbox…")
+if (request.senders?.includes("fail@example.com")) {
+  await sleep(300 * scale)
+  process.stderr.write("mailbox authentication failed for fail@example.com\n")
+  process.exit(2)
+}
+const messages = mailbox.messages
+  .filter((m) => m.hours_ago <= request.hours_back)
+  .filter((m) => !request.senders?.length || request.senders.includes(m.from))
+  .slice(0, request.max_results)
+await step(0.25, 1, 25, (i, n) => `Fetching messages… ${i} of ${n}`, messages.length)
+
+const links = messages.flatMap((m) => m.links.map((l) => ({ ...l, message: m })))
+await step(0.2, 25, 50, (i, n) => `Extracting links… ${i} of ${n}`, links.length)
+
+const resolved = links.map((l) => ({ ...l, url: redirects[l.href] ?? l.href }))
+await step(0.4, 50, 85, (i, n) => `Resolving redirect links… ${i} of ${n}`, resolved.length)
+
+const seen = new Set<string>()
+const kept = resolved.filter((l) => !/unsubscribe/i.test(l.url) && !seen.has(l.url) && seen.add(l.url))
+await step(0.15, 85, 99, (i, n) => `Filtering… ${i} of ${n}`, kept.length)
+
+const newsletters = messages.map((m) => ({
+  id: m.id,
+  sender: m.from,
+  subject: m.subject,
+  received_hours_ago: Math.round(m.hours_ago * 10) / 10,
+  links: kept.filter((l) => l.message.id === m.id).map((l) => ({ text: l.text, url: l.url }))
+}))
+process.stdout.write(`RESULT ${JSON.stringify({ newsletters })}\n`)

@@ -1,0 +1,137 @@
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { alive, call, startApp, tempDir, until } from "./harness.js"
+import type { RunningApp } from "./harness.js"
+
+// Pipelines run at a third of their demo speed: 1 hour back ≈ 0.8 s, 24 hours ≈ 3.5 s.
+const env = (dataDir: string) => ({ DATA_DIR: dataDir, PIPELINE_TIME_SCALE: "0.3", LEASE_SECONDS: "3" })
+
+describe("newsletter-extraction app (its own process, on PGlite)", () => {
+  const dataDir = tempDir("newsletters")
+  let app: RunningApp
+  beforeAll(async () => {
+    app = await startApp(env(dataDir))
+  })
+  afterAll(async () => {
+    await app.stop()
+  })
+
+  const status = (id: string, user = "ann") => call(`${app.url}/api/newsletters/extractions/${id}/status`, { user })
+  const extract = (body: unknown, user = "ann") => call(`${app.url}/api/newsletters/extract`, { method: "POST", user, body })
+
+  it("extract answers 202 at once; status shows progress through the steps; completed carries newsletters", async () => {
+    const start = performance.now()
+    const res = await extract({ hours_back: 6, max_results: 20 })
+    assert.isBelow(performance.now() - start, 100)
+    assert.strictEqual(res.status, 202)
+    assert.deepStrictEqual(Object.keys(res.body).sort(), ["extraction_id", "message", "status"])
+    assert.strictEqual(res.body.status, "pending")
+    assert.strictEqual(res.body.message, "Extraction started")
+    const id = res.body.extraction_id
+    const messages = new Set<string>()
+    const done = await until(async () => {
+      const s = await status(id)
+      if (s.body.progress_message) messages.add(s.body.progress_message.split("…")[0])
+      return s.body
+    }, (s) => s.status === "completed", 20_000, "completed")
+    assert.includeMembers([...messages], ["Fetching messages", "Resolving redirect links"])
+    assert.isAbove(done.newsletters.length, 0)
+    assert.strictEqual(done.progress, 100)
+    assert.isString(done.completed_at)
+    assert.isNull(done.queue_position)
+    const running = await status(id, "bob")
+    assert.strictEqual(running.status, 403)
+    assert.strictEqual((await call(`${app.url}/api/newsletters/extract`, { method: "POST", body: {} })).status, 401)
+    const bad = await extract({ hours_back: 500, max_results: "x" })
+    assert.strictEqual(bad.status, 400)
+    assert.strictEqual(bad.body.error.details.issues.length, 2)
+    const events = app.logs.filter((l) => l.job_id === id).map((l) => l.event)
+    assert.includeMembers(events, ["job.enqueued", "job.started", "job.completed"])
+  })
+
+  it("at most 2 running extractions per user; the others wait and show their queue position", async () => {
+    const ids: Array<string> = []
+    for (let i = 0; i < 3; i++) ids.push((await extract({ hours_back: 12, max_results: 50 }, "carla")).body.extraction_id)
+    const other = (await extract({ hours_back: 1, max_results: 5 }, "dan")).body.extraction_id
+    const views = await until(
+      () => Promise.all(ids.map((id) => status(id, "carla").then((r) => r.body))),
+      (vs) => vs.filter((v) => v.status === "processing").length === 2,
+      10_000,
+      "two running"
+    )
+    const waiting = views.find((v) => v.status === "pending")!
+    assert.isAtLeast(waiting.queue_position, 1)
+    // another user is not held back by carla's limit
+    await until(() => status(other, "dan").then((r) => r.body), (v) => v.status === "completed", 10_000, "dan's done")
+    for (let k = 0; k < 20; k++) {
+      const vs = await Promise.all(ids.map((id) => status(id, "carla").then((r) => r.body)))
+      assert.isAtMost(vs.filter((v) => v.status === "processing").length, 2)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    await until(
+      () => Promise.all(ids.map((id) => status(id, "carla").then((r) => r.body.status))),
+      (s) => s.every((x) => x === "completed"),
+      30_000,
+      "all three done"
+    )
+  })
+
+  it("cancel kills the pipeline process; a cancelled extraction can be retried and completes", async () => {
+    const id = (await extract({ hours_back: 60, max_results: 100 }, "erin")).body.extraction_id
+    await until(() => status(id, "erin").then((r) => r.body), (v) => v.status === "processing" && v.progress > 0, 10_000, "running")
+    const pids = app.children()
+    assert.strictEqual(pids.length, 1)
+    const cancel = await call(`${app.url}/api/jobs/${id}/cancel`, { method: "POST", user: "erin" })
+    assert.strictEqual(cancel.status, 202)
+    await until(async () => alive(pids[0]!), (a) => !a, 1_000, "pipeline killed")
+    await until(() => status(id, "erin").then((r) => r.body.status), (s) => s === "cancelled", 5_000, "cancelled")
+    const retry = await call(`${app.url}/api/jobs/${id}/retry`, { method: "POST", user: "erin" })
+    assert.strictEqual(retry.status, 202)
+    assert.strictEqual(retry.body.extraction_id, id)
+    await until(() => status(id, "erin").then((r) => r.body.status), (s) => s === "completed", 40_000, "completed after retry")
+  })
+
+  it("a failing mailbox is retried once, then failed with its error; retry runs it again", async () => {
+    const id = (await extract({ hours_back: 1, max_results: 5, senders: ["fail@example.com"] }, "finn")).body.extraction_id
+    const failed = await until(() => call(`${app.url}/api/jobs/${id}`, { user: "finn" }).then((r) => r.body), (v) => v.status === "failed", 20_000, "failed")
+    assert.strictEqual(failed.attempts, 2)
+    assert.match(failed.error_message, /mailbox authentication failed for fail@example.com/)
+    const s = await status(id, "finn")
+    assert.match(s.body.error_message, /mailbox authentication failed/)
+    assert.notProperty(s.body, "newsletters")
+    const retry = await call(`${app.url}/api/jobs/${id}/retry`, { method: "POST", user: "finn" })
+    assert.strictEqual(retry.status, 202)
+    assert.strictEqual(retry.body.status, "pending")
+    await until(() => call(`${app.url}/api/jobs/${id}`, { user: "finn" }).then((r) => r.body), (v) => v.status === "failed", 20_000, "failed again")
+    assert.isTrue(app.logs.some((l) => l.event === "job.failed" && l.job_id === id))
+  })
+})
+
+describe("newsletter-extraction app restarted in the middle of a job", () => {
+  it("the job is handed back on shutdown, its process killed, and completes after the restart", async () => {
+    const dataDir = tempDir("newsletters-restart")
+    let app = await startApp(env(dataDir))
+    try {
+      const id = (await call(`${app.url}/api/newsletters/extract`, { method: "POST", user: "gus", body: { hours_back: 40, max_results: 50 } })).body
+        .extraction_id
+      await until(
+        () => call(`${app.url}/api/newsletters/extractions/${id}/status`, { user: "gus" }).then((r) => r.body),
+        (v) => v.progress > 10,
+        10_000,
+        "under way"
+      )
+      const pids = app.children()
+      assert.strictEqual(await app.stop("SIGTERM"), 0)
+      for (const pid of pids) assert.isFalse(alive(pid))
+      app = await startApp(env(dataDir))
+      const done = await until(
+        () => call(`${app.url}/api/newsletters/extractions/${id}/status`, { user: "gus" }).then((r) => r.body),
+        (v) => v.status === "completed",
+        30_000,
+        "completed after restart"
+      )
+      assert.isAbove(done.newsletters.length, 0)
+    } finally {
+      await app.stop()
+    }
+  })
+})

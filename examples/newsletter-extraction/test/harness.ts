@@ -1,0 +1,113 @@
+/** Start the app as its own process, as a user would, and drive it over HTTP. */
+import { execFileSync, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+
+export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `${name}-`))
+
+export interface RunningApp {
+  readonly url: string
+  readonly process: ChildProcess
+  readonly logs: Array<Record<string, unknown>>
+  /** Child processes of the app (the running pipelines). */
+  readonly children: () => Array<number>
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+export const startApp = async (env: Record<string, string>): Promise<RunningApp> => {
+  const port = await freePort()
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const logs: Array<Record<string, unknown>> = []
+  let stderr = ""
+  child.stderr!.on("data", (d) => (stderr += d))
+  await new Promise<void>((resolve, reject) => {
+    let buffer = ""
+    child.stdout!.on("data", (d: Buffer) => {
+      buffer += d.toString()
+      let nl: number
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 1)
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>
+          logs.push(entry)
+          if (entry.event === "app.listening") resolve()
+        } catch {
+          // not a log line
+        }
+      }
+    })
+    child.once("exit", (code) => reject(new Error(`app exited (${code}) before listening: ${stderr}`)))
+  })
+  return {
+    url: `http://127.0.0.1:${port}`,
+    process: child,
+    logs,
+    children: () => {
+      try {
+        return execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").filter(Boolean).map(Number)
+      } catch {
+        return []
+      }
+    },
+    stop: (signal = "SIGTERM") =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode)
+        child.once("exit", (code) => resolve(code))
+        child.kill(signal)
+      })
+  }
+}
+
+export const call = async (
+  url: string,
+  init: { method?: string; user?: string; body?: unknown } = {}
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; body: any }> => {
+  const res = await fetch(url, {
+    method: init.method ?? "GET",
+    headers: {
+      ...(init.user ? { authorization: `Bearer ${init.user}` } : {}),
+      ...(init.body !== undefined ? { "content-type": "application/json" } : {})
+    },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {})
+  })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : undefined }
+}
+
+export const until = async <A>(f: () => Promise<A>, ok: (a: A) => boolean, withinMs: number, what: string): Promise<A> => {
+  const start = Date.now()
+  while (true) {
+    const a = await f()
+    if (ok(a)) return a
+    if (Date.now() - start > withinMs) throw new Error(`${what}: not reached within ${withinMs} ms (last: ${JSON.stringify(a)})`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
