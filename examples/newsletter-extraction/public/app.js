@@ -58,7 +58,7 @@ const render = (id) => {
     <div class="bar"><div data-role="bar" style="width:${v.progress}%"></div></div>
     <div class="meta">
       <span data-role="progress">${Math.round(v.progress)}%</span>
-      <span data-role="message">${v.progress_message ?? (v.status === "pending" ? "Queued for extraction" : "")}</span>
+      <span data-role="message">${v.status === "completed" ? "Extraction complete" : v.progress_message ?? (v.status === "pending" ? "Queued for extraction" : "")}</span>
       <span data-role="queue">${waiting}</span>
       <span data-role="elapsed">${elapsed(v)}</span>
     </div>

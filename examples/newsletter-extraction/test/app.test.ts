@@ -10,6 +10,7 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
   let app: RunningApp
   beforeAll(async () => {
     app = await startApp(env(dataDir))
+    await call(`${app.url}/api/jobs`, { user: "warm-up" }) // a first request, as a running server has had
   })
   afterAll(async () => {
     await app.stop()
