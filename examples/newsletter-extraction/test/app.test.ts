@@ -1,15 +1,17 @@
+import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { alive, call, startApp, tempDir, until } from "./harness.js"
-import type { RunningApp } from "./harness.js"
+import { alive, call, startApp, tempDir, until } from "../../testing/harness.js"
+import type { RunningApp } from "../../testing/harness.js"
 
 // Pipelines run at a third of their demo speed: 1 hour back ≈ 0.8 s, 24 hours ≈ 3.5 s.
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 const env = (dataDir: string) => ({ DATA_DIR: dataDir, PIPELINE_TIME_SCALE: "0.3", LEASE_SECONDS: "3" })
 
 describe("newsletter-extraction app (its own process, on PGlite)", () => {
   const dataDir = tempDir("newsletters")
   let app: RunningApp
   beforeAll(async () => {
-    app = await startApp(env(dataDir))
+    app = await startApp(main, env(dataDir))
     await call(`${app.url}/api/jobs`, { user: "warm-up" }) // a first request, as a running server has had
   })
   afterAll(async () => {
@@ -110,7 +112,7 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
 describe("newsletter-extraction app restarted in the middle of a job", () => {
   it("the job is handed back on shutdown, its process killed, and completes after the restart", async () => {
     const dataDir = tempDir("newsletters-restart")
-    let app = await startApp(env(dataDir))
+    let app = await startApp(main, env(dataDir))
     try {
       const id = (await call(`${app.url}/api/newsletters/extract`, { method: "POST", user: "gus", body: { hours_back: 40, max_results: 50 } })).body
         .extraction_id
@@ -123,7 +125,7 @@ describe("newsletter-extraction app restarted in the middle of a job", () => {
       const pids = app.children()
       assert.strictEqual(await app.stop("SIGTERM"), 0)
       for (const pid of pids) assert.isFalse(alive(pid))
-      app = await startApp(env(dataDir))
+      app = await startApp(main, env(dataDir))
       const done = await until(
         () => call(`${app.url}/api/newsletters/extractions/${id}/status`, { user: "gus" }).then((r) => r.body),
         (v) => v.status === "completed",

@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import type { Browser, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { startApp, tempDir, until } from "./harness.js"
-import type { RunningApp } from "./harness.js"
+import { startApp, tempDir, until } from "../../testing/harness.js"
+import type { RunningApp } from "../../testing/harness.js"
 
 /** Debian's chromium, installed by the test when missing (as root; under CI it must be there). */
 const haveChromium = (() => {
@@ -18,6 +18,7 @@ const haveChromium = (() => {
   }
 })()
 
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 const artifacts = fileURLToPath(new URL("./artifacts/", import.meta.url))
 
 describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
@@ -25,7 +26,7 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
   let browser: Browser
   let page: Page
   beforeAll(async () => {
-    app = await startApp({ DATA_DIR: tempDir("newsletters-page"), PIPELINE_TIME_SCALE: "0.5" })
+    app = await startApp(main, { DATA_DIR: tempDir("newsletters-page"), PIPELINE_TIME_SCALE: "0.5" })
     browser = await chromium.launch({
       executablePath: "/usr/bin/chromium",
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

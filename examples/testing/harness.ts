@@ -1,13 +1,10 @@
-/** Start the app as its own process, as a user would, and drive it over HTTP. */
+/** Start an example app as its own process, as a user would, and drive it over HTTP. */
 import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-
-const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
 export const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -28,10 +25,12 @@ export interface RunningApp {
   readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
-export const startApp = async (env: Record<string, string>): Promise<RunningApp> => {
+/** Run `main` (an app's entry file) with `env`; resolves once it logged "app.listening". */
+export const startApp = async (main: string, env: Record<string, string>): Promise<RunningApp> => {
   const port = await freePort()
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, PORT: String(port), ...env },
+    // on PGlite unless the test says otherwise (CI sets DATABASE_URL for the store tests)
+    env: { ...process.env, DATABASE_URL: "", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const logs: Array<Record<string, unknown>> = []

@@ -1,0 +1,52 @@
+/**
+ * Text extraction for an attachment. The document-extraction service is a
+ * stand-in (no network here): it "downloads" the file (an uploaded file is
+ * read from disk), "recognises" its text, and fails transiently on a
+ * configurable fraction of attempts. Retries: 30 s, 2 min, 8 min, at most 3.
+ */
+import { readFile } from "node:fs/promises"
+import { Data, Effect, Schema } from "effect"
+import { JobDefinition, RetryPolicy } from "@jobtrack/core"
+
+export const ExtractPayload = Schema.Struct({
+  attachment_id: Schema.Int,
+  record_id: Schema.String,
+  file_url: Schema.String.pipe(Schema.check(Schema.isMinLength(1))),
+  filename: Schema.String.pipe(Schema.check(Schema.isMinLength(1))),
+  path: Schema.NullOr(Schema.String)
+})
+
+/** The seeds' schedule, scaled for demos and tests by RETRY_SCALE (0.01: 0.3 s, 1.2 s, 4.8 s). */
+const scale = Number(process.env.RETRY_SCALE ?? 1)
+const failRate = Number(process.env.FAIL_RATE ?? 0.2)
+const stepMs = Number(process.env.EXTRACT_STEP_MS ?? 400)
+
+export class ExtractionUnavailable extends Data.TaggedError("ExtractionUnavailable")<{ readonly message: string }> {}
+
+export const extractText = JobDefinition.make({
+  type: "extract-text",
+  payload: ExtractPayload,
+  result: Schema.Struct({ text: Schema.String, characters: Schema.Int, pages: Schema.Int }),
+  retry: RetryPolicy.exponential({ initial: 30_000 * scale, factor: 4, maxRetries: 3 }),
+  timeout: "2 minutes",
+  handler: (file, ctx) =>
+    Effect.gen(function*() {
+      yield* ctx.progress(5, `Downloading ${file.filename}`)
+      const content = file.path
+        ? yield* Effect.promise(() => readFile(file.path!, "utf8"))
+        : `Synthetic content of ${file.filename} (${file.file_url}).`
+      yield* Effect.sleep(stepMs)
+      yield* ctx.progress(30, "Sending to the extraction service")
+      yield* Effect.sleep(stepMs)
+      // transient failures: "flaky" files fail their first attempt, "broken" files always,
+      // and any file fails with probability FAIL_RATE
+      const transient = (/flaky/.test(file.filename) && ctx.attempt === 1) || /broken/.test(file.filename) ||
+        (!/flaky|broken/.test(file.filename) && Math.random() < failRate)
+      if (transient) return yield* new ExtractionUnavailable({ message: "extraction service unavailable (503)" })
+      yield* ctx.progress(70, "Recognising text")
+      yield* Effect.sleep(stepMs)
+      const text = content.replace(/\s+/g, " ").trim()
+      yield* ctx.progress(95, "Saving text")
+      return { text, characters: text.length, pages: Math.max(1, Math.ceil(text.length / 1800)) }
+    })
+})
