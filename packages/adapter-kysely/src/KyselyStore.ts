@@ -9,7 +9,7 @@
  */
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import type { Scope } from "effect"
-import { InvalidTransition, JobId, JobNotFound, JobStore, LeaseLost, StoreError, Transaction } from "@jobtrack/core"
+import { InvalidTransition, Job, JobId, JobNotFound, JobStore, LeaseLost, StoreError, Transaction } from "@jobtrack/core"
 import type { JobChange, JobRecord, JobStatus, JobStoreShape, JobView, Lease, NewJob, Stats, StoreEnqueued as Enqueued } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { Kysely, RawBuilder } from "kysely"
@@ -34,26 +34,9 @@ export interface StoreOptions<DB> {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-/** The record of a job just inserted, as the database holds it. */
-const fresh = (j: NewJob, at: string): JobRecord => ({
-  ...j,
-  result: null,
-  status: "pending",
-  progress: 0,
-  progressMessage: null,
-  errorMessage: null,
-  errors: [],
-  attempts: 0,
-  lockedBy: null,
-  lockedUntil: null,
-  token: 0,
-  cancelRequested: false,
-  createdAt: new Date(at),
-  startedAt: null,
-  completedAt: null,
-  nextRetryAt: null,
-  updatedAt: new Date(at)
-})
+/** The owner filter of list and stats: any owner, one owner, or none (`null`). */
+const ownerIs = (owner: string | null | undefined) =>
+  owner === undefined ? sql`true` : owner === null ? sql`owner is null` : sql`owner = ${owner}`
 
 /** Whether a value is a Kysely transaction (or any Kysely instance). */
 const isKysely = (u: unknown): u is Kysely<unknown> =>
@@ -173,7 +156,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
           )
           // what was inserted is known: build the records here instead of shipping rows back
           const byId = new Map(pending.map((j) => [j.id, j]))
-          for (const { id } of inserted) out.set(id, { job: fresh(byId.get(id)!, at), created: true })
+          for (const { id } of inserted) out.set(id, { job: Job.fromNew(byId.get(id)!, new Date(at)), created: true })
           const conflicted = pending.filter((j) => !out.has(j.id))
           if (conflicted.length === 0) break
           const existing = yield* run(
@@ -345,10 +328,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
         Effect.gen(function*() {
           const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500)
           if (filter.cursor !== undefined && !JobId.isValid(filter.cursor)) return { items: [], nextCursor: null }
-          const where = [sql`true`]
-          if (filter.owner !== undefined) {
-            where.push(filter.owner === null ? sql`owner is null` : sql`owner = ${filter.owner}`)
-          }
+          const where = [ownerIs(filter.owner)]
           if (filter.status !== undefined) where.push(sql`status = any(${[...filter.status]}::text[])`)
           if (filter.type !== undefined) where.push(sql`type = ${filter.type}`)
           if (filter.key !== undefined) where.push(sql`key = ${filter.key}`)
@@ -363,10 +343,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       view,
       stats: (filter) =>
         Effect.gen(function*() {
-          const where = [sql`true`]
-          if (filter.owner !== undefined) {
-            where.push(filter.owner === null ? sql`owner is null` : sql`owner = ${filter.owner}`)
-          }
+          const where = [ownerIs(filter.owner)]
           if (filter.type !== undefined) where.push(sql`type = ${filter.type}`)
           const cond = sql.join(where, sql` and `)
           const rows = yield* run("stats", sql<{

@@ -60,3 +60,14 @@ export const inTransaction = (database: () => TestDatabase) =>
     if (!commit) return yield* Effect.fail("rolled back" as const)
     return yield* exit
   })
+
+/** Poll `f` until `ok` holds, at most `withinMs` (a bounded wait on a real signal). */
+export const until = async <A>(f: () => Promise<A>, ok: (a: A) => boolean, withinMs: number, what: string): Promise<A> => {
+  const start = Date.now()
+  while (true) {
+    const a = await f()
+    if (ok(a)) return a
+    if (Date.now() - start > withinMs) throw new Error(`${what}: not reached within ${withinMs} ms (last: ${JSON.stringify(a)})`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}

@@ -5,19 +5,10 @@ import type { JobView } from "@jobtrack/core"
 import { layerPostgres, migrate } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
-import { databaseUrl, randomSchema } from "./databases.js"
+import { databaseUrl, randomSchema, until } from "./databases.js"
 
 const url = databaseUrl()
 
-const until = async <A>(f: () => Promise<A>, ok: (a: A) => boolean, withinMs: number, what: string): Promise<A> => {
-  const start = Date.now()
-  while (true) {
-    const a = await f()
-    if (ok(a)) return a
-    if (Date.now() - start > withinMs) throw new Error(`${what}: not reached within ${withinMs} ms (last: ${JSON.stringify(a)})`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 const steps = JobDefinition.make({
   type: "steps",

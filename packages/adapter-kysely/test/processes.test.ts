@@ -6,21 +6,11 @@ import { migrate } from "@jobtrack/adapter-kysely"
 import { JobId } from "@jobtrack/core"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
-import { databaseUrl, randomSchema } from "./databases.js"
+import { databaseUrl, randomSchema, until } from "./databases.js"
 
 const url = databaseUrl()
 const worker = fileURLToPath(new URL("./fixtures/worker.ts", import.meta.url))
 
-/** Poll `f` until it holds, at most `withinMs`. */
-const until = async <A>(f: () => Promise<A>, ok: (a: A) => boolean, withinMs: number, what: string): Promise<A> => {
-  const start = Date.now()
-  while (true) {
-    const a = await f()
-    if (ok(a)) return a
-    if (Date.now() - start > withinMs) throw new Error(`${what}: not reached within ${withinMs} ms (last: ${JSON.stringify(a)})`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 const startWorker = (schema: string, id: string): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {

@@ -128,6 +128,33 @@ export interface NewJob {
 }
 
 /**
+ * The record of a job just enqueued at `at`: pending, no attempt, no lease.
+ * Stores use it so that every store starts a job the same way.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromNew = (job: NewJob, at: Date): JobRecord => ({
+  ...job,
+  result: null,
+  status: "pending",
+  progress: 0,
+  progressMessage: null,
+  errorMessage: null,
+  errors: [],
+  attempts: 0,
+  lockedBy: null,
+  lockedUntil: null,
+  token: 0,
+  cancelRequested: false,
+  createdAt: at,
+  startedAt: null,
+  completedAt: null,
+  nextRetryAt: null,
+  updatedAt: at
+})
+
+/**
  * The holder's proof of a claim: writes carry it and are refused once the
  * job was claimed again.
  *

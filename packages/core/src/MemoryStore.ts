@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
-import { claimOrder, isClaimable, isTerminal } from "./Job.js"
+import { claimOrder, fromNew, isClaimable, isTerminal } from "./Job.js"
 import type { JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
 import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import { JobStore, Transaction } from "./JobStore.js"
@@ -47,26 +47,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       const existing = liveByKey(input.type, input.key)
       if (existing) return { job: snapshot(existing), created: false }
     }
-    const at = new Date(now)
-    const job: Mutable<JobRecord> = {
-      ...input,
-      result: null,
-      status: "pending",
-      progress: 0,
-      progressMessage: null,
-      errorMessage: null,
-      errors: [],
-      attempts: 0,
-      lockedBy: null,
-      lockedUntil: null,
-      token: 0,
-      cancelRequested: false,
-      createdAt: at,
-      startedAt: null,
-      completedAt: null,
-      nextRetryAt: null,
-      updatedAt: at
-    }
+    const job: Mutable<JobRecord> = fromNew(input, new Date(now))
     jobs.set(job.id, job)
     announce(job, "enqueued")
     return { job: snapshot(job), created: true }
