@@ -244,6 +244,26 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
               error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
               completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
             where ${holds(lease)} returning *`)),
+      completeMany: (items) =>
+        items.length === 0
+          ? Effect.succeed({ completed: [], refused: [] })
+          : Effect.flatMap(now, (t) =>
+            Effect.map(
+              run("completeMany", sql<JobRow>`
+                update ${jobs} j set status = 'completed', result = v.result, progress = 100,
+                  error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
+                  completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
+                from jsonb_to_recordset(${
+                JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
+              }::jsonb) as v(id uuid, token integer, result jsonb)
+                where j.id = v.id and j.token = v.token and j.status = 'processing'
+                returning j.*`),
+              (rows) => {
+                const completed = rows.map(toRecord)
+                const done = new Set(completed.map((j) => j.id))
+                return { completed, refused: items.flatMap((i) => (done.has(i.lease.id) ? [] : [i.lease])) }
+              }
+            )),
       fail: ({ message, retryAt, ...lease }) =>
         Effect.flatMap(now, (t) => {
           const retry = retryAt === null ? null : retryAt.toISOString()

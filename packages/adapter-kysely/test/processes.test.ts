@@ -86,16 +86,24 @@ describe.skipIf(!url)("several OS processes on one PostgreSQL", () => {
       90_000,
       "all jobs completed"
     )
-    // the completion hook runs right after the store accepted the completion
+    // the completion hook runs right after the store accepted the completion, in the process
+    // that completed the job: b may have died between the two, taking a few hooks with it
     const completions = await until(
       () => q<{ n: string }>(`select count(*) as n from $schema.completions`),
-      (r) => Number(r[0]!.n) >= total,
+      (r) => Number(r[0]!.n) >= total - 20,
       10_000,
-      "all completions recorded"
+      "completions recorded"
     )
     const duplicates = await q<{ n: string }>(`select count(*) as n from $schema.duplicates`)
-    assert.strictEqual(Number(completions[0]!.n), total)
-    assert.strictEqual(Number(duplicates[0]!.n), 0)
+    assert.strictEqual(Number(duplicates[0]!.n), 0, "a job's completion was accepted twice")
+    const missing = await q<{ id: string; workers: Array<string> }>(
+      `select j.id, array_agg(e.worker) as workers from $schema.jobs j
+       left join $schema.completions c on c.job_id = j.id
+       join $schema.executions e on e.job_id = j.id
+       where c.job_id is null group by j.id`
+    )
+    assert.isAtMost(Number(completions[0]!.n) + missing.length, total)
+    for (const m of missing) assert.include(m.workers, "b", `job ${m.id} lost its completion hook, but b never ran it`)
     const statuses = await q<{ status: string; n: string }>(`select status, count(*) as n from $schema.jobs group by status`)
     assert.deepStrictEqual(statuses.map((s) => [s.status, Number(s.n)]), [["completed", total]])
     // b's jobs were recovered after their lease expired, and finished elsewhere
@@ -115,7 +123,7 @@ describe.skipIf(!url)("several OS processes on one PostgreSQL", () => {
       const code = await new Promise((r) => child.once("exit", r))
       assert.strictEqual(code, 0)
     }
-    const after = await q<{ n: string }>(`select (select count(*) from $schema.completions) + (select count(*) from $schema.duplicates) as n`)
-    assert.strictEqual(Number(after[0]!.n), total)
+    const after = await q<{ n: string }>(`select count(*) as n from $schema.duplicates`)
+    assert.strictEqual(Number(after[0]!.n), 0)
   }, 120_000)
 })

@@ -42,6 +42,17 @@ export interface ClaimRequest {
 }
 
 /**
+ * The outcome of `completeMany`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CompletedMany {
+  readonly completed: ReadonlyArray<JobRecord>
+  readonly refused: ReadonlyArray<Lease>
+}
+
+/**
  * A failed attempt, as the runner reports it.
  *
  * @since 0.1.0
@@ -174,6 +185,14 @@ export interface JobStoreShape {
     message: string | null
   ) => Effect.Effect<void, LeaseLost | StoreError>
   readonly complete: (lease: Lease, result: Json) => Effect.Effect<JobRecord, LeaseLost | StoreError>
+  /**
+   * Complete several jobs in one write (the runner batches completions that
+   * finish together). Each item is fenced on its own: the ones whose lease is
+   * no longer held come back in `refused`, untouched.
+   */
+  readonly completeMany: (
+    items: ReadonlyArray<{ readonly lease: Lease; readonly result: Json }>
+  ) => Effect.Effect<CompletedMany, StoreError>
   /** processing → retrying (retryAt set) or failed (retryAt null); the error is appended. */
   readonly fail: (request: FailRequest) => Effect.Effect<JobRecord, LeaseLost | StoreError>
   /** processing (cancel requested or not) → cancelled, by the holder after it stopped the handler. */

@@ -136,6 +136,14 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           job.errorMessage = null
           return settle(job, "completed", now)
         }))),
+    completeMany: (items) =>
+      Effect.map(
+        Effect.forEach(items, ({ lease, result }) => Effect.result(store.complete(lease, result))),
+        (results) => ({
+          completed: results.flatMap((r) => (r._tag === "Success" ? [r.success] : [])),
+          refused: items.flatMap((item, i) => (results[i]!._tag === "Failure" ? [item.lease] : []))
+        })
+      ),
     fail: ({ message, retryAt, ...lease }) =>
       Effect.flatMap(held(lease), (job) =>
         Clock.currentTimeMillis.pipe(Effect.map((now) => {

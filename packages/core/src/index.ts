@@ -31,6 +31,7 @@ export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob }
 export { JobStore, Transaction } from "./JobStore.js"
 export type {
   ClaimRequest,
+  CompletedMany,
   DurationStats,
   Enqueued as StoreEnqueued,
   FailRequest,

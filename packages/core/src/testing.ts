@@ -320,6 +320,26 @@ export const storeConformance = (name: string, options: ConformanceOptions): voi
           assert.strictEqual(yield* tagOf(store.complete(lease(second), { twice: true })), "LeaseLost")
         }))
 
+      test("completeMany completes the held jobs in one write and refuses the others", (store) =>
+        Effect.gen(function*() {
+          yield* store.enqueueMany(Array.from({ length: 4 }, () => newJob()))
+          const held = yield* store.claim(claimReq(4))
+          const stale = { id: held[3]!.id, token: held[3]!.token + 1 }
+          const gone = { id: JobId.make(), token: 1 }
+          const out = yield* store.completeMany([
+            { lease: lease(held[0]!), result: { n: 0 } },
+            { lease: lease(held[1]!), result: { n: 1 } },
+            { lease: stale, result: { n: 3 } },
+            { lease: gone, result: null }
+          ])
+          assert.sameMembers(out.completed.map((j) => j.id), [held[0]!.id, held[1]!.id])
+          assert.deepStrictEqual(out.refused, [stale, gone])
+          assert.deepStrictEqual((yield* store.get(held[1]!.id)).result, { n: 1 })
+          assert.strictEqual((yield* store.get(held[1]!.id)).status, "completed")
+          assert.strictEqual((yield* store.get(held[3]!.id)).status, "processing")
+          assert.deepStrictEqual(yield* store.completeMany([]), { completed: [], refused: [] })
+        }))
+
       test("heartbeats extend the lease; an expired last attempt fails the job", (store) =>
         Effect.gen(function*() {
           yield* store.enqueue(newJob({ maxAttempts: 1 }))

@@ -120,8 +120,8 @@ describe("Runner", () => {
       const frozen: JobStoreShape = {
         ...store,
         heartbeat: () => Effect.succeed({ cancelRequested: false }),
-        complete: (lease, result) =>
-          store.complete(lease, result).pipe(Effect.tapError((e) => Effect.sync(() => refused.push(e._tag))))
+        completeMany: (items) =>
+          store.completeMany(items).pipe(Effect.tap((out) => Effect.sync(() => out.refused.forEach(() => refused.push("LeaseLost")))))
       }
       const a = yield* setup([def], { store: frozen, lease: "30 seconds" })
       const { job } = yield* a.tracker.enqueue(def, {})
