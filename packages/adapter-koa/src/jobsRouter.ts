@@ -93,8 +93,14 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   const limit = options.bodyLimit ?? 100 * 1024
   const heartbeatMs = Duration.toMillis(options.heartbeat ?? "15 seconds")
   let api: Promise<JobsApi.JobsApi> | undefined
+  /** The handlers, once the tracker (and so its store) is up; a failed start is tried again. */
   const getApi = () =>
-    api ??= ("runtime" in tracker ? tracker.tracker() : Promise.resolve(tracker)).then((t) => JobsApi.make(t, options))
+    api ??= ("runtime" in tracker ? tracker.tracker() : Promise.resolve(tracker))
+      .then((t) => JobsApi.make(t, options))
+      .catch((e: unknown) => {
+        api = undefined
+        throw e
+      })
 
   /** Resolve the caller and the API, or answer 401. */
   const caller = async (ctx: Context): Promise<JobsApi.Caller | undefined> => {
@@ -109,7 +115,9 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   async (ctx: Context) => {
     const who = await caller(ctx)
     if (who === undefined) return
-    const response = await f(await getApi(), who, ctx)
+    const ready = await getApi().catch(() => undefined)
+    if (!ready) return write(ctx, error(503, "store_unavailable", "the job store is unavailable"))
+    const response = await f(ready, who, ctx)
     if (response) write(ctx, response)
   }
 

@@ -255,6 +255,33 @@ describe("jobsRouter when the store is down", () => {
   })
 })
 
+describe("jobsRouter over a store that cannot start", () => {
+  it("answers 503 instead of failing, and keeps trying", async () => {
+    const { Effect, Layer } = await import("effect")
+    const { Jobtrack, JobStore, StoreError } = await import("@jobtrack/core")
+    const { jobsRouter } = await import("@jobtrack/adapter-koa")
+    const Koa = (await import("koa")).default
+    const jobs = Jobtrack.make({
+      store: Layer.effect(JobStore, Effect.fail(new StoreError({ reason: "could not connect", retryable: true }))),
+      definitions: []
+    })
+    const router = jobsRouter(jobs, { owner: () => "ann" })
+    const server = new Koa().use(router.routes()).listen(0, "127.0.0.1")
+    await new Promise((r) => server.once("listening", r))
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await call(`${base}/${missing}`, { owner: "ann" })
+        assert.strictEqual(r.status, 503)
+        assert.strictEqual(r.body.error.code, "store_unavailable")
+      }
+    } finally {
+      await new Promise((r) => server.close(r))
+      await jobs.close().catch(() => {})
+    }
+  })
+})
+
 describe("jobsRouter options", () => {
   it("present reshapes views; allowAnonymous serves ownerless jobs; dedupe by key answers 200", async () => {
     const app = await startApp("/x", {
