@@ -66,6 +66,8 @@ interface Running {
   /** Interrupt the handler for this reason (the first reason wins). */
   readonly stop: (reason: StopReason) => Effect.Effect<void>
   done?: Fiber.Fiber<void>
+  /** The handler has ended; only the store write is left. The slot is free for the next job. */
+  settling?: boolean
 }
 
 const ms = (d: Duration.Input) => Duration.toMillis(d)
@@ -181,7 +183,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
             reason = why
             return handler ? Fiber.interrupt(handler).pipe(Effect.forkDetach, Effect.asVoid) : Effect.void
           })
-        running.set(job.id, { job, stop })
+        const entry: Running = { job, stop }
+        running.set(job.id, entry)
 
         // progress, coalesced: the writer takes the latest value at most once per period
         type Reported = { readonly progress: number; readonly message: string | null }
@@ -257,6 +260,9 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
         )
 
         const exit: Exit.Exit<Json, unknown> = yield* Fiber.await(handler)
+        // the next job may start while this one's result is written
+        entry.settling = true
+        Queue.offerUnsafe(wake, undefined)
         yield* Fiber.interrupt(beat)
         yield* Fiber.interrupt(writer)
         yield* writeLatest
@@ -324,7 +330,9 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
           if (job.status !== "retrying") yield* Hooks.fire(options.hooks, { ...job, queuePosition: null })
         }
       }
-      const free = concurrency - running.size
+      let busy = 0
+      for (const r of running.values()) if (!r.settling) busy++
+      const free = concurrency - busy
       if (free <= 0 || stopping) return false
       const jobs = yield* store.claim({ queues, types, workerId, limit: free, leaseMs })
       for (const job of jobs) yield* start(job)
