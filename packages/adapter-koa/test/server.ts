@@ -106,6 +106,8 @@ export const startApp = async (
   const server = app.listen(0, "127.0.0.1")
   await new Promise<void>((resolve) => server.once("listening", resolve))
   const { port } = server.address() as AddressInfo
+  // a first request, as a running server has had (the store's first queries are the slow ones)
+  await fetch(`http://127.0.0.1:${port}${prefix}/stats`, { headers: { authorization: "Bearer warm-up" } })
   return {
     url: `http://127.0.0.1:${port}${prefix}`,
     jobs,

@@ -73,7 +73,7 @@ const v0001 = (s: string): Migration => ({
         where status = 'processing';
       -- find by key (newest first), list by owner (newest first)
       create index jobs_type_key on "${s}".jobs (type, key, id desc) where key is not null;
-      create index jobs_owner on "${s}".jobs (owner, id desc);
+      create index jobs_owner on "${s}".jobs (owner, id desc) where owner is not null;
       -- prune
       create index jobs_completed_at on "${s}".jobs (completed_at)
         where status in ('completed', 'failed', 'cancelled');

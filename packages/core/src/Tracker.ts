@@ -180,38 +180,38 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         ? Effect.map(store.queuePosition(job.id), (queuePosition) => ({ ...job, queuePosition }))
         : Effect.succeed({ ...job, queuePosition: null })
 
-    /** Validate one item, returning the job to insert or the issues found. */
+    /** Validate one item, returning the job to insert or the issues found (synchronous: no I/O). */
     const prepare = (
       def: JobDefinition.Any,
       payload: unknown,
       opts: EnqueueOptions,
       now: number,
       prefix: ReadonlyArray<string | number>
-    ): Effect.Effect<NewJob | Array<Issue>> =>
-      Effect.gen(function*() {
-        const issues = checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
-        const decoded = yield* Effect.result(Schema.decodeUnknownEffect(def.payload)(payload, { errors: "all" }))
-        if (decoded._tag === "Failure") return [...toIssues(decoded.failure.issue, [...prefix, "payload"]), ...issues]
-        const encoded = yield* Effect.result(Schema.encodeUnknownEffect(def.payload)(decoded.success, { errors: "all" }))
-        if (encoded._tag === "Failure") return [...toIssues(encoded.failure.issue, [...prefix, "payload"]), ...issues]
-        if (issues.length > 0) return issues
-        const owner = opts.owner ?? null
-        const key = opts.key ?? null
-        const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
-        return {
-          id: JobId.make(),
-          type: def.type,
-          queue: def.queue,
-          payload: encoded.success as NewJob["payload"],
-          maxAttempts: def.retry.maxRetries + 1,
-          priority: opts.priority ?? def.priority,
-          runAt,
-          owner,
-          key,
-          groupKey: def.group ? def.group.key(decoded.success, { owner, key }) : null,
-          groupLimit: def.group ? def.group.limit : null
-        }
-      })
+    ): NewJob | Array<Issue> => {
+      const issues = checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
+      const decoded = Schema.decodeUnknownResult(def.payload)(payload, { errors: "all" })
+      if (decoded._tag === "Failure") return [...toIssues(decoded.failure.issue, [...prefix, "payload"]), ...issues]
+      // stored in its encoded (JSON) form, whatever form the caller gave
+      const encoded = Schema.encodeUnknownResult(def.payload)(decoded.success, { errors: "all" })
+      if (encoded._tag === "Failure") return [...toIssues(encoded.failure.issue, [...prefix, "payload"]), ...issues]
+      if (issues.length > 0) return issues
+      const owner = opts.owner ?? null
+      const key = opts.key ?? null
+      const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
+      return {
+        id: JobId.make(),
+        type: def.type,
+        queue: def.queue,
+        payload: encoded.success as NewJob["payload"],
+        maxAttempts: def.retry.maxRetries + 1,
+        priority: opts.priority ?? def.priority,
+        runAt,
+        owner,
+        key,
+        groupKey: def.group ? def.group.key(decoded.success, { owner, key }) : null,
+        groupLimit: def.group ? def.group.limit : null
+      }
+    }
 
     const enqueueMany = (
       def: JobDefinition.Any,
@@ -219,8 +219,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const prepared = yield* Effect.forEach(items, (item, i) =>
-          prepare(def, item.payload, item.options ?? {}, now, items.length === 1 ? [] : [i]))
+        const prepared = items.map((item, i) => prepare(def, item.payload, item.options ?? {}, now, items.length === 1 ? [] : [i]))
         const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
         if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
         const transaction = items[0]?.options?.transaction
