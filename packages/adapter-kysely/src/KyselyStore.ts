@@ -366,15 +366,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
           const where = [ownerIs(filter.owner)]
           if (filter.type !== undefined) where.push(sql`type = ${filter.type}`)
           const cond = sql.join(where, sql` and `)
-          const rows = yield* run("stats", sql<{
-            type: string | null
-            status: JobStatus | null
-            n: string | number
-            mean: number | null
-            p50: number | null
-            p95: number | null
-            durations: string | number
-          }>`
+          const rows = yield* run("stats", sql<StatsRow>`
             with d as (
               select type, status,
                 case when status = 'completed' and started_at is not null and completed_at is not null
@@ -422,7 +414,8 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
     return store
   })
 
-const statsFrom = (rows: ReadonlyArray<{
+/** One row of the stats query: per (type, status), per type (status null), and overall (both null). */
+interface StatsRow {
   type: string | null
   status: JobStatus | null
   n: string | number
@@ -430,21 +423,23 @@ const statsFrom = (rows: ReadonlyArray<{
   p50: number | null
   p95: number | null
   durations: string | number
-}>): Stats => {
+}
+
+const statsFrom = (rows: ReadonlyArray<StatsRow>): Stats => {
   const empty = (): Record<JobStatus, number> => ({
     pending: 0, processing: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0
   })
   const rate = (c: Record<JobStatus, number>) =>
     c.completed + c.failed === 0 ? null : c.completed / (c.completed + c.failed)
-  const durationsOf = (r: (typeof rows)[number] | undefined) => ({
+  const durationsOf = (r: StatsRow | undefined) => ({
     count: Number(r?.durations ?? 0),
     meanMs: r?.mean ?? null,
     p50Ms: r?.p50 ?? null,
     p95Ms: r?.p95 ?? null
   })
   const total = empty()
-  const byType = new Map<string, { counts: Record<JobStatus, number>; row?: (typeof rows)[number] }>()
-  let overall: (typeof rows)[number] | undefined
+  const byType = new Map<string, { counts: Record<JobStatus, number>; row?: StatsRow }>()
+  let overall: StatsRow | undefined
   for (const r of rows) {
     if (r.type === null) {
       overall = r

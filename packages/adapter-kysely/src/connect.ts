@@ -17,6 +17,18 @@ import * as Notifier from "./Notifier.js"
 import { PgliteDialect } from "./PgliteDialect.js"
 import { toStoreError } from "./SqlError.js"
 
+/** Migrate (unless told not to), then build the store. */
+const storeOn = (db: Kysely<unknown>, schema: string | undefined, notifier: Notifier.Notifier, migrating: boolean) =>
+  Effect.gen(function*() {
+    if (migrating) {
+      yield* Effect.tryPromise({
+        try: () => migrate(db, schema ? { schema } : {}),
+        catch: (e) => toStoreError("migrate", e)
+      })
+    }
+    return yield* KyselyStore.make({ db, notifier, ...(schema ? { schema } : {}) })
+  })
+
 /**
  * @since 0.1.0
  * @category models
@@ -70,17 +82,7 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       Effect.sync(() => new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })),
       (db) => Effect.promise(() => db.destroy())
     )
-    if (options.migrate !== false) {
-      yield* Effect.tryPromise({
-        try: () => migrate(db, options.schema ? { schema: options.schema } : {}),
-        catch: (e) => toStoreError("migrate", e)
-      })
-    }
-    return yield* KyselyStore.make({
-      db,
-      ...(options.schema ? { schema: options.schema } : {}),
-      notifier: Notifier.postgres({ connectionString: options.connectionString })
-    })
+    return yield* storeOn(db, options.schema, Notifier.postgres({ connectionString: options.connectionString }), options.migrate !== false)
   })
 
 /**
@@ -112,16 +114,7 @@ export const pglite = (options: PgliteOptions = {}): Effect.Effect<JobStoreShape
       }),
       (p) => Effect.promise(() => p.close().catch(() => {}))
     )
-    const db = new Kysely<unknown>({ dialect: new PgliteDialect(pgl) })
-    yield* Effect.tryPromise({
-      try: () => migrate(db, options.schema ? { schema: options.schema } : {}),
-      catch: (e) => toStoreError("migrate", e)
-    })
-    return yield* KyselyStore.make({
-      db,
-      ...(options.schema ? { schema: options.schema } : {}),
-      notifier: Notifier.pglite(pgl)
-    })
+    return yield* storeOn(new Kysely<unknown>({ dialect: new PgliteDialect(pgl) }), options.schema, Notifier.pglite(pgl), true)
   })
 
 /**
