@@ -140,3 +140,35 @@ describe("attachment-pipeline app killed in the middle of a job", () => {
     }
   }, 60_000)
 })
+
+describe.skipIf(!process.env.DATABASE_URL)("attachment-pipeline app on PostgreSQL (DATABASE_URL)", () => {
+  it("saves an attachment and extracts it on the server, in a database of its own", async () => {
+    const { default: pg } = await import("pg")
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
+    await admin.connect()
+    const database = `jt_attachments_${Math.random().toString(36).slice(2, 8)}`
+    await admin.query(`create database ${database}`)
+    const url = new URL(process.env.DATABASE_URL!)
+    url.pathname = `/${database}`
+    const app = await startApp(main, { ...env(tempDir("attachments-pg")), DATABASE_URL: url.toString() })
+    try {
+      assert.strictEqual(app.logs.find((l) => l.event === "app.listening")!.store, "postgresql")
+      const view = (await call(`${app.url}/api/records/r1/attachments`, {
+        method: "POST",
+        user: "ops",
+        body: { file_url: "s3://bucket/on-postgres.pdf", filename: "on-postgres.pdf" }
+      })).body
+      const done = await until(
+        () => call(`${app.url}/api/jobs/${view.id}`, { user: "ops" }).then((r) => r.body),
+        (j) => j.status === "completed",
+        10_000,
+        "completed on PostgreSQL"
+      )
+      assert.match(done.result.text, /on-postgres\.pdf/)
+    } finally {
+      await app.stop()
+      await admin.query(`drop database if exists ${database} with (force)`)
+      await admin.end()
+    }
+  })
+})

@@ -138,3 +138,33 @@ describe("newsletter-extraction app restarted in the middle of a job", () => {
     }
   })
 })
+
+describe.skipIf(!process.env.DATABASE_URL)("newsletter-extraction app on PostgreSQL (DATABASE_URL)", () => {
+  it("runs an extraction end to end on the server, in its own schema", async () => {
+    const schema = `newsletters_test_${Math.random().toString(36).slice(2, 8)}`
+    const app = await startApp(main, {
+      DATABASE_URL: process.env.DATABASE_URL!,
+      JOBTRACK_SCHEMA: schema,
+      PIPELINE_TIME_SCALE: "0.3"
+    })
+    try {
+      assert.strictEqual(app.logs.find((l) => l.event === "app.listening")!.store, "postgresql")
+      const id = (await call(`${app.url}/api/newsletters/extract`, { method: "POST", user: "hana", body: { hours_back: 3, max_results: 10 } })).body
+        .extraction_id
+      const done = await until(
+        () => call(`${app.url}/api/newsletters/extractions/${id}/status`, { user: "hana" }).then((r) => r.body),
+        (v) => v.status === "completed",
+        20_000,
+        "completed on PostgreSQL"
+      )
+      assert.isAbove(done.newsletters.length, 0)
+    } finally {
+      await app.stop()
+      const { default: pg } = await import("pg")
+      const client = new pg.Client({ connectionString: process.env.DATABASE_URL })
+      await client.connect()
+      await client.query(`drop schema if exists "${schema}" cascade`)
+      await client.end()
+    }
+  })
+})

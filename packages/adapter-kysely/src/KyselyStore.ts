@@ -33,6 +33,7 @@ export interface StoreOptions<DB> {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
+const pruneBatch = 10_000
 
 /** The owner filter of list and stats: any owner, one owner, or none (`null`). */
 const ownerIs = (owner: string | null | undefined) =>
@@ -381,19 +382,26 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
           return statsFrom(rows)
         }),
       prune: (before) =>
-        Effect.map(
+        Effect.gen(function*() {
           // with the finished jobs go the watch registrations of dead processes
-          Effect.andThen(
-            run("prune", sql`delete from ${watches} where expires_at < now() - interval '1 hour'`),
-            run("prune", sql<{ n: string | number }>`
-            with gone as (
-              delete from ${jobs} where status in ('completed', 'failed', 'cancelled')
-                and completed_at < ${before.toISOString()}::timestamptz
-              returning 1
-            ) select count(*) as n from gone`)
-          ),
-          (rows) => Number(rows[0]?.n ?? 0)
-        ),
+          yield* run("prune", sql`delete from ${watches} where expires_at < now() - interval '1 hour'`)
+          // in batches, so that a first prune of millions of rows holds no long transaction
+          let total = 0
+          while (true) {
+            const rows = yield* run("prune", sql<{ n: string | number }>`
+              with gone as (
+                delete from ${jobs} where id in (
+                  select id from ${jobs} where status in ('completed', 'failed', 'cancelled')
+                    and completed_at < ${before.toISOString()}::timestamptz
+                  limit ${pruneBatch}
+                )
+                returning 1
+              ) select count(*) as n from gone`)
+            const n = Number(rows[0]?.n ?? 0)
+            total += n
+            if (n < pruneBatch) return total
+          }
+        }),
       changes: Stream.fromPubSub(pubsub),
       watching: (id) => {
         if (!JobId.isValid(id)) return Effect.void
