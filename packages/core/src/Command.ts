@@ -6,15 +6,22 @@
  * @since 0.1.0
  */
 import { spawn } from "node:child_process"
+import { basename } from "node:path"
 import { Data, Effect } from "effect"
 
 /**
  * The process could not start, or exited with a non-zero code or a signal.
  *
+ * The message becomes a failed job's `errorMessage`, which end users see over
+ * HTTP: it names the program by its base name only (never its directory, the
+ * arguments — which often hold payloads — or the environment), then the exit
+ * code or signal and the last lines of stderr.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class CommandFailed extends Data.TaggedError("CommandFailed")<{
+  /** The program's base name, e.g. `node` for `/usr/local/bin/node`. */
   readonly command: string
   readonly exitCode: number | null
   readonly signal: string | null
@@ -23,7 +30,12 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
   readonly cause?: unknown
 }> {
   override get message() {
-    const how = this.exitCode !== null ? `exited with code ${this.exitCode}` : this.signal ? `was killed by ${this.signal}` : "could not start"
+    const code = (this.cause as { code?: unknown } | undefined)?.code
+    const how = this.exitCode !== null
+      ? `exited with code ${this.exitCode}`
+      : this.signal
+      ? `was killed by ${this.signal}`
+      : `could not start${typeof code === "string" ? ` (${code})` : ""}`
     const tail = this.stderr.trim().split("\n").slice(-3).join(" | ")
     return `${this.command} ${how}${tail ? `: ${tail}` : ""}`
   }
@@ -120,7 +132,7 @@ export const run = (
       })
       if (options.stdin !== undefined) child.stdin!.end(options.stdin)
       if (child.pid !== undefined) runLine(options.onStart && (() => options.onStart!(child.pid!)), "")
-      const label = [command, ...args].join(" ").slice(0, 200)
+      const label = basename(command)
       child.once("error", (cause) => {
         exited = true
         onExitWaiters.forEach((w) => w())
