@@ -1,0 +1,34 @@
+/** Conformance, rule 5: group limits hold under concurrent claimers. */
+import { assert } from "@effect/vitest"
+import { Effect } from "effect"
+import { claimReq, lease, newJob, rule } from "./harness.js"
+import type { RuleModule } from "./harness.js"
+
+export const groupRules: RuleModule = ({ N }) =>
+  rule("rule 5: group limits hold under concurrent claimers", (test) => {
+    test(`limit 2 with ${N} concurrent claimers: never 3 processing`, (store) =>
+      Effect.gen(function*() {
+        yield* store.enqueueMany(Array.from({ length: 30 }, () => newJob({ groupKey: "ann", groupLimit: 2 })))
+        yield* store.enqueueMany(Array.from({ length: 3 }, () => newJob({ groupKey: "bob", groupLimit: 1 })))
+        yield* store.enqueueMany(Array.from({ length: 4 }, () => newJob()))
+        const batches = yield* Effect.all(
+          Array.from({ length: N }, (_, i) => store.claim(claimReq(3, `w${i}`))),
+          { concurrency: "unbounded" }
+        )
+        const claimed = batches.flat()
+        assert.strictEqual(claimed.filter((j) => j.groupKey === "ann").length, 2)
+        assert.strictEqual(claimed.filter((j) => j.groupKey === "bob").length, 1)
+        assert.strictEqual(claimed.filter((j) => j.groupKey === null).length, 4)
+        const annRunning = yield* store.list({ status: ["processing"], limit: 500 })
+        assert.strictEqual(annRunning.items.filter((j) => j.groupKey === "ann").length, 2)
+        // finishing one frees exactly one place
+        const one = claimed.find((j) => j.groupKey === "ann")!
+        yield* store.complete(lease(one), null)
+        const next = yield* Effect.all(
+          Array.from({ length: N }, (_, i) => store.claim(claimReq(3, `x${i}`))),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(next.flat().length, 1)
+        assert.strictEqual(next.flat()[0]!.groupKey, "ann")
+      }))
+  })

@@ -1,0 +1,38 @@
+/** Conformance, rule 11: change notifications. */
+import { assert } from "@effect/vitest"
+import { Effect, Option, Queue, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import type { JobChange } from "../JobStore.js"
+import { claimOne, lease, newJob, rule } from "./harness.js"
+import type { RuleModule } from "./harness.js"
+
+export const notificationRules: RuleModule = (_ctx) =>
+  rule("rule 11: change notifications", (test) => {
+    test("enqueue and cancel requests are announced; progress and status of a watched job", (store) =>
+      Effect.gen(function*() {
+        const received = yield* Queue.unbounded<JobChange>()
+        yield* store.changes.pipe(
+          Stream.runForEach((c) => Queue.offer(received, c)),
+          Effect.forkScoped({ startImmediately: true })
+        )
+        const next = (id: string, kind: JobChange["kind"]) =>
+          Effect.gen(function*() {
+            while (true) {
+              const c = yield* Queue.take(received)
+              if (c.id === id && c.kind === kind) return c
+            }
+          }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
+        const { job } = yield* store.enqueue(newJob())
+        assert.isTrue(Option.isSome(yield* next(job.id, "enqueued")))
+        yield* store.watching(job.id)
+        const held = yield* claimOne(store)
+        yield* store.progress(lease(held), 30, "x")
+        assert.isTrue(Option.isSome(yield* next(job.id, "progress")))
+        yield* store.cancel(job.id)
+        assert.isTrue(Option.isSome(yield* next(job.id, "cancelRequested")))
+        yield* store.cancelled(lease(held))
+        const status = yield* next(job.id, "status")
+        assert.isTrue(Option.isSome(status))
+        assert.strictEqual(Option.getOrThrow(status).status, "cancelled")
+      }))
+  })

@@ -1,0 +1,40 @@
+/** Conformance, rule 8: queue position. */
+import { assert } from "@effect/vitest"
+import { Effect } from "effect"
+import { TestClock } from "effect/testing"
+import * as JobId from "../JobId.js"
+import { claimReq, newJob, rule, tagOf } from "./harness.js"
+import type { RuleModule } from "./harness.js"
+
+export const positionRules: RuleModule = (_ctx) =>
+  rule("rule 8: queue position", (test) => {
+    test("1 + claimable jobs ahead in the same queue; null unless pending", (store) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(1_000)
+        const jobs = Array.from({ length: 5 }, () => newJob())
+        yield* store.enqueueMany(jobs)
+        const urgent = newJob({ priority: 9 })
+        const later = newJob({ runAt: new Date(100_000) })
+        const elsewhere = newJob({ queue: "other" })
+        yield* store.enqueueMany([urgent, later, elsewhere])
+        const positions = yield* Effect.forEach(jobs, (j) => store.queuePosition(j.id))
+        assert.deepStrictEqual(positions, [2, 3, 4, 5, 6])
+        assert.strictEqual(yield* store.queuePosition(urgent.id), 1)
+        assert.strictEqual(yield* store.queuePosition(later.id), 7)
+        assert.strictEqual(yield* store.queuePosition(elsewhere.id), 1)
+        const [first] = yield* store.claim(claimReq(1))
+        assert.strictEqual(first!.id, urgent.id)
+        assert.isNull(yield* store.queuePosition(urgent.id))
+        assert.deepStrictEqual(yield* Effect.forEach(jobs, (j) => store.queuePosition(j.id)), [1, 2, 3, 4, 5])
+        yield* store.cancel(jobs[0]!.id)
+        assert.isNull(yield* store.queuePosition(jobs[0]!.id))
+        assert.strictEqual(yield* store.queuePosition(jobs[1]!.id), 1)
+        assert.strictEqual(yield* tagOf(store.queuePosition(JobId.make())), "JobNotFound")
+        // view: the record and its position together
+        const v = yield* store.view(jobs[1]!.id)
+        assert.strictEqual(v.queuePosition, 1)
+        assert.deepStrictEqual({ ...v, queuePosition: undefined }, { ...(yield* store.get(jobs[1]!.id)), queuePosition: undefined })
+        assert.isNull((yield* store.view(urgent.id)).queuePosition)
+        assert.strictEqual(yield* tagOf(store.view(JobId.make())), "JobNotFound")
+      }))
+  })
