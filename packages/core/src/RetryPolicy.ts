@@ -30,10 +30,13 @@ export interface ExponentialOptions {
   readonly initial: Duration.Input
   /** Each delay is the previous one times this (default 2). */
   readonly factor?: number
-  /** No delay exceeds this. */
+  /** No delay exceeds this, jitter included. */
   readonly cap?: Duration.Input
   readonly maxRetries: number
-  /** Multiply each delay by a random factor in [0.8, 1.2], seeded by job id and attempt. */
+  /**
+   * Multiply each delay by a random factor in [0.8, 1.2], seeded by job id and
+   * attempt. Applied before the cap, so a capped delay never exceeds `cap`.
+   */
   readonly jitter?: boolean
 }
 
@@ -49,8 +52,9 @@ export interface ExponentialOptions {
  */
 export const exponential = (options: ExponentialOptions): RetryPolicy => {
   let schedule: Schedule.Schedule<unknown> = Schedule.exponential(options.initial, options.factor ?? 2)
-  if (options.cap !== undefined) schedule = Schedule.min([schedule, Schedule.spaced(options.cap)])
+  // jitter first, then the cap: the cap bounds the jittered delay
   if (options.jitter) schedule = Schedule.jittered(schedule)
+  if (options.cap !== undefined) schedule = Schedule.min([schedule, Schedule.spaced(options.cap)])
   return { maxRetries: options.maxRetries, schedule }
 }
 

@@ -40,6 +40,17 @@ describe("RetryPolicy", () => {
         assert.isAtMost(a[i]!, nominal * 1.2)
       }
     }))
+
+  it.effect("the cap bounds the jittered delay, and jitter still varies delays under the cap", () =>
+    Effect.gen(function*() {
+      const policy = RetryPolicy.exponential({ initial: "1 second", factor: 2, cap: "1 second", maxRetries: 4, jitter: true })
+      const all = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => `job:${i}`), (seed) => delays(policy, seed))
+      const ms = all.flatMap((d) => d.slice(0, 4).map(Option.getOrThrow))
+      assert.isAtMost(Math.max(...ms), 1_000)
+      const first = all.map((d) => Option.getOrThrow(d[0]!))
+      assert.isAtLeast(Math.min(...first), 800)
+      assert.isBelow(Math.min(...first), 1_000, "jitter below the cap still applies")
+    }))
 })
 
 describe("JobId", () => {
