@@ -63,6 +63,36 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     return snapshot(job)
   }
 
+  /**
+   * Rule 8: the claimable jobs of the job's queue before it in claim order that
+   * a claim would take first. A grouped job counts only while its group has
+   * room for it: running jobs of its group plus the jobs of its group ahead of
+   * it stay below its limit.
+   */
+  const runnableAhead = (job: JobRecord, now: number): number => {
+    const running = new Map<string, number>()
+    for (const other of jobs.values()) {
+      if (other.status === "processing" && other.groupKey !== null) {
+        running.set(other.groupKey, (running.get(other.groupKey) ?? 0) + 1)
+      }
+    }
+    const ahead = [...jobs.values()]
+      .filter((other) => other.queue === job.queue && other !== job && isClaimable(other, now) && claimOrder(other, job) < 0)
+      .sort(claimOrder)
+    const seen = new Map<string, number>()
+    let n = 0
+    for (const other of ahead) {
+      if (other.groupKey === null || other.groupLimit === null) {
+        n++
+        continue
+      }
+      const before = seen.get(other.groupKey) ?? 0
+      seen.set(other.groupKey, before + 1)
+      if ((running.get(other.groupKey) ?? 0) + before < other.groupLimit) n++
+    }
+    return n
+  }
+
   const noTransaction = Effect.flatMap(Effect.service(Transaction), (trx) =>
     trx === undefined
       ? Effect.void
@@ -248,11 +278,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       Effect.flatMap(find(id), (job) =>
         Clock.currentTimeMillis.pipe(Effect.map((now) => {
           if (job.status !== "pending") return null
-          let ahead = 0
-          for (const other of jobs.values()) {
-            if (other.queue === job.queue && other !== job && isClaimable(other, now) && claimOrder(other, job) < 0) ahead++
-          }
-          return ahead + 1
+          return 1 + runnableAhead(job, now)
         }))),
     view: (id) =>
       Effect.flatMap(find(id), (job) =>

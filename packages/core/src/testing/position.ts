@@ -3,7 +3,7 @@ import { assert } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import * as JobId from "../JobId.js"
-import { claimReq, newJob, rule, tagOf } from "./harness.js"
+import { claimOne, claimReq, newJob, rule, tagOf } from "./harness.js"
 import type { RuleModule } from "./harness.js"
 
 export const positionRules: RuleModule = (_ctx) =>
@@ -36,5 +36,25 @@ export const positionRules: RuleModule = (_ctx) =>
         assert.deepStrictEqual({ ...v, queuePosition: undefined }, { ...(yield* store.get(jobs[1]!.id)), queuePosition: undefined })
         assert.isNull((yield* store.view(urgent.id)).queuePosition)
         assert.strictEqual(yield* tagOf(store.view(JobId.make())), "JobNotFound")
+      }))
+
+    test("with groups: a job ahead counts only while its group has room for it", (store) =>
+      Effect.gen(function*() {
+        const bob = (n: number) => newJob({ groupKey: "bob", groupLimit: 1, payload: { n } })
+        const ann = (n: number) => newJob({ groupKey: "ann", groupLimit: 2, payload: { n } })
+        yield* store.enqueue(bob(1))
+        yield* claimOne(store) // bob's only place is taken
+        const [bob2, bob3, ann1, ann2, ann3, plain] = [bob(2), bob(3), ann(1), ann(2), ann(3), newJob()]
+        yield* store.enqueueMany([bob2, bob3, ann1, ann2, ann3, plain])
+        const position = (j: { readonly id: string }) => store.queuePosition(j.id)
+        // bob's jobs wait for a place; ann's third waits behind ann's first two
+        assert.strictEqual(yield* position(plain), 3, "blocked jobs ahead do not count")
+        assert.strictEqual(yield* position(ann3), 3)
+        assert.strictEqual(yield* position(ann2), 2)
+        assert.strictEqual(yield* position(bob3), 1, "a job blocked by its own group keeps its place")
+        assert.strictEqual((yield* store.view(plain.id)).queuePosition, 3)
+        // the position is the order a claim takes them in
+        const claimed = yield* store.claim(claimReq(10, "w2"))
+        assert.deepStrictEqual(claimed.map((j) => j.id), [ann1.id, ann2.id, plain.id])
       }))
   })
