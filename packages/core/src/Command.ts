@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process"
 import { basename } from "node:path"
-import { Data, Effect } from "effect"
+import { Cause, Data, Effect, Exit, Option } from "effect"
 
 /**
  * The process could not start, or exited with a non-zero code or a signal.
@@ -173,3 +173,62 @@ export const run = (
       })
     })
   )
+
+/**
+ * Options of {@link runPromise}: those of {@link run} with plain callbacks,
+ * and the signal that stops the process.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PromiseCommandOptions extends Omit<CommandOptions, "onStdout" | "onStderr" | "onStart"> {
+  /** Aborting it (e.g. `ctx.signal`) terminates the process group and rejects once it is gone. */
+  readonly signal?: AbortSignal
+  readonly onStdout?: (line: string) => unknown
+  readonly onStderr?: (line: string) => unknown
+  readonly onStart?: (pid: number) => unknown
+}
+
+const plain = <A>(f: (arg: A) => unknown) => (arg: A): Effect.Effect<void> => Effect.sync(() => void f(arg))
+
+/**
+ * {@link run} for async handlers: resolves with the result, rejects with
+ * {@link CommandFailed}, and when `signal` aborts kills the process group
+ * (SIGTERM, then SIGKILL after the grace period) and rejects with the
+ * signal's reason once the process is gone.
+ *
+ * @example
+ * ```ts
+ * run: async (payload, ctx) => {
+ *   const { stdout } = await Command.runPromise("python3", ["pipeline.py"], {
+ *     signal: ctx.signal,
+ *     onStdout: (line) => { if (line.startsWith("PROGRESS ")) void ctx.progress(Number(line.split(" ")[1])) }
+ *   })
+ *   return JSON.parse(stdout)
+ * }
+ * ```
+ * @since 0.2.0
+ * @category constructors
+ */
+export const runPromise = async (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: PromiseCommandOptions = {}
+): Promise<CommandResult> => {
+  const { signal, onStdout, onStderr, onStart, ...rest } = options
+  signal?.throwIfAborted()
+  const exit = await Effect.runPromiseExit(
+    run(command, args, {
+      ...rest,
+      ...(onStdout ? { onStdout: plain(onStdout) } : {}),
+      ...(onStderr ? { onStderr: plain(onStderr) } : {}),
+      ...(onStart ? { onStart: plain(onStart) } : {})
+    }),
+    signal ? { signal } : undefined
+  )
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = Cause.findErrorOption(exit.cause)
+  if (Option.isSome(failure)) throw failure.value
+  if (Cause.hasInterruptsOnly(exit.cause)) throw signal?.reason ?? new DOMException("The command was stopped", "AbortError")
+  throw Cause.squash(exit.cause)
+}

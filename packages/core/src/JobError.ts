@@ -123,6 +123,24 @@ export class StoreError extends Data.TaggedError("StoreError")<{
 export class FatalError extends Data.TaggedError("FatalError")<{ readonly message: string; readonly cause?: unknown }> {}
 
 /**
+ * Whether a failure stops retrying: a {@link FatalError} (also one thrown by
+ * an async handler, or from inside `Effect.promise`), or any error marked
+ * fatal with a `fatal: true` property, as errors from other libraries can be.
+ *
+ * @example
+ * ```ts
+ * class NotConnected extends Error { readonly fatal = true }
+ * isFatal(new NotConnected("mailbox not connected"))  // true
+ * ```
+ * @since 0.2.0
+ * @category guards
+ */
+export const isFatal = (u: unknown): boolean =>
+  u instanceof FatalError ||
+  (typeof u === "object" && u !== null &&
+    (("_tag" in u && u._tag === "FatalError") || ("fatal" in u && u.fatal === true)))
+
+/**
  * A handler ran longer than its definition's timeout. Counts as a failed
  * attempt and is retried like any other error.
  *

@@ -9,6 +9,7 @@ import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import type { Duration } from "effect"
 import type { JobView } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
+import type * as PayloadSchema from "./PayloadSchema.js"
 import type { InvalidInput, InvalidTransition, JobNotFound, StoreError, UnknownJobType } from "./JobError.js"
 import type { Hooks } from "./Hooks.js"
 import { JobStore } from "./JobStore.js"
@@ -45,12 +46,12 @@ export interface JobtrackOptions {
 export interface Jobtrack {
   readonly enqueue: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
     definition: JobDefinition.JobDefinition<P, A, E, R>,
-    payload: P["Encoded"],
+    payload: PayloadSchema.Input<P>,
     options?: Tracker.EnqueueOptions
   ) => Promise<Tracker.Enqueued>
   readonly enqueueMany: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
     definition: JobDefinition.JobDefinition<P, A, E, R>,
-    items: ReadonlyArray<{ readonly payload: P["Encoded"]; readonly options?: Tracker.EnqueueOptions }>
+    items: ReadonlyArray<{ readonly payload: PayloadSchema.Input<P>; readonly options?: Tracker.EnqueueOptions }>
   ) => Promise<ReadonlyArray<Tracker.Enqueued>>
   readonly enqueueUnknown: (type: string, payload: unknown, options?: Tracker.EnqueueOptions) => Promise<Tracker.Enqueued>
   readonly get: (id: string) => Promise<JobView>

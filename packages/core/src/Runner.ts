@@ -8,15 +8,16 @@
  * @since 0.1.0
  */
 import { hostname } from "node:os"
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Schema, Scope, Stream } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Scope, Stream } from "effect"
 import * as Hooks from "./Hooks.js"
 import type { JobRecord, Json, Lease } from "./Job.js"
 import type { JobContext } from "./JobContext.js"
 import type * as JobDefinition from "./JobDefinition.js"
-import { FatalError, JobTimeout, LeaseLost } from "./JobError.js"
+import { LeaseLost } from "./JobError.js"
 import type { StoreError } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
 import * as RetryPolicy from "./RetryPolicy.js"
+import * as Attempt from "./internal/attempt.js"
 import { registry } from "./internal/registry.js"
 
 /**
@@ -71,22 +72,6 @@ interface Running {
 }
 
 const ms = (d: Duration.Input) => Duration.toMillis(d)
-
-const errorText = (cause: Cause.Cause<unknown>): string => {
-  const err = Cause.findErrorOption(cause)
-  const value = Option.isSome(err) ? err.value : Cause.squash(cause)
-  if (value instanceof Error) return value.message || value.name
-  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
-    return value.message
-  }
-  if (typeof value === "object" && value !== null && "_tag" in value) return String(value._tag)
-  return String(value)
-}
-
-const isFatal = (cause: Cause.Cause<unknown>): boolean => {
-  const err = Cause.findErrorOption(cause)
-  return Option.isSome(err) && err.value instanceof FatalError
-}
 
 const storeBackoff = RetryPolicy.exponential({ initial: "100 millis", factor: 2, cap: "5 seconds", maxRetries: 0 })
 
@@ -227,23 +212,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
             })
         }
 
-        const attempt = Effect.gen(function*() {
-          const payload = yield* Schema.decodeUnknownEffect(def.payload)(job.payload).pipe(
-            Effect.mapError((e) => new FatalError({ message: `payload no longer matches its schema: ${e.message}` }))
-          )
-          const value = yield* def.handler(payload, context)
-          return (yield* Schema.encodeUnknownEffect(def.result)(value).pipe(
-            Effect.mapError((e) => new FatalError({ message: `result does not match its schema: ${e.message}` }))
-          )) as Json
-        })
-        const timed = def.timeout === undefined ? attempt : attempt.pipe(
-          Effect.timeoutOrElse({
-            duration: def.timeout,
-            orElse: () => Effect.fail(new JobTimeout({ afterMs: Duration.toMillis(def.timeout!) }))
-          })
-        )
+        const timed = Attempt.make(def, job.payload, context, abort, () => reason !== null)
         handler = yield* (timed.pipe(
-          Effect.onInterrupt(() => Effect.sync(() => abort.abort())),
           Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts }),
           Effect.provideContext(services as never),
           Effect.forkChild
@@ -297,8 +267,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
         } else if (reason === "shutdown") {
           settled = yield* write(store.release(lease))
         } else {
-          const message = Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : errorText(exit.cause)
-          const delay = isFatal(exit.cause) || job.attempts >= job.maxAttempts
+          const message = Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Attempt.errorText(exit.cause)
+          const delay = Attempt.isFatalCause(exit.cause) || job.attempts >= job.maxAttempts
             ? Option.none<Duration.Duration>()
             : yield* RetryPolicy.delayBefore(def.retry, job.attempts, `${job.id}:${job.attempts}`)
           const now = yield* Clock.currentTimeMillis

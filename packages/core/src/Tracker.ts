@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Queue, Schema, SchemaIssue, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Queue, Stream } from "effect"
 import * as Hooks from "./Hooks.js"
 import { isTerminal } from "./Job.js"
 import type { JobRecord, JobView, NewJob } from "./Job.js"
@@ -13,6 +13,7 @@ import * as JobDefinition from "./JobDefinition.js"
 import { InvalidInput, UnknownJobType } from "./JobError.js"
 import type { InvalidTransition, Issue, JobNotFound, StoreError } from "./JobError.js"
 import * as JobId from "./JobId.js"
+import * as PayloadSchema from "./PayloadSchema.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import { registry } from "./internal/registry.js"
@@ -73,13 +74,13 @@ export interface ViewPage {
 export interface TrackerShape {
   readonly enqueue: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
     definition: JobDefinition.JobDefinition<P, A, E, R>,
-    payload: P["Encoded"],
+    payload: PayloadSchema.Input<P>,
     options?: EnqueueOptions
   ) => Effect.Effect<Enqueued, InvalidInput | StoreError>
   /** Validate every item first; store all in one round trip, or none when any is invalid. */
   readonly enqueueMany: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
     definition: JobDefinition.JobDefinition<P, A, E, R>,
-    items: ReadonlyArray<{ readonly payload: P["Encoded"]; readonly options?: EnqueueOptions }>
+    items: ReadonlyArray<{ readonly payload: PayloadSchema.Input<P>; readonly options?: EnqueueOptions }>
   ) => Effect.Effect<ReadonlyArray<Enqueued>, InvalidInput | StoreError>
   /** Enqueue by type name with an untrusted payload (e.g. from HTTP). */
   readonly enqueueUnknown: (
@@ -127,17 +128,6 @@ export interface TrackerOptions {
  */
 export class Tracker extends Context.Service<Tracker, TrackerShape>()("@jobtrack/core/Tracker") {}
 
-const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
-
-const toIssues = (issue: SchemaIssue.Issue, prefix: ReadonlyArray<string | number>): Array<Issue> =>
-  formatIssues(issue).issues.map((i) => ({
-    path: [...prefix, ...(i.path ?? []).map((p) => {
-      const key = typeof p === "object" && p !== null && "key" in p ? p.key : p
-      return typeof key === "number" ? key : String(key)
-    })],
-    message: i.message
-  }))
-
 const checkOptions = (options: EnqueueOptions): Array<Issue> => {
   const issues: Array<Issue> = []
   const text = (name: "owner" | "key", value: unknown, max: number) => {
@@ -180,38 +170,37 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         ? Effect.map(store.queuePosition(job.id), (queuePosition) => ({ ...job, queuePosition }))
         : Effect.succeed({ ...job, queuePosition: null })
 
-    /** Validate one item, returning the job to insert or the issues found (synchronous: no I/O). */
+    /** Validate one item, returning the job to insert or every issue found (no I/O besides async validators). */
     const prepare = (
       def: JobDefinition.Any,
       payload: unknown,
       opts: EnqueueOptions,
       now: number,
       prefix: ReadonlyArray<string | number>
-    ): NewJob | Array<Issue> => {
-      const issues = checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
-      const decoded = Schema.decodeUnknownResult(def.payload)(payload, { errors: "all" })
-      if (decoded._tag === "Failure") return [...toIssues(decoded.failure.issue, [...prefix, "payload"]), ...issues]
-      // stored in its encoded (JSON) form, whatever form the caller gave
-      const encoded = Schema.encodeUnknownResult(def.payload)(decoded.success, { errors: "all" })
-      if (encoded._tag === "Failure") return [...toIssues(encoded.failure.issue, [...prefix, "payload"]), ...issues]
-      if (issues.length > 0) return issues
-      const owner = opts.owner ?? null
-      const key = opts.key ?? null
-      const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
-      return {
-        id: JobId.make(),
-        type: def.type,
-        queue: def.queue,
-        payload: encoded.success as NewJob["payload"],
-        maxAttempts: def.retry.maxRetries + 1,
-        priority: opts.priority ?? def.priority,
-        runAt,
-        owner,
-        key,
-        groupKey: def.group ? def.group.key(decoded.success, { owner, key }) : null,
-        groupLimit: def.group ? def.group.limit : null
-      }
-    }
+    ): Effect.Effect<NewJob | Array<Issue>> =>
+      Effect.map(PayloadSchema.validate(def.payload, payload, [...prefix, "payload"]), (validated) => {
+        const issues = [
+          ...(validated._tag === "Invalid" ? validated.issues : []),
+          ...checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
+        ]
+        if (validated._tag === "Invalid" || issues.length > 0) return issues
+        const owner = opts.owner ?? null
+        const key = opts.key ?? null
+        const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
+        return {
+          id: JobId.make(),
+          type: def.type,
+          queue: def.queue,
+          payload: validated.stored as NewJob["payload"],
+          maxAttempts: def.retry.maxRetries + 1,
+          priority: opts.priority ?? def.priority,
+          runAt,
+          owner,
+          key,
+          groupKey: def.group ? def.group.key(validated.value, { owner, key }) : null,
+          groupLimit: def.group ? def.group.limit : null
+        }
+      })
 
     const enqueueMany = (
       def: JobDefinition.Any,
@@ -219,7 +208,10 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const prepared = items.map((item, i) => prepare(def, item.payload, item.options ?? {}, now, items.length === 1 ? [] : [i]))
+        const prepared = yield* Effect.forEach(
+          items,
+          (item, i) => prepare(def, item.payload, item.options ?? {}, now, items.length === 1 ? [] : [i])
+        )
         const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
         if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
         const transaction = items[0]?.options?.transaction

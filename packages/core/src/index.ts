@@ -19,6 +19,8 @@ export * as JobId from "./JobId.js"
 export * as Jobtrack from "./Jobtrack.js"
 /** @since 0.1.0 */
 export * as MemoryStore from "./MemoryStore.js"
+/** @since 0.2.0 */
+export * as PayloadSchema from "./PayloadSchema.js"
 /** @since 0.1.0 */
 export * as RetryPolicy from "./RetryPolicy.js"
 /** @since 0.1.0 */
@@ -26,7 +28,7 @@ export * as Runner from "./Runner.js"
 /** @since 0.1.0 */
 export * as Tracker from "./Tracker.js"
 
-export type { JobContext } from "./JobContext.js"
+export type { AsyncJobContext, JobContext } from "./JobContext.js"
 export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 export { JobStore, Transaction } from "./JobStore.js"
 export type {
@@ -51,7 +53,8 @@ export {
   JobTimeout,
   LeaseLost,
   StoreError,
-  UnknownJobType
+  UnknownJobType,
+  isFatal
 } from "./JobError.js"
 export type { Issue } from "./JobError.js"
 export { CommandFailed } from "./Command.js"

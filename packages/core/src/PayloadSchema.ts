@@ -1,0 +1,201 @@
+/**
+ * The schemas a job definition accepts for its payload and result: an Effect
+ * Schema, or anything implementing Standard Schema V1 (Zod, Valibot,
+ * ArkType…). Both kinds validate through {@link validate}, which reports every
+ * issue with its path, and may be asynchronous (async refinements work).
+ *
+ * What is stored: an Effect Schema value is stored in its encoded (JSON) form
+ * and decoded again at run time. A Standard Schema cannot encode, so the input
+ * as given (it must be JSON) is stored and validated again at run time: a
+ * transform runs on both sides of the queue the same way.
+ *
+ * @since 0.2.0
+ */
+import { Effect, Schema, SchemaIssue } from "effect"
+import type { StandardSchemaV1 } from "effect/StandardSchema"
+import type { Issue } from "./JobError.js"
+
+/**
+ * An Effect Schema that decodes without services.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Codec = Schema.Codec<unknown, unknown, never, never>
+
+/**
+ * A Standard Schema V1 (Zod 3.24+/4, Valibot 1, ArkType 2…).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Standard = StandardSchemaV1<unknown, unknown>
+
+/**
+ * Either kind of schema.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { z } from "zod"
+ * import type { PayloadSchema } from "@jobtrack/core"
+ *
+ * const a: PayloadSchema.PayloadSchema = Schema.Struct({ fileUrl: Schema.String })
+ * const b: PayloadSchema.PayloadSchema = z.object({ fileUrl: z.url() })
+ * ```
+ * @since 0.2.0
+ * @category models
+ */
+export type PayloadSchema = Codec | Standard
+
+/**
+ * The value a handler receives (the decoded/validated type).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Type<S> = S extends Codec ? S["Type"] : S extends Standard ? StandardSchemaV1.InferOutput<S> : never
+
+/**
+ * The value a caller passes to `enqueue` (the encoded/input type).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Input<S> = S extends Codec ? S["Encoded"] : S extends Standard ? StandardSchemaV1.InferInput<S> : never
+
+/**
+ * What a handler returns for a result schema: the decoded type of an Effect
+ * Schema (it is encoded for storage), the input type of a Standard Schema (it
+ * is validated and stored as is).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ResultValue<S> = S extends Codec ? S["Type"] : S extends Standard ? StandardSchemaV1.InferInput<S> : never
+
+/**
+ * The outcome of {@link validate}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Validated =
+  | {
+    readonly _tag: "Valid"
+    /** What the handler (or a group key function) sees. */
+    readonly value: unknown
+    /** What is stored. */
+    readonly stored: unknown
+  }
+  | { readonly _tag: "Invalid"; readonly issues: ReadonlyArray<Issue> }
+
+/**
+ * Whether a schema is an Effect Schema (else it is a Standard Schema).
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isCodec = (schema: PayloadSchema): schema is Codec => Schema.isSchema(schema)
+
+/**
+ * Whether a value is a Standard Schema V1.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isStandard = (u: unknown): u is Standard =>
+  (typeof u === "object" || typeof u === "function") && u !== null && "~standard" in u &&
+  typeof (u as Standard)["~standard"]?.validate === "function"
+
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const segment = (p: PropertyKey | StandardSchemaV1.PathSegment): string | number => {
+  const key = typeof p === "object" && p !== null && "key" in p ? p.key : p
+  return typeof key === "number" ? key : String(key)
+}
+
+const fromStandard = (issues: ReadonlyArray<StandardSchemaV1.Issue>, prefix: ReadonlyArray<string | number>) =>
+  issues.map((i): Issue => ({ path: [...prefix, ...(i.path ?? []).map(segment)], message: i.message }))
+
+const codecIssues = (error: unknown, prefix: ReadonlyArray<string | number>): ReadonlyArray<Issue> =>
+  Schema.isSchemaError(error)
+    ? fromStandard(formatIssues(error.issue).issues, prefix)
+    : [{ path: [...prefix], message: "could not be validated" }]
+
+/**
+ * Validate `input` against a schema, collecting every issue (paths prefixed
+ * with `prefix`). Never fails: a validator that throws is reported as an issue
+ * without its text (it may hold internals).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { z } from "zod"
+ * import { PayloadSchema } from "@jobtrack/core"
+ *
+ * const outcome = await Effect.runPromise(PayloadSchema.validate(z.object({ n: z.number() }), { n: "x" }))
+ * // { _tag: "Invalid", issues: [{ path: ["n"], message: "Invalid input: expected number, received string" }] }
+ * ```
+ * @since 0.2.0
+ * @category validation
+ */
+export const validate = (
+  schema: PayloadSchema,
+  input: unknown,
+  prefix: ReadonlyArray<string | number> = []
+): Effect.Effect<Validated> => {
+  if (isCodec(schema)) {
+    return Effect.gen(function*() {
+      const value = yield* Schema.decodeUnknownEffect(schema)(input, { errors: "all" })
+      // stored in its encoded (JSON) form, whatever form the caller gave
+      const stored = yield* Schema.encodeUnknownEffect(schema)(value, { errors: "all" })
+      return { _tag: "Valid", value, stored } as Validated
+    }).pipe(
+      Effect.catchCause((cause) => {
+        const err = cause.reasons.find((r) => r._tag === "Fail")
+        return Effect.succeed<Validated>({ _tag: "Invalid", issues: codecIssues(err?._tag === "Fail" ? err.error : undefined, prefix) })
+      })
+    )
+  }
+  return Effect.suspend(() => {
+    const result = schema["~standard"].validate(input)
+    return result instanceof Promise ? Effect.promise(() => result) : Effect.succeed(result)
+  }).pipe(
+    Effect.map((r): Validated =>
+      r.issues === undefined
+        ? { _tag: "Valid", value: r.value, stored: input }
+        : { _tag: "Invalid", issues: fromStandard(r.issues, prefix) }
+    ),
+    Effect.catchCause(() =>
+      Effect.succeed<Validated>({ _tag: "Invalid", issues: [{ path: [...prefix], message: "could not be validated" }] })
+    )
+  )
+}
+
+/**
+ * Validate a handler's result: the stored form is the encoded value (Effect
+ * Schema) or the returned value itself (Standard Schema).
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const validateResult = (schema: PayloadSchema, value: unknown): Effect.Effect<Validated> => {
+  if (!isCodec(schema)) return validate(schema, value)
+  return Schema.encodeUnknownEffect(schema)(value, { errors: "all" }).pipe(
+    Effect.map((stored): Validated => ({ _tag: "Valid", value, stored })),
+    Effect.catchCause((cause) => {
+      const err = cause.reasons.find((r) => r._tag === "Fail")
+      return Effect.succeed<Validated>({ _tag: "Invalid", issues: codecIssues(err?._tag === "Fail" ? err.error : undefined, []) })
+    })
+  )
+}
+
+/**
+ * Issues as one line: `path: message; …`.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const describe = (issues: ReadonlyArray<Issue>): string =>
+  issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`).join("; ")

@@ -1,0 +1,75 @@
+/**
+ * One attempt of a job, as the runner runs it: validate the stored payload,
+ * call the handler, validate its result, under the definition's timeout; and
+ * what the runner needs to judge its failure (its text, whether it is fatal).
+ */
+import { Cause, Duration, Effect, Option } from "effect"
+import type { Json } from "../Job.js"
+import type { JobContext } from "../JobContext.js"
+import type * as JobDefinition from "../JobDefinition.js"
+import { FatalError, isFatal, JobTimeout } from "../JobError.js"
+import * as PayloadSchema from "../PayloadSchema.js"
+
+/** The text stored as a failed attempt's error. */
+export const errorText = (cause: Cause.Cause<unknown>): string => {
+  const err = Cause.findErrorOption(cause)
+  const value = Option.isSome(err) ? err.value : Cause.squash(cause)
+  if (value instanceof Error) return value.message || value.name
+  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
+    return value.message
+  }
+  if (typeof value === "object" && value !== null && "_tag" in value) return String(value._tag)
+  return String(value)
+}
+
+/**
+ * A failure that must not be retried: a FatalError or an error marked fatal,
+ * failed or thrown (a defect, e.g. thrown inside `Effect.promise`).
+ */
+export const isFatalCause = (cause: Cause.Cause<unknown>): boolean =>
+  cause.reasons.some((r) => (r._tag === "Fail" && isFatal(r.error)) || (r._tag === "Die" && isFatal(r.defect)))
+
+/**
+ * The attempt's effect. `abort` is aborted whenever the attempt is
+ * interrupted: by the runner (cancel, shutdown, lease lost: an `AbortError`)
+ * or by the timeout (a `TimeoutError`), so Promise code stops too.
+ */
+export const make = (
+  def: JobDefinition.Any,
+  payload: unknown,
+  context: JobContext,
+  abort: AbortController,
+  stoppedByRunner: () => boolean
+): Effect.Effect<Json, unknown, unknown> => {
+  const attempt = Effect.gen(function*() {
+    const decoded = yield* PayloadSchema.validate(def.payload, payload)
+    if (decoded._tag === "Invalid") {
+      return yield* new FatalError({ message: `payload no longer matches its schema: ${PayloadSchema.describe(decoded.issues)}` })
+    }
+    const value = yield* def.handler(decoded.value, context)
+    const result = yield* PayloadSchema.validateResult(def.result, value)
+    if (result._tag === "Invalid") {
+      return yield* new FatalError({ message: `result does not match its schema: ${PayloadSchema.describe(result.issues)}` })
+    }
+    return result.stored as Json
+  }).pipe(
+    Effect.onInterrupt(() =>
+      Effect.sync(() => {
+        if (abort.signal.aborted) return
+        abort.abort(
+          stoppedByRunner()
+            ? new DOMException("The job attempt was stopped", "AbortError")
+            : new DOMException("The job attempt timed out", "TimeoutError")
+        )
+      })
+    )
+  )
+  const timeout = def.timeout
+  if (timeout === undefined) return attempt
+  return attempt.pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.fail(new JobTimeout({ afterMs: Duration.toMillis(timeout) }))
+    })
+  )
+}
