@@ -6,7 +6,8 @@
  * `TestClock`.
  *
  * Core ships {@link MemoryStore}; `@jobtrack/adapter-kysely` ships PostgreSQL.
- * `@jobtrack/core/testing` checks any implementation against the contract.
+ * `@jobtrack/core/testing` checks any implementation against the contract;
+ * its numbered rules (1–11, cited below) are listed in docs/writing-a-store.md.
  *
  * @since 0.1.0
  */
@@ -206,7 +207,10 @@ export interface JobStoreShape {
   readonly recoverExpired: () => Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
   /** pending/retrying → cancelled; processing → cancel requested; else InvalidTransition. */
   readonly cancel: (id: string) => Effect.Effect<JobRecord, JobNotFound | InvalidTransition | StoreError>
-  /** failed/cancelled → pending with attempts reset and errors kept; else InvalidTransition. */
+  /**
+   * failed/cancelled → pending with attempts reset and errors kept; else
+   * InvalidTransition — also while another non-terminal job has its key (rule 2).
+   */
   readonly retry: (id: string) => Effect.Effect<JobRecord, JobNotFound | InvalidTransition | StoreError>
   /** Any status but processing. */
   readonly delete: (id: string) => Effect.Effect<void, JobNotFound | InvalidTransition | StoreError>
@@ -219,7 +223,7 @@ export interface JobStoreShape {
   /** The job and its queue position, read together (one round trip where the store can). */
   readonly view: (id: string) => Effect.Effect<JobView, JobNotFound | StoreError>
   readonly stats: (filter: StatsFilter) => Effect.Effect<Stats, StoreError>
-  /** Delete terminal jobs completed before `before`; returns how many. */
+  /** Delete terminal jobs completed strictly before `before`; returns how many. */
   readonly prune: (before: Date) => Effect.Effect<number, StoreError>
   /**
    * Changes as they happen, from every process sharing the store where the

@@ -49,4 +49,20 @@ export const claimOrderRules: RuleModule = (_ctx) =>
         const other = yield* store.claim({ ...claimReq(10), queues: ["other"] })
         assert.strictEqual(other.length, 1)
       }))
+
+    test("a retrying job is not claimable before its retry time", (store) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(1_000)
+        const { job } = yield* store.enqueue(newJob())
+        const first = yield* claimOne(store)
+        yield* store.fail({ ...lease(first), message: "boom", retryAt: new Date(61_000) })
+        assert.strictEqual((yield* store.claim(claimReq(10))).length, 0)
+        yield* TestClock.adjust("59 seconds")
+        assert.strictEqual((yield* store.claim(claimReq(10))).length, 0)
+        assert.strictEqual((yield* store.get(job.id)).status, "retrying")
+        yield* TestClock.adjust("1 second")
+        const [again] = yield* store.claim(claimReq(10))
+        assert.strictEqual(again?.id, job.id)
+        assert.strictEqual(again?.attempts, 2)
+      }))
   })

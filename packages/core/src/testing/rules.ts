@@ -8,8 +8,10 @@ import { atomicClaimRules } from "./claim.js"
 import { claimOrderRules } from "./claimOrder.js"
 import { dedupeRules } from "./dedupe.js"
 import { enqueueRules } from "./enqueue.js"
+import { filterRules } from "./filters.js"
 import { groupRules } from "./groups.js"
 import type { ConformanceOptions, Rule, RuleModule } from "./harness.js"
+import { keyRules } from "./keys.js"
 import { leaseRules } from "./leases.js"
 import { listingRules } from "./listing.js"
 import { notificationRules } from "./notifications.js"
@@ -21,6 +23,7 @@ import { transitionRules } from "./transitions.js"
 const modules: ReadonlyArray<RuleModule> = [
   enqueueRules,
   dedupeRules,
+  keyRules,
   atomicClaimRules,
   claimOrderRules,
   groupRules,
@@ -29,6 +32,7 @@ const modules: ReadonlyArray<RuleModule> = [
   positionRules,
   transitionRules,
   listingRules,
+  filterRules,
   notificationRules
 ]
 

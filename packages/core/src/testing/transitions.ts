@@ -113,4 +113,16 @@ export const transitionRules: RuleModule = (_ctx) =>
           assert.strictEqual(yield* tagOf(store.get(job.id)), "JobNotFound")
         }
       }))
+
+    test("cancelled: the holder may cancel a processing job that had no cancel request", (store) =>
+      Effect.gen(function*() {
+        const held = yield* setup(store, "processing")
+        assert.isFalse(held.cancelRequested)
+        const done = yield* store.cancelled(lease(held))
+        assert.strictEqual(done.status, "cancelled")
+        assert.isNotNull(done.completedAt)
+        assert.isNull(done.lockedBy)
+        assert.strictEqual((yield* store.get(held.id)).status, "cancelled")
+        assert.strictEqual(yield* tagOf(store.cancelled(lease(held))), "LeaseLost")
+      }))
   })
