@@ -16,6 +16,7 @@ export type ErrorCode =
   | "method_not_allowed"
   | "invalid_transition"
   | "payload_too_large"
+  | "unsupported_media_type"
   | "store_unavailable"
   | "internal"
 

@@ -44,6 +44,12 @@ export interface ApiOptions {
   readonly expose?: ReadonlyArray<JobDefinition.Any | Exposed>
   /** Reshape the wire view, e.g. rename `id` to `extraction_id`. */
   readonly present?: (view: WireView, job: JobView) => unknown
+  /**
+   * How a request for another owner's job is answered: `"not_found"` (default)
+   * is the 404 of an unknown id, so a job's existence is never revealed;
+   * `"forbidden"` answers 403.
+   */
+  readonly otherOwner?: "not_found" | "forbidden"
 }
 
 /**
@@ -109,7 +115,15 @@ const failure = (cause: Cause.Cause<ApiError>): HttpResponse => {
     case "UnknownJobType":
       return error(400, "invalid_input", e.message)
     case "StoreError":
-      return error(503, "store_unavailable", "the job store is unavailable")
+      switch (e.failure) {
+        case "unavailable":
+          return error(503, "store_unavailable", "the job store is unavailable")
+        case "rejected":
+          return error(400, "invalid_input", "the job store cannot hold this input")
+        case "internal":
+          console.error("jobtrack: store failure", e.reason)
+          return error(500, "internal", "internal error")
+      }
   }
 }
 
@@ -137,11 +151,14 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
     return Exit.isSuccess(exit) ? ok(exit.value) : failure(exit.cause)
   }
 
-  /** The job if the caller may see it: 404 unknown or malformed, 403 someone else's. */
+  const forbid = options.otherOwner === "forbidden"
+  /** The job if the caller may see it: 404 unknown or malformed; someone else's is 404 too (or 403 if asked). */
   const owned = (id: string, caller: Caller): Effect.Effect<JobView, ApiError> =>
     JobId.isValid(id)
       ? Effect.flatMap(tracker.get(id), (job) =>
-        job.owner === caller ? Effect.succeed(job) : Effect.fail(new Forbidden({ id })))
+        job.owner === caller
+          ? Effect.succeed(job)
+          : Effect.fail(forbid ? new Forbidden({ id }) : new JobNotFound({ id })))
       : Effect.fail(new JobNotFound({ id }))
 
   const guarded = <A>(
@@ -163,7 +180,12 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
       }
       return run(
         tracker.enqueueUnknown(type, body, { ...extra, owner: caller ?? undefined }).pipe(
-          Effect.flatMap(({ created, job }) => Effect.map(tracker.get(job.id), (view) => ({ created, job: view })))
+          Effect.flatMap(({ created, job }) =>
+            // Key dedupe is owner-scoped in the store contract; a store that returns another
+            // owner's job breaks it, and that job is never shown.
+            job.owner !== caller
+              ? Effect.die(new Error(`jobtrack: the store deduplicated a keyed enqueue onto another owner's job`))
+              : Effect.map(tracker.get(job.id), (view) => ({ created, job: view })))
         ),
         ({ created, job }) => ({
           status: created ? 202 : 200,

@@ -20,6 +20,8 @@ export interface WireView {
   readonly attempts: number
   readonly max_attempts: number
   readonly queue_position: number | null
+  /** A cancel was asked for while the job runs; it is being stopped (status becomes `cancelled`). */
+  readonly cancel_requested: boolean
   readonly next_retry_at: string | null
   readonly created_at: string
   readonly started_at: string | null
@@ -44,6 +46,7 @@ export const fromView = (job: JobView): WireView => ({
   attempts: job.attempts,
   max_attempts: job.maxAttempts,
   queue_position: job.queuePosition,
+  cancel_requested: job.cancelRequested,
   next_retry_at: iso(job.nextRetryAt),
   created_at: job.createdAt.toISOString(),
   started_at: iso(job.startedAt),

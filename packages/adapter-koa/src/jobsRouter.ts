@@ -2,11 +2,12 @@
  * `jobsRouter(tracker, options)`: a @koa/router for the HTTP contract —
  * enqueue, list, get, events (SSE), cancel, retry, delete, stats — that a
  * host mounts under any prefix. It needs no other middleware: it parses its
- * own JSON bodies, with a size limit.
+ * own JSON bodies (with `@koa/bodyparser`), with a size limit.
  *
  * @since 0.1.0
  */
 import { Duration, Effect, Fiber, Stream } from "effect"
+import { bodyParser } from "@koa/bodyparser"
 import Router from "@koa/router"
 import type { Context } from "koa"
 import type { Jobtrack, Tracker } from "@jobtrack/core"
@@ -34,30 +35,35 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
   readonly heartbeat?: Duration.Input
 }
 
-const readBody = async (ctx: Context, limit: number): Promise<{ readonly value: unknown } | HttpResponse> => {
-  const preParsed = (ctx.request as { body?: unknown }).body
-  if (preParsed !== undefined) return { value: preParsed }
-  if (!ctx.request.is("application/json", "+json")) {
-    return error(400, "invalid_input", "Content-Type must be application/json")
-  }
-  const declared = Number(ctx.get("content-length"))
-  if (Number.isFinite(declared) && declared > limit) {
-    return error(413, "payload_too_large", `body exceeds ${limit} bytes`)
-  }
-  const chunks: Array<Buffer> = []
-  let size = 0
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) {
-      ctx.set("Connection", "close")
-      return error(413, "payload_too_large", `body exceeds ${limit} bytes`)
+/**
+ * The JSON body, read by `@koa/bodyparser` (co-body and raw-body underneath:
+ * size limit also after gzip/deflate, `__proto__` keys refused), or the body a
+ * parser mounted by the host already left in `ctx.request.body`. Its failures
+ * are answered by the contract: 413 over the limit, 400 for anything else the
+ * client sent wrong; never the parser's message, which may quote the body.
+ */
+const bodyReader = (limit: number) => {
+  const parse = bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: false, detectJSON: () => true })
+  return async (ctx: Context): Promise<{ readonly value: unknown } | HttpResponse> => {
+    const preParsed = (ctx.request as { body?: unknown }).body
+    if (preParsed !== undefined) return { value: preParsed }
+    if (!ctx.request.is("application/json", "+json")) {
+      return error(400, "invalid_input", "Content-Type must be application/json")
     }
-    chunks.push(chunk)
-  }
-  try {
-    return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) }
-  } catch (e) {
-    return error(400, "invalid_input", `body is not valid JSON: ${(e as Error).message}`)
+    try {
+      await parse(ctx, async () => {})
+    } catch (e) {
+      const status = typeof e === "object" && e !== null && "status" in e ? Number(e.status) : 500
+      if (status === 413) return error(413, "payload_too_large", `body exceeds ${limit} bytes`)
+      if (status === 415) return error(415, "unsupported_media_type", "unsupported body encoding or charset")
+      if (status >= 400 && status < 500) {
+        return error(400, "invalid_input", e instanceof SyntaxError ? "body is not valid JSON" : "the body could not be read")
+      }
+      // e.g. another middleware consumed the request stream without leaving a body
+      console.error("jobtrack: reading the request body failed", e)
+      return error(500, "internal", "internal error")
+    }
+    return { value: (ctx.request as { body?: unknown }).body }
   }
 }
 
@@ -90,7 +96,7 @@ const query = (ctx: Context): Record<string, string | undefined> => {
  */
 export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, options: JobsRouterOptions): Router => {
   const router = new Router(options.prefix ? { prefix: options.prefix } : {})
-  const limit = options.bodyLimit ?? 100 * 1024
+  const readBody = bodyReader(options.bodyLimit ?? 100 * 1024)
   const heartbeatMs = Duration.toMillis(options.heartbeat ?? "15 seconds")
   let api: Promise<JobsApi.JobsApi> | undefined
   /** The handlers, once the tracker (and so its store) is up; a failed start is tried again. */
@@ -124,7 +130,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   router.get("/", route((api, who, ctx) => api.list(query(ctx), who)))
   router.get("/stats", route((api, who, ctx) => api.stats(query(ctx), who)))
   router.post("/:type", route(async (api, who, ctx) => {
-    const body = await readBody(ctx, limit)
+    const body = await readBody(ctx)
     return "value" in body ? api.enqueue(ctx.params.type!, body.value, who) : body
   }))
   router.get("/:id", route((api, who, ctx) => api.get(ctx.params.id!, who)))

@@ -20,7 +20,9 @@ export const steps = JobDefinition.make({
     steps: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 100 }))),
     stepMs: Schema.Int,
     fail: Schema.optionalKey(Schema.Boolean),
-    label: Schema.optionalKey(Schema.String)
+    label: Schema.optionalKey(Schema.String),
+    /** Enqueued with this key (see `startApp`'s `expose`). */
+    key: Schema.optionalKey(Schema.String)
   }),
   result: Schema.Struct({ done: Schema.Int }),
   retry: RetryPolicy.none,
@@ -97,7 +99,7 @@ export const startApp = async (
       const auth = ctx.get("authorization")
       return auth.startsWith("Bearer ") ? auth.slice(7) : undefined
     },
-    expose: [steps, flaky, shell],
+    expose: [{ definition: steps, options: (p) => ({ key: (p as { key?: string }).key }) }, flaky, shell],
     bodyLimit: 1024,
     heartbeat: "200 millis",
     ...extra

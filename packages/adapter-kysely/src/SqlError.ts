@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { StoreError } from "@jobtrack/core"
+import type { StoreFailure } from "@jobtrack/core"
 
 /**
  * SQLSTATE codes and classes that mean "try again later".
@@ -20,6 +21,9 @@ export const retryableStates: ReadonlySet<string> = new Set([
   "57P01", // admin_shutdown (pg_terminate_backend, restart)
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now (starting up)
+  "53000", // insufficient_resources
+  "53100", // disk_full
+  "53200", // out_of_memory
   "53300", // too_many_connections
   "53400" // configuration_limit_exceeded
 ])
@@ -57,6 +61,39 @@ export const sqlState = (error: unknown): string | undefined => {
 }
 
 /**
+ * SQLSTATE classes of data the database refused: 22 data exception (e.g.
+ * 22P05, a `\u0000` in jsonb; 22021, a NUL byte in text), 23 integrity
+ * constraint violation, 54 program limit exceeded (e.g. an index row too
+ * large). The same statement with the same data fails again: bad input, not
+ * an outage.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const rejectedClasses: ReadonlySet<string> = new Set(["22", "23", "54"])
+
+/** Class 53: insufficient resources (disk full, out of memory, too many connections). */
+const unavailableClasses = new Set(["08", "53"])
+
+/**
+ * What a driver error means: the database unreachable or unable to serve now
+ * ("unavailable"), data it refused ("rejected"), or anything else — a
+ * missing table, a syntax error, a bug — ("internal").
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const failureOf = (error: unknown): StoreFailure => {
+  const state = sqlState(error)
+  if (state !== undefined) {
+    const cls = state.slice(0, 2)
+    if (rejectedClasses.has(cls)) return "rejected"
+    return retryableStates.has(state) || unavailableClasses.has(cls) ? "unavailable" : "internal"
+  }
+  return isRetryable(error) ? "unavailable" : "internal"
+}
+
+/**
  * Wrap a driver error as the store's typed error.
  *
  * @since 0.1.0
@@ -64,5 +101,10 @@ export const sqlState = (error: unknown): string | undefined => {
  */
 export const toStoreError = (operation: string, error: unknown): StoreError => {
   const state = sqlState(error) ?? (typeof error === "object" && error !== null && "code" in error ? String(error.code) : "no code")
-  return new StoreError({ reason: `${operation} failed (${state})`, retryable: isRetryable(error), cause: error })
+  return new StoreError({
+    reason: `${operation} failed (${state})`,
+    retryable: isRetryable(error),
+    kind: failureOf(error),
+    cause: error
+  })
 }

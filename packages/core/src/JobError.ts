@@ -93,19 +93,44 @@ export class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly id: stri
 }
 
 /**
- * The store could not be reached or failed. `retryable` says whether the same
- * call may succeed later (connection lost, serialization failure…).
+ * What a store failure means:
+ * - `"unavailable"`: the store cannot be reached or cannot serve now (connection
+ *   lost, too many connections, shutting down, a serialization failure…); the
+ *   same call may succeed later. Over HTTP: 503.
+ * - `"rejected"`: the store refused the data (a value it cannot hold, a
+ *   constraint); the same call fails again. Over HTTP: 400.
+ * - `"internal"`: anything else (a missing table, a bug). Over HTTP: 500.
  *
+ * @since 0.1.0
+ * @category errors
+ */
+export type StoreFailure = "unavailable" | "rejected" | "internal"
+
+/**
+ * The store could not be reached or failed. `retryable` says whether the same
+ * call may succeed later (connection lost, serialization failure…); `kind`
+ * what the failure means (see {@link StoreFailure}; read it through
+ * `failure`, which defaults it from `retryable`).
+ *
+ * @example
+ * ```ts
+ * new StoreError({ reason: "insert failed (22P05)", retryable: false, kind: "rejected" }).failure // "rejected"
+ * ```
  * @since 0.1.0
  * @category errors
  */
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly reason: string
   readonly retryable: boolean
+  readonly kind?: StoreFailure | undefined
   readonly cause?: unknown
 }> {
   override get message() {
     return `store error: ${this.reason}`
+  }
+  /** `kind`, or when a store did not say: "unavailable" if retryable, else "internal". */
+  get failure(): StoreFailure {
+    return this.kind ?? (this.retryable ? "unavailable" : "internal")
   }
 }
 

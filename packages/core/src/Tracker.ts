@@ -17,6 +17,7 @@ import * as PayloadSchema from "./PayloadSchema.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import { registry } from "./internal/registry.js"
+import * as Storable from "./Storable.js"
 
 /**
  * Per-job options of an enqueue.
@@ -134,6 +135,9 @@ const checkOptions = (options: EnqueueOptions): Array<Issue> => {
     if (value === undefined) return
     if (typeof value !== "string" || value.length === 0 || value.length > max) {
       issues.push({ path: ["options", name], message: `Expected a non-empty string of at most ${max} characters` })
+    } else {
+      const problem = Storable.textProblem(value)
+      if (problem) issues.push({ path: ["options", name], message: problem })
     }
   }
   text("owner", options.owner, 256)
@@ -180,7 +184,10 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
     ): Effect.Effect<NewJob | Array<Issue>> =>
       Effect.map(PayloadSchema.validate(def.payload, payload, [...prefix, "payload"]), (validated) => {
         const issues = [
-          ...(validated._tag === "Invalid" ? validated.issues : []),
+          ...(validated._tag === "Invalid"
+            ? validated.issues
+            // what no store can hold is bad input, refused here for every store
+            : Storable.jsonIssues(validated.stored, [...prefix, "payload"])),
           ...checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
         ]
         if (validated._tag === "Invalid" || issues.length > 0) return issues

@@ -26,6 +26,8 @@ export * as RetryPolicy from "./RetryPolicy.js"
 /** @since 0.1.0 */
 export * as Runner from "./Runner.js"
 /** @since 0.1.0 */
+export * as Storable from "./Storable.js"
+/** @since 0.1.0 */
 export * as Tracker from "./Tracker.js"
 
 export type { AsyncJobContext, JobContext } from "./JobContext.js"
@@ -56,5 +58,5 @@ export {
   UnknownJobType,
   isFatal
 } from "./JobError.js"
-export type { Issue } from "./JobError.js"
+export type { Issue, StoreFailure } from "./JobError.js"
 export { CommandFailed } from "./Command.js"

@@ -1,0 +1,67 @@
+/**
+ * What every store can hold. PostgreSQL's `text` refuses the NUL character
+ * and `jsonb` refuses `\u0000` and unpaired surrogates (a JavaScript string
+ * may carry both); JSON has no NaN or Infinity. A value that passes these
+ * checks is stored as given by every store, so the tracker refuses the rest
+ * at validation — a typed `InvalidInput` naming the field, nothing stored —
+ * instead of letting one store fail the write and another keep it.
+ *
+ * @example
+ * ```ts
+ * import { Storable } from "@jobtrack/core"
+ *
+ * Storable.jsonIssues({ name: "a\u0000b" }, ["payload"])
+ * // [{ path: ["payload", "name"], message: "Expected text without NUL characters (U+0000)" }]
+ * ```
+ * @since 0.1.0
+ */
+import type { Issue } from "./JobError.js"
+
+const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/**
+ * Why a string cannot be stored, or undefined when it can.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const textProblem = (text: string): string | undefined =>
+  text.includes("\u0000")
+    ? "Expected text without NUL characters (U+0000)"
+    : lone.test(text)
+    ? "Expected well-formed Unicode text (it has an unpaired surrogate)"
+    : undefined
+
+/**
+ * Every place in a JSON value that a store cannot hold: strings (and object
+ * keys) with NUL characters or unpaired surrogates, numbers that are not
+ * finite. `path` is the prefix of each issue's path. Walks without recursion,
+ * so a deeply nested value cannot overflow the stack.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const jsonIssues = (value: unknown, path: ReadonlyArray<string | number> = []): Array<Issue> => {
+  const issues: Array<Issue> = []
+  const stack: Array<{ readonly value: unknown; readonly path: ReadonlyArray<string | number> }> = [{ value, path }]
+  while (stack.length > 0) {
+    const { path, value } = stack.pop()!
+    if (typeof value === "string") {
+      const problem = textProblem(value)
+      if (problem) issues.push({ path, message: problem })
+    } else if (typeof value === "number") {
+      if (!Number.isFinite(value)) issues.push({ path, message: "Expected a finite number" })
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] })
+    } else if (typeof value === "object" && value !== null) {
+      const entries = Object.entries(value)
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, v] = entries[i]!
+        const problem = textProblem(key)
+        if (problem) issues.push({ path: [...path, key], message: `${problem} in the key` })
+        else stack.push({ value: v, path: [...path, key] })
+      }
+    }
+  }
+  return issues
+}
