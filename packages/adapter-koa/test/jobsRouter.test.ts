@@ -260,6 +260,35 @@ describe("jobsRouter when the store is down", () => {
   })
 })
 
+describe("jobsRouter when the store refuses data or fails otherwise", () => {
+  it("data the store refuses is a 400, any other non-availability failure a 500; neither is a 503", async () => {
+    const { Effect } = await import("effect")
+    const { StoreError } = await import("@jobtrack/core")
+    const { jobsRouter } = await import("@jobtrack/adapter-koa")
+    const Koa = (await import("koa")).default
+    let failure = new StoreError({ reason: "enqueue failed (22P05)", retryable: false, kind: "rejected" })
+    const fail = () => Effect.fail(failure)
+    const tracker = { get: fail, list: fail, stats: fail } as never
+    const router = jobsRouter(tracker, { owner: () => "ann", expose: [] })
+    const server = new Koa().use(router.routes()).listen(0, "127.0.0.1")
+    await new Promise((r) => server.once("listening", r))
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    try {
+      for (const [kind, status, code] of [["rejected", 400, "invalid_input"], ["internal", 500, "internal"]] as const) {
+        failure = new StoreError({ reason: "enqueue failed (22P05)", retryable: false, kind })
+        for (const path of ["/", `/${missing}`, "/stats"]) {
+          const r = await call(`${base}${path}`, { owner: "ann" })
+          assert.strictEqual(r.status, status, `${kind} ${path}`)
+          assert.strictEqual(r.body.error.code, code)
+          assert.notInclude(JSON.stringify(r.body), "22P05")
+        }
+      }
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
+  })
+})
+
 describe("jobsRouter over a store that cannot start", () => {
   it("answers 503 instead of failing, and keeps trying", async () => {
     const { Effect, Layer } = await import("effect")
