@@ -181,9 +181,10 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
 
     /**
      * The row and, when pending, its queue position (rule 8), in one query: 1 + the
-     * claimable jobs of its queue ahead of it in claim order that a claim would take
-     * first. A grouped job ahead counts only while its group has room for it (running
-     * jobs of the group + the group's jobs ahead of it < its limit), as in `claim`.
+     * claimable jobs of its queue ahead of it in claim order that will start before it.
+     * Its own group's jobs ahead always do; another group's job counts only while that
+     * group has room for it (running jobs of the group + the group's jobs ahead of it
+     * < its limit), as in `claim`.
      */
     const view = (id: string): Effect.Effect<JobView, JobNotFound | StoreError> =>
       Effect.gen(function*() {
@@ -196,13 +197,13 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
         const rows = yield* run("view", sql<JobRow & { ahead: number | string | null; grouped: number | string | null }>`
           select j.*,
             case when j.status = 'pending' then (
-              select count(*) from ${jobs} o where ${aheadOf} and o.group_key is null
+              select count(*) from ${jobs} o where ${aheadOf} and (o.group_key is null or o.group_key = j.group_key)
             ) end as ahead,
             case when j.status = 'pending' then (
               select count(*) from (
                 select o.group_key, o.group_limit,
                   row_number() over (partition by o.group_key order by o.priority desc, o.run_at, o.id) - 1 as before
-                from ${jobs} o where ${aheadOf} and o.group_key is not null
+                from ${jobs} o where ${aheadOf} and o.group_key is not null and o.group_key is distinct from j.group_key
               ) g
               where g.group_limit is null or g.before + (
                 select count(*) from ${jobs} r where r.status = 'processing' and r.group_key = g.group_key

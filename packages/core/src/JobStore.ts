@@ -216,8 +216,8 @@ export interface JobStoreShape {
   readonly delete: (id: string) => Effect.Effect<void, JobNotFound | InvalidTransition | StoreError>
   readonly list: (filter: ListFilter) => Effect.Effect<Page, StoreError>
   /**
-   * Rule 8: 1 + the claimable jobs of its queue that a claim would take before
-   * it (a grouped job ahead counts only while its group has room); null unless pending.
+   * Rule 8: 1 + the claimable jobs of its queue that start before it (another
+   * group's job ahead counts only while its group has room); null unless pending.
    */
   readonly queuePosition: (id: string) => Effect.Effect<number | null, JobNotFound | StoreError>
   /** The job and its queue position, read together (one round trip where the store can). */

@@ -65,9 +65,9 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
 
   /**
    * Rule 8: the claimable jobs of the job's queue before it in claim order that
-   * a claim would take first. A grouped job counts only while its group has
-   * room for it: running jobs of its group plus the jobs of its group ahead of
-   * it stay below its limit.
+   * will start before it. Its own group's jobs ahead always do; another group's
+   * job counts only while that group has room for it: running jobs of its group
+   * plus the jobs of its group ahead of it stay below its limit.
    */
   const runnableAhead = (job: JobRecord, now: number): number => {
     const running = new Map<string, number>()
@@ -82,7 +82,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     const seen = new Map<string, number>()
     let n = 0
     for (const other of ahead) {
-      if (other.groupKey === null || other.groupLimit === null) {
+      if (other.groupKey === null || other.groupLimit === null || other.groupKey === job.groupKey) {
         n++
         continue
       }

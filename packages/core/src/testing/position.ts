@@ -38,7 +38,7 @@ export const positionRules: RuleModule = (_ctx) =>
         assert.strictEqual(yield* tagOf(store.view(JobId.make())), "JobNotFound")
       }))
 
-    test("with groups: a job ahead counts only while its group has room for it", (store) =>
+    test("with groups: another group's job ahead counts only while its group has room for it", (store) =>
       Effect.gen(function*() {
         const bob = (n: number) => newJob({ groupKey: "bob", groupLimit: 1, payload: { n } })
         const ann = (n: number) => newJob({ groupKey: "ann", groupLimit: 2, payload: { n } })
@@ -51,7 +51,8 @@ export const positionRules: RuleModule = (_ctx) =>
         assert.strictEqual(yield* position(plain), 3, "blocked jobs ahead do not count")
         assert.strictEqual(yield* position(ann3), 3)
         assert.strictEqual(yield* position(ann2), 2)
-        assert.strictEqual(yield* position(bob3), 1, "a job blocked by its own group keeps its place")
+        assert.strictEqual(yield* position(bob2), 1, "a job waiting for its own group keeps its place")
+        assert.strictEqual(yield* position(bob3), 2, "its own group's jobs ahead of it count")
         assert.strictEqual((yield* store.view(plain.id)).queuePosition, 3)
         // the position is the order a claim takes them in
         const claimed = yield* store.claim(claimReq(10, "w2"))
