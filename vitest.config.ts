@@ -14,7 +14,7 @@ export default defineConfig({
   },
   test: {
     reporters: ["default", "./scripts/summary-reporter.ts"],
-    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "packaging/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

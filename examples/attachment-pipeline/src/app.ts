@@ -9,12 +9,11 @@ import { join } from "node:path"
 import { Readable } from "node:stream"
 import Router from "@koa/router"
 import { Effect, Schema, SchemaIssue } from "effect"
-import type { Layer } from "effect"
 import Koa from "koa"
 import type { Context } from "koa"
 import { jobsRouter, WireView } from "@jobtrack/adapter-koa"
 import { Jobtrack } from "@jobtrack/core"
-import type { JobStore, JobView, StoreError } from "@jobtrack/core"
+import type { JobView, StoreLayer } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { Kysely, Transaction } from "kysely"
 import type { Database } from "./db.ts"
@@ -76,7 +75,7 @@ const readJson = async (ctx: Context): Promise<unknown> => {
 
 export interface AppOptions {
   readonly db: Kysely<Database>
-  readonly store: Layer.Layer<JobStore, StoreError>
+  readonly store: StoreLayer<Transaction<Database>>
   readonly uploads: string
   readonly leaseSeconds?: number
 }

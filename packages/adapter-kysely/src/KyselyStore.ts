@@ -10,10 +10,10 @@
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import type { Scope } from "effect"
 import { InvalidTransition, Job, JobId, JobNotFound, JobStore, LeaseLost, StoreError, Transaction } from "@jobtrack/core"
-import type { JobChange, JobRecord, JobStatus, JobStoreShape, JobView, Lease, NewJob, Stats, StoreEnqueued as Enqueued } from "@jobtrack/core"
+import type { JobChange, JobRecord, JobStatus, JobStoreShape, JobView, Lease, NewJob, Stats, StoreEnqueued as Enqueued, StoreLayer } from "@jobtrack/core"
 import { sql } from "kysely"
-import type { Kysely, RawBuilder } from "kysely"
-import { checkSchema } from "./migrations.js"
+import type { Kysely, RawBuilder, Transaction as KyselyTransaction } from "kysely"
+import { checkSchema, verify } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { toRecord } from "./Rows.js"
 import type { JobRow } from "./Rows.js"
@@ -32,6 +32,16 @@ export interface StoreOptions<DB> {
   readonly notifier?: Notifier.Notifier
 }
 
+/**
+ * Any Kysely transaction (whatever its database type): what the stores of
+ * `layerPostgres` and `layerPglite` join, as they do not know the host's
+ * database type. `KyselyStore.layer` takes the precise `Transaction<DB>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AnyTransaction = Pick<KyselyTransaction<unknown>, "isTransaction" | "executeQuery">
+
 const iso = (ms: number) => new Date(ms).toISOString()
 const pruneBatch = 10_000
 
@@ -44,15 +54,25 @@ const isKysely = (u: unknown): u is Kysely<unknown> =>
   typeof u === "object" && u !== null && "selectFrom" in u && typeof (u as { executeQuery?: unknown }).executeQuery === "function"
 
 /**
- * Build a store over migrated tables (see `migrate`).
+ * Build a store over migrated tables. It does not migrate: it checks that
+ * every migration this version needs has run (whoever ran it: `migrate`, the
+ * host's own migrator with `migrations()`, or the SQL files), and fails with a
+ * `StoreError` naming the missing ones otherwise.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape, never, Scope.Scope> =>
+export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape, StoreError, Scope.Scope> =>
   Effect.gen(function*() {
     const schema = checkSchema(options.schema ?? "jobtrack")
     const db = options.db as unknown as Kysely<unknown>
+    yield* Effect.tryPromise({
+      try: () => verify(db, { schema }),
+      catch: (e) =>
+        e instanceof Error && (e as { _tag?: string })._tag === "SchemaVersionError"
+          ? new StoreError({ reason: e.message, retryable: false, cause: e })
+          : toStoreError("verify schema", e)
+    })
     const jobs = sql.id(schema, "jobs")
     const watches = sql.id(schema, "watches")
     const channel = `jobtrack:${schema}`
@@ -492,10 +512,12 @@ const statsFrom = (rows: ReadonlyArray<StatsRow>): Stats => {
 }
 
 /**
- * The store as a layer.
+ * The store as a layer. Its transaction type is the host's Kysely
+ * `Transaction<DB>`: `jobs.enqueue(def, payload, { transaction: trx })` takes
+ * only that.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = <DB>(options: StoreOptions<DB>): Layer.Layer<JobStore> => Layer.effect(JobStore, make(options))
+export const layer = <DB>(options: StoreOptions<DB>): StoreLayer<KyselyTransaction<DB>> => Layer.effect(JobStore, make(options))
 

@@ -5,10 +5,37 @@
  *
  * @since 0.1.0
  */
-import type { PGlite } from "@electric-sql/pglite"
 import { Deferred, Effect } from "effect"
 import type { Scope } from "effect"
-import type pg from "pg"
+
+/**
+ * Where the LISTEN connection goes: a connection string, or the `pg` client
+ * settings (a structural subset of `pg.ClientConfig`, so that hosts on PGlite
+ * need no `pg` type declarations).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PostgresConnection = string | {
+  readonly connectionString?: string | undefined
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly user?: string | undefined
+  readonly password?: string | undefined
+  readonly database?: string | undefined
+  readonly ssl?: boolean | object | undefined
+  readonly application_name?: string | undefined
+}
+
+/**
+ * What the PGlite notifier uses of a PGlite instance (`PGlite` fits).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgliteListener {
+  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>
+}
 
 /**
  * @since 0.1.0
@@ -38,13 +65,13 @@ export const none: Notifier = { listen: () => Effect.void }
  * @since 0.1.0
  * @category constructors
  */
-export const postgres = (config: string | pg.ClientConfig): Notifier => ({
+export const postgres = (config: PostgresConnection): Notifier => ({
   listen: (channel, onMessage) =>
     Effect.gen(function*() {
       const ready = yield* Deferred.make<void>()
       const { default: driver } = yield* Effect.promise(() => import("pg"))
       const session = Effect.callback<void>((resume) => {
-        const client = new driver.Client(typeof config === "string" ? { connectionString: config } : config)
+        const client = new driver.Client(typeof config === "string" ? { connectionString: config } : { ...config })
         let over = false
         const finish = () => {
           if (over) return
@@ -89,7 +116,7 @@ export const postgres = (config: string | pg.ClientConfig): Notifier => ({
  * @since 0.1.0
  * @category constructors
  */
-export const pglite = (db: PGlite): Notifier => ({
+export const pglite = (db: PgliteListener): Notifier => ({
   listen: (channel, onMessage) =>
     Effect.acquireRelease(
       Effect.promise(() => db.listen(`"${channel}"`, onMessage)),

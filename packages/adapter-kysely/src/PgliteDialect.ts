@@ -5,9 +5,22 @@
  *
  * @since 0.1.0
  */
-import type { PGlite } from "@electric-sql/pglite"
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely"
 import type { DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings } from "kysely"
+
+/**
+ * What the dialect uses of a PGlite instance: `PGlite` from
+ * `@electric-sql/pglite` fits. A structural type, so that hosts on a PostgreSQL
+ * server do not need PGlite's type declarations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgliteDatabase {
+  readonly waitReady: Promise<void>
+  query<T>(query: string, params?: Array<unknown>): Promise<{ readonly rows: Array<T>; readonly affectedRows?: number }>
+  exec(query: string): Promise<Array<{ readonly rows: Array<unknown>; readonly affectedRows?: number }>>
+}
 
 class Mutex {
   private tail: Promise<void> = Promise.resolve()
@@ -21,11 +34,11 @@ class Mutex {
 }
 
 class PgliteConnection implements DatabaseConnection {
-  constructor(private readonly db: PGlite) {}
+  constructor(private readonly db: PgliteDatabase) {}
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     // without parameters, the simple protocol: it also runs several statements (migrations)
     const result = query.parameters.length === 0
-      ? ((await this.db.exec(query.sql)).at(-1) ?? { rows: [] as Array<R>, affectedRows: 0 })
+      ? ((await this.db.exec(query.sql)).at(-1) ?? { rows: [], affectedRows: 0 })
       : await this.db.query<R>(query.sql, [...query.parameters])
     return {
       rows: result.rows as Array<R>,
@@ -41,7 +54,7 @@ class PgliteConnection implements DatabaseConnection {
 class PgliteDriver implements Driver {
   private readonly mutex = new Mutex()
   private readonly releases = new WeakMap<DatabaseConnection, () => void>()
-  constructor(private readonly db: PGlite) {}
+  constructor(private readonly db: PgliteDatabase) {}
   async init() {
     await this.db.waitReady
   }
@@ -80,7 +93,7 @@ class PgliteDriver implements Driver {
  * @category constructors
  */
 export class PgliteDialect implements Dialect {
-  constructor(private readonly db: PGlite) {}
+  constructor(private readonly db: PgliteDatabase) {}
   createDriver(): Driver {
     return new PgliteDriver(this.db)
   }

@@ -8,7 +8,7 @@
 import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { JobStore, StoreError } from "@jobtrack/core"
-import type { JobStoreShape } from "@jobtrack/core"
+import type { JobStoreShape, StoreLayer } from "@jobtrack/core"
 import { Kysely, PostgresDialect } from "kysely"
 import type pg from "pg"
 import * as KyselyStore from "./KyselyStore.js"
@@ -42,7 +42,12 @@ export interface PostgresOptions {
   readonly statementTimeoutMs?: number
   /** Server-side cap on waiting for a row lock (default 5 s). */
   readonly lockTimeoutMs?: number
-  /** Run the migrations first (default true). */
+  /**
+   * Run jobtrack's migrations at start (default true). Pass `false` when the
+   * host runs them (its own Kysely migrator with `migrations()`, or the SQL
+   * files): the store then only checks that the schema is at the version it
+   * needs, and fails naming the missing migration when it is behind.
+   */
   readonly migrate?: boolean
 }
 
@@ -123,7 +128,7 @@ export const pglite = (options: PgliteOptions = {}): Effect.Effect<JobStoreShape
  * @since 0.1.0
  * @category layers
  */
-export const layerPostgres = (options: PostgresOptions): Layer.Layer<JobStore, StoreError> =>
+export const layerPostgres = (options: PostgresOptions): StoreLayer<KyselyStore.AnyTransaction> =>
   Layer.effect(JobStore, postgres(options))
 
 /**
@@ -132,5 +137,5 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<JobStore, S
  * @since 0.1.0
  * @category layers
  */
-export const layerPglite = (options: PgliteOptions = {}): Layer.Layer<JobStore, StoreError> =>
+export const layerPglite = (options: PgliteOptions = {}): StoreLayer<KyselyStore.AnyTransaction> =>
   Layer.effect(JobStore, pglite(options))

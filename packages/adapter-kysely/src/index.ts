@@ -13,5 +13,17 @@ export * as SqlError from "./SqlError.js"
 
 export { layerPglite, layerPostgres, pglite, postgres } from "./connect.js"
 export type { PgliteOptions, PostgresOptions } from "./connect.js"
-export { checkSchema, latest, migrate, migrateDown, migrations } from "./migrations.js"
+export {
+  applied,
+  checkSchema,
+  latest,
+  migrate,
+  migrateDown,
+  migrationNames,
+  migrations,
+  SchemaVersionError,
+  verify
+} from "./migrations.js"
+export type { Migration, MigrationResultSet } from "./migrations.js"
 export { PgliteDialect } from "./PgliteDialect.js"
+export type { PgliteDatabase } from "./PgliteDialect.js"

@@ -1,15 +1,53 @@
 /**
- * Versioned migrations of the jobtrack schema. Run them with {@link migrate}
- * (safe from several processes at once: Kysely's migrator takes an advisory
- * lock; refuses a database migrated by a newer jobtrack), or add
- * {@link migrations} to your own Kysely migration provider.
+ * Versioned migrations of the jobtrack schema, three ways to run them:
+ *
+ * - {@link migrate}: jobtrack migrates its own schema (what `layerPostgres` and
+ *   `layerPglite` do at start; safe from several processes at once: Kysely's
+ *   migrator takes an advisory lock; refuses a database migrated by a newer
+ *   jobtrack).
+ * - {@link migrations}: the same migrations for the host's own Kysely `Migrator`,
+ *   under any naming scheme. The store then checks the schema at start
+ *   ({@link verify}) instead of migrating.
+ * - plain SQL files in the package (`@jobtrack/adapter-kysely/sql/*.sql`), for
+ *   hosts on other tools (dbmate, Flyway, Prisma), generated from these migrations.
+ *
+ * Every migration records itself in `<schema>.applied_migrations` in the same
+ * transaction, whoever runs it: that table, not a migrator's ledger, is what
+ * {@link verify} reads.
+ *
+ * Kysely's `Migrator` moved from `kysely` (0.28) to `kysely/migration` (0.29);
+ * it is loaded from wherever the host's Kysely has it, so both work.
  *
  * @since 0.1.0
  */
 import { sql } from "kysely"
 import type { Kysely } from "kysely"
-import { Migrator } from "kysely/migration"
-import type { Migration, MigrationProvider, MigrationResultSet } from "kysely/migration"
+
+/**
+ * One migration, in the shape Kysely's `Migrator` runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Migration {
+  readonly up: (db: Kysely<unknown>) => Promise<void>
+  readonly down?: (db: Kysely<unknown>) => Promise<void>
+}
+
+/**
+ * What {@link migrate} did (Kysely's `MigrationResultSet`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MigrationResultSet {
+  readonly error?: unknown
+  readonly results?: ReadonlyArray<{
+    readonly migrationName: string
+    readonly direction: "Up" | "Down"
+    readonly status: "Success" | "Error" | "NotExecuted"
+  }>
+}
 
 /**
  * A schema name we can put into SQL text: lower-case letters, digits and `_`.
@@ -26,8 +64,14 @@ export const checkSchema = (schema: string): string => {
 
 const live = "('pending', 'processing', 'retrying')"
 
-const v0001 = (s: string): Migration => ({
-  up: async (db) => {
+/** A migration of the list; `migrations()` adds the recording. */
+interface Step {
+  readonly up: (db: Kysely<unknown>) => Promise<void>
+  readonly down: (db: Kysely<unknown>) => Promise<void>
+}
+
+const v0001 = (s: string): Step => ({
+  up: async (db: Kysely<unknown>) => {
     await sql.raw(`
       create schema if not exists "${s}";
 
@@ -200,7 +244,7 @@ const v0001 = (s: string): Migration => ({
       end $fn$;
     `).execute(db)
   },
-  down: async (db) => {
+  down: async (db: Kysely<unknown>) => {
     await sql.raw(`
       drop function if exists "${s}".claim(text[], text[], text, integer, integer, timestamptz);
       drop table if exists "${s}".jobs;
@@ -211,20 +255,62 @@ const v0001 = (s: string): Migration => ({
   }
 })
 
+/** The migrations in order: append new ones at the end (name `jobtrack_NNNN_what`). */
+const list = (s: string): ReadonlyArray<readonly [string, Step]> => [
+  ["jobtrack_0001_jobs", v0001(s)]
+]
+
 /**
- * The migrations for a schema, by name, for a host's own migration provider.
+ * Each migration also records (or, down, forgets) itself in
+ * `<schema>.applied_migrations`, inside the migrator's transaction.
+ */
+const recorded = (s: string, name: string, m: Step): Migration => ({
+  up: async (db) => {
+    await m.up(db)
+    await sql.raw(`
+      create table if not exists "${s}".applied_migrations (
+        name        text primary key,
+        applied_at  timestamptz not null default now()
+      );
+      insert into "${s}".applied_migrations (name) values ('${name}') on conflict (name) do nothing;
+    `).execute(db)
+  },
+  down: async (db) => {
+    await sql.raw(`delete from "${s}".applied_migrations where name = '${name}'`).execute(db).catch(() => {})
+    await m.down(db)
+  }
+})
+
+/**
+ * The migrations for a schema, by name, in order, for a host's own migration
+ * provider. Kysely's `Migrator` requires migrations to run in name order, so a
+ * host that already ran its own migrations either passes
+ * `allowUnorderedMigrations: true` or renames these to sort after its own
+ * (the names are free: the store checks `<schema>.applied_migrations`).
  *
  * @example
  * ```ts
- * const provider = { getMigrations: async () => ({ ...myMigrations, ...migrations("jobtrack") }) }
+ * const migrator = new Migrator({
+ *   db,
+ *   provider: { getMigrations: async () => ({ ...myMigrations, ...migrations("jobtrack") }) },
+ *   allowUnorderedMigrations: true
+ * })
  * ```
  * @since 0.1.0
  * @category migrations
  */
 export const migrations = (schema = "jobtrack"): Record<string, Migration> => {
   const s = checkSchema(schema)
-  return { "jobtrack_0001_jobs": v0001(s) }
+  return Object.fromEntries(list(s).map(([name, m]) => [name, recorded(s, name, m)]))
 }
+
+/**
+ * The names of the migrations, in order.
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const migrationNames: ReadonlyArray<string> = list("jobtrack").map(([name]) => name)
 
 /**
  * The latest migration's name: a database at it is up to date.
@@ -232,13 +318,34 @@ export const migrations = (schema = "jobtrack"): Record<string, Migration> => {
  * @since 0.1.0
  * @category migrations
  */
-export const latest = "jobtrack_0001_jobs"
+export const latest: string = migrationNames[migrationNames.length - 1]!
 
-const migrator = <DB>(db: Kysely<DB>, schema: string) => {
-  const provider: MigrationProvider = { getMigrations: async () => migrations(schema) }
+interface MigratorLike {
+  migrateToLatest(): Promise<MigrationResultSet>
+  migrateDown(): Promise<MigrationResultSet>
+  migrateTo(name: string): Promise<MigrationResultSet>
+}
+type MigratorClass = new (props: {
+  readonly db: Kysely<unknown>
+  readonly provider: { getMigrations(): Promise<Record<string, Migration>> }
+  readonly migrationTableSchema?: string
+  readonly migrationTableName?: string
+  readonly migrationLockTableName?: string
+}) => MigratorLike
+
+/** Kysely's Migrator: in `kysely` up to 0.28, in `kysely/migration` from 0.29. */
+const loadMigrator = async (): Promise<MigratorClass> => {
+  const main = (await import("kysely")) as unknown as { readonly Migrator?: MigratorClass }
+  if (typeof main.Migrator === "function") return main.Migrator
+  const sub = (await import("kysely/migration")) as unknown as { readonly Migrator: MigratorClass }
+  return sub.Migrator
+}
+
+const migrator = async <DB>(db: Kysely<DB>, schema: string): Promise<MigratorLike> => {
+  const Migrator = await loadMigrator()
   return new Migrator({
-    db,
-    provider,
+    db: db as unknown as Kysely<unknown>,
+    provider: { getMigrations: async () => migrations(schema) },
     migrationTableSchema: checkSchema(schema),
     migrationTableName: "jobtrack_migration",
     migrationLockTableName: "jobtrack_migration_lock"
@@ -252,17 +359,21 @@ const ensureSchema = <DB>(db: Kysely<DB>, schema: string) =>
   })
 
 /**
- * Migrate the schema to the latest version. Throws when a migration failed, or
- * when the database was migrated by a newer jobtrack (a migration it ran is
- * unknown here).
+ * Migrate the schema to the latest version (or, with `to`, up or down to that
+ * migration). Throws when a migration failed, or when the database was migrated
+ * by a newer jobtrack (a migration it ran is unknown here).
  *
  * @since 0.1.0
  * @category migrations
  */
-export const migrate = async <DB>(db: Kysely<DB>, options: { readonly schema?: string } = {}): Promise<MigrationResultSet> => {
+export const migrate = async <DB>(
+  db: Kysely<DB>,
+  options: { readonly schema?: string; readonly to?: string } = {}
+): Promise<MigrationResultSet> => {
   const schema = options.schema ?? "jobtrack"
   await ensureSchema(db, schema)
-  const result = await migrator(db, schema).migrateToLatest()
+  const m = await migrator(db, schema)
+  const result = options.to === undefined ? await m.migrateToLatest() : await m.migrateTo(options.to)
   if (result.error) throw result.error
   return result
 }
@@ -275,10 +386,68 @@ export const migrate = async <DB>(db: Kysely<DB>, options: { readonly schema?: s
  */
 export const migrateDown = async <DB>(db: Kysely<DB>, options: { readonly schema?: string } = {}): Promise<void> => {
   const schema = options.schema ?? "jobtrack"
-  const m = migrator(db, schema)
+  const m = await migrator(db, schema)
   while (true) {
     const result = await m.migrateDown()
     if (result.error) throw result.error
     if (!result.results || result.results.length === 0) return
   }
+}
+
+/**
+ * The schema is not at the version this jobtrack needs: `missing` migrations
+ * have not run (run them: {@link migrate}, {@link migrations}, or the SQL files),
+ * or `unknown` ones have (a newer jobtrack migrated it: upgrade this process).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SchemaVersionError extends Error {
+  readonly _tag = "SchemaVersionError"
+  constructor(readonly schema: string, readonly missing: ReadonlyArray<string>, readonly unknown: ReadonlyArray<string>) {
+    super(
+      missing.length > 0
+        ? `the jobtrack schema "${schema}" is behind: migration ${missing.join(", ")} has not run ` +
+          `(run jobtrack's migrations: migrate(), migrations() in your migrator, or the SQL files)`
+        : `the jobtrack schema "${schema}" was migrated by a newer jobtrack (${unknown.join(", ")}): upgrade @jobtrack/adapter-kysely`
+    )
+  }
+}
+
+const exists = async <DB>(db: Kysely<DB>, schema: string, table: string) =>
+  (await sql<{ t: string | null }>`select to_regclass(${`"${schema}"."${table}"`})::text as t`.execute(db)).rows[0]?.t != null
+
+/**
+ * The migrations applied to the schema, whoever ran them.
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const applied = async <DB>(db: Kysely<DB>, options: { readonly schema?: string } = {}): Promise<ReadonlyArray<string>> => {
+  const schema = checkSchema(options.schema ?? "jobtrack")
+  const names = new Set<string>()
+  if (await exists(db, schema, "applied_migrations")) {
+    const rows = await sql<{ name: string }>`select name from ${sql.id(schema, "applied_migrations")}`.execute(db)
+    for (const r of rows.rows) names.add(r.name)
+  } else if (await exists(db, schema, "jobs")) {
+    // migrated before migrations recorded themselves: only the first existed then
+    names.add(migrationNames[0]!)
+  }
+  return [...names]
+}
+
+/**
+ * Check, without migrating, that the schema is at the version this jobtrack
+ * needs. Throws {@link SchemaVersionError} naming the missing migrations (or
+ * the unknown ones, from a newer jobtrack).
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const verify = async <DB>(db: Kysely<DB>, options: { readonly schema?: string } = {}): Promise<void> => {
+  const schema = checkSchema(options.schema ?? "jobtrack")
+  const done = new Set(await applied(db, { schema }))
+  const missing = migrationNames.filter((n) => !done.has(n))
+  const unknown = [...done].filter((n) => !migrationNames.includes(n))
+  if (missing.length > 0 || unknown.length > 0) throw new SchemaVersionError(schema, missing, unknown)
 }

@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { Context } from "effect"
-import type { Effect, Scope, Stream } from "effect"
+import type { Effect, Layer, Scope, Stream } from "effect"
 import type { JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 
@@ -251,6 +251,24 @@ export interface JobStoreShape {
 export const Transaction = Context.Reference<unknown>("@jobtrack/core/JobStore/Transaction", {
   defaultValue: () => undefined
 })
+
+/**
+ * A store layer that says which transactions its store can join: `Trx` types
+ * `EnqueueOptions.transaction` of the `Jobtrack` made with it (adapter-kysely:
+ * the host's Kysely `Transaction`). A plain `Layer<JobStore>` joins none
+ * (`never`), so passing a transaction to it does not compile.
+ *
+ * @example
+ * ```ts
+ * const store: StoreLayer<Transaction<Database>> = KyselyStore.layer({ db })
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoreLayer<Trx, E = StoreError> extends Layer.Layer<JobStore, E> {
+  /** Type-level only: never set. */
+  readonly "~jobtrack/Transaction"?: Trx | undefined
+}
 
 /**
  * The store service.

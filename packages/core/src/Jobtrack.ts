@@ -13,7 +13,7 @@ import type * as PayloadSchema from "./PayloadSchema.js"
 import type { InvalidInput, InvalidTransition, JobNotFound, StoreError, UnknownJobType } from "./JobError.js"
 import type { Hooks } from "./Hooks.js"
 import { JobStore } from "./JobStore.js"
-import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
+import type { ListFilter, Stats, StatsFilter, StoreLayer } from "./JobStore.js"
 import * as Runner from "./Runner.js"
 import * as Tracker from "./Tracker.js"
 
@@ -29,9 +29,12 @@ export type PlainDefinition = JobDefinition.JobDefinition<JobDefinition.Codec, J
  * @since 0.1.0
  * @category models
  */
-export interface JobtrackOptions {
-  /** The store layer, e.g. `MemoryStore.layer` or the PostgreSQL store's. */
-  readonly store: Layer.Layer<JobStore, StoreError>
+export interface JobtrackOptions<Trx = never> {
+  /**
+   * The store layer, e.g. `MemoryStore.layer` or the PostgreSQL store's. Its
+   * transaction type (see `StoreLayer`) types `EnqueueOptions.transaction`.
+   */
+  readonly store: StoreLayer<Trx, StoreError>
   readonly definitions: ReadonlyArray<PlainDefinition>
   readonly hooks?: Hooks
   /** Runner settings used by `start()`. */
@@ -43,17 +46,17 @@ export interface JobtrackOptions {
  * @since 0.1.0
  * @category models
  */
-export interface Jobtrack {
+export interface Jobtrack<Trx = never> {
   readonly enqueue: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
     definition: JobDefinition.JobDefinition<P, A, E, R>,
     payload: PayloadSchema.Input<P>,
-    options?: Tracker.EnqueueOptions
+    options?: Tracker.EnqueueOptions<Trx>
   ) => Promise<Tracker.Enqueued>
   readonly enqueueMany: <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
     definition: JobDefinition.JobDefinition<P, A, E, R>,
-    items: ReadonlyArray<{ readonly payload: PayloadSchema.Input<P>; readonly options?: Tracker.EnqueueOptions }>
+    items: ReadonlyArray<{ readonly payload: PayloadSchema.Input<P>; readonly options?: Tracker.EnqueueOptions<Trx> }>
   ) => Promise<ReadonlyArray<Tracker.Enqueued>>
-  readonly enqueueUnknown: (type: string, payload: unknown, options?: Tracker.EnqueueOptions) => Promise<Tracker.Enqueued>
+  readonly enqueueUnknown: (type: string, payload: unknown, options?: Tracker.EnqueueOptions<Trx>) => Promise<Tracker.Enqueued>
   readonly get: (id: string) => Promise<JobView>
   readonly findByKey: (type: string, key: string) => Promise<JobView>
   readonly list: (filter?: ListFilter) => Promise<Tracker.ViewPage>
@@ -95,7 +98,7 @@ export type JobtrackError = InvalidInput | InvalidTransition | JobNotFound | Sto
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: JobtrackOptions): Jobtrack => {
+export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> => {
   const layer = Tracker.layer({
     definitions: options.definitions,
     ...(options.hooks ? { hooks: options.hooks } : {}),

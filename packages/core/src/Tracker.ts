@@ -25,7 +25,7 @@ import * as Storable from "./Storable.js"
  * @since 0.1.0
  * @category models
  */
-export interface EnqueueOptions {
+export interface EnqueueOptions<Trx = unknown> {
   /** Who the job belongs to; owner-scoped reads check it. */
   readonly owner?: string | undefined
   /** External identity: at most one non-terminal job per (type, key). */
@@ -40,8 +40,9 @@ export interface EnqueueOptions {
    * Enqueue inside the caller's transaction, so the job commits or rolls back
    * with the host's own writes (adapter-kysely: a Kysely `Transaction`).
    * In `enqueueMany`, the first item's transaction is used for the batch.
+   * Through `Jobtrack.make`, its type comes from the store layer.
    */
-  readonly transaction?: unknown
+  readonly transaction?: Trx | undefined
 }
 
 /**

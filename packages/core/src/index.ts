@@ -41,6 +41,7 @@ export type {
   FailRequest,
   JobChange,
   JobStoreShape,
+  StoreLayer,
   ListFilter,
   Page,
   Stats,
