@@ -5,7 +5,7 @@
 import { Effect, Schema } from "effect"
 import { JobDefinition, Jobtrack, MemoryStore } from "@jobtrack/core"
 import { KyselyStore, layerPostgres } from "@jobtrack/adapter-kysely"
-import type { Kysely, Transaction } from "kysely"
+import type { Kysely } from "kysely"
 import type pg from "pg"
 
 interface Database {
