@@ -44,3 +44,11 @@ export const storeConformance = (name: string, options: ConformanceOptions): voi
     }
   })
 }
+
+/**
+ * Test helpers for host applications: assert enqueued jobs, drain them
+ * in-process on a clock the test controls, inline mode.
+ *
+ * @since 0.2.0
+ */
+export * as TestJobs from "./testing/TestJobs.js"
