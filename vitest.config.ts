@@ -14,6 +14,8 @@ export default defineConfig({
   },
   test: {
     reporters: ["default", "./scripts/summary-reporter.ts"],
+    // tests that need a PostgreSQL server (DATABASE_URL); the summary says how many were skipped
+    tags: [{ name: "postgres", description: "needs PostgreSQL at DATABASE_URL (never skipped under CI)" }],
     include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "packaging/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { call, startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
+import { postgresUrl } from "../../../scripts/test-env.js"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 // 30 s / 2 min / 8 min scaled to 0.3 s / 1.2 s / 4.8 s; no random failures (the file names decide)
@@ -141,14 +142,14 @@ describe("attachment-pipeline app killed in the middle of a job", () => {
   }, 60_000)
 })
 
-describe.skipIf(!process.env.DATABASE_URL)("attachment-pipeline app on PostgreSQL (DATABASE_URL)", () => {
+describe.skipIf(!postgresUrl())("attachment-pipeline app on PostgreSQL (DATABASE_URL)", { tags: ["postgres"] }, () => {
   it("saves an attachment and extracts it on the server, in a database of its own", async () => {
     const { default: pg } = await import("pg")
-    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
+    const admin = new pg.Client({ connectionString: postgresUrl() })
     await admin.connect()
     const database = `jt_attachments_${Math.random().toString(36).slice(2, 8)}`
     await admin.query(`create database ${database}`)
-    const url = new URL(process.env.DATABASE_URL!)
+    const url = new URL(postgresUrl()!)
     url.pathname = `/${database}`
     const app = await startApp(main, { ...env(tempDir("attachments-pg")), DATABASE_URL: url.toString() })
     try {

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { alive, call, startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
+import { postgresUrl } from "../../../scripts/test-env.js"
 
 // Pipelines run at a third of their demo speed: 1 hour back ≈ 0.8 s, 24 hours ≈ 3.5 s.
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -139,11 +140,11 @@ describe("newsletter-extraction app restarted in the middle of a job", () => {
   })
 })
 
-describe.skipIf(!process.env.DATABASE_URL)("newsletter-extraction app on PostgreSQL (DATABASE_URL)", () => {
+describe.skipIf(!postgresUrl())("newsletter-extraction app on PostgreSQL (DATABASE_URL)", { tags: ["postgres"] }, () => {
   it("runs an extraction end to end on the server, in its own schema", async () => {
     const schema = `newsletters_test_${Math.random().toString(36).slice(2, 8)}`
     const app = await startApp(main, {
-      DATABASE_URL: process.env.DATABASE_URL!,
+      DATABASE_URL: postgresUrl()!,
       JOBTRACK_SCHEMA: schema,
       PIPELINE_TIME_SCALE: "0.3"
     })
@@ -161,7 +162,7 @@ describe.skipIf(!process.env.DATABASE_URL)("newsletter-extraction app on Postgre
     } finally {
       await app.stop()
       const { default: pg } = await import("pg")
-      const client = new pg.Client({ connectionString: process.env.DATABASE_URL })
+      const client = new pg.Client({ connectionString: postgresUrl() })
       await client.connect()
       await client.query(`drop schema if exists "${schema}" cascade`)
       await client.end()

@@ -1,21 +1,22 @@
-import { execFileSync } from "node:child_process"
-import { mkdirSync } from "node:fs"
+import { existsSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import type { Browser, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
+import { underCI } from "../../../scripts/test-env.js"
 
-/** Debian's chromium, installed by the test when missing (as root; under CI it must be there). */
+const chromiumPath = "/usr/bin/chromium"
+
+/**
+ * Debian's chromium, installed before the tests by scripts/test-setup.sh (run by
+ * `pnpm test`). Missing, the browser tests are skipped — under CI they must run.
+ */
 const haveChromium = (() => {
-  try {
-    execFileSync("bash", [fileURLToPath(new URL("../../../scripts/ensure-chromium.sh", import.meta.url))], { stdio: "inherit" })
-    return true
-  } catch (e) {
-    if (process.env.CI === "true") throw e
-    return false
-  }
+  if (existsSync(chromiumPath)) return true
+  if (underCI()) throw new Error(`${chromiumPath} is missing under CI: run scripts/test-setup.sh as root`)
+  return false
 })()
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -28,7 +29,7 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
   beforeAll(async () => {
     app = await startApp(main, { DATA_DIR: tempDir("newsletters-page"), PIPELINE_TIME_SCALE: "0.5" })
     browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: chromiumPath,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
     })

@@ -5,7 +5,7 @@ import type { TestDatabase } from "./databases.js"
 
 const url = databaseUrl()
 
-describe.skipIf(!url)("PostgreSQL (pg)", () => {
+describe.skipIf(!url)("PostgreSQL (pg)", { tags: ["postgres"] }, () => {
   let database: TestDatabase
   beforeAll(() => {
     database = postgresDatabase(url!)

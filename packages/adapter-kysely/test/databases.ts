@@ -6,16 +6,13 @@ import type { JobStoreShape } from "@jobtrack/core"
 import { KyselyStore, migrate, Notifier, PgliteDialect } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
+import { postgresUrl } from "../../../scripts/test-env.js"
 
 /**
  * The PostgreSQL the tests use: DATABASE_URL. Under CI it must be set (the
  * tests must run, not skip); elsewhere the PostgreSQL tests are skipped without it.
  */
-export const databaseUrl = (): string | undefined => {
-  const url = process.env.DATABASE_URL
-  if (!url && process.env.CI === "true") throw new Error("DATABASE_URL must be set under CI")
-  return url
-}
+export const databaseUrl = (): string | undefined => postgresUrl()
 
 export const randomSchema = (prefix = "jt") => `${prefix}_${Math.random().toString(36).slice(2, 10)}`
 

@@ -23,7 +23,7 @@ const steps = JobDefinition.make({
     })
 })
 
-describe.skipIf(!url)("PostgreSQL store with runners", () => {
+describe.skipIf(!url)("PostgreSQL store with runners", { tags: ["postgres"] }, () => {
   const schema = randomSchema("jt_int")
   let db: Kysely<unknown>
   const open: Array<Jobtrack.Jobtrack> = []
@@ -92,7 +92,7 @@ describe.skipIf(!url)("PostgreSQL store with runners", () => {
   })
 })
 
-describe.skipIf(!url)("PostgreSQL connections terminated while runners work", () => {
+describe.skipIf(!url)("PostgreSQL connections terminated while runners work", { tags: ["postgres"] }, () => {
   const database = `jt_restart_${Math.random().toString(36).slice(2, 8)}`
   let admin: pg.Pool
   let dbUrl: string

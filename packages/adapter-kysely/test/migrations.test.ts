@@ -12,7 +12,7 @@ const tables = async (db: Kysely<unknown>, schema: string) =>
     select table_name from information_schema.tables where table_schema = ${schema} order by table_name`.execute(db))
     .rows.map((r) => r.table_name)
 
-describe.skipIf(!url)("migrations", () => {
+describe.skipIf(!url)("migrations", { tags: ["postgres"] }, () => {
   let db: Kysely<unknown>
   const schemas: Array<string> = []
   const fresh = () => {

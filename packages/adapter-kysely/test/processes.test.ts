@@ -23,7 +23,7 @@ const startWorker = (schema: string, id: string): Promise<ChildProcess> =>
     child.once("exit", (code) => reject(new Error(`worker ${id} exited (${code}) before it was ready: ${err}`)))
   })
 
-describe.skipIf(!url)("several OS processes on one PostgreSQL", () => {
+describe.skipIf(!url)("several OS processes on one PostgreSQL", { tags: ["postgres"] }, () => {
   const schema = randomSchema("jt_procs")
   let pool: pg.Pool
   let db: Kysely<unknown>
