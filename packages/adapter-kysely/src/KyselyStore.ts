@@ -170,7 +170,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
               from jsonb_to_recordset(${batch(pending)}::jsonb)
                 as x(id uuid, type text, queue text, payload jsonb, max_attempts integer, priority integer,
                   run_at timestamptz, owner text, key text, group_key text, group_limit integer)
-              on conflict (type, key) where key is not null and status in ('pending', 'processing', 'retrying')
+              on conflict (type, owner, key) where key is not null and status in ('pending', 'processing', 'retrying')
               do nothing
               returning id`,
             executor
@@ -180,17 +180,25 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
           for (const { id } of inserted) out.set(id, { job: Job.fromNew(byId.get(id)!, new Date(at)), created: true })
           const conflicted = pending.filter((j) => !out.has(j.id))
           if (conflicted.length === 0) break
+          // the live job of the same (type, owner, key): key dedupe is per owner (rule 2)
           const existing = yield* run(
             "enqueue",
             sql<JobRow>`
-              select * from ${jobs}
-              where status in ('pending', 'processing', 'retrying') and key is not null
-                and (type, key) in (select * from unnest(${conflicted.map((j) => j.type)}::text[], ${conflicted.map((j) => j.key!)}::text[]))`,
+              select j.* from ${jobs} j
+              join unnest(${conflicted.map((j) => j.type)}::text[], ${conflicted.map((j) => j.owner)}::text[],
+                ${conflicted.map((j) => j.key!)}::text[]) as u(type, owner, key)
+                on j.type = u.type and j.key = u.key and j.owner is not distinct from u.owner
+              where j.status in ('pending', 'processing', 'retrying') and j.key is not null`,
             executor
           )
-          const byKey = new Map(existing.map((row) => [`${row.type}\u0000${row.key}`, toRecord(row)]))
+          const identity = (j: { type: string; owner: string | null; key: string | null }) =>
+            JSON.stringify([j.type, j.owner, j.key])
+          const byKey = new Map(existing.map((row) => {
+            const job = toRecord(row)
+            return [identity(job), job]
+          }))
           for (const j of conflicted) {
-            const job = byKey.get(`${j.type}\u0000${j.key}`)
+            const job = byKey.get(identity(j))
             if (job) out.set(j.id, { job, created: false })
           }
           // a conflicting job that became terminal meanwhile: insert those again

@@ -22,7 +22,7 @@ describe("PGlite", () => {
   let database: TestDatabase
   beforeAll(async () => {
     database = await pgliteDatabase()
-  })
+  }, 120_000)
   afterAll(() => database.close())
   storeConformance("KyselyStore on PGlite", {
     makeStore: freshStore(() => database),

@@ -18,7 +18,7 @@ import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./Jo
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
- * a non-terminal job with the same type and key already existed).
+ * a non-terminal job with the same type, owner and key already existed).
  *
  * @since 0.1.0
  * @category models
@@ -161,7 +161,11 @@ export interface JobChange {
  * @category models
  */
 export interface JobStoreShape {
-  /** Insert a job, or return the non-terminal job of the same type and key (rule 1, 2). */
+  /**
+   * Insert a job, or return the non-terminal job of the same type, owner and key
+   * (rule 1, 2): key dedupe is per owner (jobs without one count as one owner),
+   * never answering with another owner's job.
+   */
   readonly enqueue: (job: NewJob) => Effect.Effect<Enqueued, StoreError>
   /** Insert a batch in one round trip, same dedupe rule per item, results in input order. */
   readonly enqueueMany: (jobs: ReadonlyArray<NewJob>) => Effect.Effect<ReadonlyArray<Enqueued>, StoreError>

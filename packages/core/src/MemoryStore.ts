@@ -38,13 +38,16 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       ? Effect.succeed(job)
       : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token }))
   }
-  const liveByKey = (type: string, key: string) => {
-    for (const job of jobs.values()) if (job.type === type && job.key === key && !isTerminal(job.status)) return job
+  /** The live job of this (type, owner, key): key dedupe is per owner (rule 2). */
+  const liveByKey = (type: string, owner: string | null, key: string) => {
+    for (const job of jobs.values()) {
+      if (job.type === type && job.owner === owner && job.key === key && !isTerminal(job.status)) return job
+    }
     return undefined
   }
   const insert = (input: NewJob, now: number): Enqueued => {
     if (input.key !== null) {
-      const existing = liveByKey(input.type, input.key)
+      const existing = liveByKey(input.type, input.owner, input.key)
       if (existing) return { job: snapshot(existing), created: false }
     }
     const job: Mutable<JobRecord> = fromNew(input, new Date(now))
@@ -234,7 +237,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
             return Effect.fail(new InvalidTransition({ id, action: "retry", status: job.status }))
           }
           if (job.key !== null) {
-            const live = liveByKey(job.type, job.key)
+            const live = liveByKey(job.type, job.owner, job.key)
             if (live) return Effect.fail(new InvalidTransition({ id, action: "retry", status: job.status }))
           }
           job.attempts = 0

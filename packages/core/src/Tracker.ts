@@ -28,7 +28,7 @@ import * as Storable from "./Storable.js"
 export interface EnqueueOptions<Trx = unknown> {
   /** Who the job belongs to; owner-scoped reads check it. */
   readonly owner?: string | undefined
-  /** External identity: at most one non-terminal job per (type, key). */
+  /** External identity within the owner: at most one non-terminal job per (type, owner, key). */
   readonly key?: string | undefined
   /** Higher runs first; default: the definition's (0). Integer in [-1000, 1000]. */
   readonly priority?: number | undefined

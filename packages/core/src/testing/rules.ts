@@ -15,6 +15,7 @@ import { keyRules } from "./keys.js"
 import { leaseRules } from "./leases.js"
 import { listingRules } from "./listing.js"
 import { notificationRules } from "./notifications.js"
+import { ownerKeyRules } from "./ownerKeys.js"
 import { positionRules } from "./position.js"
 import { progressRules } from "./progress.js"
 import { transitionRules } from "./transitions.js"
@@ -24,6 +25,7 @@ const modules: ReadonlyArray<RuleModule> = [
   enqueueRules,
   dedupeRules,
   keyRules,
+  ownerKeyRules,
   atomicClaimRules,
   claimOrderRules,
   groupRules,
