@@ -10,7 +10,7 @@
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import type { Scope } from "effect"
 import { InvalidTransition, Job, JobId, JobNotFound, JobStore, LeaseLost, StoreError, Transaction } from "@jobtrack/core"
-import type { JobChange, JobRecord, JobStatus, JobStoreShape, JobView, Lease, NewJob, Stats, StoreEnqueued as Enqueued, StoreLayer } from "@jobtrack/core"
+import type { JobChange, JobChanged, JobRecord, JobStatus, JobStoreShape, JobView, Lease, NewJob, Stats, StoreEnqueued as Enqueued, StoreLayer } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { Kysely, RawBuilder, Transaction as KyselyTransaction } from "kysely"
 import { checkSchema, verify } from "./migrations.js"
@@ -79,14 +79,19 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
 
     const pubsub = yield* PubSub.unbounded<JobChange>()
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
-    yield* (options.notifier ?? Notifier.none).listen(channel, (payload) => {
-      try {
-        const m = JSON.parse(payload) as { i: string; t: string; q: string; k: JobChange["kind"]; s: JobStatus }
-        PubSub.publishUnsafe(pubsub, { id: m.i, type: m.t, queue: m.q, kind: m.k, status: m.s })
-      } catch {
-        // not ours
-      }
-    })
+    yield* (options.notifier ?? Notifier.none).listen(
+      channel,
+      (payload) => {
+        try {
+          const m = JSON.parse(payload) as { i: string; t: string; q: string; k: JobChanged["kind"]; s: JobStatus }
+          PubSub.publishUnsafe(pubsub, { id: m.i, type: m.t, queue: m.q, kind: m.k, status: m.s })
+        } catch {
+          // not ours
+        }
+      },
+      // notifications sent while the connection was down are lost: readers re-read
+      () => PubSub.publishUnsafe(pubsub, { kind: "resync" })
+    )
 
     /** Run a query; driver errors become StoreError, classified by SQLSTATE. */
     const run = <R>(operation: string, query: RawBuilder<R>, executor: Kysely<unknown> = db) =>

@@ -3,6 +3,12 @@
  * The database sends them (a trigger on the jobs table, at commit); a
  * notifier delivers them to this process.
  *
+ * A notification sent while the listening connection is down is lost for
+ * good (PostgreSQL keeps none for a session that is not listening). So after
+ * every reconnection the notifier says so (`onResync`), and the store tells
+ * its readers to re-read what they hold: runners re-check their jobs' cancel
+ * requests, watchers re-read their jobs.
+ *
  * @since 0.1.0
  */
 import { Deferred, Effect } from "effect"
@@ -46,8 +52,14 @@ export interface Notifier {
    * Deliver every payload sent on `channel` to `onMessage` until the scope
    * closes, reconnecting after connection losses. Returns once listening (or
    * after a few seconds if the database cannot be reached; it keeps trying).
+   * `onResync` is called each time listening resumes after a loss: what was
+   * sent in between is gone and must be re-read.
    */
-  readonly listen: (channel: string, onMessage: (payload: string) => void) => Effect.Effect<void, never, Scope.Scope>
+  readonly listen: (
+    channel: string,
+    onMessage: (payload: string) => void,
+    onResync?: () => void
+  ) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /**
@@ -59,6 +71,14 @@ export interface Notifier {
 export const none: Notifier = { listen: () => Effect.void }
 
 /**
+ * The pause before reconnection attempt `failures` (1, 2, …): 100 ms
+ * doubling up to 5 s. The count starts again at 1 after every connection
+ * that reached LISTEN, so a listener that keeps getting dropped (a proxy or
+ * an operator terminating idle sessions) comes back within 100 ms each time.
+ */
+const reconnectDelayMs = (failures: number): number => Math.min(50 * 2 ** Math.max(1, failures), 5_000)
+
+/**
  * A dedicated `pg` connection that LISTENs (pool connections cannot: they
  * are shared and recycled).
  *
@@ -66,9 +86,12 @@ export const none: Notifier = { listen: () => Effect.void }
  * @category constructors
  */
 export const postgres = (config: PostgresConnection): Notifier => ({
-  listen: (channel, onMessage) =>
+  listen: (channel, onMessage, onResync) =>
     Effect.gen(function*() {
       const ready = yield* Deferred.make<void>()
+      /** Whether the current session reached LISTEN. */
+      let listening = false
+      let sessions = 0
       const { default: driver } = yield* Effect.promise(() => import("pg"))
       const session = Effect.callback<void>((resume) => {
         const client = new driver.Client(typeof config === "string" ? { connectionString: config } : { ...config })
@@ -87,7 +110,12 @@ export const postgres = (config: PostgresConnection): Notifier => ({
         client
           .connect()
           .then(() => client.query(`LISTEN "${channel.replaceAll("\"", "\"\"")}"`))
-          .then(() => Deferred.doneUnsafe(ready, Effect.void))
+          .then(() => {
+            if (over) return
+            listening = true
+            if (sessions++ > 0) onResync?.()
+            Deferred.doneUnsafe(ready, Effect.void)
+          })
           .catch(finish)
         return Effect.sync(() => {
           over = true
@@ -99,10 +127,11 @@ export const postgres = (config: PostgresConnection): Notifier => ({
       const reconnecting = Effect.gen(function*() {
         let failures = 0
         while (true) {
-          const started = Date.now()
+          listening = false
           yield* session
-          failures = Date.now() - started > 10_000 ? 1 : failures + 1
-          yield* Effect.sleep(Math.min(50 * 2 ** failures, 5_000))
+          // a session that got to LISTEN was a success: the next drop starts the backoff afresh
+          failures = listening ? 1 : failures + 1
+          yield* Effect.sleep(reconnectDelayMs(failures))
         }
       })
       yield* Effect.forkScoped(reconnecting)

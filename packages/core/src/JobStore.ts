@@ -140,17 +140,38 @@ export interface Stats {
 }
 
 /**
- * A change a store announces (rule 11).
+ * A change a store announces (rule 11): a job's change, or a resync.
  *
  * @since 0.1.0
  * @category models
  */
-export interface JobChange {
+export type JobChange = JobChanged | ChangesResync
+
+/**
+ * One job changed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobChanged {
   readonly id: string
   readonly type: string
   readonly queue: string
   readonly kind: "enqueued" | "progress" | "status" | "cancelRequested" | "deleted"
   readonly status: JobStatus
+}
+
+/**
+ * Changes may have been missed (e.g. the store's listening connection was
+ * lost and is back): whoever holds state derived from changes re-reads it
+ * now. Runners re-check their jobs' cancel requests and look for new jobs;
+ * watchers re-read their job.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChangesResync {
+  readonly kind: "resync"
 }
 
 /**
@@ -234,6 +255,8 @@ export interface JobStoreShape {
    * store can tell. Best effort: readers poll as a fallback. Enqueues, cancel
    * requests and deletions are always announced; progress and status changes
    * at least for jobs someone is {@link JobStoreShape.watching | watching}.
+   * A store that can lose announcements (a dropped connection) emits a
+   * `resync` once it can hear again.
    */
   readonly changes: Stream.Stream<JobChange>
   /**

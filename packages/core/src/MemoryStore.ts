@@ -10,7 +10,7 @@ import { claimOrder, fromNew, isClaimable, isTerminal } from "./Job.js"
 import type { JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
 import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import { JobStore, Transaction } from "./JobStore.js"
-import type { Enqueued, JobChange, JobStoreShape, Stats } from "./JobStore.js"
+import type { Enqueued, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
 import { computeStats } from "./internal/stats.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -24,7 +24,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const jobs = new Map<string, Mutable<JobRecord>>()
   const pubsub = yield* PubSub.unbounded<JobChange>()
-  const announce = (job: JobRecord, kind: JobChange["kind"]) =>
+  const announce = (job: JobRecord, kind: JobChanged["kind"]) =>
     PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
   const snapshot = (job: JobRecord): JobRecord => ({ ...job, errors: [...job.errors] })
 

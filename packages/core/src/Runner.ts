@@ -66,6 +66,8 @@ interface Running {
   readonly job: JobRecord
   /** Interrupt the handler for this reason (the first reason wins). */
   readonly stop: (reason: StopReason) => Effect.Effect<void>
+  /** Heartbeat now rather than at the next period: learns of a cancel request that was not announced. */
+  readonly beatNow: () => void
   done?: Fiber.Fiber<void>
   /** The handler has ended; only the store write is left. The slot is free for the next job. */
   settling?: boolean
@@ -168,7 +170,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
             reason = why
             return handler ? Fiber.interrupt(handler).pipe(Effect.forkDetach, Effect.asVoid) : Effect.void
           })
-        const entry: Running = { job, stop }
+        const beatNow = yield* Queue.sliding<void>(1)
+        const entry: Running = { job, stop, beatNow: () => Queue.offerUnsafe(beatNow, undefined) }
         running.set(job.id, entry)
 
         // progress, coalesced: the writer takes the latest value at most once per period
@@ -220,7 +223,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
         ) as Effect.Effect<Fiber.Fiber<Json, unknown>>)
         if (reason !== null) yield* Fiber.interrupt(handler).pipe(Effect.forkDetach)
 
-        const beat = yield* Effect.sleep(heartbeatMs).pipe(
+        const beat = yield* Queue.take(beatNow).pipe(
+          Effect.timeoutOption(heartbeatMs),
           Effect.andThen(store.heartbeat(lease, leaseMs)),
           Effect.flatMap(({ cancelRequested }) => (cancelRequested ? stop("cancel") : Effect.void)),
           Effect.catchTag("LeaseLost", () => stop("leaseLost")),
@@ -327,6 +331,11 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
 
     const listener = yield* store.changes.pipe(
       Stream.runForEach((change) => {
+        if (change.kind === "resync") {
+          // announcements may have been lost: re-check every held job's cancel request, look for jobs
+          for (const r of running.values()) r.beatNow()
+          return poke
+        }
         if (change.kind === "cancelRequested") {
           const r = running.get(change.id)
           return r ? r.stop("cancel") : Effect.void

@@ -237,7 +237,8 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         let pending = true
         yield* store.changes.pipe(
           Stream.runForEach((change) =>
-            change.id === id || (pending && change.queue === queue && change.kind !== "progress")
+            change.kind === "resync" || change.id === id ||
+              (pending && change.queue === queue && change.kind !== "progress")
               ? Queue.offer(wake, undefined)
               : Effect.void
           ),

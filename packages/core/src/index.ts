@@ -34,12 +34,14 @@ export type { AsyncJobContext, JobContext } from "./JobContext.js"
 export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 export { JobStore, Transaction } from "./JobStore.js"
 export type {
+  ChangesResync,
   ClaimRequest,
   CompletedMany,
   DurationStats,
   Enqueued as StoreEnqueued,
   FailRequest,
   JobChange,
+  JobChanged,
   JobStoreShape,
   StoreLayer,
   ListFilter,

@@ -2,7 +2,7 @@
 import { assert } from "@effect/vitest"
 import { Effect, Option, Queue, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import type { JobChange, JobStoreShape } from "../JobStore.js"
+import type { JobChange, JobChanged, JobStoreShape } from "../JobStore.js"
 import { claimOne, lease, newJob, rule } from "./harness.js"
 import type { RuleModule } from "./harness.js"
 
@@ -17,11 +17,11 @@ const listen = (store: JobStoreShape) =>
       Stream.runForEach((c) => Queue.offer(received, c)),
       Effect.forkScoped({ startImmediately: true })
     )
-    return (id: string, kind: JobChange["kind"]) =>
+    return (id: string, kind: JobChanged["kind"]) =>
       Effect.gen(function*() {
         while (true) {
           const c = yield* Queue.take(received)
-          if (c.id === id && c.kind === kind) return c
+          if (c.kind !== "resync" && c.id === id && c.kind === kind) return c
         }
       }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
   })
