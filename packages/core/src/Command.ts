@@ -3,11 +3,26 @@
  * shutdown) kills it: SIGTERM to its whole process group, then SIGKILL after
  * a grace period. The interruption returns only once the process is gone.
  *
+ * The child leads its own process group, so its children (a shell's
+ * pipeline, a script's workers) are signalled with it. It also dies with the
+ * host: when the host process is killed outright (SIGKILL, the OOM killer)
+ * and no finalizer runs, a small reaper process watching a pipe from the
+ * host sees it close and kills the group (see `internal/reaper.ts`). POSIX
+ * only: process groups and `/bin/sh` are assumed.
+ *
+ * Built on `node:child_process` rather than `effect/process`: its spawner is
+ * implemented in `@effect/platform-node`, which core does not depend on
+ * (core depends on `effect` alone), and taking it as a requirement would put
+ * a `ChildProcessSpawner` in every handler's environment and in the Promise
+ * facade. It would not cover the host's death either: its kill on scope
+ * close is a finalizer, and a SIGKILLed host runs none.
+ *
  * @since 0.1.0
  */
 import { spawn } from "node:child_process"
 import { basename } from "node:path"
 import { Cause, Data, Effect, Exit, Option } from "effect"
+import * as Reaper from "./internal/reaper.js"
 
 /**
  * The process could not start, or exited with a non-zero code or a signal.
@@ -130,15 +145,22 @@ export const run = (
           errBuf = errBuf.slice(nl + 1)
         }
       })
+      const graceMs = options.killGraceMs ?? 2000
+      const reaper = child.pid === undefined ? undefined : Reaper.watch(child.pid, graceMs, (cause) =>
+        Effect.runForkWith(services)(
+          Effect.logWarning(`jobtrack: no reaper for a child process; it may outlive a crash of this process: ${String(cause)}`)
+        ))
       if (options.stdin !== undefined) child.stdin!.end(options.stdin)
       if (child.pid !== undefined) runLine(options.onStart && (() => options.onStart!(child.pid!)), "")
       const label = basename(command)
       child.once("error", (cause) => {
+        reaper?.dispose()
         exited = true
         onExitWaiters.forEach((w) => w())
         resume(Effect.fail(new CommandFailed({ command: label, exitCode: null, signal: null, stderr, cause })))
       })
       child.once("close", (code, signal) => {
+        reaper?.dispose()
         exited = true
         onExitWaiters.forEach((w) => w())
         if (outBuf) runLine(options.onStdout, outBuf)
@@ -164,7 +186,7 @@ export const run = (
             }
           }
         }
-        const timer = setTimeout(() => kill("SIGKILL"), options.killGraceMs ?? 2000)
+        const timer = setTimeout(() => kill("SIGKILL"), graceMs)
         onExitWaiters.push(() => {
           clearTimeout(timer)
           done(Effect.void)
