@@ -26,4 +26,6 @@ export {
 } from "./migrations.js"
 export type { Migration, MigrationResultSet } from "./migrations.js"
 export { PgliteDialect } from "./PgliteDialect.js"
+export { sqlMigrations } from "./sqlFiles.js"
+export type { SqlMigration } from "./sqlFiles.js"
 export type { PgliteDatabase } from "./PgliteDialect.js"

@@ -266,22 +266,25 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> => [
  * Each migration also records (or, down, forgets) itself in
  * `<schema>.applied_migrations`, inside the migrator's transaction.
  */
-const recorded = (s: string, name: string, m: Step): Migration => ({
-  up: async (db) => {
-    await m.up(db)
-    await sql.raw(`
-      create table if not exists "${s}".applied_migrations (
-        name        text primary key,
-        applied_at  timestamptz not null default now()
-      );
-      insert into "${s}".applied_migrations (name) values ('${name}') on conflict (name) do nothing;
-    `).execute(db)
-  },
-  down: async (db) => {
-    await sql.raw(`delete from "${s}".applied_migrations where name = '${name}'`).execute(db).catch(() => {})
-    await m.down(db)
+const recorded = (s: string, name: string, m: Step): Migration => {
+  const ledger = `
+    create table if not exists "${s}".applied_migrations (
+      name        text primary key,
+      applied_at  timestamptz not null default now()
+    );`
+  return {
+    up: async (db) => {
+      await m.up(db)
+      await sql.raw(`${ledger}
+    insert into "${s}".applied_migrations (name) values ('${name}') on conflict (name) do nothing;`).execute(db)
+    },
+    down: async (db) => {
+      await sql.raw(`${ledger}
+    delete from "${s}".applied_migrations where name = '${name}';`).execute(db)
+      await m.down(db)
+    }
   }
-})
+}
 
 /**
  * The migrations for a schema, by name, in order, for a host's own migration
