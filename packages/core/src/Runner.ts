@@ -293,17 +293,7 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
         if (entry) entry.done = done
       })
 
-    let lastRecovery = -Infinity
     const cycle = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      if (now - lastRecovery >= Math.min(pollMs, leaseMs / 2)) {
-        lastRecovery = now
-        const recovered = yield* store.recoverExpired()
-        for (const job of recovered) {
-          yield* log("lease expired; recovered", job)
-          if (job.status !== "retrying") yield* Hooks.fire(options.hooks, { ...job, queuePosition: null })
-        }
-      }
       let busy = 0
       for (const r of running.values()) if (!r.settling) busy++
       const free = concurrency - busy
@@ -347,6 +337,25 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
     )
     const loopFiber = yield* Effect.forkDetach(loop)
 
+    // -- lease recovery ------------------------------------------------------
+    // On its own period rather than in the claim loop (whose wakes and back-offs would
+    // stretch the gap between checks): a job whose holder died is recovered at most one
+    // period after its lease expires.
+    const recovery = Effect.gen(function*() {
+      const recovered = yield* store.recoverExpired()
+      for (const job of recovered) {
+        yield* log("lease expired; recovered", job)
+        if (job.status !== "retrying") yield* Hooks.fire(options.hooks, { ...job, queuePosition: null })
+      }
+      if (recovered.length > 0) yield* poke
+    }).pipe(
+      Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: lease recovery failed: ${e.reason}`)),
+      Effect.andThen(Effect.sleep(Math.min(pollMs, leaseMs / 2))),
+      Effect.forever,
+      Effect.forkDetach
+    )
+    const recoveryFiber = yield* recovery
+
     const pruneFiber = options.prune === false ? undefined : yield* Effect.gen(function*() {
       const prune = options.prune || { after: "7 days", every: "1 hour" }
       while (true) {
@@ -365,6 +374,7 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
       shutdownDone = Effect.gen(function*() {
         stopping = true
         yield* Fiber.interrupt(loopFiber)
+        yield* Fiber.interrupt(recoveryFiber)
         if (pruneFiber) yield* Fiber.interrupt(pruneFiber)
         const all = () => Fiber.awaitAll([...running.values()].flatMap((r) => (r.done ? [r.done] : [])))
         const finished = yield* all().pipe(Effect.timeoutOption(graceMs))
