@@ -20,6 +20,7 @@ import type {
 } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
+import * as EventStream from "./EventStream.js"
 import { fromView } from "./WireView.js"
 import type { WireView } from "./WireView.js"
 
@@ -66,8 +67,12 @@ export type Caller = string | null
  */
 export interface EventsResponse {
   readonly status: 200
-  /** Presented views: the current one at once, then one per change, ending after a terminal one. */
-  readonly events: Stream.Stream<unknown>
+  /**
+   * Frames to write as Server-Sent Events: on a resume, a `resume` frame
+   * saying whether events were missed; the current view at once; then one per
+   * change, ending after a terminal one (see {@link EventStream}).
+   */
+  readonly events: Stream.Stream<EventStream.Frame>
 }
 
 /**
@@ -78,7 +83,11 @@ export interface JobsApi {
   readonly enqueue: (type: string, body: unknown, caller: Caller) => Promise<HttpResponse>
   readonly list: (query: Readonly<Record<string, string | undefined>>, caller: Caller) => Promise<HttpResponse>
   readonly get: (id: string, caller: Caller) => Promise<HttpResponse>
-  readonly events: (id: string, caller: Caller) => Promise<HttpResponse | EventsResponse>
+  /**
+   * `lastEventId`: the `Last-Event-ID` of a reconnecting client. 204 when it
+   * is the id of the job's current, terminal state: nothing more will come.
+   */
+  readonly events: (id: string, caller: Caller, lastEventId?: string) => Promise<HttpResponse | EventsResponse>
   readonly cancel: (id: string, caller: Caller) => Promise<HttpResponse>
   readonly retry: (id: string, caller: Caller) => Promise<HttpResponse>
   readonly remove: (id: string, caller: Caller) => Promise<HttpResponse>
@@ -228,10 +237,15 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
 
     get: (id, caller) => guarded(id, caller, Effect.succeed, (job) => ({ status: 200, body: present(job) })),
 
-    events: async (id, caller) => {
-      const first = await run(owned(id, caller), () => ({ status: 200 }))
-      if (first.status !== 200) return first
-      return { status: 200, events: tracker.watch(id).pipe(Stream.map(present), Stream.ignore) }
+    events: async (id, caller, lastEventId) => {
+      const exit = await Effect.runPromiseExit(owned(id, caller))
+      if (Exit.isFailure(exit)) return failure(exit.cause)
+      const now = exit.value
+      // the client has the final state already: 204 tells an EventSource to stop reconnecting
+      if (lastEventId !== undefined && Job.isTerminal(now.status) && EventStream.eventId(now) === lastEventId) {
+        return { status: 204 }
+      }
+      return { status: 200, events: EventStream.frames(tracker.watch(id), present, lastEventId).pipe(Stream.ignore) }
     },
 
     cancel: (id, caller) =>

@@ -5,6 +5,8 @@
  */
 
 /** @since 0.1.0 */
+export * as EventStream from "./EventStream.js"
+/** @since 0.1.0 */
 export * as HttpError from "./HttpError.js"
 /** @since 0.1.0 */
 export * as JobsApi from "./JobsApi.js"

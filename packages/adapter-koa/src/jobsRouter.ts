@@ -13,6 +13,7 @@ import type { Context } from "koa"
 import type { Jobtrack, Tracker } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
+import * as EventStream from "./EventStream.js"
 import * as JobsApi from "./JobsApi.js"
 
 /**
@@ -138,7 +139,9 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   router.post("/:id/retry", route((api, who, ctx) => api.retry(ctx.params.id!, who)))
   router.delete("/:id", route((api, who, ctx) => api.remove(ctx.params.id!, who)))
   router.get("/:id/events", route(async (api, who, ctx) => {
-    const answer = await api.events(ctx.params.id!, who)
+    // sent by an EventSource when it reconnects; `?last_event_id=` for a page that resumes after a reload
+    const last = ctx.get("last-event-id") || (typeof ctx.query.last_event_id === "string" ? ctx.query.last_event_id : "")
+    const answer = await api.events(ctx.params.id!, who, last === "" ? undefined : last)
     if (!("events" in answer)) return answer
     await streamEvents(ctx, answer.events, heartbeatMs)
   }))
@@ -146,7 +149,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
 }
 
 /** Write Server-Sent Events until the stream ends or the client goes away. */
-const streamEvents = async (ctx: Context, events: Stream.Stream<unknown>, heartbeatMs: number) => {
+const streamEvents = async (ctx: Context, events: Stream.Stream<EventStream.Frame>, heartbeatMs: number) => {
   const { req, res } = ctx
   ctx.respond = false
   req.socket.setTimeout(0)
@@ -159,7 +162,7 @@ const streamEvents = async (ctx: Context, events: Stream.Stream<unknown>, heartb
   })
   res.write("retry: 2000\n\n")
   const fiber = Effect.runFork(
-    events.pipe(Stream.runForEach((view) => Effect.sync(() => res.write(`event: job\ndata: ${JSON.stringify(view)}\n\n`))))
+    events.pipe(Stream.runForEach((frame) => Effect.sync(() => res.write(EventStream.encode(frame)))))
   )
   const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs)
   const gone = () => Effect.runFork(Fiber.interrupt(fiber))

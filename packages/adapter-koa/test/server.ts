@@ -52,6 +52,14 @@ export const flaky = JobDefinition.make({
     })
 })
 
+/** One at a time (a group of one): a second job waits, pending, while the first sleeps. */
+export const solo = JobDefinition.make({
+  type: "solo",
+  payload: Schema.Struct({}),
+  group: { key: () => "solo", limit: 1 },
+  handler: () => Effect.sleep("60 seconds")
+})
+
 /** Runs `sleep 60` as a child process. */
 export const shell = JobDefinition.make({
   type: "shell",
@@ -88,7 +96,7 @@ export const startApp = async (
   )
   const jobs = Jobtrack.make({
     store: counted,
-    definitions: [steps, flaky, shell],
+    definitions: [steps, flaky, shell, solo],
     runner: { concurrency: 20, pollInterval: "50 millis", progressInterval: "20 millis" },
     watchPollInterval: "100 millis"
   })
@@ -99,7 +107,7 @@ export const startApp = async (
       const auth = ctx.get("authorization")
       return auth.startsWith("Bearer ") ? auth.slice(7) : undefined
     },
-    expose: [{ definition: steps, options: (p) => ({ key: (p as { key?: string }).key }) }, flaky, shell],
+    expose: [{ definition: steps, options: (p) => ({ key: (p as { key?: string }).key }) }, flaky, shell, solo],
     bodyLimit: 1024,
     heartbeat: "200 millis",
     ...extra
@@ -151,31 +159,52 @@ export const eventually = async <A>(f: () => Promise<A>, until: (a: A) => boolea
   }
 }
 
-/** Read an SSE response into parsed `data` payloads, until it ends or `stopAfter` says so. */
+/** One parsed Server-Sent Event. */
+export interface SseFrame {
+  readonly event: string
+  readonly id: string | undefined
+  readonly data: Record<string, unknown>
+}
+
+/**
+ * Read an SSE response until it ends or `stopAfter` says so: `events` are the
+ * `job` frames' data, `frames` every frame with its event name and id.
+ */
 export const readEvents = async (
   res: Response,
-  stopAfter: (events: Array<Record<string, unknown>>) => boolean = () => false
+  stopAfter: (events: Array<Record<string, unknown>>, frames: Array<SseFrame>) => boolean = () => false
 ) => {
   const events: Array<Record<string, unknown>> = []
+  const frames: Array<SseFrame> = []
   const comments: Array<string> = []
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
   let buffer = ""
   while (true) {
     const { done, value } = await reader.read()
-    if (done) return { events, comments, ended: true }
+    if (done) return { events, frames, comments, ended: true }
     buffer += value
     let sep: number
     while ((sep = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, sep)
       buffer = buffer.slice(sep + 2)
+      let event = "message"
+      let id: string | undefined
+      let data: string | undefined
       for (const line of block.split("\n")) {
-        if (line.startsWith("data: ")) events.push(JSON.parse(line.slice(6)))
+        if (line.startsWith("data: ")) data = line.slice(6)
+        else if (line.startsWith("event: ")) event = line.slice(7)
+        else if (line.startsWith("id: ")) id = line.slice(4)
         else if (line.startsWith(":")) comments.push(line)
       }
+      if (data !== undefined) {
+        const parsed = JSON.parse(data) as Record<string, unknown>
+        frames.push({ event, id, data: parsed })
+        if (event === "job") events.push(parsed)
+      }
     }
-    if (stopAfter(events)) {
+    if (stopAfter(events, frames)) {
       await reader.cancel()
-      return { events, comments, ended: false }
+      return { events, frames, comments, ended: false }
     }
   }
 }

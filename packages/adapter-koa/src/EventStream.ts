@@ -1,0 +1,87 @@
+/**
+ * What `GET /:id/events` sends, as frames any framework can write as
+ * Server-Sent Events. Every view frame carries an `id:` derived from the
+ * job's state (its `updatedAt` and a hash of everything the view shows), so
+ * equal ids mean an equal state. A client that reconnects with
+ * `Last-Event-ID` (browsers send it by themselves) first gets a `resume`
+ * frame that says whether it missed anything (`{ "missed": true }` when the
+ * state changed since its last frame), then the current view at once, read
+ * after the subscription to changes is open, so nothing between that read and
+ * the next change can be lost.
+ *
+ * @since 0.1.0
+ */
+import { Stream } from "effect"
+import type { JobView } from "@jobtrack/core"
+
+/**
+ * One Server-Sent Event.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Frame {
+  readonly event: "job" | "resume"
+  /** For `job` frames: the state's id, what a client sends back as `Last-Event-ID`. */
+  readonly id?: string
+  readonly data: unknown
+}
+
+/** FNV-1a, 32 bits: a short, stable digest (not a security boundary: ids are only compared). */
+const fnv1a = (text: string): string => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h.toString(16).padStart(8, "0")
+}
+
+/**
+ * The event id of a job's state: `<updatedAt ms>-<digest of the shown fields>`.
+ *
+ * @example
+ * ```ts
+ * eventId(view) // "1764497125120-9f3a01c2"
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const eventId = (job: JobView): string =>
+  `${job.updatedAt.getTime()}-${
+    fnv1a(JSON.stringify([
+      job.status, job.progress, job.progressMessage, job.errorMessage, job.attempts, job.queuePosition,
+      job.cancelRequested, job.nextRetryAt?.getTime() ?? null, job.completedAt?.getTime() ?? null
+    ]))
+  }`
+
+/**
+ * The frames for a stream of views: one `job` frame per view; on a resume
+ * (`lastEventId` given), a `resume` frame before the first.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const frames = <E>(
+  views: Stream.Stream<JobView, E>,
+  present: (job: JobView) => unknown,
+  lastEventId: string | undefined
+): Stream.Stream<Frame, E> =>
+  Stream.mapAccum(views, () => true, (first, view): readonly [boolean, ReadonlyArray<Frame>] => {
+    const frame: Frame = { event: "job", id: eventId(view), data: present(view) }
+    return [
+      false,
+      first && lastEventId !== undefined
+        ? [{ event: "resume", data: { missed: frame.id !== lastEventId } }, frame]
+        : [frame]
+    ]
+  })
+
+/**
+ * A frame as text on the wire.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (frame: Frame): string =>
+  `${frame.id === undefined ? "" : `id: ${frame.id}\n`}event: ${frame.event}\ndata: ${JSON.stringify(frame.data)}\n\n`
