@@ -23,14 +23,14 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
   const extract = (body: unknown, user = "ann") => call(`${app.url}/api/newsletters/extract`, { method: "POST", user, body })
 
   it("extract answers 202 at once; status shows progress through the steps; completed carries newsletters", async () => {
-    const start = performance.now()
     const res = await extract({ hours_back: 6, max_results: 20 })
-    assert.isBelow(performance.now() - start, 100)
     assert.strictEqual(res.status, 202)
     assert.deepStrictEqual(Object.keys(res.body).sort(), ["extraction_id", "message", "status"])
     assert.strictEqual(res.body.status, "pending")
     assert.strictEqual(res.body.message, "Extraction started")
     const id = res.body.extraction_id
+    // answered before the extraction did its work: it is still under way
+    assert.include(["pending", "processing"], (await status(id)).body.status)
     const messages = new Set<string>()
     const done = await until(async () => {
       const s = await status(id)
@@ -66,13 +66,13 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     assert.isAtLeast(waiting.queue_position, 1)
     // another user is not held back by carla's limit
     await until(() => status(other, "dan").then((r) => r.body), (v) => v.status === "completed", 10_000, "dan's done")
-    for (let k = 0; k < 20; k++) {
-      const vs = await Promise.all(ids.map((id) => status(id, "carla").then((r) => r.body)))
-      assert.isAtMost(vs.filter((v) => v.status === "processing").length, 2)
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    // sampled on every poll until all three are done, not for a guessed while
     await until(
-      () => Promise.all(ids.map((id) => status(id, "carla").then((r) => r.body.status))),
+      async () => {
+        const vs = await Promise.all(ids.map((id) => status(id, "carla").then((r) => r.body)))
+        assert.isAtMost(vs.filter((v) => v.status === "processing").length, 2)
+        return vs.map((v) => v.status)
+      },
       (s) => s.every((x) => x === "completed"),
       30_000,
       "all three done"

@@ -104,8 +104,26 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.watchPollInterval ? { watchPollInterval: options.watchPollInterval } : {})
   }).pipe(Layer.provideMerge(options.store))
-  const runtime = ManagedRuntime.make(layer)
-  const run = <A, E>(effect: Effect.Effect<A, E, Tracker.Tracker | JobStore>) => runtime.runPromise(effect)
+  let runtime = ManagedRuntime.make(layer)
+  /**
+   * The runtime, built on first use. When building it fails (the database is
+   * down at start), the next call builds it again: callers get the StoreError
+   * meanwhile, and the service recovers by itself once the store can start.
+   */
+  const ready = async () => {
+    const built = runtime
+    try {
+      await built.context()
+      return built
+    } catch (error) {
+      if (runtime === built) {
+        runtime = ManagedRuntime.make(layer)
+        built.dispose().catch(() => {})
+      }
+      throw error
+    }
+  }
+  const run = async <A, E>(effect: Effect.Effect<A, E, Tracker.Tracker | JobStore>) => (await ready()).runPromise(effect)
   const withTracker = <A, E>(f: (t: Tracker.TrackerShape) => Effect.Effect<A, E>) => run(Tracker.Tracker.use(f))
   let runnerScope: Scope.Closeable | undefined
 
@@ -115,7 +133,9 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     if (scope) await run(Scope.close(scope, Exit.void))
   }
   return {
-    runtime,
+    get runtime() {
+      return runtime
+    },
     tracker: () => run(Tracker.Tracker.use(Effect.succeed)),
     enqueue: (def, payload, opts) => withTracker((t) => t.enqueue(def, payload, opts)),
     enqueueMany: (def, items) => withTracker((t) => t.enqueueMany(def, items)),
@@ -129,7 +149,7 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     stats: (filter) => withTracker((t) => t.stats(filter)),
     watch: (id) => ({
       async *[Symbol.asyncIterator]() {
-        const services = await runtime.context()
+        const services = await (await ready()).context()
         yield* Stream.toAsyncIterableWith(Stream.unwrap(Tracker.Tracker.use((t) => Effect.succeed(t.watch(id)))), services)
       }
     }),

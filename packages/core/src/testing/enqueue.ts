@@ -56,10 +56,15 @@ export const enqueueRules: RuleModule = ({ options }) =>
         Effect.gen(function*() {
           const a = newJob()
           const b = newJob()
-          const rolled = yield* Effect.exit(tx(store, store.enqueue(a), false))
-          assert.isTrue(Exit.isFailure(rolled))
+          // the enqueue itself succeeds inside the transaction; only the rollback undoes it
+          let inside: boolean | undefined
+          const body = Effect.tap(store.enqueue(a), (r) => Effect.sync(() => (inside = r.created)))
+          const rolled = yield* Effect.exit(tx(store, body, false))
+          assert.isTrue(inside, "enqueue inside the transaction did not create the job")
+          assert.deepStrictEqual(rolled, Exit.fail("rolled back"))
           assert.strictEqual(yield* tagOf(store.get(a.id)), "JobNotFound")
-          yield* tx(store, store.enqueue(b), true)
+          const committed = yield* tx(store, store.enqueue(b), true)
+          assert.isTrue(committed.created)
           assert.strictEqual((yield* store.get(b.id)).status, "pending")
         }))
     }
