@@ -90,12 +90,10 @@ export const makeApp = (options: AppOptions) => {
   api.get("/extractions/:id/status", async (ctx) => {
     const id = ctx.params.id!
     const job = JobId.isValid(id) ? await jobs.get(id).catch(() => undefined) : undefined
-    if (!job) {
+    // another user's extraction answers like an unknown one: its existence is not revealed
+    if (!job || job.owner !== ctx.state.user) {
       ctx.status = 404
       ctx.body = { error: { code: "not_found", message: "Extraction not found" } }
-    } else if (job.owner !== ctx.state.user) {
-      ctx.status = 403
-      ctx.body = { error: { code: "forbidden", message: "Not authorized" } }
     } else {
       ctx.body = status(job)
     }
