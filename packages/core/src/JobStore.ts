@@ -157,7 +157,8 @@ export interface JobChanged {
   readonly id: string
   readonly type: string
   readonly queue: string
-  readonly kind: "enqueued" | "progress" | "status" | "cancelRequested" | "deleted"
+  /** `hook`: a hook delivery was recorded for the job (rule 12); `status` is its event. */
+  readonly kind: "enqueued" | "progress" | "status" | "cancelRequested" | "deleted" | "hook"
   readonly status: JobStatus
 }
 
@@ -172,6 +173,81 @@ export interface JobChanged {
  */
 export interface ChangesResync {
   readonly kind: "resync"
+}
+
+/**
+ * The terminal statuses a hook delivery is recorded for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HookEvent = "completed" | "failed" | "cancelled"
+
+/**
+ * A pending call of a lifecycle hook (rules 12–15): recorded by the store in
+ * the same write as the transition into a terminal status, claimed with a
+ * lease by any process that has the hook, deleted once delivered, `dead`
+ * after the last failed attempt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HookDelivery {
+  /** Stable across attempts: hooks use it (or `jobId` + `event`) to drop repeats. */
+  readonly id: string
+  readonly jobId: string
+  readonly type: string
+  readonly event: HookEvent
+  /** The job as the transition left it. */
+  readonly job: JobRecord
+  /** `delivering` while a process holds it; `dead` once retries are exhausted. */
+  readonly status: "pending" | "delivering" | "dead"
+  /** Delivery attempts started so far. */
+  readonly attempts: number
+  /** Fencing token, bumped at each claim. */
+  readonly token: number
+  readonly lockedBy: string | null
+  /** When it may be claimed: the next attempt (pending) or the lease's end (delivering). */
+  readonly availableAt: Date
+  readonly lastError: string | null
+  readonly createdAt: Date
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeliveryClaim {
+  /** Only deliveries of these job types… */
+  readonly types: ReadonlyArray<string>
+  /** …and these events (the hooks the claiming process has). */
+  readonly events: ReadonlyArray<HookEvent>
+  readonly workerId: string
+  readonly limit: number
+  readonly leaseMs: number
+}
+
+/**
+ * A failed delivery attempt, as the delivering process reports it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeliveryFailure extends Lease {
+  readonly message: string
+  /** When to try again; null: no attempt left, the delivery is dead. */
+  readonly retryAt: Date | null
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeliveryFilter {
+  readonly jobId?: string | undefined
+  readonly status?: ReadonlyArray<HookDelivery["status"]> | undefined
+  /** 1–500, default 100. */
+  readonly limit?: number | undefined
 }
 
 /**
@@ -248,8 +324,25 @@ export interface JobStoreShape {
   /** The job and its queue position, read together (one round trip where the store can). */
   readonly view: (id: string) => Effect.Effect<JobView, JobNotFound | StoreError>
   readonly stats: (filter: StatsFilter) => Effect.Effect<Stats, StoreError>
-  /** Delete terminal jobs completed strictly before `before`; returns how many. */
+  /**
+   * Delete terminal jobs completed strictly before `before`, and hook
+   * deliveries recorded strictly before it (dead, or for hooks no process has);
+   * returns how many jobs.
+   */
   readonly prune: (before: Date) => Effect.Effect<number, StoreError>
+  /**
+   * Claim up to `limit` hook deliveries of the given types and events whose
+   * `availableAt` has come (pending, or delivering with an expired lease),
+   * oldest first: each becomes `delivering` with a new token, one more attempt
+   * and a lease (rule 13).
+   */
+  readonly claimDeliveries: (request: DeliveryClaim) => Effect.Effect<ReadonlyArray<HookDelivery>, StoreError>
+  /** The hook ran: delete the delivery. Fenced like a job's lease (rule 14). */
+  readonly deliveryDone: (lease: Lease) => Effect.Effect<void, LeaseLost | StoreError>
+  /** The hook failed: pending again at `retryAt`, or dead (rule 14). */
+  readonly deliveryFailed: (failure: DeliveryFailure) => Effect.Effect<HookDelivery, LeaseLost | StoreError>
+  /** Deliveries not yet made (or dead), oldest first. */
+  readonly listDeliveries: (filter: DeliveryFilter) => Effect.Effect<ReadonlyArray<HookDelivery>, StoreError>
   /**
    * Changes as they happen, from every process sharing the store where the
    * store can tell. Best effort: readers poll as a fallback. Enqueues, cancel

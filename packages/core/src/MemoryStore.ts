@@ -7,10 +7,11 @@
  */
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import { claimOrder, fromNew, isClaimable, isTerminal } from "./Job.js"
+import * as JobId from "./JobId.js"
 import type { JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
 import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import { JobStore, Transaction } from "./JobStore.js"
-import type { Enqueued, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
+import type { Enqueued, HookDelivery, HookEvent, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
 import { computeStats } from "./internal/stats.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -23,6 +24,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
  */
 export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const jobs = new Map<string, Mutable<JobRecord>>()
+  const deliveries = new Map<string, Mutable<HookDelivery>>()
   const pubsub = yield* PubSub.unbounded<JobChange>()
   const announce = (job: JobRecord, kind: JobChanged["kind"]) =>
     PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
@@ -63,7 +65,34 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     job.updatedAt = new Date(now)
     if (isTerminal(status)) job.completedAt = new Date(now)
     announce(job, "status")
+    // rule 12: the hook delivery is part of the same (synchronous) write
+    if (isTerminal(status)) record(job, status as HookEvent, now)
     return snapshot(job)
+  }
+  const record = (job: JobRecord, event: HookEvent, now: number) => {
+    const delivery: Mutable<HookDelivery> = {
+      id: JobId.make(),
+      jobId: job.id,
+      type: job.type,
+      event,
+      job: snapshot(job),
+      status: "pending",
+      attempts: 0,
+      token: 0,
+      lockedBy: null,
+      availableAt: new Date(now),
+      lastError: null,
+      createdAt: new Date(now)
+    }
+    deliveries.set(delivery.id, delivery)
+    PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind: "hook", status: event })
+  }
+  const copy = (d: HookDelivery): HookDelivery => ({ ...d, job: snapshot(d.job) })
+  const holdsDelivery = (lease: Lease) => {
+    const d = deliveries.get(lease.id)
+    return d && d.status === "delivering" && d.token === lease.token
+      ? Effect.succeed(d)
+      : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token }))
   }
 
   /**
@@ -304,8 +333,46 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
             n++
           }
         }
+        for (const d of deliveries.values()) if (d.createdAt < before) deliveries.delete(d.id)
         return n
       }),
+    claimDeliveries: ({ events, leaseMs, limit, types, workerId }) =>
+      Clock.currentTimeMillis.pipe(Effect.map((now) =>
+        [...deliveries.values()]
+          .filter((d) =>
+            d.status !== "dead" && d.availableAt.getTime() <= now && types.includes(d.type) && events.includes(d.event)
+          )
+          .sort((a, b) => a.availableAt.getTime() - b.availableAt.getTime() || (a.id < b.id ? -1 : 1))
+          .slice(0, Math.max(0, limit))
+          .map((d) => {
+            d.status = "delivering"
+            d.attempts++
+            d.token++
+            d.lockedBy = workerId
+            d.availableAt = new Date(now + leaseMs)
+            return copy(d)
+          })
+      )),
+    deliveryDone: (lease) => Effect.map(holdsDelivery(lease), (d) => void deliveries.delete(d.id)),
+    deliveryFailed: ({ message, retryAt, ...lease }) =>
+      Effect.map(holdsDelivery(lease), (d) => {
+        d.status = retryAt === null ? "dead" : "pending"
+        d.lockedBy = null
+        d.lastError = message
+        if (retryAt !== null) d.availableAt = retryAt
+        return copy(d)
+      }),
+    listDeliveries: (filter) =>
+      Effect.sync(() =>
+        [...deliveries.values()]
+          .filter((d) =>
+            (filter.jobId === undefined || d.jobId === filter.jobId) &&
+            (filter.status === undefined || filter.status.includes(d.status))
+          )
+          .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
+          .slice(0, Math.min(Math.max(filter.limit ?? 100, 1), 500))
+          .map(copy)
+      ),
     changes: Stream.fromPubSub(pubsub),
     watching: () => Effect.void // every change is announced
   }

@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export * as Command from "./Command.js"
 /** @since 0.1.0 */
+export * as HookDelivery from "./HookDelivery.js"
+/** @since 0.1.0 */
 export * as Hooks from "./Hooks.js"
 /** @since 0.1.0 */
 export * as Job from "./Job.js"
@@ -37,9 +39,14 @@ export type {
   ChangesResync,
   ClaimRequest,
   CompletedMany,
+  DeliveryClaim,
+  DeliveryFailure,
+  DeliveryFilter,
   DurationStats,
   Enqueued as StoreEnqueued,
   FailRequest,
+  HookDelivery as HookDeliveryRecord,
+  HookEvent,
   JobChange,
   JobChanged,
   JobStoreShape,

@@ -11,6 +11,7 @@ import { enqueueRules } from "./enqueue.js"
 import { filterRules } from "./filters.js"
 import { groupRules } from "./groups.js"
 import type { ConformanceOptions, Rule, RuleModule } from "./harness.js"
+import { hookDeliveryRules } from "./hookDeliveries.js"
 import { keyRules } from "./keys.js"
 import { leaseRules } from "./leases.js"
 import { listingRules } from "./listing.js"
@@ -35,7 +36,8 @@ const modules: ReadonlyArray<RuleModule> = [
   transitionRules,
   listingRules,
   filterRules,
-  notificationRules
+  notificationRules,
+  hookDeliveryRules
 ]
 
 /** The suite's rules as data (for running one check against a given store). */
