@@ -36,6 +36,7 @@ export interface JobtrackOptions<Trx = never> {
    */
   readonly store: StoreLayer<Trx, StoreError>
   readonly definitions: ReadonlyArray<PlainDefinition>
+  /** Delivered at least once by the runner `start()` starts (see `HookDelivery`). */
   readonly hooks?: Hooks
   /** Runner settings used by `start()`. */
   readonly runner?: Omit<Runner.RunnerOptions, "definitions" | "hooks">
@@ -101,7 +102,6 @@ export type JobtrackError = InvalidInput | InvalidTransition | JobNotFound | Sto
 export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> => {
   const layer = Tracker.layer({
     definitions: options.definitions,
-    ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.watchPollInterval ? { watchPollInterval: options.watchPollInterval } : {})
   }).pipe(Layer.provideMerge(options.store))
   let runtime = ManagedRuntime.make(layer)

@@ -9,7 +9,8 @@
  */
 import { hostname } from "node:os"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Scope, Stream } from "effect"
-import * as Hooks from "./Hooks.js"
+import * as HookDelivery from "./HookDelivery.js"
+import type * as Hooks from "./Hooks.js"
 import type { JobRecord, Json, Lease } from "./Job.js"
 import type { JobContext } from "./JobContext.js"
 import type * as JobDefinition from "./JobDefinition.js"
@@ -43,7 +44,13 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
   readonly prune?: { readonly after: Duration.Input; readonly every: Duration.Input } | false
   /** Names this runner in leases (default host:pid:random). */
   readonly workerId?: string
+  /**
+   * Lifecycle hooks, delivered at least once by a {@link HookDelivery} this
+   * runner starts, for the job types it has definitions for.
+   */
   readonly hooks?: Hooks.Hooks
+  /** Settings of that delivery (lease, retry policy…). */
+  readonly hookDelivery?: Omit<HookDelivery.HookDeliveryOptions, "hooks" | "types" | "workerId">
 }
 
 /**
@@ -280,7 +287,6 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
           settled = yield* write(store.fail({ ...lease, message, retryAt }))
         }
         yield* log(`job ${settled.status}`, settled)
-        if (settled.status !== "processing") yield* Hooks.fire(options.hooks, { ...settled, queuePosition: null })
       }).pipe(Effect.catchTag("LeaseLost", () => log("lease lost before settling; write refused", job)))
 
     // -- the claim loop ----------------------------------------------------
@@ -343,10 +349,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
     // period after its lease expires.
     const recovery = Effect.gen(function*() {
       const recovered = yield* store.recoverExpired()
-      for (const job of recovered) {
-        yield* log("lease expired; recovered", job)
-        if (job.status !== "retrying") yield* Hooks.fire(options.hooks, { ...job, queuePosition: null })
-      }
+      // the store recorded the hook deliveries of the jobs it failed or cancelled
+      for (const job of recovered) yield* log("lease expired; recovered", job)
       if (recovered.length > 0) yield* poke
     }).pipe(
       Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: lease recovery failed: ${e.reason}`)),
@@ -387,6 +391,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
       }).pipe(Effect.cached, Effect.runSync)
       return shutdownDone
     })
+    // the store records hook deliveries with each transition; delivered after this runner's shutdown
+    if (options.hooks) yield* HookDelivery.make({ ...options.hookDelivery, hooks: options.hooks, types, workerId })
     yield* Effect.addFinalizer(() => shutdown)
 
     return {

@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Queue, Stream } from "effect"
-import * as Hooks from "./Hooks.js"
 import { isTerminal } from "./Job.js"
 import type { JobRecord, JobView, NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
@@ -109,7 +108,6 @@ export interface TrackerShape {
  */
 export interface TrackerOptions {
   readonly definitions: ReadonlyArray<JobDefinition.Any>
-  readonly hooks?: Hooks.Hooks
   /** How often `watch` re-reads when no change notification arrives (default 1 s). */
   readonly watchPollInterval?: Duration.Input
 }
@@ -290,11 +288,8 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
               view(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...job, queuePosition: null })))),
             (items) => ({ items, nextCursor: page.nextCursor })
           )),
-      cancel: (id) =>
-        store.cancel(id).pipe(
-          Effect.flatMap(view),
-          Effect.tap((v) => (v.status === "cancelled" ? Hooks.fire(options.hooks, v) : Effect.void))
-        ),
+      // an onCancelled hook is recorded by the store with the cancel, delivered by a runner
+      cancel: (id) => Effect.flatMap(store.cancel(id), view),
       retry: (id) => Effect.flatMap(store.retry(id), view),
       delete: (id) => store.delete(id),
       watch,

@@ -14,7 +14,7 @@ export const setup = (
 > =>
   Effect.gen(function*() {
     const store = options.store ?? (yield* MemoryStore.make)
-    const tracker = yield* Tracker.make({ definitions, ...(options.hooks ? { hooks: options.hooks } : {}) })
+    const tracker = yield* Tracker.make({ definitions })
       .pipe(Effect.provideService(JobStore, store))
     const runners: Array<Runner.Runner> = []
     for (let i = 0; i < (options.runners ?? 1); i++) {

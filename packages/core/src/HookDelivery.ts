@@ -1,0 +1,254 @@
+/**
+ * Delivers the hook calls the store recorded with each terminal transition
+ * (store rules 12–15), from whichever process has the hook: claims pending
+ * deliveries with a lease (woken by the store's `hook` notifications, polling
+ * as the fallback), calls the hook, deletes the delivery when the hook
+ * succeeded, and otherwise schedules the next attempt with the retry policy's
+ * Schedule until it gives up, leaving the delivery `dead`.
+ *
+ * At least once: a process that dies during a call (or runs past the lease)
+ * leaves the delivery to be claimed again. A delivery whose previous holder
+ * vanished more often than the policy allows attempts is made dead without
+ * another call, so a hook that crashes its process cannot loop forever.
+ *
+ * Deliveries are claimed only for the job types and events this process has
+ * (see {@link HookDeliveryOptions.types}); one no process can make stays
+ * pending, unclaimed (no spinning), until the store's prune removes it.
+ *
+ * A runner with `hooks` starts one; start one yourself with {@link layer} in a
+ * process that runs no jobs.
+ *
+ * @since 0.1.0
+ */
+import { hostname } from "node:os"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Stream } from "effect"
+import type { Scope } from "effect"
+import * as Hooks from "./Hooks.js"
+import type { LeaseLost, StoreError } from "./JobError.js"
+import { JobStore } from "./JobStore.js"
+import type { HookDelivery } from "./JobStore.js"
+import * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface HookDeliveryOptions {
+  readonly hooks: Hooks.Hooks
+  /** The job types whose deliveries this process makes (a runner: the types it has definitions for). */
+  readonly types: ReadonlyArray<string>
+  /** Names this process in delivery leases (default host:pid:random). */
+  readonly workerId?: string
+  /** Hook calls at once (default 4). */
+  readonly concurrency?: number
+  /**
+   * How long a claimed delivery is held (default 60 s): past it, another process
+   * may deliver it again. A hook call running longer than half of it fails the attempt.
+   */
+  readonly lease?: Duration.Input
+  /** Claim attempt period when no notification arrives (default 1 s). */
+  readonly pollInterval?: Duration.Input
+  /** Retries of a failing hook; see {@link defaultRetry}. */
+  readonly retry?: RetryPolicy.RetryPolicy
+  /** How long calls in flight may finish on shutdown before they are interrupted (default 10 s). */
+  readonly shutdownGrace?: Duration.Input
+}
+
+/**
+ * The default retries of a failing hook: 12, exponential from 1 s by 2 with
+ * jitter, capped at 10 minutes (about 37 minutes in all), then dead.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultRetry: RetryPolicy.RetryPolicy = RetryPolicy.exponential({
+  initial: "1 second",
+  factor: 2,
+  cap: "10 minutes",
+  maxRetries: 12,
+  jitter: true
+})
+
+/**
+ * A running deliverer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HookDeliverer {
+  /** Ids of the deliveries being made now. */
+  readonly inFlight: () => ReadonlyArray<string>
+  /** Stop claiming; let calls in flight finish within the grace period, then interrupt them. */
+  readonly shutdown: Effect.Effect<void>
+}
+
+const ms = (d: Duration.Input) => Duration.toMillis(d)
+
+const errorText = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.hasInterruptsOnly(cause)) return "interrupted"
+  const err = Cause.findErrorOption(cause)
+  const value = Option.isSome(err) ? err.value : Cause.squash(cause)
+  if (value instanceof Error) return value.message || value.name
+  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
+    return value.message
+  }
+  return String(value)
+}
+
+/** Retry a store write while the store says it may succeed later, for at most `maxMs`. */
+const persist = <A>(write: Effect.Effect<A, LeaseLost | StoreError>, maxMs: number) =>
+  write.pipe(
+    Effect.retry({
+      while: (e: LeaseLost | StoreError) => e._tag === "StoreError" && e.retryable,
+      schedule: Schedule.exponential("100 millis").pipe(Schedule.upTo({ duration: Math.max(maxMs, 1) }))
+    })
+  )
+
+/**
+ * Start delivering in the current scope; closing the scope shuts it down.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer, never, JobStore | Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const events = Hooks.events(options.hooks)
+    const types = [...options.types]
+    const workerId = options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+    const concurrency = Math.max(1, options.concurrency ?? 4)
+    const leaseMs = ms(options.lease ?? "60 seconds")
+    const pollMs = ms(options.pollInterval ?? "1 second")
+    const graceMs = ms(options.shutdownGrace ?? "10 seconds")
+    const policy = options.retry ?? defaultRetry
+    const inFlight = new Map<string, Fiber.Fiber<void>>()
+    const wake = yield* Queue.sliding<void>(1)
+    let stopping = false
+
+    const log = (message: string, d: HookDelivery) =>
+      Effect.logDebug(message).pipe(
+        Effect.annotateLogs({ deliveryId: d.id, jobId: d.jobId, event: d.event, attempt: d.attempts, workerId })
+      )
+
+    const fail = (d: HookDelivery, message: string) =>
+      Effect.gen(function*() {
+        const delay = yield* RetryPolicy.delayBefore(policy, d.attempts, `${d.id}:${d.attempts}`)
+        const now = yield* Clock.currentTimeMillis
+        const retryAt = Option.match(delay, { onNone: () => null, onSome: (x) => new Date(now + Duration.toMillis(x)) })
+        const after = yield* persist(store.deliveryFailed({ id: d.id, token: d.token, message, retryAt }), leaseMs)
+        if (after.status === "dead") {
+          yield* Effect.logWarning(
+            `jobtrack: ${d.event} hook for job ${d.jobId} gave up after ${d.attempts} attempts: ${message}`
+          ).pipe(Effect.annotateLogs({ deliveryId: d.id }))
+        } else yield* log(`hook failed; next attempt at ${after.availableAt.toISOString()}`, d)
+      })
+
+    const deliver = (d: HookDelivery): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        // the previous holder vanished during its call as often as the policy allows attempts
+        if (d.attempts > policy.maxRetries + 1) {
+          return yield* fail(d, d.lastError ?? "the delivering process was lost during the call")
+        }
+        const exit = yield* Hooks.invoke(options.hooks, d.event, { ...d.job, queuePosition: null }, {
+          id: d.id,
+          attempt: d.attempts
+        }).pipe(
+          Effect.timeoutOrElse({
+            duration: Math.floor(leaseMs / 2),
+            orElse: () => Effect.fail(new Error(`hook timed out after ${Math.floor(leaseMs / 2)} ms`))
+          }),
+          Effect.exit
+        )
+        if (Exit.isSuccess(exit)) {
+          yield* persist(store.deliveryDone({ id: d.id, token: d.token }), leaseMs)
+          return yield* log("hook delivered", d)
+        }
+        yield* fail(d, errorText(exit.cause))
+      }).pipe(
+        // shutdown: the attempt ends now, and any process may take the delivery at once
+        Effect.onInterrupt(() =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            store.deliveryFailed({ id: d.id, token: d.token, message: "interrupted by shutdown", retryAt: new Date(now) })
+          ).pipe(Effect.ignore)
+        ),
+        Effect.catchTag("LeaseLost", () => log("delivery lease lost; another process owns it now", d)),
+        Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: hook delivery write failed: ${e.reason}`)),
+        Effect.ensuring(Effect.sync(() => {
+          inFlight.delete(d.id)
+          Queue.offerUnsafe(wake, undefined)
+        }))
+      )
+
+    const cycle = Effect.gen(function*() {
+      const free = concurrency - inFlight.size
+      if (free <= 0 || stopping) return false
+      const claimed = yield* store.claimDeliveries({ types, events, workerId, limit: free, leaseMs })
+      for (const d of claimed) {
+        const fiber = yield* Effect.forkDetach(deliver(d), { startImmediately: true })
+        if (fiber.pollUnsafe() === undefined) inFlight.set(d.id, fiber)
+      }
+      return claimed.length === free
+    })
+
+    const loop = Effect.gen(function*() {
+      let failures = 0
+      while (!stopping) {
+        const result = yield* Effect.result(cycle)
+        if (result._tag === "Failure") {
+          failures++
+          yield* Effect.logWarning(`jobtrack: hook delivery claim failed (${failures}): ${result.failure.reason}`)
+          yield* Effect.sleep(Math.min(pollMs * failures, 30_000))
+          continue
+        }
+        failures = 0
+        if (result.success) continue // full batch: there may be more
+        yield* Queue.take(wake).pipe(Effect.timeoutOption(pollMs))
+      }
+    })
+
+    if (events.length === 0 || types.length === 0) {
+      return { inFlight: () => [], shutdown: Effect.void }
+    }
+    const listener = yield* store.changes.pipe(
+      Stream.runForEach((change) =>
+        change.kind === "hook" && types.includes(change.type) && (events as ReadonlyArray<string>).includes(change.status)
+          ? Effect.sync(() => Queue.offerUnsafe(wake, undefined))
+          : Effect.void
+      ),
+      Effect.forkDetach({ startImmediately: true })
+    )
+    const loopFiber = yield* Effect.forkDetach(loop)
+
+    let shutdownDone: Effect.Effect<void> | undefined
+    const shutdown: Effect.Effect<void> = Effect.suspend(() => {
+      if (shutdownDone) return shutdownDone
+      shutdownDone = Effect.gen(function*() {
+        stopping = true
+        yield* Fiber.interrupt(loopFiber)
+        yield* Fiber.interrupt(listener)
+        const all = () => Fiber.awaitAll([...inFlight.values()])
+        const finished = yield* all().pipe(Effect.timeoutOption(graceMs))
+        // interrupted calls fail their attempt: the next claim may come at once from any process
+        if (Option.isNone(finished)) yield* Fiber.interruptAll([...inFlight.values()])
+      }).pipe(Effect.cached, Effect.runSync)
+      return shutdownDone
+    })
+    yield* Effect.addFinalizer(() => shutdown)
+    return { inFlight: () => [...inFlight.keys()], shutdown }
+  })
+
+/**
+ * Deliver hooks in a process that runs no jobs (a runner with `hooks` already does).
+ *
+ * @example
+ * ```ts
+ * const Hooked = HookDelivery.layer({
+ *   types: ["extract-text"],
+ *   hooks: { onFailed: (job, delivery) => Effect.promise(() => alert(job, delivery.id)) }
+ * }).pipe(Layer.provide(store))
+ * ```
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: HookDeliveryOptions): Layer.Layer<never, never, JobStore> =>
+  Layer.effectDiscard(make(options))
