@@ -13,6 +13,7 @@ import { InvalidTransition, Job, JobId, JobNotFound, JobStore, LeaseLost, StoreE
 import type { JobChange, JobChanged, JobRecord, JobStatus, JobStoreShape, JobView, Lease, NewJob, Stats, StoreEnqueued as Enqueued, StoreLayer } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { Kysely, RawBuilder, Transaction as KyselyTransaction } from "kysely"
+import * as HookDeliveries from "./HookDeliveries.js"
 import { checkSchema, verify } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { toRecord } from "./Rows.js"
@@ -101,6 +102,8 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       })
     const now = Clock.currentTimeMillis
     const one = (rows: ReadonlyArray<JobRow>) => (rows.length > 0 ? toRecord(rows[0]!) : undefined)
+    /** A transition that may end jobs: their hook deliveries go into the same statement (rule 12). */
+    const recording = (update: RawBuilder<JobRow>) => HookDeliveries.recording(schema, update)
 
     const getRow = (id: string) =>
       JobId.isValid(id)
@@ -293,17 +296,17 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
           )),
       complete: (lease, result) =>
         Effect.flatMap(now, (t) =>
-          held(lease, "complete", sql<JobRow>`
+          held(lease, "complete", recording(sql<JobRow>`
             update ${jobs} set status = 'completed', result = ${JSON.stringify(result)}::jsonb, progress = 100,
               error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
               completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
-            where ${holds(lease)} returning *`)),
+            where ${holds(lease)} returning *`))),
       completeMany: (items) =>
         items.length === 0
           ? Effect.succeed({ completed: [], refused: [] })
           : Effect.flatMap(now, (t) =>
             Effect.map(
-              run("completeMany", sql<JobRow>`
+              run("completeMany", recording(sql<JobRow>`
                 update ${jobs} j set status = 'completed', result = v.result, progress = 100,
                   error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
                   completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
@@ -311,7 +314,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
                 JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
               }::jsonb) as v(id uuid, token integer, result jsonb)
                 where j.id = v.id and j.token = v.token and j.status = 'processing'
-                returning j.*`),
+                returning j.*`)),
               (rows) => {
                 const completed = rows.map(toRecord)
                 const done = new Set(completed.map((j) => j.id))
@@ -321,7 +324,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       fail: ({ message, retryAt, ...lease }) =>
         Effect.flatMap(now, (t) => {
           const retry = retryAt === null ? null : retryAt.toISOString()
-          return held(lease, "fail", sql<JobRow>`
+          return held(lease, "fail", recording(sql<JobRow>`
             update ${jobs} set
               status = case when ${retry}::timestamptz is null then 'failed' else 'retrying' end,
               error_message = ${message},
@@ -331,27 +334,27 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
               next_retry_at = ${retry}::timestamptz,
               completed_at = case when ${retry}::timestamptz is null then ${iso(t)}::timestamptz else null end,
               locked_by = null, locked_until = null, cancel_requested = false, updated_at = ${iso(t)}::timestamptz
-            where ${holds(lease)} returning *`)
+            where ${holds(lease)} returning *`))
         }),
       cancelled: (lease) =>
         Effect.flatMap(now, (t) =>
-          held(lease, "cancelled", sql<JobRow>`
+          held(lease, "cancelled", recording(sql<JobRow>`
             update ${jobs} set status = 'cancelled', locked_by = null, locked_until = null, cancel_requested = false,
               completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
-            where ${holds(lease)} returning *`)),
+            where ${holds(lease)} returning *`))),
       release: (lease) =>
         Effect.flatMap(now, (t) =>
-          held(lease, "release", sql<JobRow>`
+          held(lease, "release", recording(sql<JobRow>`
             update ${jobs} set
               status = case when cancel_requested then 'cancelled' else 'pending' end,
               completed_at = case when cancel_requested then ${iso(t)}::timestamptz else null end,
               attempts = attempts - 1, locked_by = null, locked_until = null, cancel_requested = false,
               updated_at = ${iso(t)}::timestamptz
-            where ${holds(lease)} returning *`)),
+            where ${holds(lease)} returning *`))),
       recoverExpired: () =>
         Effect.flatMap(now, (t) =>
           Effect.map(
-            run("recoverExpired", sql<JobRow>`
+            run("recoverExpired", recording(sql<JobRow>`
               update ${jobs} set
                 error_message = 'worker lost: lease held by ' || coalesce(locked_by, '?') || ' expired',
                 errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempts,
@@ -367,13 +370,13 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
                   then ${iso(t)}::timestamptz else null end,
                 locked_by = null, locked_until = null, cancel_requested = false, updated_at = ${iso(t)}::timestamptz
               where status = 'processing' and locked_until <= ${iso(t)}::timestamptz
-              returning *`),
+              returning *`)),
             (rows) => rows.map(toRecord)
           )),
       cancel: (id) =>
         Effect.flatMap(now, (t) =>
           Effect.map(
-            transition(id, "cancel", sql<JobRow>`
+            transition(id, "cancel", recording(sql<JobRow>`
               update ${jobs} set
                 status = case when status = 'processing' then status else 'cancelled' end,
                 cancel_requested = status = 'processing',
@@ -381,7 +384,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
                 next_retry_at = case when status = 'processing' then next_retry_at else null end,
                 updated_at = ${iso(t)}::timestamptz
               where id = ${id}::uuid and status in ('pending', 'retrying', 'processing')
-              returning *`),
+              returning *`)),
             (job) => job!
           )),
       retry: (id) =>
@@ -438,6 +441,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
         Effect.gen(function*() {
           // with the finished jobs go the watch registrations of dead processes
           yield* run("prune", sql`delete from ${watches} where expires_at < now() - interval '1 hour'`)
+          yield* HookDeliveries.prune(schema, run, before)
           // in batches, so that a first prune of millions of rows holds no long transaction
           let total = 0
           while (true) {
@@ -455,6 +459,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
             if (n < pruneBatch) return total
           }
         }),
+      ...HookDeliveries.verbs(schema, run),
       changes: Stream.fromPubSub(pubsub),
       watching: (id) => {
         if (!JobId.isValid(id)) return Effect.void

@@ -23,6 +23,7 @@
 import { sql } from "kysely"
 import type { Kysely } from "kysely"
 import { v0002 } from "./migrations/v0002.js"
+import { v0003 } from "./migrations/v0003.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -259,7 +260,8 @@ const v0001 = (s: string): Step => ({
 /** The migrations in order: append new ones at the end (name `jobtrack_NNNN_what`). */
 const list = (s: string): ReadonlyArray<readonly [string, Step]> => [
   ["jobtrack_0001_jobs", v0001(s)],
-  ["jobtrack_0002_owner_keys", v0002(s)]
+  ["jobtrack_0002_owner_keys", v0002(s)],
+  ["jobtrack_0003_hook_deliveries", v0003(s)]
 ]
 
 /**
