@@ -156,6 +156,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.strictEqual(yield* tagOf(store.cancelled(stale)), "LeaseLost")
         yield* expectNone(store, held.id, "a refused write recorded a delivery")
         yield* store.fail({ ...leaseOf(held), message: "x", retryAt: null })
+        yield* TestClock.adjust("1 second")
         yield* store.retry(held.id)
         const again = yield* claimJob(store)
         yield* store.complete(leaseOf(again), 2)
