@@ -13,9 +13,9 @@ import { z } from "zod"
 import { Command, FatalError, JobDefinition, Jobtrack, RetryPolicy } from "@jobtrack/core"
 import type { AsyncJobContext, JobView } from "@jobtrack/core"
 import { layerPostgres } from "@jobtrack/adapter-kysely"
+import { postgresUrl } from "../../../scripts/test-env.js"
 
-const url = process.env.DATABASE_URL
-if (!url && (process.env.CI === "true" || process.env.CI === "1")) throw new Error("DATABASE_URL must be set under CI")
+const url = postgresUrl()
 
 const pipeline = fileURLToPath(new URL("../src/pipeline.ts", import.meta.url))
 const schema = `newsletters_async_${Math.random().toString(36).slice(2, 8)}`
@@ -89,7 +89,7 @@ const extractWithDeadline = JobDefinition.make({
   run: extract
 })
 
-describe.skipIf(!url)("newsletter flow with Zod and async/await only, on PostgreSQL", () => {
+describe.skipIf(!url)("newsletter flow with Zod and async/await only, on PostgreSQL", { tags: ["postgres"] }, () => {
   let jobs: Jobtrack.Jobtrack
 
   beforeAll(async () => {

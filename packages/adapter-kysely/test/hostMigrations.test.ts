@@ -42,7 +42,7 @@ const newJob = (type: string, key: string): NewJob => ({
   groupLimit: null
 })
 
-describe.skipIf(!url)("host migrations", () => {
+describe.skipIf(!url)("host migrations", { tags: ["postgres"] }, () => {
   let db: Kysely<unknown>
   const schemas: Array<string> = []
   const fresh = async () => {

@@ -31,7 +31,7 @@ const hold = JobDefinition.make({
 /** `url` with an application_name, which tells this process's LISTEN session from the others'. */
 const named = (base: string, name: string) => `${base}${base.includes("?") ? "&" : "?"}application_name=${name}`
 
-describe.skipIf(!url)("the LISTEN connection is lost (PostgreSQL)", () => {
+describe.skipIf(!url)("the LISTEN connection is lost (PostgreSQL)", { tags: ["postgres"] }, () => {
   const schema = randomSchema("jt_listen")
   const channel = `jobtrack:${schema}`
   let pool: pg.Pool
