@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely"
-import type { DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings } from "kysely"
+import type { DatabaseConnection, DatabaseIntrospector, Dialect, Driver, QueryResult, TransactionSettings } from "kysely"
 
 /**
  * What the dialect uses of a PGlite instance: `PGlite` from
@@ -103,7 +103,9 @@ export class PgliteDialect implements Dialect {
   createAdapter() {
     return new PostgresAdapter()
   }
-  createIntrospector(db: Kysely<never>) {
+  // typed from the interface (Kysely<any>): a narrower Kysely type here makes TypeScript
+  // compare two Kysely instantiations in hosts' type checks (TS2589 with kysely 0.28)
+  createIntrospector(db: Parameters<Dialect["createIntrospector"]>[0]): DatabaseIntrospector {
     return new PostgresIntrospector(db)
   }
 }

@@ -1,0 +1,139 @@
+/**
+ * What a user gets from npm: the three packages packed as they would be
+ * published, linted (publint, attw with the ESM profile), installed with plain
+ * npm into a fresh project that pins its own effect/kysely/pg/koa (the lowest
+ * effect and kysely of the declared ranges), type-checked with
+ * `skipLibCheck: false`, and run: one tracked job end to end over HTTP on the
+ * system Node 20 and on Node 24. One install serves both runs.
+ */
+import { execFileSync, spawnSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { checkPackage, createPackageFromTarballData } from "@arethetypeswrong/core"
+import { publint } from "publint"
+import { formatMessage } from "publint/utils"
+import { root } from "../src/snippets.ts"
+
+const url = process.env.DATABASE_URL
+if (!url && process.env.CI === "true") throw new Error("DATABASE_URL must be set under CI")
+
+const packages = ["core", "adapter-kysely", "adapter-koa"] as const
+/** The host's own versions, within the declared peer ranges (effect and kysely at their floors). */
+const hostVersions = {
+  effect: "4.1.0",
+  kysely: "0.28.2",
+  pg: "8.23.1",
+  koa: "3.3.0",
+  "@koa/router": "15.7.0",
+  "@types/koa": "3.0.3",
+  "@types/pg": "^8.15.0",
+  "@types/node": "^20.19.0"
+}
+const node20 = "/usr/bin/node"
+const node24 = join(root, "node_modules", "node", "bin", "node")
+
+/** The newest modification time under `dir`. */
+const newest = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
+    const p = join(dir, e.name)
+    return Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs)
+  }, 0)
+
+describe("the packed packages", () => {
+  const dir = mkdtempSync(join(tmpdir(), "jobtrack-consumer-"))
+  const tarballs = new Map<string, string>()
+  beforeAll(() => {
+    for (const p of packages) {
+      const pkg = join(root, "packages", p)
+      if (newest(join(pkg, "src")) > newest(join(pkg, "dist"))) {
+        throw new Error(`packages/${p}/dist is older than its src: run the build first (pnpm test does)`)
+      }
+      // the build ran already (pnpm test); publishing runs it again through prepack
+      const out = execFileSync("npx", ["-y", "pnpm@10.34.9", "pack", "--pack-destination", dir, "--config.ignore-scripts=true"], { cwd: pkg, encoding: "utf8" })
+      const file = readdirSync(dir).find((f) => f.startsWith(`jobtrack-${p}-`) && f.endsWith(".tgz"))
+      assert.isDefined(file, out)
+      tarballs.set(p, join(dir, file!))
+    }
+  }, 300_000)
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  for (const p of packages) {
+    it(`@jobtrack/${p}: publint finds nothing`, async () => {
+      const tarball = readFileSync(tarballs.get(p)!)
+      const { messages, pkg } = await publint({ pack: { tarball: tarball.buffer.slice(tarball.byteOffset, tarball.byteOffset + tarball.byteLength) as ArrayBuffer }, level: "suggestion", strict: true })
+      assert.deepStrictEqual(messages.map((m) => `${m.type}: ${formatMessage(m, pkg, { color: false }) ?? m.code}`), [])
+    })
+
+    it(`@jobtrack/${p}: attw (ESM profile) finds nothing; LICENSE, README, CHANGELOG, declaration maps shipped`, async () => {
+      const data = new Uint8Array(readFileSync(tarballs.get(p)!))
+      const pkg = createPackageFromTarballData(data)
+      const result = await checkPackage(pkg)
+      assert.isTrue(result.types !== false, "ships types")
+      const problems = "problems" in result ? result.problems : []
+      const esm = problems.filter((x) => !("resolutionKind" in x) || (x.resolutionKind !== "node10" && x.resolutionKind !== "node16-cjs"))
+      assert.deepStrictEqual(esm, [])
+      const base = `/node_modules/@jobtrack/${p}`
+      for (const f of ["LICENSE", "README.md", "CHANGELOG.md", "dist/index.d.ts.map", "src/index.ts"]) {
+        assert.isTrue(pkg.fileExists(`${base}/${f}`), `${f} in the tarball`)
+      }
+      const manifest = JSON.parse(pkg.readFile(`${base}/package.json`)) as Record<string, Record<string, string>>
+      assert.strictEqual(manifest.engines?.node, ">=20.19.0")
+      assert.strictEqual(manifest.peerDependencies?.effect, "^4.1.0")
+      assert.notProperty(manifest.dependencies ?? {}, "effect")
+      assert.notMatch(JSON.stringify(manifest), /workspace:/)
+    })
+  }
+
+  describe.skipIf(!url)("installed with npm into a fresh host project", () => {
+    const host = join(dir, "host")
+    beforeAll(() => {
+      mkdirSync(host)
+      cpSync(join(root, "packaging", "host", "src"), join(host, "src"), { recursive: true })
+      cpSync(join(root, "packaging", "host", "tsconfig.json"), join(host, "tsconfig.json"))
+      writeFileSync(join(host, "package.json"), JSON.stringify({
+        name: "host-service",
+        private: true,
+        type: "module",
+        dependencies: {
+          ...Object.fromEntries(packages.map((p) => [`@jobtrack/${p}`, `file:${tarballs.get(p)}`])),
+          ...hostVersions
+        }
+      }, null, 2))
+      const install = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: host, encoding: "utf8", env: { ...process.env, npm_config_engine_strict: "true" } })
+      assert.strictEqual(install.status, 0, `npm install failed:\n${install.stdout}\n${install.stderr}`)
+    }, 300_000)
+
+    it("one copy of effect and kysely: the host's", () => {
+      const ls = spawnSync("npm", ["ls", "effect", "kysely", "--all", "--parseable"], { cwd: host, encoding: "utf8" })
+      const paths = ls.stdout.trim().split("\n").map((l) => l.slice(host.length + 1)).sort()
+      assert.deepStrictEqual(paths, ["node_modules/effect", "node_modules/kysely"])
+      const version = (name: string) => (JSON.parse(readFileSync(join(host, "node_modules", name, "package.json"), "utf8")) as { version: string }).version
+      assert.strictEqual(version("effect"), hostVersions.effect)
+      assert.strictEqual(version("kysely"), hostVersions.kysely)
+    })
+
+    it("the host app type-checks with skipLibCheck: false (no PGlite installed)", () => {
+      const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", host], { cwd: host, encoding: "utf8" })
+      assert.strictEqual(tsc.status, 0, tsc.stdout + tsc.stderr)
+    }, 600_000)
+
+    for (const [name, node] of [["Node 20 (system)", node20], ["Node 24", node24]] as const) {
+      it(`runs a tracked job end to end over HTTP on ${name}`, () => {
+        const schema = `jt_host_${Math.random().toString(36).slice(2, 10)}`
+        try {
+          const run = spawnSync(node, [join(host, "dist", "main.js"), url!, schema], { cwd: host, encoding: "utf8", timeout: 60_000 })
+          const line = run.stdout.split("\n").find((l) => l.startsWith("RESULT "))
+          assert.isDefined(line, `exit ${run.status}\n${run.stdout}\n${run.stderr}`)
+          const result = JSON.parse(line!.slice(7)) as { node: string; status: string; result: unknown; other: number }
+          assert.strictEqual(result.node.split(".")[0], name.startsWith("Node 20") ? "v20" : "v24")
+          assert.deepStrictEqual({ status: result.status, result: result.result, other: result.other }, { status: "completed", result: { words: 6 }, other: 404 })
+          assert.strictEqual(run.status, 0, run.stderr)
+        } finally {
+          spawnSync("psql", [url!, "-c", `drop schema if exists "${schema}" cascade; drop schema if exists "${schema}_jobs" cascade`])
+        }
+      }, 90_000)
+    }
+  })
+})
