@@ -1,7 +1,7 @@
 import { request } from "node:http"
 import { gzipSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { call, startApp } from "./server.js"
+import { call, eventually, startApp } from "./server.js"
 import type { App } from "./server.js"
 
 const count = async (app: App, owner: string) => (await call(`${app.url}/?limit=500`, { owner })).body.items.length
@@ -33,6 +33,16 @@ for (const store of ["memory", "pglite"] as const) {
       const ok = await call(`${app.url}/steps`, { method: "POST", owner: "nul", body: { steps: 1, stepMs: 1, label: "\ud83d\ude00\u0001" } })
       assert.strictEqual(ok.status, 202)
       assert.deepInclude((await app.jobs.get(ok.body.job_id)).payload, { label: "\ud83d\ude00\u0001" })
+    })
+
+    it("a handler's error and progress text with a NUL or an unpaired surrogate is stored with U+FFFD; such a result fails the job", async () => {
+      const failing = await call(`${app.url}/noisy`, { method: "POST", owner: "nul", body: { fail: true } })
+      const failed = await eventually(() => call(`${app.url}/${failing.body.job_id}`, { owner: "nul" }), (r) => r.body.status === "failed")
+      assert.strictEqual(failed.body.error_message, "bad\ufffdbyte \ufffd")
+      assert.strictEqual(failed.body.progress_message, "step\ufffdone")
+      const result = await call(`${app.url}/noisy`, { method: "POST", owner: "nul", body: { fail: false } })
+      const settled = await eventually(() => call(`${app.url}/${result.body.job_id}`, { owner: "nul" }), (r) => r.body.status === "failed")
+      assert.strictEqual(settled.body.error_message, "result cannot be stored: result.text: Expected text without NUL characters (U+0000)")
     })
   })
 }

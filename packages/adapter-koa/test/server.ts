@@ -60,6 +60,20 @@ export const solo = JobDefinition.make({
   handler: () => Effect.sleep("60 seconds")
 })
 
+/** Says what no store can hold (a NUL, an unpaired surrogate) in its progress, then in its error or result. */
+export const noisy = JobDefinition.make({
+  type: "noisy",
+  payload: Schema.Struct({ fail: Schema.Boolean }),
+  result: Schema.Struct({ text: Schema.String }),
+  retry: RetryPolicy.none,
+  handler: (p, ctx) =>
+    Effect.gen(function*() {
+      yield* ctx.progress(50, "step\u0000one")
+      if (p.fail) return yield* Effect.fail(new Error("bad\u0000byte \ud800"))
+      return { text: "nul\u0000" }
+    })
+})
+
 /** Runs `sleep 60` as a child process. */
 export const shell = JobDefinition.make({
   type: "shell",
@@ -96,7 +110,7 @@ export const startApp = async (
   )
   const jobs = Jobtrack.make({
     store: counted,
-    definitions: [steps, flaky, shell, solo],
+    definitions: [steps, flaky, shell, solo, noisy],
     runner: { concurrency: 20, pollInterval: "50 millis", progressInterval: "20 millis" },
     watchPollInterval: "100 millis"
   })
@@ -107,7 +121,7 @@ export const startApp = async (
       const auth = ctx.get("authorization")
       return auth.startsWith("Bearer ") ? auth.slice(7) : undefined
     },
-    expose: [{ definition: steps, options: (p) => ({ key: (p as { key?: string }).key }) }, flaky, shell, solo],
+    expose: [{ definition: steps, options: (p) => ({ key: (p as { key?: string }).key }) }, flaky, shell, solo, noisy],
     bodyLimit: 1024,
     heartbeat: "200 millis",
     ...extra

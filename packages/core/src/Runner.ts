@@ -18,6 +18,7 @@ import { LeaseLost } from "./JobError.js"
 import type { StoreError } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
 import * as RetryPolicy from "./RetryPolicy.js"
+import * as Storable from "./Storable.js"
 import * as Attempt from "./internal/attempt.js"
 import { registry } from "./internal/registry.js"
 
@@ -217,7 +218,7 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
           progress: (percent, message) =>
             Effect.sync(() => {
               const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0
-              latest = { progress: p, message: message ?? latest?.message ?? null }
+              latest = { progress: p, message: message === undefined ? latest?.message ?? null : Storable.storableText(message) }
               Queue.offerUnsafe(dirty, undefined)
             })
         }

@@ -33,6 +33,17 @@ export const textProblem = (text: string): string | undefined =>
     : undefined
 
 /**
+ * The text with every NUL character and unpaired surrogate replaced by
+ * U+FFFD, for text jobtrack writes on a handler's behalf (error and progress
+ * messages), which must be stored whatever a handler or a child process said.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const storableText = (text: string): string =>
+  textProblem(text) === undefined ? text : text.replace(/\u0000/g, "\ufffd").replace(new RegExp(lone.source, "g"), "\ufffd")
+
+/**
  * Every place in a JSON value that a store cannot hold: strings (and object
  * keys) with NUL characters or unpaired surrogates, numbers that are not
  * finite. `path` is the prefix of each issue's path. Walks without recursion,

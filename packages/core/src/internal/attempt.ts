@@ -9,9 +9,12 @@ import type { JobContext } from "../JobContext.js"
 import type * as JobDefinition from "../JobDefinition.js"
 import { FatalError, isFatal, JobTimeout } from "../JobError.js"
 import * as PayloadSchema from "../PayloadSchema.js"
+import * as Storable from "../Storable.js"
 
-/** The text stored as a failed attempt's error. */
-export const errorText = (cause: Cause.Cause<unknown>): string => {
+/** The text stored as a failed attempt's error (storable in every store). */
+export const errorText = (cause: Cause.Cause<unknown>): string => Storable.storableText(rawErrorText(cause))
+
+const rawErrorText = (cause: Cause.Cause<unknown>): string => {
   const err = Cause.findErrorOption(cause)
   const value = Option.isSome(err) ? err.value : Cause.squash(cause)
   if (value instanceof Error) return value.message || value.name
@@ -50,6 +53,10 @@ export const make = (
     const result = yield* PayloadSchema.validateResult(def.result, value)
     if (result._tag === "Invalid") {
       return yield* new FatalError({ message: `result does not match its schema: ${PayloadSchema.describe(result.issues)}` })
+    }
+    const unstorable = Storable.jsonIssues(result.stored, ["result"])
+    if (unstorable.length > 0) {
+      return yield* new FatalError({ message: `result cannot be stored: ${PayloadSchema.describe(unstorable)}` })
     }
     return result.stored as Json
   }).pipe(
