@@ -23,7 +23,8 @@ export const documents = (): ReadonlyArray<string> => [
   "packages/core/README.md",
   "packages/adapter-kysely/README.md",
   "packages/adapter-koa/README.md",
-  "docs/guide.md"
+  "docs/guide.md",
+  "docs/operations.md"
 ]
 
 export interface Snippet {

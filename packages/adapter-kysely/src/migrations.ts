@@ -436,10 +436,14 @@ export const applied = async <DB>(db: Kysely<DB>, options: { readonly schema?: s
   if (await exists(db, schema, "applied_migrations")) {
     const rows = await sql<{ name: string }>`select name from ${sql.id(schema, "applied_migrations")}`.execute(db)
     for (const r of rows.rows) names.add(r.name)
-  } else if (await exists(db, schema, "jobs")) {
-    // migrated before migrations recorded themselves: only the first existed then
-    names.add(migrationNames[0]!)
   }
+  // Databases migrated before migrations recorded themselves: what `migrate` ran is in its
+  // own ledger, and the jobs table exists only once the first migration ran.
+  if (await exists(db, schema, "jobtrack_migration")) {
+    const rows = await sql<{ name: string }>`select name from ${sql.id(schema, "jobtrack_migration")}`.execute(db)
+    for (const r of rows.rows) names.add(r.name)
+  }
+  if (await exists(db, schema, "jobs")) names.add(migrationNames[0]!)
   return [...names]
 }
 
