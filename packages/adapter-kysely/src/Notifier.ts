@@ -92,6 +92,8 @@ export const postgres = (config: PostgresConnection): Notifier => ({
       /** Whether the current session reached LISTEN. */
       let listening = false
       let sessions = 0
+      /** `listen` has returned: from now on, anything sent before a LISTEN was missed by a reader. */
+      let returned = false
       const { default: driver } = yield* Effect.promise(() => import("pg"))
       const session = Effect.callback<void>((resume) => {
         const client = new driver.Client(typeof config === "string" ? { connectionString: config } : { ...config })
@@ -113,7 +115,8 @@ export const postgres = (config: PostgresConnection): Notifier => ({
           .then(() => {
             if (over) return
             listening = true
-            if (sessions++ > 0) onResync?.()
+            // a reconnection, or a first connection made after `listen` gave up waiting for it
+            if (sessions++ > 0 || returned) onResync?.()
             Deferred.doneUnsafe(ready, Effect.void)
           })
           .catch(finish)
@@ -136,6 +139,7 @@ export const postgres = (config: PostgresConnection): Notifier => ({
       })
       yield* Effect.forkScoped(reconnecting)
       yield* Deferred.await(ready).pipe(Effect.timeoutOption("5 seconds"))
+      returned = true
     })
 })
 
