@@ -11,9 +11,10 @@ import { Migrator } from "kysely/migration"
 import pg from "pg"
 
 export interface Database {
-  records: { id: string; name: string; created_at: Generated<Date> }
+  records: { owner: string; id: string; name: string; created_at: Generated<Date> }
   attachments: {
     id: Generated<number>
+    owner: string
     record_id: string
     file_url: string
     filename: string
@@ -37,6 +38,29 @@ const hostMigrations = {
     },
     down: async (db: Kysely<unknown>) => {
       await sql`drop table attachments, records`.execute(db)
+    }
+  },
+  // Every record belongs to a user, and record ids are per user: ann's "rec-1" and bob's
+  // "rec-1" are two records, so no id tells one user anything about another's data.
+  // Records saved before owners existed go to the demo's admin, `ops`.
+  "0002_record_owners": {
+    up: async (db: Kysely<unknown>) => {
+      await sql`alter table attachments drop constraint attachments_record_id_fkey`.execute(db)
+      await sql`alter table records add column owner text not null default 'ops'`.execute(db)
+      await sql`alter table records alter column owner drop default`.execute(db)
+      await sql`alter table records drop constraint records_pkey`.execute(db)
+      await sql`alter table records add primary key (owner, id)`.execute(db)
+      await sql`alter table attachments add column owner text not null default 'ops'`.execute(db)
+      await sql`alter table attachments alter column owner drop default`.execute(db)
+      await sql`alter table attachments add foreign key (owner, record_id) references records (owner, id)`.execute(db)
+    },
+    down: async (db: Kysely<unknown>) => {
+      await sql`alter table attachments drop constraint attachments_owner_record_id_fkey`.execute(db)
+      await sql`alter table attachments drop column owner`.execute(db)
+      await sql`alter table records drop constraint records_pkey`.execute(db)
+      await sql`alter table records drop column owner`.execute(db)
+      await sql`alter table records add primary key (id)`.execute(db)
+      await sql`alter table attachments add foreign key (record_id) references records (id)`.execute(db)
     }
   }
 }

@@ -1,0 +1,216 @@
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { request } from "node:http"
+import { fileURLToPath } from "node:url"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { call, startApp, tempDir, until } from "../../testing/harness.js"
+import type { RunningApp } from "../../testing/harness.js"
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+const MiB = 1024 * 1024
+
+/**
+ * A request written chunk by chunk, each flushed to the socket and given a moment, so the
+ * server sees the chunks apart. Rejects on a reset connection.
+ */
+const raw = (url: string, options: { headers: Record<string, string | number>; chunks: Iterable<Buffer | string>; method?: string }) =>
+  new Promise<{ status: number; body: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const req = request(url, { method: options.method ?? "POST", headers: options.headers }, (res) => {
+      let text = ""
+      res.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => {
+        try {
+          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined })
+        } catch {
+          reject(new Error(`not JSON (${res.statusCode}): ${text.slice(0, 200)}`))
+        }
+      })
+    })
+    req.on("error", reject)
+    void (async () => {
+      for (const chunk of options.chunks) {
+        if (req.destroyed) return
+        await new Promise<void>((r) => req.write(chunk, () => r()))
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      req.end()
+    })()
+  })
+
+const multipart = (boundary: string, filename: string, content: string) =>
+  `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/plain\r\n\r\n${content}\r\n--${boundary}--\r\n`
+
+describe("attachment-pipeline: owners, uploads and bodies (two users, its own process)", () => {
+  const dir = tempDir("attachments-security")
+  let app: RunningApp
+  beforeAll(async () => {
+    app = await startApp(main, {
+      DATA_DIR: `${dir}/data`,
+      UPLOADS_DIR: `${dir}/uploads`,
+      RETRY_SCALE: "0.01",
+      FAIL_RATE: "0",
+      EXTRACT_STEP_MS: "20",
+      LEASE_SECONDS: "3",
+      UPLOAD_MAX_BYTES: String(MiB)
+    })
+  }, 120_000)
+  afterAll(async () => {
+    await app?.stop()
+  })
+  const as = (user: string, path: string, init: { method?: string; body?: unknown } = {}) => call(`${app.url}${path}`, { ...init, user })
+  const attach = (user: string, record: string, body: unknown) => as(user, `/api/records/${record}/attachments`, { method: "POST", body })
+  const upload = async (user: string, record: string, name: string, content: string) => {
+    const form = new FormData()
+    form.set("file", new File([content], name, { type: "text/plain" }))
+    const res = await fetch(`${app.url}/api/records/${record}/attachments`, { method: "POST", headers: { authorization: `Bearer ${user}` }, body: form })
+    return { status: res.status, body: (await res.json()) as { id: string; key: string } }
+  }
+
+  it("two users: bob reads, attaches to, monitors and administers nothing of ann's", async () => {
+    const annJob = (await attach("ann", "rec-1", { file_url: "s3://bucket/ann-contract.pdf", filename: "ann-contract.pdf" })).body
+    const annUpload = await upload("ann", "rec-1", "ann-notes.txt", "Ann's private notes.")
+    assert.strictEqual(annUpload.status, 202)
+    const done = await until(() => as("ann", `/api/jobs/${annUpload.body.id}`).then((r) => r.body), (j) => j.status === "completed", 10_000, "ann's upload extracted")
+    assert.strictEqual(done.result.text, "Ann's private notes.")
+    const annRecord = await as("ann", "/api/records/rec-1")
+    assert.strictEqual(annRecord.status, 200)
+    assert.strictEqual(annRecord.body.attachments.length, 2)
+
+    // ann's record does not exist for bob: the same answer as a record that does not exist at all
+    const missing = await as("bob", "/api/records/no-such-record")
+    const peek = await as("bob", "/api/records/rec-1")
+    assert.strictEqual(peek.status, 404)
+    assert.deepStrictEqual(peek.body, missing.body)
+
+    // bob's own rec-1 is his own record
+    const bobJob = (await attach("bob", "rec-1", { file_url: "s3://bucket/ann-contract.pdf", filename: "bob-copy.pdf" })).body
+    assert.notStrictEqual(bobJob.id, annJob.id) // attaching ann's file URL never hands out ann's job
+    assert.strictEqual(bobJob.key, "bob:s3://bucket/ann-contract.pdf")
+    const bobRecord = await as("bob", "/api/records/rec-1")
+    assert.deepStrictEqual(bobRecord.body.attachments.map((a: { filename: string }) => a.filename), ["bob-copy.pdf"])
+    assert.strictEqual((await as("ann", "/api/records/rec-1")).body.attachments.length, 2)
+
+    // the monitoring routes: ann's jobs are unknown to bob
+    // the monitoring routes: ann's jobs answer bob exactly as jobs that do not exist
+    const unknown = "00000000-0000-4000-8000-000000000000"
+    for (const id of [annJob.id, annUpload.body.id]) {
+      for (const [method, path] of [["GET", ""], ["POST", "/cancel"], ["POST", "/retry"], ["DELETE", ""]] as const) {
+        const theirs = await as("bob", `/api/jobs/${id}${path}`, { method })
+        const none = await as("bob", `/api/jobs/${unknown}${path}`, { method })
+        assert.strictEqual(theirs.status, 404, `${method} ${path}`)
+        assert.deepStrictEqual(theirs.body, none.body)
+      }
+      assert.strictEqual((await fetch(`${app.url}/api/jobs/${id}/events`, { headers: { authorization: "Bearer bob" } })).status, 404)
+    }
+    assert.deepStrictEqual((await as("bob", `/api/jobs?key=${encodeURIComponent(annJob.key)}`)).body.items, [])
+    assert.deepStrictEqual((await as("bob", "/api/jobs")).body.items.map((j: { id: string }) => j.id), [bobJob.id])
+    const stats = (await as("bob", "/api/jobs/stats")).body
+    assert.strictEqual(Object.values(stats.counts as Record<string, number>).reduce((a, b) => a + b, 0), 1)
+
+    // admin routes need an admin
+    for (const who of ["ann", "bob"]) {
+      assert.strictEqual((await as(who, "/api/admin/backfill", { method: "POST" })).status, 403)
+      assert.strictEqual((await as(who, "/api/admin/import", { method: "POST", body: { count: 1 } })).status, 403)
+    }
+
+    // backfill enqueues a job for the attachment's owner, never for the admin who asks
+    await until(() => as("ann", `/api/jobs/${annJob.id}`).then((r) => r.body.status), (s) => s === "completed", 10_000, "ann's job done")
+    assert.strictEqual((await as("ann", `/api/jobs/${annJob.id}`, { method: "DELETE" })).status, 204)
+    const backfill = await as("ops", "/api/admin/backfill", { method: "POST" })
+    assert.strictEqual(backfill.status, 200)
+    assert.strictEqual(backfill.body.enqueued, 1)
+    const again = (await as("ann", "/api/records/rec-1")).body.attachments.find((a: { filename: string }) => a.filename === "ann-contract.pdf")
+    assert.isNotNull(again.extraction)
+    assert.strictEqual(again.extraction.key, "ann:s3://bucket/ann-contract.pdf")
+    assert.strictEqual((await as("ops", `/api/jobs/${again.extraction.id}`)).status, 404)
+    assert.deepStrictEqual((await as("ops", "/api/records/rec-1")).status, 404)
+
+    // no server path anywhere in what ann is told
+    const everything = JSON.stringify([annUpload.body, (await as("ann", "/api/records/rec-1")).body, (await as("ann", "/api/jobs")).body])
+    assert.notInclude(everything, dir)
+    assert.notInclude(everything, "file://")
+    assert.notProperty(annRecord.body.attachments[1], "path")
+  })
+
+  const url = () => `${app.url}/api/records/rec-in/attachments`
+  const auth = { authorization: "Bearer ann" }
+  const uploadsOnDisk = () => readdirSync(`${dir}/uploads`)
+
+  it("an upload over the limit streams to disk and is answered 413 (50 MB sent, no reset, nothing kept, memory flat)", async () => {
+    const boundary = "b0undary"
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`
+    const tail = `\r\n--${boundary}--\r\n`
+    const block = Buffer.alloc(MiB, 120)
+    const chunks = [Buffer.from(head), ...Array.from({ length: 50 }, () => block), Buffer.from(tail)]
+    const before = uploadsOnDisk().length
+    const status = () => readFileSync(`/proc/${app.process.pid}/status`, "utf8")
+    const kib = (field: string, text: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)![1])
+    writeFileSync(`/proc/${app.process.pid}/clear_refs`, "5") // reset the peak (VmHWM) to the current RSS
+    const rssBefore = kib("VmRSS", status())
+    const res = await raw(url(), {
+      headers: { ...auth, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + 50 * MiB + tail.length },
+      chunks
+    })
+    assert.strictEqual(res.status, 413)
+    assert.strictEqual(res.body.error.code, "payload_too_large")
+    assert.strictEqual(uploadsOnDisk().length, before)
+    // the body was never held in memory: the peak grew by far less than the 50 MB sent
+    assert.isBelow((kib("VmHWM", status()) - rssBefore) / 1024, 25)
+  })
+
+  it("file names: too long or with control characters is a 400; a path is cut to its last segment; malformed multipart is a 400", async () => {
+    const send = (body: string, boundary = "xyz") =>
+      raw(url(), { headers: { ...auth, "content-type": `multipart/form-data; boundary=${boundary}` }, chunks: [body] })
+    const long = await send(multipart("xyz", `${"a".repeat(300)}.txt`, "hello"))
+    assert.strictEqual(long.status, 400)
+    assert.strictEqual(long.body.error.code, "invalid_input")
+    assert.strictEqual((await send(multipart("xyz", "nul\u0000name.txt", "hello"))).status, 400)
+    assert.strictEqual((await send("--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nunterminated")).status, 400)
+    assert.strictEqual((await send("this is not multipart at all")).status, 400)
+    const noBoundary = await raw(url(), { headers: { ...auth, "content-type": "multipart/form-data" }, chunks: ["x"] })
+    assert.strictEqual(noBoundary.status, 400)
+    const pathy = await send(multipart("xyz", "../../etc/évil.txt", "fine"))
+    assert.strictEqual(pathy.status, 202)
+    assert.match(pathy.body.key, /^ann:upload:\/\/[0-9a-f-]{36}\/%C3%A9vil\.txt$/)
+    const record = await call(`${app.url}/api/records/rec-in`, { user: "ann" })
+    assert.deepStrictEqual(record.body.attachments.map((a: { filename: string }) => a.filename), ["évil.txt"])
+    assert.deepStrictEqual(uploadsOnDisk().filter((f) => !/^[0-9a-f-]{36}$/.test(f)), [])
+  })
+
+  it("NUL bytes and lone surrogates in file_url, filename or record id are a 400 naming each problem, never a 500", async () => {
+    const json = (record: string, body: string) =>
+      raw(`${app.url}/api/records/${record}/attachments`, { headers: { ...auth, "content-type": "application/json" }, chunks: [body] })
+    const nul = await json("rec-in", JSON.stringify({ file_url: "s3://x/\u0000", filename: "a\u0000.pdf" }))
+    assert.strictEqual(nul.status, 400)
+    assert.strictEqual(nul.body.error.details.issues.length, 2)
+    const lone = await json("rec-in", `{"file_url":"s3://x/\\ud800","filename":"\\udc00.pdf"}`)
+    assert.strictEqual(lone.status, 400)
+    assert.strictEqual(lone.body.error.details.issues.length, 2)
+    for (const record of ["a%00b", "%ED%A0%80", "x".repeat(200)]) {
+      assert.strictEqual((await json(record, JSON.stringify({ file_url: "s3://x/y.pdf", filename: "y.pdf" }))).status, 400, record)
+      assert.strictEqual((await call(`${app.url}/api/records/${record}`, { user: "ann" })).status, 400, record)
+    }
+  })
+
+  it("JSON bodies: a character split across chunks survives; 50 MB is a 413 without a reset; not JSON is a 400", async () => {
+    const body = Buffer.from(JSON.stringify({ file_url: "s3://bucket/ümlaut.pdf", filename: "ümlaut.pdf" }))
+    const at = body.indexOf(Buffer.from("ü")) + 1 // inside the two bytes of "ü"
+    const split = await raw(`${app.url}/api/records/rec-utf8/attachments`, {
+      headers: { ...auth, "content-type": "application/json" },
+      chunks: [body.subarray(0, at), body.subarray(at)]
+    })
+    assert.strictEqual(split.status, 202)
+    assert.strictEqual(split.body.key, "ann:s3://bucket/ümlaut.pdf")
+    const huge = await raw(`${app.url}/api/admin/import`, {
+      headers: { authorization: "Bearer ops", "content-type": "application/json", "content-length": 50 * MiB },
+      chunks: Array.from({ length: 50 }, () => Buffer.alloc(MiB, 32))
+    })
+    assert.strictEqual(huge.status, 413)
+    assert.strictEqual(huge.body.error.code, "payload_too_large")
+    const chunked = await raw(`${app.url}/api/admin/import`, {
+      headers: { authorization: "Bearer ops", "content-type": "application/json" },
+      chunks: Array.from({ length: 4 }, () => Buffer.alloc(64 * 1024, 32))
+    })
+    assert.strictEqual(chunked.status, 413)
+    const broken = await raw(`${app.url}/api/admin/import`, { headers: { authorization: "Bearer ops", "content-type": "application/json" }, chunks: ["{\"count\":"] })
+    assert.strictEqual(broken.status, 400)
+  })
+})
