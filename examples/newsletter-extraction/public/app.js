@@ -32,43 +32,86 @@ const elapsed = (v) => {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`
 }
 
+/**
+ * Build an element: `h("span", { class: "muted" }, "text", child…)`. Strings always become
+ * text nodes (never HTML), so subjects, senders, progress and error messages from users
+ * and jobs are shown as the text they are.
+ */
+const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue
+    if (k === "class") el.className = v
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v)
+    else el.setAttribute(k, String(v))
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c))
+  return el
+}
+
+/** What the card says under the bar: the live step only while the job is live. */
+const stepText = (v) => {
+  switch (v.status) {
+    case "completed": return "Extraction complete"
+    case "failed": return "Extraction failed"
+    case "cancelled": return `Cancelled at ${Math.round(v.progress)}%`
+    case "retrying": return "Retrying after an error"
+    case "pending": return v.attempts > 0 ? "Waiting to resume" : "Queued for extraction"
+    default: return v.progress_message ?? "Starting…"
+  }
+}
+
+/** Attempts matter to the user only once something went wrong; the retry budget is never shown. */
+const attemptsText = (v) => {
+  if (v.status === "failed") return v.attempts > 1 ? `failed ${v.attempts} times` : ""
+  if ((v.status === "processing" || v.status === "retrying") && v.attempts > 1) return `attempt ${v.attempts}`
+  return ""
+}
+
 const render = (id) => {
   const v = views.get(id)
   let card = document.getElementById(`x-${id}`)
   if (!card) {
-    card = document.createElement("div")
-    card.id = `x-${id}`
-    card.className = "card"
+    card = h("div", { id: `x-${id}` })
     const list = $("#list")
     list.insertBefore(card, list.firstChild)
   }
+  $("#empty").hidden = true
   card.className = `card ${v.status}`
   card.dataset.status = v.status
   const waiting = v.status === "pending" && v.queue_position ? `Queue position ${v.queue_position}` : ""
-  const links = v.result?.newsletters?.reduce((n, x) => n + x.links.length, 0) ?? 0
-  card.innerHTML = `
-    <div class="head">
-      <div><span class="badge ${v.status}" data-role="status">${v.status}</span>
-        <span class="muted">${new Date(v.created_at).toLocaleTimeString()} · ${v.attempts}/${v.max_attempts} attempts</span></div>
-      <div class="actions">
-        ${terminal(v.status) ? "" : `<button class="secondary" data-role="cancel">Cancel</button>`}
-        ${v.status === "failed" || v.status === "cancelled" ? `<button class="secondary" data-role="retry">Retry</button>` : ""}
-      </div>
-    </div>
-    <div class="bar"><div data-role="bar" style="width:${v.progress}%"></div></div>
-    <div class="meta">
-      <span data-role="progress">${Math.round(v.progress)}%</span>
-      <span data-role="message">${v.status === "completed" ? "Extraction complete" : v.progress_message ?? (v.status === "pending" ? "Queued for extraction" : "")}</span>
-      <span data-role="queue">${waiting}</span>
-      <span data-role="elapsed">${elapsed(v)}</span>
-    </div>
-    ${v.error_message && v.status !== "completed" ? `<div class="error" data-role="error">${v.error_message}</div>` : ""}
-    ${v.status === "completed" ? `<div class="results" data-role="results"><b>${v.result.newsletters.length} newsletters, ${links} links</b>
-      <ul>${v.result.newsletters.slice(0, 5).map((n) => `<li>${n.subject} <span class="muted">— ${n.sender}</span></li>`).join("")}</ul></div>` : ""}`
-  const cancel = card.querySelector("[data-role=cancel]")
-  if (cancel) cancel.onclick = () => api(`/api/jobs/${id}/cancel`, { method: "POST" }).then(update)
-  const retry = card.querySelector("[data-role=retry]")
-  if (retry) retry.onclick = () => api(`/api/jobs/${id}/retry`, { method: "POST" }).then((v) => { update(v); follow(id) })
+  const newsletters = v.status === "completed" ? v.result?.newsletters ?? [] : []
+  const links = newsletters.reduce((n, x) => n + x.links.length, 0)
+  const attempts = attemptsText(v)
+  card.replaceChildren(...[
+    h("div", { class: "head" },
+      h("div", {},
+        h("span", { class: `badge ${v.status}`, "data-role": "status" }, v.status), " ",
+        h("span", { class: "muted", "data-role": "when" }, new Date(v.created_at).toLocaleTimeString(), attempts ? ` · ${attempts}` : "")),
+      h("div", { class: "actions" },
+        terminal(v.status) ? null : h("button", {
+          class: "secondary", "data-role": "cancel",
+          onclick: () => api(`/api/jobs/${id}/cancel`, { method: "POST" }).then(update)
+        }, "Cancel"),
+        v.status === "failed" || v.status === "cancelled" ? h("button", {
+          class: "secondary", "data-role": "retry",
+          onclick: () => api(`/api/jobs/${id}/retry`, { method: "POST" }).then((nv) => { update(nv); follow(id) })
+        }, "Retry") : null)),
+    h("div", { class: "bar" }, h("div", { "data-role": "bar", style: `width:${Number(v.progress) || 0}%` })),
+    h("div", { class: "meta" },
+      h("span", { "data-role": "progress" }, `${Math.round(v.progress)}%`),
+      h("span", { "data-role": "message" }, stepText(v)),
+      h("span", { "data-role": "queue" }, waiting),
+      h("span", { "data-role": "elapsed" }, elapsed(v))),
+    v.error_message && (v.status === "failed" || v.status === "retrying")
+      ? h("div", { class: "error", "data-role": "error" }, v.error_message)
+      : null,
+    v.status === "completed"
+      ? h("div", { class: "results", "data-role": "results" },
+        h("b", {}, `${newsletters.length} newsletters, ${links} links`),
+        h("ul", {}, newsletters.slice(0, 5).map((n) => h("li", {}, n.subject, " ", h("span", { class: "muted" }, `— ${n.sender}`)))))
+      : null
+  ].filter(Boolean))
 }
 
 const update = (v) => {
@@ -121,6 +164,7 @@ $("#extract").onsubmit = async (e) => {
 setInterval(() => { for (const id of streams.keys()) render(id) }, 1000) // elapsed time
 
 const page = await api("/api/jobs?type=newsletter-extract&limit=20")
+$("#empty").hidden = page.items.length > 0
 for (const v of [...page.items].reverse()) {
   update(v)
   if (!terminal(v.status)) follow(v.extraction_id)

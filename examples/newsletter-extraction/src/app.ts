@@ -7,7 +7,6 @@
 import { readFile } from "node:fs/promises"
 import Router from "@koa/router"
 import Koa from "koa"
-import type { Context } from "koa"
 import { jobsRouter } from "@jobtrack/adapter-koa"
 import type { WireView } from "@jobtrack/adapter-koa"
 import { JobId, Jobtrack } from "@jobtrack/core"
@@ -15,6 +14,7 @@ import type { JobStore, JobView, StoreError } from "@jobtrack/core"
 import { Effect } from "effect"
 import type { Layer } from "effect"
 import { requireUser, user } from "./auth.ts"
+import { BodyError, jsonBody } from "./body.ts"
 import { extractNewsletters } from "./extraction.ts"
 import { logEvent } from "./log.ts"
 
@@ -37,15 +37,7 @@ const status = (job: JobView) => ({
   ...(job.status === "completed" ? { newsletters: (job.result as { newsletters: unknown }).newsletters } : {})
 })
 
-const readJson = async (ctx: Context): Promise<unknown> => {
-  if (!ctx.is("application/json")) throw new Error("Content-Type must be application/json")
-  let text = ""
-  for await (const chunk of ctx.req) {
-    text += chunk
-    if (text.length > 64 * 1024) throw new Error("body too large")
-  }
-  return JSON.parse(text)
-}
+const readJson = jsonBody(64 * 1024)
 
 export const makeApp = (options: AppOptions) => {
   const jobs = Jobtrack.make({
@@ -71,8 +63,9 @@ export const makeApp = (options: AppOptions) => {
     try {
       body = await readJson(ctx)
     } catch (e) {
-      ctx.status = 400
-      ctx.body = { error: { code: "invalid_input", message: (e as Error).message } }
+      if (!(e instanceof BodyError)) throw e
+      ctx.status = e.status
+      ctx.body = { error: { code: e.code, message: e.message } }
       return
     }
     try {
@@ -108,9 +101,16 @@ export const makeApp = (options: AppOptions) => {
   })
 
   const page = new Router()
-  for (const [path, file, type] of [["/", "index.html", "text/html"], ["/app.js", "app.js", "text/javascript"]] as const) {
+  const assets = [
+    ["/", "index.html", "text/html"],
+    ["/app.js", "app.js", "text/javascript"],
+    ["/favicon.svg", "favicon.svg", "image/svg+xml"],
+    ["/favicon.ico", "favicon.svg", "image/svg+xml"] // browsers ask for it whatever the page says
+  ] as const
+  for (const [path, file, type] of assets) {
     page.get(path, async (ctx) => {
       ctx.type = type
+      ctx.set("cache-control", "no-cache")
       ctx.body = await readFile(new URL(`../public/${file}`, import.meta.url))
     })
   }
@@ -121,7 +121,19 @@ export const makeApp = (options: AppOptions) => {
     .use(api.allowedMethods())
     .use(jobsApi.routes())
     .use(jobsApi.allowedMethods())
-  return { app, jobs }
+  /**
+   * The first request after a start pays for compiling its code paths and preparing its
+   * statements; pay that before listening. An extraction is enqueued for an owner no
+   * request can name, a year ahead (so it never runs), read, listed and deleted.
+   */
+  const warm = async () => {
+    const owner = " warm-up"
+    const { job } = await jobs.enqueue(extractNewsletters, { hours_back: 1, max_results: 1 }, { owner, delay: "365 days" })
+    await jobs.get(job.id)
+    await jobs.list({ owner, type: extractNewsletters.type, limit: 20 })
+    await jobs.delete(job.id)
+  }
+  return { app, jobs, warm }
 }
 
 const logJob = (event: string, job: JobView) =>

@@ -7,7 +7,8 @@ import { Effect, Schema } from "effect"
 import { Command, JobDefinition, RetryPolicy } from "@jobtrack/core"
 import { logEvent } from "./log.ts"
 
-const pipeline = fileURLToPath(new URL("./pipeline.ts", import.meta.url))
+// src/pipeline.ts when run from source, dist/pipeline.js when built
+const pipeline = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./pipeline.ts" : "./pipeline.js", import.meta.url))
 
 export const ExtractRequest = Schema.Struct({
   hours_back: Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 168 }))),

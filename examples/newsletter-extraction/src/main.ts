@@ -13,9 +13,18 @@ const store = process.env.DATABASE_URL
   ? layerPostgres({ connectionString: process.env.DATABASE_URL, schema: process.env.JOBTRACK_SCHEMA ?? "newsletters" })
   : layerPglite({ dataDir })
 
-const { app, jobs } = makeApp({ store, leaseSeconds: Number(process.env.LEASE_SECONDS ?? 30) })
+const { app, jobs, warm } = makeApp({ store, leaseSeconds: Number(process.env.LEASE_SECONDS ?? 30) })
 await jobs.start()
-const server = app.listen(port, "127.0.0.1", () => {
+const warming = performance.now()
+await warm()
+const server = app.listen(port, "127.0.0.1", async () => {
+  // one request through the whole stack (router, auth, body parser, validation); it is refused, nothing is stored
+  await fetch(`http://127.0.0.1:${port}/api/newsletters/extract`, {
+    method: "POST",
+    headers: { authorization: "Bearer jobtrack-warm-up", "content-type": "application/json" },
+    body: "{}"
+  }).then((r) => r.arrayBuffer(), () => undefined)
+  logEvent("app.warmed", { ms: Math.round(performance.now() - warming) })
   logEvent("app.listening", {
     url: `http://127.0.0.1:${port}/`,
     store: process.env.DATABASE_URL ? "postgresql" : `pglite:${dataDir}`,

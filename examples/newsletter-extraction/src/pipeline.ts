@@ -7,9 +7,11 @@
  *   node pipeline.ts '{"hours_back": 24, "max_results": 50, "senders": []}'
  *
  * Reports `PROGRESS <percent> <message>` lines on stdout and ends with one
- * `RESULT <json>` line. A sender named fail@example.com makes the fetch fail.
+ * `RESULT <json>` line. A sender whose name starts with "fail" (fail@example.com)
+ * makes the fetch fail. MAILBOX_FILE replaces the mailbox fixture.
  */
 import { readFileSync } from "node:fs"
+import { pathToFileURL } from "node:url"
 
 interface Link {
   readonly text: string
@@ -25,7 +27,8 @@ interface Message {
 
 const request = JSON.parse(process.argv[2] ?? "{}") as { hours_back: number; max_results: number; senders?: Array<string> }
 const fixtures = new URL("../fixtures/", import.meta.url)
-const mailbox = JSON.parse(readFileSync(new URL("mailbox.json", fixtures), "utf8")) as { messages: Array<Message> }
+const mailboxFile = process.env.MAILBOX_FILE ? pathToFileURL(process.env.MAILBOX_FILE) : new URL("mailbox.json", fixtures)
+const mailbox = JSON.parse(readFileSync(mailboxFile, "utf8")) as { messages: Array<Message> }
 const redirects = JSON.parse(readFileSync(new URL("redirects.json", fixtures), "utf8")) as Record<string, string>
 
 const scale = Number(process.env.PIPELINE_TIME_SCALE ?? 1)
@@ -42,10 +45,11 @@ const step = async (share: number, from: number, to: number, message: (i: number
   }
 }
 
-progress(1, "Connecting to the mailbox…")
-if (request.senders?.includes("fail@example.com")) {
+progress(1, request.senders?.length ? `Connecting to the mailbox for ${request.senders.join(", ")}…` : "Connecting to the mailbox…")
+const failing = request.senders?.find((s) => s.startsWith("fail"))
+if (failing) {
   await sleep(300 * scale)
-  process.stderr.write("mailbox authentication failed for fail@example.com\n")
+  process.stderr.write(`mailbox authentication failed for ${failing}\n`)
   process.exit(2)
 }
 const messages = mailbox.messages

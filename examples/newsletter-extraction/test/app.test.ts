@@ -13,8 +13,7 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
   let app: RunningApp
   beforeAll(async () => {
     app = await startApp(main, env(dataDir))
-    await call(`${app.url}/api/jobs`, { user: "warm-up" }) // a first request, as a running server has had
-  })
+  }, 240_000)
   afterAll(async () => {
     await app.stop()
   })
@@ -23,6 +22,10 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
   const extract = (body: unknown, user = "ann") => call(`${app.url}/api/newsletters/extract`, { method: "POST", user, body })
 
   it("extract answers 202 at once; status shows progress through the steps; completed carries newsletters", async () => {
+    // the app warmed its request path before it said it listens (the first POST is then as quick as any)
+    const events = app.logs.map((l) => l.event)
+    assert.isBelow(events.indexOf("app.warmed"), events.indexOf("app.listening"))
+    assert.isAtLeast(events.indexOf("app.warmed"), 0)
     const res = await extract({ hours_back: 6, max_results: 20 })
     assert.strictEqual(res.status, 202)
     assert.deepStrictEqual(Object.keys(res.body).sort(), ["extraction_id", "message", "status"])
@@ -49,8 +52,7 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     const bad = await extract({ hours_back: 500, max_results: "x" })
     assert.strictEqual(bad.status, 400)
     assert.strictEqual(bad.body.error.details.issues.length, 2)
-    const events = app.logs.filter((l) => l.job_id === id).map((l) => l.event)
-    assert.includeMembers(events, ["job.enqueued", "job.started", "job.completed"])
+    assert.includeMembers(app.logs.filter((l) => l.job_id === id).map((l) => l.event), ["job.enqueued", "job.started", "job.completed"])
   })
 
   it("at most 2 running extractions per user; the others wait and show their queue position", async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import type { Browser, Page } from "playwright-core"
@@ -22,12 +22,25 @@ const haveChromium = (() => {
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 const artifacts = fileURLToPath(new URL("./artifacts/", import.meta.url))
 
+// The mailbox fixture, its newest message titled with markup that runs script if rendered as HTML
+const hostile = `<img src=x onerror="window.__xss = (window.__xss || 0) + 1"> Weekly`
+const mailbox = (() => {
+  const fixture = JSON.parse(readFileSync(new URL("../fixtures/mailbox.json", import.meta.url), "utf8")) as { messages: Array<{ subject: string }> }
+  fixture.messages[0]!.subject = hostile
+  const file = `${tempDir("newsletters-mailbox")}/mailbox.json`
+  writeFileSync(file, JSON.stringify(fixture))
+  return file
+})()
+// a sender that passes the sender pattern (no spaces) and is echoed into progress and error messages
+const sender = "<img/src/onerror=window.__xss=(window.__xss||0)+1>@x.y"
+const liveBlue = "rgb(47, 91, 211)"
+
 describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
   let app: RunningApp
   let browser: Browser
   let page: Page
   beforeAll(async () => {
-    app = await startApp(main, { DATA_DIR: tempDir("newsletters-page"), PIPELINE_TIME_SCALE: "0.5" })
+    app = await startApp(main, { DATA_DIR: tempDir("newsletters-page"), PIPELINE_TIME_SCALE: "0.5", MAILBOX_FILE: mailbox })
     browser = await chromium.launch({
       executablePath: chromiumPath,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -36,7 +49,7 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 } })
     await context.addInitScript(() => localStorage.setItem("demo_user", "pia"))
     page = await context.newPage()
-  })
+  }, 240_000)
   afterAll(async () => {
     await browser?.close()
     await app?.stop()
@@ -84,5 +97,64 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
     await second.locator("[data-role=status]", { hasText: "cancelled" }).waitFor({ timeout: 10_000 })
     assert.strictEqual(await page.locator(".card").count(), 2)
     await page.screenshot({ path: `${artifacts}newsletters-cancelled.png`, fullPage: true })
+  }, 90_000)
+
+  it("user and job text is shown as text, never run; finished cards say how they ended; empty state; no 404s", async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } })
+    await context.addInitScript(() => localStorage.setItem("demo_user", "mallory"))
+    const page = await context.newPage()
+    const failures: Array<string> = []
+    page.on("response", (r) => r.status() >= 400 && failures.push(`${r.status()} ${r.url()}`))
+    page.on("dialog", (d) => {
+      failures.push(`dialog ${d.message()}`)
+      void d.dismiss()
+    })
+    const card = () => page.locator(".card").first()
+    const extract = async (hours: number, senders: string) => {
+      await page.fill("input[name=hours_back]", String(hours))
+      await page.fill("input[name=max_results]", "5")
+      await page.fill("input[name=senders]", senders)
+      const before = await page.locator(".card").count()
+      await page.click("button[type=submit]")
+      await page.locator(".card").nth(before).waitFor()
+    }
+    const barColour = () =>
+      card().locator("[data-role=bar]").evaluate((el: unknown) =>
+        (globalThis as unknown as { getComputedStyle: (e: unknown) => { backgroundColor: string } }).getComputedStyle(el).backgroundColor)
+    const message = async () => (await card().locator("[data-role=message]").textContent()) ?? ""
+
+    await page.goto(app.url)
+    await page.locator("#empty").waitFor({ state: "visible" })
+    assert.strictEqual(await page.locator(".card").count(), 0)
+
+    // a title: the hostile subject is listed as text
+    await extract(1, "")
+    assert.isTrue(await page.locator("#empty").isHidden())
+    await card().locator("[data-role=status]", { hasText: "completed" }).waitFor({ timeout: 20_000 })
+    assert.include(await card().locator("[data-role=results]").textContent(), hostile)
+    assert.notMatch((await card().textContent())!, /attempt|\d\/\d/) // the retry budget is not the user's business
+
+    // a progress message: the sender echoed while it runs; then cancelled
+    await extract(100, sender)
+    await until(message, (m) => m.includes(sender), 10_000, "the sender shown in the progress message")
+    await card().locator("[data-role=cancel]").click()
+    await card().locator("[data-role=status]", { hasText: "cancelled" }).waitFor({ timeout: 10_000 })
+    assert.match(await message(), /^Cancelled at \d+%$/)
+    assert.notStrictEqual(await barColour(), liveBlue)
+
+    // an error: the sender echoed in the error message of a failed extraction
+    await extract(1, `fail${sender}`)
+    await card().locator("[data-role=status]", { hasText: "failed" }).waitFor({ timeout: 20_000 })
+    assert.strictEqual(await card().locator("[data-role=error]").textContent(), `node exited with code 2: mailbox authentication failed for fail${sender}`)
+    assert.strictEqual(await message(), "Extraction failed")
+    assert.strictEqual(await barColour(), "rgb(221, 51, 51)")
+
+    mkdirSync(artifacts, { recursive: true })
+    await page.screenshot({ path: `${artifacts}newsletters-hostile-text.png`, fullPage: true })
+    assert.strictEqual(await page.locator(".card img").count(), 0)
+    assert.notMatch((await page.locator("#list").textContent())!, /null|undefined/)
+    assert.isUndefined(await page.evaluate("window.__xss"))
+    assert.deepStrictEqual(failures, [])
+    await context.close()
   }, 90_000)
 })
