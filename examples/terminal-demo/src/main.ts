@@ -64,11 +64,34 @@ const line = (v: JobView) => {
   const detail = v.status === "failed" || v.status === "retrying" ? v.errorMessage : v.progressMessage
   return `${(v.payload as { name: string }).name.padEnd(16)} ${colour(v.status)} ${bar(v.progress)} ${String(Math.round(v.progress)).padStart(3)}%  ${where.padEnd(14)} ${detail ?? ""}`
 }
+/**
+ * Cut a line to `width` visible characters (escape sequences take no room), so no row
+ * wraps: the redraw moves up one terminal row per job and must find the rows it drew.
+ */
+const fit = (text: string, width: number) => {
+  let out = ""
+  let visible = 0
+  for (let i = 0; i < text.length; i++) {
+    const escape = /^\x1b\[[0-9;]*m/.exec(text.slice(i))
+    if (escape) {
+      out += escape[0]
+      i += escape[0].length - 1
+    } else if (visible < width) {
+      out += text[i] === "\n" || text[i] === "\r" ? " " : text[i]
+      visible++
+    } else {
+      return `${out.slice(0, -1)}…\x1b[0m`
+    }
+  }
+  return out
+}
 let drawn = 0
 const draw = (final = false) => {
   const lines = [...views.values()].map(line)
   if (tty) {
-    process.stdout.write((drawn ? `\x1b[${drawn}A` : "") + lines.map((l) => `\x1b[2K${l}\n`).join(""))
+    const width = Math.max(20, (process.stdout.columns || 80) - 1)
+    // up to the first row drawn, clear everything below (rows a narrowed window rewrapped too), redraw
+    process.stdout.write((drawn ? `\x1b[${drawn}A\r\x1b[J` : "") + lines.map((l) => `${fit(l, width)}\n`).join(""))
     drawn = lines.length
   } else if (final) {
     console.log(lines.join("\n"))
