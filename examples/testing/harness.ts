@@ -26,12 +26,22 @@ export interface RunningApp {
 }
 
 /** Run `main` (an app's entry file) with `env`; resolves once it logged "app.listening". */
-export const startApp = async (main: string, env: Record<string, string>): Promise<RunningApp> => {
+export const startApp = (main: string, env: Record<string, string>): Promise<RunningApp> =>
+  startCommand(process.execPath, [main], env)
+
+/** Run `command args…` (an app, however started) with `env`; resolves once it logged "app.listening". */
+export const startCommand = async (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  cwd?: string
+): Promise<RunningApp> => {
   const port = await freePort()
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(command, [...args], {
     // on PGlite unless the test says otherwise (CI sets DATABASE_URL for the store tests)
     env: { ...process.env, DATABASE_URL: "", PORT: String(port), ...env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(cwd ? { cwd } : {})
   })
   const logs: Array<Record<string, unknown>> = []
   let stderr = ""
