@@ -1,11 +1,11 @@
 /**
  * The attachment app: saving an attachment enqueues its text extraction in
- * the same transaction, keyed by the owner and the file URL; jobs are monitored
+ * the same transaction, keyed by the file URL (a key is unique within its
+ * owner, so two users attaching the same URL get a job each); jobs are monitored
  * through the jobs router; admins backfill and bulk-import.
  *
- * Every route is scoped to the caller: records and their ids are per user, a
- * job key names its owner (so two users attaching the same URL get a job each),
- * the backfill enqueues each attachment's job for the attachment's owner, and
+ * Every route is scoped to the caller: records and their ids are per user,
+ * extractions are looked up among the caller's own jobs, the backfill enqueues each attachment's job for the attachment's owner, and
  * the admin routes need an admin. Where an upload lies on disk never leaves
  * the server.
  */
@@ -35,9 +35,6 @@ const issuesOf = SchemaIssue.makeFormatterStandardSchemaV1()
 
 export const logEvent = (event: string, fields: Record<string, unknown> = {}, level = "info") =>
   process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), level, event, ...fields })}\n`)
-
-/** The extraction job's key: one live extraction per owner and file URL. */
-export const jobKey = (owner: string, fileUrl: string) => `${owner}:${fileUrl}`
 
 const decode = <A>(schema: Schema.Codec<A, unknown>, input: unknown): A => {
   try {
@@ -70,6 +67,9 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
     hooks: { onCompleted: log("job.completed"), onFailed: log("job.failed"), onCancelled: log("job.cancelled") }
   })
   const readJson = jsonBody(64 * 1024)
+  /** The newest extraction of `owner`'s file, or null (never another owner's job). */
+  const extractionOf = (owner: string, fileUrl: string) =>
+    jobs.list({ owner, type: extractText.type, key: fileUrl, limit: 1 }).then((page) => page.items[0] ?? null)
   const receiveUpload = makeUploads({ dir: uploads, maxBytes: maxUploadBytes ?? 10 * 1024 * 1024 })
 
   /** Save an attachment and enqueue its extraction in one transaction. */
@@ -81,7 +81,7 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
       const { created, job } = await jobs.enqueue(
         extractText,
         { attachment_id: id, record_id: recordId, ...file },
-        { owner, key: jobKey(owner, file.file_url), transaction: trx }
+        { owner, key: file.file_url, transaction: trx }
       )
       logEvent("job.enqueued", { job_id: job.id, key: job.key, created, attachment_id: id })
       return job.id
@@ -117,15 +117,14 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
       ...record,
       attachments: await Promise.all(attachments.map(async (a) => ({
         ...a,
-        extraction: await jobs.findByKey("extract-text", jobKey(owner, a.file_url))
-          .then((job) => job.owner === owner ? WireView.fromView(job) : null, () => null)
+        extraction: await extractionOf(owner, a.file_url).then((job) => job && WireView.fromView(job))
       })))
     }
   })
 
   router.post("/api/admin/backfill", requireAdmin, async (ctx) => {
-    // attachments saved before jobtrack, or whose job was deleted: no job has their key;
-    // each is enqueued for the attachment's owner, never for the admin who asked
+    // attachments saved before jobtrack, or whose job was deleted: their owner has no job
+    // with their key; each is enqueued for the attachment's owner, never for the admin who asked
     const missing = await db.selectFrom("attachments as a")
       .selectAll("a")
       .where(({ not, exists, selectFrom }) =>
@@ -133,7 +132,8 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
           selectFrom(sql.table("jobtrack.jobs").as("j"))
             .select(sql.lit(1).as("one"))
             .where(sql.ref("j.type"), "=", "extract-text")
-            .where(sql.ref("j.key"), "=", sql`a.owner || ':' || a.file_url`)
+            .whereRef(sql.ref("j.key"), "=", "a.file_url")
+            .whereRef(sql.ref("j.owner"), "=", "a.owner")
         )))
       .orderBy("a.id")
       .execute()
@@ -142,7 +142,7 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
       const batch = missing.slice(i, i + 500)
       const out = await jobs.enqueueMany(extractText, batch.map((a) => ({
         payload: { attachment_id: a.id, record_id: a.record_id, file_url: a.file_url, filename: a.filename, path: a.path },
-        options: { owner: a.owner, key: jobKey(a.owner, a.file_url) }
+        options: { owner: a.owner, key: a.file_url }
       })))
       enqueued += out.filter((o) => o.created).length
     }
@@ -173,7 +173,7 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
           .execute()
         const out = await jobs.enqueueMany(extractText, rows.map((r, k) => ({
           payload: { attachment_id: r.id, record_id: recordId, file_url: r.file_url, filename: r.filename, path: null },
-          options: { owner, key: jobKey(owner, r.file_url), ...(k === 0 ? { transaction: trx } : {}) }
+          options: { owner, key: r.file_url, ...(k === 0 ? { transaction: trx } : {}) }
         })))
         enqueued += out.length
       })
