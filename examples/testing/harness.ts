@@ -1,7 +1,7 @@
 /** Start an example app as its own process, as a user would, and drive it over HTTP. */
 import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,8 +20,8 @@ export interface RunningApp {
   readonly url: string
   readonly process: ChildProcess
   readonly logs: Array<Record<string, unknown>>
-  /** Child processes of the app (the running pipelines). */
-  readonly children: () => Array<number>
+  /** Child processes of the app, those whose command line matches `match` when given. */
+  readonly children: (match?: RegExp) => Array<number>
   readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
@@ -69,9 +69,10 @@ export const startCommand = async (
     url: `http://127.0.0.1:${port}`,
     process: child,
     logs,
-    children: () => {
+    children: (match) => {
       try {
-        return execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").filter(Boolean).map(Number)
+        const pids = execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").filter(Boolean).map(Number)
+        return match ? pids.filter((pid) => match.test(commandLine(pid))) : pids
       } catch {
         return []
       }
@@ -82,6 +83,14 @@ export const startCommand = async (
         child.once("exit", (code) => resolve(code))
         child.kill(signal)
       })
+  }
+}
+
+const commandLine = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")
+  } catch {
+    return ""
   }
 }
 

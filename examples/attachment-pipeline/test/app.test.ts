@@ -22,7 +22,7 @@ describe("attachment-pipeline app (its own process, on PGlite)", () => {
   let app: RunningApp
   beforeAll(async () => {
     app = await startApp(main, env(dir, { SEED_LEGACY_ATTACHMENTS: "7" }))
-  })
+  }, 240_000) // an embedded PostgreSQL starting and migrating: seconds, more on a loaded machine
   afterAll(async () => {
     await app.stop()
   })
@@ -139,7 +139,7 @@ describe("attachment-pipeline app killed in the middle of a job", () => {
     } finally {
       await app.stop()
     }
-  }, 60_000)
+  }, 240_000)
 })
 
 describe.skipIf(!postgresUrl())("attachment-pipeline app on PostgreSQL (DATABASE_URL)", { tags: ["postgres"] }, () => {
@@ -171,5 +171,5 @@ describe.skipIf(!postgresUrl())("attachment-pipeline app on PostgreSQL (DATABASE
       await admin.query(`drop database if exists ${database} with (force)`)
       await admin.end()
     }
-  })
+  }, 240_000)
 })

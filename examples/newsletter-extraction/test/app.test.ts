@@ -85,7 +85,7 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
   it("cancel kills the pipeline process; a cancelled extraction can be retried and completes", async () => {
     const id = (await extract({ hours_back: 60, max_results: 100 }, "erin")).body.extraction_id
     await until(() => status(id, "erin").then((r) => r.body), (v) => v.status === "processing" && v.progress > 0, 10_000, "running")
-    const pids = app.children()
+    const pids = app.children(/pipeline/)
     assert.strictEqual(pids.length, 1)
     const cancel = await call(`${app.url}/api/jobs/${id}/cancel`, { method: "POST", user: "erin" })
     assert.strictEqual(cancel.status, 202)
@@ -126,7 +126,8 @@ describe("newsletter-extraction app restarted in the middle of a job", () => {
         10_000,
         "under way"
       )
-      const pids = app.children()
+      const pids = app.children(/pipeline/)
+      assert.isAbove(pids.length, 0)
       assert.strictEqual(await app.stop("SIGTERM"), 0)
       for (const pid of pids) assert.isFalse(alive(pid))
       app = await startApp(main, env(dataDir))
@@ -140,7 +141,7 @@ describe("newsletter-extraction app restarted in the middle of a job", () => {
     } finally {
       await app.stop()
     }
-  })
+  }, 240_000)
 })
 
 describe.skipIf(!postgresUrl())("newsletter-extraction app on PostgreSQL (DATABASE_URL)", { tags: ["postgres"] }, () => {
@@ -170,5 +171,5 @@ describe.skipIf(!postgresUrl())("newsletter-extraction app on PostgreSQL (DATABA
       await client.query(`drop schema if exists "${schema}" cascade`)
       await client.end()
     }
-  })
+  }, 240_000)
 })
