@@ -55,7 +55,9 @@ describe("attachment-pipeline app (its own process, on PGlite)", () => {
     assert.strictEqual(res.body.error.details.issues.length, 2)
     assert.strictEqual((await call(`${app.url}/api/records/rec-bad`, { user: "ops" })).status, 404)
     const after = await call(`${app.url}/api/jobs/stats`, { user: "ops" })
-    assert.deepStrictEqual(after.body.counts.pending + after.body.counts.processing, before.body.counts.pending + before.body.counts.processing)
+    // jobs move between statuses meanwhile; their total changes only when one is enqueued
+    const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0)
+    assert.strictEqual(total(after.body.counts), total(before.body.counts))
   })
 
   it("a transient failure is retried on schedule and completes; a file that keeps failing ends failed, then is retried by hand", async () => {
@@ -110,10 +112,10 @@ describe("attachment-pipeline app (its own process, on PGlite)", () => {
     await until(
       () => call(`${app.url}/api/jobs/stats`, { user: "ops" }).then((r) => r.body.counts),
       (c) => c.pending + c.processing + c.retrying === 0,
-      60_000,
+      180_000, // 2,000 jobs: seconds alone, minutes on a loaded machine
       "import processed"
     )
-  }, 90_000)
+  }, 240_000)
 })
 
 describe("attachment-pipeline app killed in the middle of a job", () => {
