@@ -42,10 +42,15 @@ describe("attachment-pipeline app (its own process, on PGlite)", () => {
     const record = await call(`${app.url}/api/records/rec-1`, { user: "ops" })
     assert.strictEqual(record.body.attachments.length, 1)
     assert.strictEqual(record.body.attachments[0].extraction.status, "completed")
-    // the same file again while its job is live: no second job
-    const again = await attach("rec-1", { file_url: "s3://bucket/big.pdf", filename: "big.pdf" })
-    const same = await attach("rec-2", { file_url: "s3://bucket/big.pdf", filename: "big.pdf" })
+    // the same file again while its job is live: no second job. A "broken" file's job stays
+    // live through its retries (seconds), not for a few steps of 20 ms, so the second save
+    // cannot race its completion; it is cancelled afterwards
+    const again = await attach("rec-1", { file_url: "s3://bucket/broken-big.pdf", filename: "broken-big.pdf" })
+    const same = await attach("rec-2", { file_url: "s3://bucket/broken-big.pdf", filename: "broken-big.pdf" })
     assert.strictEqual(same.body.id, again.body.id)
+    assert.include(["pending", "processing", "retrying"], same.body.status)
+    assert.strictEqual((await call(`${app.url}/api/jobs/${again.body.id}/cancel`, { method: "POST", user: "ops" })).status, 202)
+    await until(() => job(again.body.id), (j) => j.status === "cancelled", 10_000, "cancelled")
   })
 
   it("an invalid attachment is refused with every problem, and neither the attachment nor a job is stored", async () => {
