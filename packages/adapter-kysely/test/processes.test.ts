@@ -36,7 +36,7 @@ describe.skipIf(!url)("several OS processes on one PostgreSQL", { tags: ["postgr
     db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
     await migrate(db, { schema })
     await q(`create table $schema.executions (job_id uuid, attempt int, worker text, at timestamptz default now())`)
-    await q(`create table $schema.completions (job_id uuid primary key, worker text)`)
+    await q(`create table $schema.completions (job_id uuid primary key, worker text, delivery_id uuid)`)
     await q(`create table $schema.duplicates (job_id uuid, worker text)`)
   })
   afterAll(async () => {
@@ -86,23 +86,15 @@ describe.skipIf(!url)("several OS processes on one PostgreSQL", { tags: ["postgr
       90_000,
       "all jobs completed"
     )
-    // the completion hook runs right after the store accepted the completion, in the process
-    // that completed the job: b may have died between the two, taking a few hooks with it
+    // hooks are delivered at least once: the ones b was killed in come back to a or c
     await until(
       () => q<{ n: string }>(`select count(*) as n from $schema.completions`),
-      (r) => Number(r[0]!.n) >= total - 20,
-      10_000,
-      "completions recorded"
+      (r) => Number(r[0]!.n) === total,
+      30_000,
+      "every completion hook delivered"
     )
     const duplicates = await q<{ n: string }>(`select count(*) as n from $schema.duplicates`)
     assert.strictEqual(Number(duplicates[0]!.n), 0, "a job's completion was accepted twice")
-    const missing = await q<{ id: string; workers: Array<string> }>(
-      `select j.id, array_agg(e.worker) as workers from $schema.jobs j
-       left join $schema.completions c on c.job_id = j.id
-       join $schema.executions e on e.job_id = j.id
-       where c.job_id is null group by j.id`
-    )
-    for (const m of missing) assert.include(m.workers, "b", `job ${m.id} lost its completion hook, but b never ran it`)
     const statuses = await q<{ status: string; n: string }>(`select status, count(*) as n from $schema.jobs group by status`)
     assert.deepStrictEqual(statuses.map((s) => [s.status, Number(s.n)]), [["completed", total]])
     // b's jobs were recovered after their lease expired, and finished elsewhere
