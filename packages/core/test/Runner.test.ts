@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber, Logger, References, Schema, Scope } from "effect"
+import { Clock, Deferred, Effect, Fiber, Logger, References, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { FatalError, JobDefinition, RetryPolicy } from "@jobtrack/core"
 import type { JobRecord, JobStoreShape, JobView } from "@jobtrack/core"
@@ -263,7 +263,7 @@ describe("Runner", () => {
       assert.deepStrictEqual(handedBack.errors, [])
     }))
 
-  it.live("watch streams every change until the terminal view", () =>
+  it.effect("watch streams every change until the terminal view: each step's progress, in order, then completed", () =>
     Effect.gen(function*() {
       const lines: Array<unknown> = []
       const def = JobDefinition.make({
@@ -284,9 +284,21 @@ describe("Runner", () => {
       })
       const { tracker } = yield* setup([def], { progressInterval: "10 millis", pollInterval: "50 millis" })
       const { job } = yield* tracker.enqueue(def, {})
-      const done = yield* waitFor(tracker, job.id, (v) => v.status === "completed")
+      const watching = yield* tracker.watch(job.id).pipe(Stream.runCollect, Effect.forkChild({ startImmediately: true }))
+      yield* TestClock.adjust("1 second")
+      const views = yield* Fiber.join(watching)
+      const done = views.at(-1)!
+      assert.strictEqual(done.status, "completed")
       assert.deepStrictEqual(done.result, { ok: true })
       assert.strictEqual(done.progress, 100)
+      // every step's progress was seen, in order, while processing
+      const steps = views.filter((v) => v.status === "processing" && v.progress > 0).map((v) => [v.progress, v.progressMessage])
+      assert.deepStrictEqual(steps.filter((x, i) => i === 0 || x[0] !== steps[i - 1]![0]), [
+        [25, "Fetching"],
+        [50, "Extracting"],
+        [75, "Resolving"]
+      ])
+      assert.strictEqual(views[0]!.status, "pending")
       assert.deepStrictEqual(lines, [[["starting"], { step: 0, jobId: job.id, type: "steps", attempt: 1 }]])
     }))
 })
