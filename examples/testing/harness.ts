@@ -43,6 +43,10 @@ export const startCommand = async (
     stdio: ["ignore", "pipe", "pipe"],
     ...(cwd ? { cwd } : {})
   })
+  // an app whose test gave up before it listened (a hook timeout) must not outlive the test run
+  const reap = () => child.kill("SIGKILL")
+  process.once("exit", reap)
+  child.once("exit", () => process.off("exit", reap))
   const logs: Array<Record<string, unknown>> = []
   let stderr = ""
   child.stderr!.on("data", (d) => (stderr += d))
