@@ -146,17 +146,19 @@ export const validate = (
   prefix: ReadonlyArray<string | number> = []
 ): Effect.Effect<Validated> => {
   if (isCodec(schema)) {
-    return Effect.gen(function*() {
-      const value = yield* Schema.decodeUnknownEffect(schema)(input, { errors: "all" })
-      // stored in its encoded (JSON) form, whatever form the caller gave
-      const stored = yield* Schema.encodeUnknownEffect(schema)(value, { errors: "all" })
-      return { _tag: "Valid", value, stored } as Validated
-    }).pipe(
-      Effect.catchCause((cause) => {
-        const err = cause.reasons.find((r) => r._tag === "Fail")
-        return Effect.succeed<Validated>({ _tag: "Invalid", issues: codecIssues(err?._tag === "Fail" ? err.error : undefined, prefix) })
-      })
-    )
+    // the synchronous path first: what every Effect Schema without asynchronous parts takes,
+    // at the cost the tracker had before Standard Schemas were accepted
+    return Effect.suspend(() => {
+      try {
+        const decoded = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
+        if (decoded._tag === "Failure") return Effect.succeed(invalid(codecIssues(decoded.failure, prefix)))
+        const encoded = Schema.encodeUnknownResult(schema)(decoded.success, { errors: "all" })
+        if (encoded._tag === "Failure") return Effect.succeed(invalid(codecIssues(encoded.failure, prefix)))
+        return Effect.succeed<Validated>({ _tag: "Valid", value: decoded.success, stored: encoded.success })
+      } catch {
+        return validateCodecAsync(schema, input, prefix)
+      }
+    })
   }
   return Effect.suspend(() => {
     const result = schema["~standard"].validate(input)
@@ -172,6 +174,22 @@ export const validate = (
     )
   )
 }
+
+const invalid = (issues: ReadonlyArray<Issue>): Validated => ({ _tag: "Invalid", issues })
+
+/** An Effect Schema with asynchronous parts: decoded and encoded as Effects. */
+const validateCodecAsync = (schema: Codec, input: unknown, prefix: ReadonlyArray<string | number>): Effect.Effect<Validated> =>
+  Effect.gen(function*() {
+    const value = yield* Schema.decodeUnknownEffect(schema)(input, { errors: "all" })
+    // stored in its encoded (JSON) form, whatever form the caller gave
+    const stored = yield* Schema.encodeUnknownEffect(schema)(value, { errors: "all" })
+    return { _tag: "Valid", value, stored } as Validated
+  }).pipe(
+    Effect.catchCause((cause) => {
+      const err = cause.reasons.find((r) => r._tag === "Fail")
+      return Effect.succeed<Validated>({ _tag: "Invalid", issues: codecIssues(err?._tag === "Fail" ? err.error : undefined, prefix) })
+    })
+  )
 
 /**
  * Validate a handler's result: the stored form is the encoded value (Effect
