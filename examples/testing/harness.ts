@@ -2,6 +2,7 @@
 import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
+import { request } from "node:http"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -114,6 +115,33 @@ export const call = async (
   const text = await res.text()
   return { status: res.status, body: text ? JSON.parse(text) : undefined }
 }
+
+/**
+ * A raw HTTP request whose body is written chunk by chunk, each flushed before the next;
+ * rejects when the connection is reset (what a server that stops reading an unwanted body does).
+ */
+export const rawRequest = (url: string, options: { method?: string; headers: Record<string, string | number>; chunks: Iterable<Buffer | string> }) =>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = request(url, { method: options.method ?? "POST", headers: options.headers }, (res) => {
+      let text = ""
+      res.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => {
+        try {
+          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined })
+        } catch {
+          reject(new Error(`not JSON (${res.statusCode}): ${text.slice(0, 200)}`))
+        }
+      })
+    })
+    req.on("error", reject)
+    void (async () => {
+      for (const chunk of options.chunks) {
+        if (req.destroyed) return
+        await new Promise<void>((r) => req.write(chunk, () => r()))
+      }
+      req.end()
+    })()
+  })
 
 export const until = async <A>(f: () => Promise<A>, ok: (a: A) => boolean, withinMs: number, what: string): Promise<A> => {
   const start = Date.now()

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { alive, call, startApp, tempDir, until } from "../../testing/harness.js"
+import { alive, call, rawRequest, startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
 import { postgresUrl } from "../../../scripts/test-env.js"
 
@@ -53,6 +53,20 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     assert.strictEqual(bad.status, 400)
     assert.strictEqual(bad.body.error.details.issues.length, 2)
     assert.includeMembers(app.logs.filter((l) => l.job_id === id).map((l) => l.event), ["job.enqueued", "job.started", "job.completed"])
+  })
+
+  it("JSON bodies: 50 MB is a 413 without a reset, over 64 KiB chunked is a 413, malformed is a 400", async () => {
+    const url = `${app.url}/api/newsletters/extract`
+    const headers = { authorization: "Bearer ivy", "content-type": "application/json" }
+    const MiB = 1024 * 1024
+    const huge = await rawRequest(url, { headers: { ...headers, "content-length": 50 * MiB }, chunks: Array.from({ length: 50 }, () => Buffer.alloc(MiB, 32)) })
+    assert.strictEqual(huge.status, 413)
+    assert.strictEqual(huge.body.error.code, "payload_too_large")
+    const chunked = await rawRequest(url, { headers, chunks: Array.from({ length: 4 }, () => Buffer.alloc(32 * 1024, 32)) })
+    assert.strictEqual(chunked.status, 413)
+    const broken = await rawRequest(url, { headers, chunks: ["{\"hours_back\":"] })
+    assert.strictEqual(broken.status, 400)
+    assert.strictEqual(broken.body.error.code, "invalid_input")
   })
 
   it("at most 2 running extractions per user; the others wait and show their queue position", async () => {
