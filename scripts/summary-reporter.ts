@@ -22,6 +22,8 @@ export default class SummaryReporter implements Reporter {
         }
       }
       if (mod.state() === "failed" && [...mod.children.allTests()].length === 0) failed++
+      // a failed beforeAll/afterAll leaves its tests skipped: count the hook's failure
+      for (const suite of mod.children.allSuites()) failed += suite.errors().length
     }
     failed += errors.length
     if (postgresSkipped > 0) {
