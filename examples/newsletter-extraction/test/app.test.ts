@@ -52,7 +52,14 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     const bad = await extract({ hours_back: 500, max_results: "x" })
     assert.strictEqual(bad.status, 400)
     assert.strictEqual(bad.body.error.details.issues.length, 2)
-    assert.includeMembers(app.logs.filter((l) => l.job_id === id).map((l) => l.event), ["job.enqueued", "job.started", "job.completed"])
+    // the completion hook is delivered at least once, shortly after the commit
+    const logged = await until(
+      async () => app.logs.filter((l) => l.job_id === id).map((l) => l.event),
+      (e) => e.includes("job.completed"),
+      10_000,
+      "completion hook logged"
+    )
+    assert.includeMembers(logged, ["job.enqueued", "job.started", "job.completed"])
   })
 
   it("JSON bodies: 50 MB is a 413 without a reset, over 64 KiB chunked is a 413, malformed is a 400", async () => {
@@ -123,7 +130,12 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     assert.strictEqual(retry.status, 202)
     assert.strictEqual(retry.body.status, "pending")
     await until(() => call(`${app.url}/api/jobs/${id}`, { user: "finn" }).then((r) => r.body), (v) => v.status === "failed", 20_000, "failed again")
-    assert.isTrue(app.logs.some((l) => l.event === "job.failed" && l.job_id === id))
+    await until(
+      async () => app.logs.some((l) => l.event === "job.failed" && l.job_id === id),
+      (logged) => logged,
+      10_000,
+      "failure hook logged"
+    )
   })
 })
 
