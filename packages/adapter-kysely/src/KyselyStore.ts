@@ -530,6 +530,28 @@ const statsFrom = (rows: ReadonlyArray<StatsRow>): Stats => {
 }
 
 /**
+ * Run an Effect (a `Tracker` enqueue, typically) inside the host's Kysely
+ * transaction, so the job commits or rolls back with the host's own writes:
+ * the Effect form of the Promise facade's `{ transaction: trx }`, typed so that
+ * only a Kysely `Transaction` compiles.
+ *
+ * @example
+ * await db.transaction().execute((trx) =>
+ *   Effect.runPromise(
+ *     Tracker.Tracker.use((t) => t.enqueue(extract, { fileUrl })).pipe(
+ *       KyselyStore.inTransaction(trx),
+ *       Effect.provide(jobsLayer)
+ *     )
+ *   )
+ * )
+ *
+ * @since 0.2.0
+ * @category transactions
+ */
+export const inTransaction = <DB>(trx: KyselyTransaction<DB>) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.provideService(self, Transaction, trx)
+
+/**
  * The store as a layer. Its transaction type is the host's Kysely
  * `Transaction<DB>`: `jobs.enqueue(def, payload, { transaction: trx })` takes
  * only that.

@@ -125,6 +125,11 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
   }
   const run = async <A, E>(effect: Effect.Effect<A, E, Tracker.Tracker | JobStore>) => (await ready()).runPromise(effect)
   const withTracker = <A, E>(f: (t: Tracker.TrackerShape) => Effect.Effect<A, E>) => run(Tracker.Tracker.use(f))
+  /**
+   * The transaction was typed by the store layer (`Trx`); the store-agnostic
+   * tracker hands it on to the store as the opaque `Transaction` it joins.
+   */
+  const opaque = <O extends Tracker.EnqueueOptions<Trx> | undefined>(o: O) => o as Tracker.EnqueueOptions | undefined
   let runnerScope: Scope.Closeable | undefined
 
   const stop = async () => {
@@ -137,9 +142,12 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
       return runtime
     },
     tracker: () => run(Tracker.Tracker.use(Effect.succeed)),
-    enqueue: (def, payload, opts) => withTracker((t) => t.enqueue(def, payload, opts)),
-    enqueueMany: (def, items) => withTracker((t) => t.enqueueMany(def, items)),
-    enqueueUnknown: (type, payload, opts) => withTracker((t) => t.enqueueUnknown(type, payload, opts)),
+    enqueue: (def, payload, opts) => withTracker((t) => t.enqueue(def, payload, opaque(opts))),
+    enqueueMany: (def, items) =>
+      withTracker((t) =>
+        t.enqueueMany(def, items.map((item) => (item.options === undefined ? { payload: item.payload } : { payload: item.payload, options: opaque(item.options)! })))
+      ),
+    enqueueUnknown: (type, payload, opts) => withTracker((t) => t.enqueueUnknown(type, payload, opaque(opts))),
     get: (id) => withTracker((t) => t.get(id)),
     findByKey: (type, key) => withTracker((t) => t.findByKey(type, key)),
     list: (filter = {}) => withTracker((t) => t.list(filter)),

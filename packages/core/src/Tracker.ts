@@ -24,7 +24,7 @@ import * as Storable from "./Storable.js"
  * @since 0.1.0
  * @category models
  */
-export interface EnqueueOptions<Trx = unknown> {
+export interface EnqueueOptions<Trx = never> {
   /** Who the job belongs to; owner-scoped reads check it. */
   readonly owner?: string | undefined
   /** External identity within the owner: at most one non-terminal job per (type, owner, key). */
@@ -39,7 +39,10 @@ export interface EnqueueOptions<Trx = unknown> {
    * Enqueue inside the caller's transaction, so the job commits or rolls back
    * with the host's own writes (adapter-kysely: a Kysely `Transaction`).
    * In `enqueueMany`, the first item's transaction is used for the batch.
-   * Through `Jobtrack.make`, its type comes from the store layer.
+   * Through `Jobtrack.make`, its type comes from the store layer. The Effect
+   * `Tracker` is not tied to one store, so it takes none here (`never`): an
+   * Effect program joins a transaction with its store's typed helper instead
+   * (adapter-kysely: `KyselyStore.inTransaction(trx)`).
    */
   readonly transaction?: Trx | undefined
 }
@@ -128,7 +131,7 @@ export interface TrackerOptions {
  */
 export class Tracker extends Context.Service<Tracker, TrackerShape>()("@jobtrack/core/Tracker") {}
 
-const checkOptions = (options: EnqueueOptions): Array<Issue> => {
+const checkOptions = (options: EnqueueOptions<unknown>): Array<Issue> => {
   const issues: Array<Issue> = []
   const text = (name: "owner" | "key", value: unknown, max: number) => {
     if (value === undefined) return
@@ -177,7 +180,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
     const prepare = (
       def: JobDefinition.Any,
       payload: unknown,
-      opts: EnqueueOptions,
+      opts: EnqueueOptions<unknown>,
       now: number,
       prefix: ReadonlyArray<string | number>
     ): Effect.Effect<NewJob | Array<Issue>> =>
@@ -210,7 +213,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
 
     const enqueueMany = (
       def: JobDefinition.Any,
-      items: ReadonlyArray<{ readonly payload: unknown; readonly options?: EnqueueOptions | undefined }>
+      items: ReadonlyArray<{ readonly payload: unknown; readonly options?: EnqueueOptions<unknown> | undefined }>
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -225,7 +228,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         return yield* (transaction === undefined ? insert : Effect.provideService(insert, Transaction, transaction))
       })
 
-    const enqueueOne = (def: JobDefinition.Any, payload: unknown, opts?: EnqueueOptions) =>
+    const enqueueOne = (def: JobDefinition.Any, payload: unknown, opts?: EnqueueOptions<unknown>) =>
       Effect.map(enqueueMany(def, [{ payload, options: opts }]), (all) => all[0]!)
 
     const watch = (id: string): Stream.Stream<JobView, JobNotFound | StoreError> =>

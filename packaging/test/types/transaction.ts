@@ -2,8 +2,8 @@
  * Type tests (checked by tsc in packaging/test/snippets.test.ts): the
  * `transaction` option of an enqueue takes what the store can join, nothing else.
  */
-import { Effect, Schema } from "effect"
-import { JobDefinition, Jobtrack, MemoryStore } from "@jobtrack/core"
+import { Effect, Layer, Schema } from "effect"
+import { JobDefinition, Jobtrack, MemoryStore, Tracker } from "@jobtrack/core"
 import { KyselyStore, layerPostgres } from "@jobtrack/adapter-kysely"
 import type { Kysely } from "kysely"
 import type pg from "pg"
@@ -56,3 +56,19 @@ export const memory = async (db: Kysely<Database>) => {
     await jobs.enqueue(ping, { n: 1 }, { transaction: trx })
   })
 }
+
+export const effectForm = (db: Kysely<Database>) =>
+  db.transaction().execute((trx) =>
+    Effect.runPromise(
+      Tracker.Tracker.use((t) =>
+        Effect.gen(function*() {
+          // the Effect tracker serves any store: it takes no transaction in its options
+          // @ts-expect-error join the transaction with the store's typed helper instead
+          yield* t.enqueue(ping, { n: 1 }, { transaction: trx })
+          yield* t.enqueue(ping, { n: 1 }).pipe(KyselyStore.inTransaction(trx))
+          // @ts-expect-error a Kysely instance is not a transaction
+          yield* t.enqueue(ping, { n: 1 }).pipe(KyselyStore.inTransaction(db))
+        })
+      ).pipe(Effect.provide(Tracker.layer({ definitions: [ping] }).pipe(Layer.provide(KyselyStore.layer({ db })))))
+    )
+  )
