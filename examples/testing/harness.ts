@@ -117,10 +117,14 @@ export const call = async (
 }
 
 /**
- * A raw HTTP request whose body is written chunk by chunk, each flushed before the next;
+ * A raw HTTP request whose body is written chunk by chunk, each flushed before the next
+ * (and, with `pauseMs`, given that long so the server reads the chunks apart);
  * rejects when the connection is reset (what a server that stops reading an unwanted body does).
  */
-export const rawRequest = (url: string, options: { method?: string; headers: Record<string, string | number>; chunks: Iterable<Buffer | string> }) =>
+export const rawRequest = (
+  url: string,
+  options: { method?: string; headers: Record<string, string | number>; chunks: Iterable<Buffer | string>; pauseMs?: number }
+) =>
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   new Promise<{ status: number; body: any }>((resolve, reject) => {
     const req = request(url, { method: options.method ?? "POST", headers: options.headers }, (res) => {
@@ -138,6 +142,7 @@ export const rawRequest = (url: string, options: { method?: string; headers: Rec
       for (const chunk of options.chunks) {
         if (req.destroyed) return
         await new Promise<void>((r) => req.write(chunk, () => r()))
+        if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs))
       }
       req.end()
     })()

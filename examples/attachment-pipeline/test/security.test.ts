@@ -1,39 +1,14 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { request } from "node:http"
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { call, startApp, tempDir, until } from "../../testing/harness.js"
+import { call, rawRequest, startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 const MiB = 1024 * 1024
 
-/**
- * A request written chunk by chunk, each flushed to the socket and given a moment, so the
- * server sees the chunks apart. Rejects on a reset connection.
- */
-const raw = (url: string, options: { headers: Record<string, string | number>; chunks: Iterable<Buffer | string>; method?: string }) =>
-  new Promise<{ status: number; body: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const req = request(url, { method: options.method ?? "POST", headers: options.headers }, (res) => {
-      let text = ""
-      res.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => {
-        try {
-          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined })
-        } catch {
-          reject(new Error(`not JSON (${res.statusCode}): ${text.slice(0, 200)}`))
-        }
-      })
-    })
-    req.on("error", reject)
-    void (async () => {
-      for (const chunk of options.chunks) {
-        if (req.destroyed) return
-        await new Promise<void>((r) => req.write(chunk, () => r()))
-        await new Promise((r) => setTimeout(r, 5))
-      }
-      req.end()
-    })()
-  })
+/** A request written chunk by chunk, each given a moment so the server sees the chunks apart. */
+const raw = (url: string, options: Omit<Parameters<typeof rawRequest>[1], "pauseMs">) => rawRequest(url, { ...options, pauseMs: 5 })
 
 const multipart = (boundary: string, filename: string, content: string) =>
   `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/plain\r\n\r\n${content}\r\n--${boundary}--\r\n`
