@@ -1,0 +1,112 @@
+/**
+ * What every part of the Kysely store shares: the schema's tables, running a
+ * query (driver errors become `StoreError`, classified by SQLSTATE), and the
+ * shapes of a write (a holder's fenced write, a refusable transition, a
+ * transition that records hook deliveries).
+ *
+ * @since 0.2.0
+ */
+import { Clock, Effect } from "effect"
+import { InvalidTransition, JobId, JobNotFound, LeaseLost } from "@jobtrack/core"
+import type { JobRecord, Lease, StoreError } from "@jobtrack/core"
+import { sql } from "kysely"
+import type { Kysely, RawBuilder } from "kysely"
+import * as HookDeliveries from "../HookDeliveries.js"
+import { toRecord } from "../Rows.js"
+import type { JobRow } from "../Rows.js"
+import { toStoreError } from "../SqlError.js"
+
+/** Run a query; driver errors become StoreError, classified by SQLSTATE. */
+export type Run = <R>(
+  operation: string,
+  query: RawBuilder<R>,
+  executor?: Kysely<unknown>
+) => Effect.Effect<ReadonlyArray<R>, StoreError>
+
+/**
+ * The store's shared context.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreContext {
+  readonly schema: string
+  readonly db: Kysely<unknown>
+  /** `<schema>.jobs` */
+  readonly jobs: RawBuilder<unknown>
+  readonly run: Run
+}
+
+/**
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (db: Kysely<unknown>, schema: string): StoreContext => ({
+  schema,
+  db,
+  jobs: sql.id(schema, "jobs") as unknown as RawBuilder<unknown>,
+  run: (operation, query, executor = db) =>
+    Effect.tryPromise({
+      try: () => query.execute(executor).then((r) => r.rows),
+      catch: (e) => toStoreError(operation, e)
+    })
+})
+
+/** @internal */
+export const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** @internal */
+export const now = Clock.currentTimeMillis
+
+/** @internal */
+export const one = (rows: ReadonlyArray<JobRow>): JobRecord | undefined => (rows.length > 0 ? toRecord(rows[0]!) : undefined)
+
+/** A transition that may end jobs: their hook deliveries go into the same statement (rule 12). */
+export const recording = (ctx: StoreContext, update: RawBuilder<JobRow>): RawBuilder<JobRow> =>
+  HookDeliveries.recording(ctx.schema, update)
+
+/** The job, or JobNotFound. */
+export const getRow = (ctx: StoreContext, id: string): Effect.Effect<JobRecord, JobNotFound | StoreError> =>
+  JobId.isValid(id)
+    ? Effect.flatMap(ctx.run("get", sql<JobRow>`select * from ${ctx.jobs} where id = ${id}::uuid`), (rows) => {
+      const job = one(rows)
+      return job ? Effect.succeed(job) : Effect.fail(new JobNotFound({ id }))
+    })
+    : Effect.fail(new JobNotFound({ id }))
+
+/** A holder's write: no row means the lease is no longer held. */
+export const held = (
+  ctx: StoreContext,
+  lease: Lease,
+  operation: string,
+  query: RawBuilder<JobRow>
+): Effect.Effect<JobRecord, LeaseLost | StoreError> =>
+  Effect.flatMap(ctx.run(operation, query), (rows) => {
+    const job = one(rows)
+    return job ? Effect.succeed(job) : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token }))
+  })
+
+/** The condition of a holder's write: the lease's job, its token, still processing. */
+export const holds = (lease: Lease): RawBuilder<unknown> =>
+  sql`id = ${lease.id}::uuid and token = ${lease.token} and status = 'processing'`
+
+/** A transition that may be refused: no row means not found or invalid. */
+export const transition = (
+  ctx: StoreContext,
+  id: string,
+  action: InvalidTransition["action"],
+  query: RawBuilder<JobRow>
+): Effect.Effect<JobRecord | undefined, JobNotFound | InvalidTransition | StoreError> =>
+  Effect.gen(function*() {
+    if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
+    const rows = yield* ctx.run(action, query).pipe(
+      Effect.catchTag("StoreError", (e) =>
+        (e.cause as { code?: string } | undefined)?.code === "23505"
+          // retry would make a second live job with the same key
+          ? Effect.flatMap(getRow(ctx, id), (job) => Effect.fail(new InvalidTransition({ id, action, status: job.status })))
+          : Effect.fail(e))
+    )
+    if (rows.length > 0) return toRecord(rows[0]!)
+    const current = yield* getRow(ctx, id)
+    return yield* new InvalidTransition({ id, action, status: current.status })
+  })

@@ -1,0 +1,127 @@
+/**
+ * The holder's writes on a claimed job, each fenced by its lease (job id,
+ * token, still processing): heartbeat, progress, complete, completeMany,
+ * fail, cancelled, release; and `recoverExpired` for leases nobody renewed.
+ * Transitions into a terminal status record their hook deliveries in the
+ * same statement (rule 12).
+ *
+ * @since 0.2.0
+ */
+import { Effect } from "effect"
+import { LeaseLost } from "@jobtrack/core"
+import type { JobStoreShape } from "@jobtrack/core"
+import { sql } from "kysely"
+import { toRecord } from "../Rows.js"
+import type { JobRow } from "../Rows.js"
+import { held, holds, iso, now, recording } from "./Context.js"
+import type { StoreContext } from "./Context.js"
+
+/**
+ * @since 0.2.0
+ * @category writes
+ */
+export const lifecycle = (
+  ctx: StoreContext
+): Pick<
+  JobStoreShape,
+  "heartbeat" | "progress" | "complete" | "completeMany" | "fail" | "cancelled" | "release" | "recoverExpired"
+> => {
+  const { jobs, run } = ctx
+  return {
+    heartbeat: (lease, leaseMs) =>
+      Effect.flatMap(now, (t) =>
+        Effect.map(
+          held(ctx, lease, "heartbeat", sql<JobRow>`
+            update ${jobs} set locked_until = ${iso(t + leaseMs)}::timestamptz
+            where ${holds(lease)} returning *`),
+          (job) => ({ cancelRequested: job.cancelRequested })
+        )),
+    progress: (lease, progress, message) =>
+      Effect.flatMap(now, (t) =>
+        Effect.flatMap(
+          run("progress", sql<{ id: string }>`
+            update ${jobs} set progress = ${progress}, progress_message = ${message}, updated_at = ${iso(t)}::timestamptz
+            where ${holds(lease)} returning id`),
+          (rows) => (rows.length > 0 ? Effect.void : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token })))
+        )),
+    complete: (lease, result) =>
+      Effect.flatMap(now, (t) =>
+        held(ctx, lease, "complete", recording(ctx, sql<JobRow>`
+          update ${jobs} set status = 'completed', result = ${JSON.stringify(result)}::jsonb, progress = 100,
+            error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
+            completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
+          where ${holds(lease)} returning *`))),
+    completeMany: (items) =>
+      items.length === 0
+        ? Effect.succeed({ completed: [], refused: [] })
+        : Effect.flatMap(now, (t) =>
+          Effect.map(
+            run("completeMany", recording(ctx, sql<JobRow>`
+              update ${jobs} j set status = 'completed', result = v.result, progress = 100,
+                error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
+                completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
+              from jsonb_to_recordset(${
+              JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
+            }::jsonb) as v(id uuid, token integer, result jsonb)
+              where j.id = v.id and j.token = v.token and j.status = 'processing'
+              returning j.*`)),
+            (rows) => {
+              const completed = rows.map(toRecord)
+              const done = new Set(completed.map((j) => j.id))
+              return { completed, refused: items.flatMap((i) => (done.has(i.lease.id) ? [] : [i.lease])) }
+            }
+          )),
+    fail: ({ message, retryAt, ...lease }) =>
+      Effect.flatMap(now, (t) => {
+        const retry = retryAt === null ? null : retryAt.toISOString()
+        return held(ctx, lease, "fail", recording(ctx, sql<JobRow>`
+          update ${jobs} set
+            status = case when ${retry}::timestamptz is null then 'failed' else 'retrying' end,
+            error_message = ${message},
+            errors = errors || jsonb_build_array(jsonb_build_object(
+              'attempt', attempts, 'message', ${message}::text, 'at', ${iso(t)}::text)),
+            run_at = coalesce(${retry}::timestamptz, run_at),
+            next_retry_at = ${retry}::timestamptz,
+            completed_at = case when ${retry}::timestamptz is null then ${iso(t)}::timestamptz else null end,
+            locked_by = null, locked_until = null, cancel_requested = false, updated_at = ${iso(t)}::timestamptz
+          where ${holds(lease)} returning *`))
+      }),
+    cancelled: (lease) =>
+      Effect.flatMap(now, (t) =>
+        held(ctx, lease, "cancelled", recording(ctx, sql<JobRow>`
+          update ${jobs} set status = 'cancelled', locked_by = null, locked_until = null, cancel_requested = false,
+            completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
+          where ${holds(lease)} returning *`))),
+    release: (lease) =>
+      Effect.flatMap(now, (t) =>
+        held(ctx, lease, "release", recording(ctx, sql<JobRow>`
+          update ${jobs} set
+            status = case when cancel_requested then 'cancelled' else 'pending' end,
+            completed_at = case when cancel_requested then ${iso(t)}::timestamptz else null end,
+            attempts = attempts - 1, locked_by = null, locked_until = null, cancel_requested = false,
+            updated_at = ${iso(t)}::timestamptz
+          where ${holds(lease)} returning *`))),
+    recoverExpired: () =>
+      Effect.flatMap(now, (t) =>
+        Effect.map(
+          run("recoverExpired", recording(ctx, sql<JobRow>`
+            update ${jobs} set
+              error_message = 'worker lost: lease held by ' || coalesce(locked_by, '?') || ' expired',
+              errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempts,
+                'message', 'worker lost: lease held by ' || coalesce(locked_by, '?') || ' expired',
+                'at', ${iso(t)}::text)),
+              status = case when cancel_requested then 'cancelled'
+                when attempts < max_attempts then 'retrying' else 'failed' end,
+              run_at = case when not cancel_requested and attempts < max_attempts
+                then ${iso(t)}::timestamptz else run_at end,
+              next_retry_at = case when not cancel_requested and attempts < max_attempts
+                then ${iso(t)}::timestamptz else null end,
+              completed_at = case when cancel_requested or attempts >= max_attempts
+                then ${iso(t)}::timestamptz else null end,
+              locked_by = null, locked_until = null, cancel_requested = false, updated_at = ${iso(t)}::timestamptz
+            where status = 'processing' and locked_until <= ${iso(t)}::timestamptz
+            returning *`)),
+          (rows) => rows.map(toRecord)
+        ))
+  }
+}
