@@ -1,0 +1,50 @@
+/**
+ * Settling an attempt once its handler has ended: the one store write its
+ * outcome calls for — completed (batched), cancelled, released on shutdown,
+ * failed or retrying per the definition's retry policy — or none when the
+ * lease was lost.
+ *
+ * @internal
+ */
+import { Cause, Clock, Duration, Effect, Exit, Option } from "effect"
+import type { JobRecord, Json, Lease } from "../../Job.js"
+import type * as JobDefinition from "../../JobDefinition.js"
+import type { LeaseLost, StoreError } from "../../JobError.js"
+import * as RetryPolicy from "../../RetryPolicy.js"
+import * as Attempt from "../attempt.js"
+import type { StopReason } from "./cancellation.js"
+import type { CompletionBatcher } from "./completionBatcher.js"
+import { persist } from "./persist.js"
+import type { RunnerState } from "./state.js"
+
+export const settle = (
+  state: RunnerState,
+  completions: CompletionBatcher,
+  job: JobRecord,
+  lease: Lease,
+  exit: Exit.Exit<Json, unknown>,
+  reason: StopReason | null,
+  def: JobDefinition.Any
+): Effect.Effect<void, LeaseLost | StoreError> =>
+  Effect.gen(function*() {
+    const { log, store } = state
+    if (reason === "leaseLost") return yield* log("lease lost; result dropped", job)
+    const write = (e: Effect.Effect<JobRecord, LeaseLost | StoreError>) => persist(e, state.settings.leaseMs)
+    let settled: JobRecord
+    if (Exit.isSuccess(exit)) {
+      settled = yield* completions.complete(lease, exit.value)
+    } else if (reason === "cancel") {
+      settled = yield* write(store.cancelled(lease))
+    } else if (reason === "shutdown") {
+      settled = yield* write(store.release(lease))
+    } else {
+      const message = Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Attempt.errorText(exit.cause)
+      const delay = Attempt.isFatalCause(exit.cause) || job.attempts >= job.maxAttempts
+        ? Option.none<Duration.Duration>()
+        : yield* RetryPolicy.delayBefore(def.retry, job.attempts, `${job.id}:${job.attempts}`)
+      const now = yield* Clock.currentTimeMillis
+      const retryAt = Option.match(delay, { onNone: () => null, onSome: (d) => new Date(now + Duration.toMillis(d)) })
+      settled = yield* write(store.fail({ ...lease, message, retryAt }))
+    }
+    yield* log(`job ${settled.status}`, settled)
+  }).pipe(Effect.catchTag("LeaseLost", () => state.log("lease lost before settling; write refused", job)))

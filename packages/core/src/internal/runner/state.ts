@@ -1,0 +1,101 @@
+/**
+ * What the parts of one runner share: its settings, its store, the jobs it
+ * holds now, and the wake-up signal of its claim loop. Each part (claim loop,
+ * job run, lease keeper, progress writer, completion batcher, change
+ * listener, lease recovery, pruning) is a module beside this one and takes
+ * this state rather than closing over `Runner.make`'s locals.
+ *
+ * @internal
+ */
+import { hostname } from "node:os"
+import { Duration, Effect, Queue } from "effect"
+import type { Context, Fiber } from "effect"
+import type { JobRecord } from "../../Job.js"
+import type * as JobDefinition from "../../JobDefinition.js"
+import type { JobStoreShape } from "../../JobStore.js"
+import type { RunnerOptions } from "../../Runner.js"
+import { registry } from "../registry.js"
+import type { StopReason } from "./cancellation.js"
+
+/** A job this runner holds. */
+export interface Running {
+  readonly job: JobRecord
+  /** Interrupt the handler for this reason (the first reason wins). */
+  readonly stop: (reason: StopReason) => Effect.Effect<void>
+  /** Heartbeat now rather than at the next period: learns of a cancel request that was not announced. */
+  readonly beatNow: () => void
+  done?: Fiber.Fiber<void>
+  /** The handler has ended; only the store write is left. The slot is free for the next job. */
+  settling?: boolean
+}
+
+/** The options, resolved to their defaults, in milliseconds. */
+export interface Settings {
+  readonly concurrency: number
+  readonly leaseMs: number
+  readonly heartbeatMs: number
+  readonly pollMs: number
+  readonly progressMs: number
+  readonly graceMs: number
+  readonly workerId: string
+  readonly types: ReadonlyArray<string>
+  readonly queues: ReadonlyArray<string>
+}
+
+export interface RunnerState {
+  readonly store: JobStoreShape
+  readonly settings: Settings
+  readonly definitions: ReadonlyMap<string, JobDefinition.Any>
+  /** The services the definitions' handlers need. */
+  readonly services: Context.Context<never>
+  readonly running: Map<string, Running>
+  /** Wakes the claim loop (a slot freed, a job was announced…); many wakes before it looks count as one. */
+  readonly wake: () => void
+  /** Set once shutdown begins: claim no more. */
+  stopping: boolean
+  readonly log: (message: string, job: JobRecord, extra?: Record<string, unknown>) => Effect.Effect<void>
+}
+
+export const ms = (d: Duration.Input): number => Duration.toMillis(d)
+
+export const settings = (options: RunnerOptions, definitions: ReadonlyMap<string, JobDefinition.Any>): Settings => {
+  const leaseMs = ms(options.lease ?? "30 seconds")
+  return {
+    concurrency: options.concurrency ?? 10,
+    leaseMs,
+    heartbeatMs: options.heartbeat === undefined ? Math.max(10, Math.floor(leaseMs / 3)) : ms(options.heartbeat),
+    pollMs: ms(options.pollInterval ?? "1 second"),
+    progressMs: ms(options.progressInterval ?? "250 millis"),
+    graceMs: ms(options.shutdownGrace ?? "10 seconds"),
+    workerId: options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
+    types: [...definitions.keys()],
+    queues: [...new Set([...definitions.values()].map((d) => d.queue))]
+  }
+}
+
+/** The state of a new runner, and the queue its claim loop waits on. */
+export const make = (
+  store: JobStoreShape,
+  options: RunnerOptions,
+  services: Context.Context<never>
+): Effect.Effect<{ readonly state: RunnerState; readonly wakes: Queue.Dequeue<void> }> =>
+  Effect.gen(function*() {
+    const definitions = registry(options.definitions)
+    const resolved = settings(options, definitions)
+    const wakes = yield* Queue.sliding<void>(1)
+    const workerId = resolved.workerId
+    const state: RunnerState = {
+      store,
+      settings: resolved,
+      definitions,
+      services,
+      running: new Map(),
+      wake: () => Queue.offerUnsafe(wakes, undefined),
+      stopping: false,
+      log: (message, job, extra = {}) =>
+        Effect.logDebug(message).pipe(
+          Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, workerId, ...extra })
+        )
+    }
+    return { state, wakes }
+  })
