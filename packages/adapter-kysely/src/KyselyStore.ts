@@ -7,7 +7,7 @@
  *
  * `make` only assembles the parts, one module each under `store/`: enqueue,
  * claim, the holder's lifecycle writes, the operator's commands, reads, the
- * queue position, retention, hook deliveries and changes.
+ * queue position, retention, hook deliveries, the console's admin verbs and changes.
  *
  * @since 0.1.0
  */
@@ -20,6 +20,7 @@ import * as HookDeliveries from "./HookDeliveries.js"
 import { checkSchema, verify } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { toStoreError } from "./SqlError.js"
+import { admin } from "./store/Admin.js"
 import { changes } from "./store/Changes.js"
 import { claim } from "./store/Claim.js"
 import { commands } from "./store/Commands.js"
@@ -85,6 +86,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       ...position(ctx),
       prune: prune(ctx),
       ...HookDeliveries.verbs(schema, ctx.run),
+      ...admin(ctx),
       ...(yield* changes(ctx, options.notifier ?? Notifier.none))
     }
     return store

@@ -15,6 +15,7 @@ import { Context } from "effect"
 import type { Effect, Layer, Scope, Stream } from "effect"
 import type { JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
+import type { AdminStoreShape } from "./AdminStore.js"
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
@@ -252,12 +253,13 @@ export interface DeliveryFilter {
 
 /**
  * The interface every store implements. Method names are noun-free verbs on
- * jobs; each takes plain values and returns an Effect.
+ * jobs; each takes plain values and returns an Effect. The operator's verbs
+ * (rules 16–20) are in {@link AdminStoreShape}, in their own module.
  *
  * @since 0.1.0
  * @category models
  */
-export interface JobStoreShape {
+export interface JobStoreShape extends AdminStoreShape {
   /**
    * Insert a job, or return the non-terminal job of the same type, owner and key
    * (rule 1, 2): key dedupe is per owner (jobs without one count as one owner),

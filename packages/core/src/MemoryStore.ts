@@ -13,6 +13,7 @@ import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobErro
 import { JobStore, Transaction } from "./JobStore.js"
 import type { Enqueued, HookDelivery, HookEvent, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
 import { computeStats } from "./internal/stats.js"
+import * as MemoryAdmin from "./MemoryAdmin.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -374,7 +375,8 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           .map(copy)
       ),
     changes: Stream.fromPubSub(pubsub),
-    watching: () => Effect.void // every change is announced
+    watching: () => Effect.void, // every change is announced
+    ...MemoryAdmin.verbs(jobs, () => store, snapshot)
   }
   return store
 })

@@ -6,6 +6,7 @@
  */
 
 /** @since 0.1.0 */
+export * as AdminStore from "./AdminStore.js"
 export * as Command from "./Command.js"
 /** @since 0.1.0 */
 export * as HookDelivery from "./HookDelivery.js"

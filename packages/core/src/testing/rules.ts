@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { adminRules } from "./admin.js"
 import { atomicClaimRules } from "./claim.js"
 import { claimOrderRules } from "./claimOrder.js"
 import { dedupeRules } from "./dedupe.js"
@@ -37,7 +38,8 @@ const modules: ReadonlyArray<RuleModule> = [
   listingRules,
   filterRules,
   notificationRules,
-  hookDeliveryRules
+  hookDeliveryRules,
+  adminRules
 ]
 
 /** The suite's rules as data (for running one check against a given store). */

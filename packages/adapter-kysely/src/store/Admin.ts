@@ -1,0 +1,283 @@
+/**
+ * The admin verbs of the store on PostgreSQL (core's `AdminStore`, rules
+ * 16–20), over the tables and indexes of migration 0007. Every read is
+ * bounded: keyset pages on `(sort column, id)` indexes, counts capped per
+ * status (`limit cap + 1` under the count, never a `count(*)` over the
+ * table), series over the finish-time index of the requested range. Actions
+ * by filter pick a chunk of ids in id order, then change them in one
+ * conditional statement (cancels record their hook deliveries in the same
+ * statement, rule 12).
+ *
+ * @since 0.3.0
+ */
+import { Clock, Effect } from "effect"
+import { AdminStore, JobId } from "@jobtrack/core"
+import type { JobStatus } from "@jobtrack/core"
+import { sql } from "kysely"
+import type { RawBuilder } from "kysely"
+import { toRecord } from "../Rows.js"
+import type { JobRow } from "../Rows.js"
+import { recording as recordingIn } from "./Context.js"
+import type { StoreContext } from "./Context.js"
+
+type Filter = AdminStore.AdminFilter
+
+const iso = (ms: number) => new Date(ms).toISOString()
+const clampLimit = (n: number, max: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
+/** `%`, `_` and `\` match themselves in ILIKE. */
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
+
+/** The filter as a WHERE condition. */
+export const condition = (f: Filter): RawBuilder<unknown> => {
+  const w: Array<RawBuilder<unknown>> = [sql`true`]
+  if (f.ids !== undefined) w.push(sql`id = any(${f.ids.filter(JobId.isValid)}::uuid[])`)
+  if (f.owner !== undefined) w.push(f.owner === null ? sql`owner is null` : sql`owner = ${f.owner}`)
+  if (f.status !== undefined) w.push(sql`status = any(${[...f.status]}::text[])`)
+  if (f.type !== undefined) w.push(sql`type = ${f.type}`)
+  if (f.queue !== undefined) w.push(sql`queue = ${f.queue}`)
+  if (f.key !== undefined) w.push(sql`key = ${f.key}`)
+  if (f.createdFrom !== undefined) w.push(sql`created_at >= ${f.createdFrom.toISOString()}::timestamptz`)
+  if (f.createdTo !== undefined) w.push(sql`created_at < ${f.createdTo.toISOString()}::timestamptz`)
+  if (f.finishedFrom !== undefined) w.push(sql`completed_at >= ${f.finishedFrom.toISOString()}::timestamptz`)
+  if (f.finishedTo !== undefined) w.push(sql`completed_at < ${f.finishedTo.toISOString()}::timestamptz`)
+  if (f.errorContains !== undefined) w.push(sql`error_message ilike ${`%${escapeLike(f.errorContains)}%`}`)
+  return sql.join(w, sql` and `)
+}
+
+const column = { createdAt: "created_at", completedAt: "completed_at", runAt: "run_at" } as const
+
+interface SeriesRow {
+  i: number
+  completed: string | number
+  failed: string | number
+  cancelled: string | number
+  d50: number | null
+  d95: number | null
+  w50: number | null
+  w95: number | null
+}
+
+interface AuditRow {
+  id: string
+  at: Date | string
+  actor: string
+  action: string
+  target: AdminStore.AuditEntry["target"]
+  count: string | number | null
+  job_id: string | null
+}
+
+const toAudit = (r: AuditRow): AdminStore.AuditEntry => ({
+  id: r.id,
+  at: r.at instanceof Date ? r.at : new Date(r.at),
+  actor: r.actor,
+  action: r.action,
+  target: r.target,
+  count: r.count === null ? null : Number(r.count),
+  jobId: r.job_id
+})
+
+/**
+ * The store's admin verbs.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
+  const { jobs, run, schema } = ctx
+  /** A transition that may end jobs records their hook deliveries (rule 12). */
+  const recording = (update: RawBuilder<JobRow>) => recordingIn(ctx, update)
+  const audit = sql.id(schema, "audit")
+  const now = Clock.currentTimeMillis
+
+  const change = (action: AdminStore.AdminAction, ids: ReadonlyArray<string>, t: string): RawBuilder<{ id: string }> => {
+    const picked = sql`id = any(${ids}::uuid[])`
+    switch (action._tag) {
+      case "retry":
+        // one job per live key at most: a second would break rule 2 (the others stay, skipped)
+        return sql<{ id: string }>`
+          with chosen as (
+            select distinct on (j.type, j.owner, coalesce(j.key, j.id::text)) j.id from ${jobs} j
+            where j.id = any(${ids}::uuid[]) and j.status in ('failed', 'cancelled')
+              and (j.key is null or not exists (
+                select 1 from ${jobs} o where o.type = j.type and o.key = j.key
+                  and o.owner is not distinct from j.owner and o.status in ('pending', 'processing', 'retrying')))
+            order by j.type, j.owner, coalesce(j.key, j.id::text), j.id
+          )
+          update ${jobs} set status = 'pending', attempts = 0, progress = 0, progress_message = null,
+            result = null, run_at = ${t}::timestamptz, next_retry_at = null, started_at = null,
+            completed_at = null, cancel_requested = false, updated_at = ${t}::timestamptz
+          where id in (select id from chosen) and status in ('failed', 'cancelled')
+          returning id`
+      case "cancel":
+        return recording(sql<JobRow>`
+          update ${jobs} set
+            status = case when status = 'processing' then status else 'cancelled' end,
+            cancel_requested = status = 'processing',
+            completed_at = case when status = 'processing' then completed_at else ${t}::timestamptz end,
+            next_retry_at = case when status = 'processing' then next_retry_at else null end,
+            updated_at = ${t}::timestamptz
+          where ${picked} and status in ('pending', 'retrying', 'processing')
+          returning *`) as RawBuilder<unknown> as RawBuilder<{ id: string }>
+      case "delete":
+        return sql<{ id: string }>`delete from ${jobs} where ${picked} and status <> 'processing' returning id`
+      case "runNow":
+        return sql<{ id: string }>`
+          update ${jobs} set run_at = ${t}::timestamptz,
+            next_retry_at = case when status = 'retrying' then ${t}::timestamptz else next_retry_at end,
+            updated_at = ${t}::timestamptz
+          where ${picked} and status in ('pending', 'retrying') returning id`
+      case "setPriority":
+        return sql<{ id: string }>`
+          update ${jobs} set priority = ${action.priority}, updated_at = ${t}::timestamptz
+          where ${picked} and status in ('pending', 'retrying') returning id`
+    }
+  }
+
+  return {
+    adminList: ({ cursor, filter, limit, order, sort }) =>
+      Effect.gen(function*() {
+        const n = clampLimit(limit, 500)
+        const col = sql.ref(column[sort])
+        const dir = order === "asc" ? sql`asc` : sql`desc`
+        const w = [condition(filter)]
+        if (sort === "completedAt") w.push(sql`completed_at is not null`)
+        if (cursor !== undefined) {
+          if (!JobId.isValid(cursor.id)) return { items: [], next: null }
+          const at = sql`${cursor.at.toISOString()}::timestamptz`
+          w.push(order === "asc" ? sql`(${col}, id) > (${at}, ${cursor.id}::uuid)` : sql`(${col}, id) < (${at}, ${cursor.id}::uuid)`)
+        }
+        const rows = yield* run("adminList", sql<JobRow>`
+          select * from ${jobs} where ${sql.join(w, sql` and `)} order by ${col} ${dir}, id ${dir} limit ${n + 1}`)
+        const items = rows.slice(0, n).map(toRecord)
+        const last = items[items.length - 1]
+        const value = (j: typeof last) => sort === "completedAt" ? j!.completedAt! : j![sort]
+        return { items, next: rows.length > n && last ? { at: value(last), id: last.id } : null }
+      }),
+
+    adminCounts: ({ cap, filter }) =>
+      Effect.gen(function*() {
+        const limit = clampLimit(cap ?? 10_000, 1_000_000)
+        const cond = condition(filter)
+        // per status: at most cap + 1 rows counted (an index range scan on (status, …))
+        const per = (status: JobStatus) => sql`
+          (select queue, type, ${status}::text as status, count(*) as n from (
+            select queue, type from ${jobs} where status = ${status} and ${cond} limit ${limit + 1}
+          ) x group by queue, type)`
+        const rows = yield* run("adminCounts", sql<{ queue: string; type: string; status: JobStatus; n: string | number }>`
+          ${sql.join(["pending", "processing", "retrying", "completed", "failed", "cancelled"].map((s) => per(s as JobStatus)), sql` union all `)}
+          order by 1, 2`)
+        const totals = new Map<string, number>()
+        for (const r of rows) totals.set(r.status, (totals.get(r.status) ?? 0) + Number(r.n))
+        const order = ["pending", "processing", "retrying", "completed", "failed", "cancelled"]
+        return {
+          cap: limit,
+          rows: rows
+            .map((r) => ({
+              queue: r.queue,
+              type: r.type,
+              status: r.status,
+              count: Number(r.n),
+              capped: (totals.get(r.status) ?? 0) > limit
+            }))
+            .sort((a, b) =>
+              (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0) || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0) ||
+              order.indexOf(a.status) - order.indexOf(b.status)
+            )
+        }
+      }),
+
+    oldestWaiting: (filter) =>
+      Effect.flatMap(now, (t) =>
+        Effect.map(
+          run("oldestWaiting", sql<{ queue: string; run_at: Date | string; id: string }>`
+            select distinct on (queue) queue, run_at, id from ${jobs}
+            where status in ('pending', 'retrying') and run_at <= ${iso(t)}::timestamptz and ${condition(filter)}
+            order by queue, run_at, id`),
+          (rows) => rows.map((r) => ({ queue: r.queue, since: new Date(r.run_at), id: r.id }))
+        )),
+
+    series: (request) =>
+      Effect.gen(function*() {
+        const width = AdminStore.bucketWidth(request)
+        const from = request.from.getTime()
+        const count = Math.max(0, Math.ceil((request.to.getTime() - from) / width))
+        const f = sql`${iso(from)}::timestamptz`
+        const rows = yield* run("series", sql<SeriesRow>`
+          with b as (
+            select floor(extract(epoch from (completed_at - ${f})) * 1000 / ${width})::int as i, status,
+              case when status <> 'cancelled' and started_at is not null
+                then (extract(epoch from (completed_at - started_at)) * 1000)::float8 end as d,
+              case when status <> 'cancelled' and started_at is not null
+                then (extract(epoch from (started_at - run_at)) * 1000)::float8 end as w
+            from ${jobs}
+            where completed_at >= ${f} and completed_at < ${request.to.toISOString()}::timestamptz
+              and status in ('completed', 'failed', 'cancelled') and ${condition(request.filter)}
+          )
+          select i,
+            count(*) filter (where status = 'completed') as completed,
+            count(*) filter (where status = 'failed') as failed,
+            count(*) filter (where status = 'cancelled') as cancelled,
+            percentile_disc(0.5) within group (order by d) as d50,
+            percentile_disc(0.95) within group (order by d) as d95,
+            percentile_disc(0.5) within group (order by w) as w50,
+            percentile_disc(0.95) within group (order by w) as w95
+          from b group by i`)
+        const byIndex = new Map(rows.map((r) => [Number(r.i), r]))
+        const ms = (v: number | null) => (v === null ? null : Math.round(Number(v) * 1000) / 1000)
+        return Array.from({ length: count }, (_, i): AdminStore.SeriesBucket => {
+          const r = byIndex.get(i)
+          return {
+            start: new Date(from + i * width),
+            completed: Number(r?.completed ?? 0),
+            failed: Number(r?.failed ?? 0),
+            cancelled: Number(r?.cancelled ?? 0),
+            durationP50Ms: ms(r?.d50 ?? null),
+            durationP95Ms: ms(r?.d95 ?? null),
+            waitP50Ms: ms(r?.w50 ?? null),
+            waitP95Ms: ms(r?.w95 ?? null)
+          }
+        })
+      }),
+
+    bulkChunk: ({ action, after, filter, limit }) =>
+      Effect.gen(function*() {
+        const n = clampLimit(limit, 5_000)
+        if (after !== null && !JobId.isValid(after)) return { applied: 0, skipped: 0, last: null }
+        const w = [condition(filter), sql`status = any(${[...AdminStore.appliesTo(action)]}::text[])`]
+        if (after !== null) w.push(sql`id > ${after}::uuid`)
+        const picked = yield* run("bulkChunk", sql<{ id: string }>`
+          select id from ${jobs} where ${sql.join(w, sql` and `)} order by id limit ${n}`)
+        if (picked.length === 0) return { applied: 0, skipped: 0, last: null }
+        const ids = picked.map((r) => r.id)
+        const changed = yield* run("bulkChunk", change(action, ids, iso(yield* now)))
+        return {
+          applied: changed.length,
+          skipped: ids.length - changed.length,
+          last: ids.length < n ? null : ids[ids.length - 1]!
+        }
+      }),
+
+    recordAudit: (entry) =>
+      Effect.flatMap(now, (t) =>
+        Effect.map(
+          run("recordAudit", sql<AuditRow>`
+            insert into ${audit} (id, at, actor, action, target, count, job_id)
+            values (${JobId.make(t)}::uuid, ${iso(t)}::timestamptz, ${entry.actor}, ${entry.action},
+              ${JSON.stringify(entry.target)}::jsonb, ${entry.count}, ${entry.jobId}::uuid)
+            returning *`),
+          (rows) => toAudit(rows[0]!)
+        )),
+
+    listAudit: ({ before, limit }) =>
+      Effect.gen(function*() {
+        const n = clampLimit(limit, 500)
+        if (before !== undefined && !JobId.isValid(before)) return { items: [], next: null }
+        const rows = yield* run("listAudit", sql<AuditRow>`
+          select * from ${audit} where ${before === undefined ? sql`true` : sql`id < ${before}::uuid`}
+          order by id desc limit ${n + 1}`)
+        const items = rows.slice(0, n).map(toAudit)
+        return { items, next: rows.length > n ? items[items.length - 1]!.id : null }
+      })
+  }
+}
