@@ -7,7 +7,7 @@
  *
  * `make` only assembles the parts, one module each under `store/`: enqueue,
  * claim, the holder's lifecycle writes, the operator's commands, reads, the
- * queue position, retention, hook deliveries, the console's admin verbs and changes.
+ * queue position, retention, hook deliveries, the console's admin verbs, durable steps and changes.
  *
  * @since 0.1.0
  */
@@ -30,6 +30,7 @@ import { lifecycle } from "./store/Lifecycle.js"
 import { position } from "./store/Position.js"
 import { reads } from "./store/Reads.js"
 import { prune } from "./store/Retention.js"
+import { steps } from "./store/Steps.js"
 
 /**
  * @since 0.1.0
@@ -87,6 +88,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       prune: prune(ctx),
       ...HookDeliveries.verbs(schema, ctx.run),
       ...admin(ctx),
+      ...steps(ctx),
       ...(yield* changes(ctx, options.notifier ?? Notifier.none))
     }
     return store

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import type { StepInfo } from "./StepStore.js"
 
 /**
  * The six states of a job. See `docs/concepts.md` for the state machine.
@@ -96,7 +97,8 @@ export interface JobRecord {
 }
 
 /**
- * A job as shown to readers: the record plus its queue position.
+ * A job as shown to readers: the record plus its queue position (and its
+ * steps, when read with them).
  *
  * @since 0.1.0
  * @category models
@@ -104,6 +106,11 @@ export interface JobRecord {
 export interface JobView extends JobRecord {
   /** 1-based place in its queue's claim order while pending; null otherwise. */
   readonly queuePosition: number | null
+  /**
+   * The job's durable steps in order (see `ctx.step`), when the view was read
+   * with them: `get`, `watch` and the HTTP status have them; list pages do not.
+   */
+  readonly steps?: ReadonlyArray<StepInfo> | undefined
 }
 
 /**

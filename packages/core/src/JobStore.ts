@@ -16,6 +16,7 @@ import type { Effect, Layer, Scope, Stream } from "effect"
 import type { JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import type { AdminStoreShape } from "./AdminStore.js"
+import type { StepStoreShape } from "./StepStore.js"
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
@@ -259,7 +260,7 @@ export interface DeliveryFilter {
  * @since 0.1.0
  * @category models
  */
-export interface JobStoreShape extends AdminStoreShape {
+export interface JobStoreShape extends AdminStoreShape, StepStoreShape {
   /**
    * Insert a job, or return the non-terminal job of the same type, owner and key
    * (rule 1, 2): key dedupe is per owner (jobs without one count as one owner),
@@ -323,7 +324,7 @@ export interface JobStoreShape extends AdminStoreShape {
    * group's job ahead counts only while its group has room); null unless pending.
    */
   readonly queuePosition: (id: string) => Effect.Effect<number | null, JobNotFound | StoreError>
-  /** The job and its queue position, read together (one round trip where the store can). */
+  /** The job, its queue position and its steps, read together (one round trip where the store can). */
   readonly view: (id: string) => Effect.Effect<JobView, JobNotFound | StoreError>
   readonly stats: (filter: StatsFilter) => Effect.Effect<Stats, StoreError>
   /**

@@ -12,6 +12,7 @@ import type { JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
 import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { Enqueued, HookDelivery, HookEvent, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
+import * as MemorySteps from "./internal/memorySteps.js"
 import { computeStats } from "./internal/stats.js"
 import * as MemoryAdmin from "./MemoryAdmin.js"
 
@@ -125,6 +126,17 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     }
     return n
   }
+
+  const steps = MemorySteps.make({
+    find: (id) => jobs.get(id),
+    held,
+    sleep: (job, until, now) => {
+      const cancel = job.cancelRequested
+      job.attempts--
+      job.runAt = until
+      return settle(job, cancel ? "cancelled" : "pending", now)
+    }
+  })
 
   const noTransaction = Effect.flatMap(Effect.service(Transaction), (trx) =>
     trx === undefined
@@ -315,7 +327,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         }))),
     view: (id) =>
       Effect.flatMap(find(id), (job) =>
-        Effect.map(store.queuePosition(id), (queuePosition) => ({ ...snapshot(job), queuePosition }))),
+        Effect.map(store.queuePosition(id), (queuePosition) => ({ ...snapshot(job), queuePosition, steps: steps.info(job) }))),
     stats: (filter) =>
       Effect.sync((): Stats =>
         computeStats(
@@ -374,6 +386,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           .slice(0, Math.min(Math.max(filter.limit ?? 100, 1), 500))
           .map(copy)
       ),
+    ...steps.verbs,
     changes: Stream.fromPubSub(pubsub),
     watching: () => Effect.void, // every change is announced
     ...MemoryAdmin.verbs(jobs, () => store, snapshot)

@@ -58,6 +58,7 @@ export type {
   StatsFilter,
   TypeStats
 } from "./JobStore.js"
+export type { StepInfo, StepKey, StepRecord, StepStatus, StepStoreShape } from "./StepStore.js"
 export {
   FatalError,
   InvalidInput,

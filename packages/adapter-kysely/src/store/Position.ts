@@ -11,6 +11,7 @@ import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"
 import type { StoreContext } from "./Context.js"
+import * as Steps from "./Steps.js"
 
 /**
  * The row and, when pending, its queue position (rule 8), in one query: 1 + the
@@ -32,8 +33,8 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
         and o.id <> j.id
         and (o.priority > j.priority or (o.priority = j.priority
           and (o.run_at < j.run_at or (o.run_at = j.run_at and o.id < j.id))))`
-      const rows = yield* run("view", sql<JobRow & { ahead: number | string | null; grouped: number | string | null }>`
-        select j.*,
+      const rows = yield* run("view", sql<JobRow & { ahead: number | string | null; grouped: number | string | null; steps: unknown }>`
+        select j.*, ${Steps.viewColumn(ctx.schema)} as steps,
           case when j.status = 'pending' then (
             select count(*) from ${jobs} o where ${aheadOf} and (o.group_key is null or o.group_key = j.group_key)
           ) end as ahead,
@@ -52,7 +53,8 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
       const row = rows[0]!
       return {
         ...toRecord(row),
-        queuePosition: row.status === "pending" ? Number(row.ahead) + Number(row.grouped) + 1 : null
+        queuePosition: row.status === "pending" ? Number(row.ahead) + Number(row.grouped) + 1 : null,
+        steps: Steps.fromViewColumn(row.steps)
       }
     })
   return { view, queuePosition: (id) => Effect.map(view(id), (v) => v.queuePosition) }

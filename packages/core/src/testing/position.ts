@@ -33,7 +33,13 @@ export const positionRules: RuleModule = (_ctx) =>
         // view: the record and its position together
         const v = yield* store.view(jobs[1]!.id)
         assert.strictEqual(v.queuePosition, 1)
-        assert.deepStrictEqual({ ...v, queuePosition: undefined }, { ...(yield* store.get(jobs[1]!.id)), queuePosition: undefined })
+        // (and its steps: none here; see the step rules)
+        assert.deepStrictEqual(v.steps, [])
+        assert.deepStrictEqual({ ...v, queuePosition: undefined, steps: undefined }, {
+          ...(yield* store.get(jobs[1]!.id)),
+          queuePosition: undefined,
+          steps: undefined
+        })
         assert.isNull((yield* store.view(urgent.id)).queuePosition)
         assert.strictEqual(yield* tagOf(store.view(JobId.make())), "JobNotFound")
       }))

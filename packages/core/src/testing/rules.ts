@@ -20,6 +20,7 @@ import { notificationRules } from "./notifications.js"
 import { ownerKeyRules } from "./ownerKeys.js"
 import { positionRules } from "./position.js"
 import { progressRules } from "./progress.js"
+import { stepRules } from "./steps.js"
 import { transitionRules } from "./transitions.js"
 
 /** Every rule module, in the order the suite registers them. */
@@ -39,7 +40,8 @@ const modules: ReadonlyArray<RuleModule> = [
   filterRules,
   notificationRules,
   hookDeliveryRules,
-  adminRules
+  adminRules,
+  stepRules
 ]
 
 /** The suite's rules as data (for running one check against a given store). */
