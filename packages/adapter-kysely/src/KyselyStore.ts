@@ -17,6 +17,7 @@ import { JobStore, StoreError, Transaction } from "@jobtrack/core"
 import type { JobStoreShape, StoreLayer } from "@jobtrack/core"
 import type { Kysely, Transaction as KyselyTransaction } from "kysely"
 import * as HookDeliveries from "./HookDeliveries.js"
+import * as JobLogs from "./JobLogs.js"
 import { checkSchema, verify } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { toStoreError } from "./SqlError.js"
@@ -89,6 +90,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       ...HookDeliveries.verbs(schema, ctx.run),
       ...admin(ctx),
       ...steps(ctx),
+      ...JobLogs.verbs(schema, ctx.run),
       ...(yield* changes(ctx, options.notifier ?? Notifier.none))
     }
     return store

@@ -39,6 +39,8 @@ export interface JobRow {
   readonly completed_at: Date | null
   readonly next_retry_at: Date | null
   readonly updated_at: Date
+  /** Migration 0005. */
+  readonly traceparent?: string | null
 }
 
 const date = (d: Date | string | null): Date | null => (d === null ? null : d instanceof Date ? d : new Date(d))
@@ -74,5 +76,6 @@ export const toRecord = (row: JobRow): JobRecord => ({
   startedAt: date(row.started_at),
   completedAt: date(row.completed_at),
   nextRetryAt: date(row.next_retry_at),
-  updatedAt: date(row.updated_at)!
+  updatedAt: date(row.updated_at)!,
+  traceparent: row.traceparent ?? null
 })

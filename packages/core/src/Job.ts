@@ -94,6 +94,12 @@ export interface JobRecord {
   readonly completedAt: Date | null
   readonly nextRetryAt: Date | null
   readonly updatedAt: Date
+  /**
+   * The W3C `traceparent` of the span that enqueued the job (see `Telemetry`):
+   * each attempt's span joins that trace, in whatever process runs it.
+   * Absent or null when the job was enqueued outside a traced span.
+   */
+  readonly traceparent?: string | null | undefined
 }
 
 /**
@@ -132,6 +138,8 @@ export interface NewJob {
   readonly key: string | null
   readonly groupKey: string | null
   readonly groupLimit: number | null
+  /** The W3C `traceparent` of the enqueuing span, stored with the job (see `Telemetry`). */
+  readonly traceparent?: string | null | undefined
 }
 
 /**

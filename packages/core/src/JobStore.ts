@@ -17,6 +17,7 @@ import type { JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.j
 import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import type { AdminStoreShape } from "./AdminStore.js"
 import type { StepStoreShape } from "./StepStore.js"
+import type { JobLogStoreShape } from "./JobLogStore.js"
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
@@ -260,7 +261,7 @@ export interface DeliveryFilter {
  * @since 0.1.0
  * @category models
  */
-export interface JobStoreShape extends AdminStoreShape, StepStoreShape {
+export interface JobStoreShape extends AdminStoreShape, StepStoreShape, JobLogStoreShape {
   /**
    * Insert a job, or return the non-terminal job of the same type, owner and key
    * (rule 1, 2): key dedupe is per owner (jobs without one count as one owner),

@@ -12,6 +12,8 @@ import type * as JobDefinition from "./JobDefinition.js"
 import type * as PayloadSchema from "./PayloadSchema.js"
 import type { InvalidInput, InvalidTransition, JobNotFound, StoreError, UnknownJobType } from "./JobError.js"
 import type { Hooks } from "./Hooks.js"
+import type { LogLine } from "./JobLogStore.js"
+import * as Telemetry from "./Telemetry.js"
 import { JobStore } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter, StoreLayer } from "./JobStore.js"
 import * as Runner from "./Runner.js"
@@ -41,6 +43,11 @@ export interface JobtrackOptions<Trx = never> {
   /** Runner settings used by `start()`. */
   readonly runner?: Omit<Runner.RunnerOptions, "definitions" | "hooks">
   readonly watchPollInterval?: Duration.Input
+  /**
+   * Turn on traces, metrics and lifecycle logs (see `Telemetry`); with
+   * `otlp`, export them to an OpenTelemetry collector. Default: off.
+   */
+  readonly telemetry?: Telemetry.TelemetryOptions | undefined
 }
 
 /**
@@ -67,6 +74,8 @@ export interface Jobtrack<Trx = never> {
   /** Views until terminal; breaking out of the loop unsubscribes. */
   readonly watch: (id: string) => AsyncIterable<JobView>
   readonly stats: (filter?: StatsFilter) => Promise<Stats>
+  /** The lines the job's attempts wrote with `ctx.log`, oldest first. */
+  readonly logs: (id: string) => Promise<ReadonlyArray<LogLine>>
   /** Start a runner in this process (once). */
   readonly start: () => Promise<void>
   /** Shut the runner down gracefully (if started). */
@@ -103,7 +112,11 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
   const layer = Tracker.layer({
     definitions: options.definitions,
     ...(options.watchPollInterval ? { watchPollInterval: options.watchPollInterval } : {})
-  }).pipe(Layer.provideMerge(options.store))
+  }).pipe(
+    Layer.provideMerge(options.store),
+    // merged, not only provided: the runner started later runs in this runtime and needs the tracer too
+    Layer.provideMerge(options.telemetry ? Telemetry.layer(options.telemetry) : Layer.empty)
+  )
   let runtime = ManagedRuntime.make(layer)
   /**
    * The runtime, built on first use. When building it fails (the database is
@@ -155,6 +168,7 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     retry: (id) => withTracker((t) => t.retry(id)),
     delete: (id) => withTracker((t) => t.delete(id)),
     stats: (filter) => withTracker((t) => t.stats(filter)),
+    logs: (id) => withTracker((t) => t.logs(id)),
     watch: (id) => ({
       async *[Symbol.asyncIterator]() {
         const services = await (await ready()).context()

@@ -13,6 +13,7 @@ import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobErro
 import { JobStore, Transaction } from "./JobStore.js"
 import type { Enqueued, HookDelivery, HookEvent, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
 import * as MemorySteps from "./internal/memorySteps.js"
+import * as MemoryLogs from "./internal/memoryLogs.js"
 import { computeStats } from "./internal/stats.js"
 import * as MemoryAdmin from "./MemoryAdmin.js"
 
@@ -389,7 +390,8 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     ...steps.verbs,
     changes: Stream.fromPubSub(pubsub),
     watching: () => Effect.void, // every change is announced
-    ...MemoryAdmin.verbs(jobs, () => store, snapshot)
+    ...MemoryAdmin.verbs(jobs, () => store, snapshot),
+    ...MemoryLogs.make(find, held)
   }
   return store
 })

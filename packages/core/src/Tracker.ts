@@ -15,7 +15,9 @@ import * as JobId from "./JobId.js"
 import * as PayloadSchema from "./PayloadSchema.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
+import type { LogLine } from "./JobLogStore.js"
 import { registry } from "./internal/registry.js"
+import * as Telemetry from "./internal/telemetry.js"
 import * as Storable from "./Storable.js"
 
 /**
@@ -101,6 +103,8 @@ export interface TrackerShape {
   /** The job's view now, then on every change, ending after a terminal view. */
   readonly watch: (id: string) => Stream.Stream<JobView, JobNotFound | StoreError>
   readonly stats: (filter?: StatsFilter) => Effect.Effect<Stats, StoreError>
+  /** The lines the job's attempts wrote with `ctx.log`, oldest first (bounded: see `JobLogStore`). */
+  readonly logs: (id: string) => Effect.Effect<ReadonlyArray<LogLine>, JobNotFound | StoreError>
   /** The definitions this tracker knows, by type. */
   readonly definitions: ReadonlyMap<string, JobDefinition.Any>
 }
@@ -167,7 +171,8 @@ const checkOptions = (options: EnqueueOptions<unknown>): Array<Issue> => {
  */
 export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> =>
   Effect.gen(function*() {
-    const store = yield* JobStore
+    const settings = yield* Telemetry.current
+    const store = Telemetry.instrumentStore(settings, yield* JobStore)
     const definitions = registry(options.definitions)
     const pollInterval = options.watchPollInterval ?? "1 second"
 
@@ -224,8 +229,12 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
         if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
         const transaction = items[0]?.options?.transaction
-        const insert = store.enqueueMany(prepared as Array<NewJob>)
-        return yield* (transaction === undefined ? insert : Effect.provideService(insert, Transaction, transaction))
+        // in a `jobtrack.enqueue` span when traced: the jobs keep its trace context
+        return yield* Telemetry.enqueue(settings, def, items.length, (traceparent) => {
+          const jobs = prepared as Array<NewJob>
+          const insert = store.enqueueMany(traceparent === null ? jobs : jobs.map((j) => ({ ...j, traceparent })))
+          return transaction === undefined ? insert : Effect.provideService(insert, Transaction, transaction)
+        })
       })
 
     const enqueueOne = (def: JobDefinition.Any, payload: unknown, opts?: EnqueueOptions<unknown>) =>
@@ -292,11 +301,12 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
             (items) => ({ items, nextCursor: page.nextCursor })
           )),
       // an onCancelled hook is recorded by the store with the cancel, delivered by a runner
-      cancel: (id) => Effect.flatMap(store.cancel(id), view),
+      cancel: (id) => Effect.flatMap(store.cancel(id), (job) => Effect.andThen(Telemetry.cancelledNow(settings, job), view(job))),
       retry: (id) => Effect.flatMap(store.retry(id), view),
       delete: (id) => store.delete(id),
       watch,
-      stats: (filter) => store.stats(filter ?? {})
+      stats: (filter) => store.stats(filter ?? {}),
+      logs: (id) => store.logs(id)
     }
     return tracker
   })

@@ -18,6 +18,8 @@ export * as Job from "./Job.js"
 export * as JobDefinition from "./JobDefinition.js"
 /** @since 0.1.0 */
 export * as JobId from "./JobId.js"
+/** @since 0.3.0 */
+export * as JobLogStore from "./JobLogStore.js"
 /** @since 0.1.0 */
 export * as Jobtrack from "./Jobtrack.js"
 /** @since 0.1.0 */
@@ -30,12 +32,15 @@ export * as RetryPolicy from "./RetryPolicy.js"
 export * as Runner from "./Runner.js"
 /** @since 0.1.0 */
 export * as Storable from "./Storable.js"
+/** @since 0.3.0 */
+export * as Telemetry from "./Telemetry.js"
 /** @since 0.1.0 */
 export * as Tracker from "./Tracker.js"
 
 export type { AsyncJobContext, JobContext } from "./JobContext.js"
 export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 export { JobStore, Transaction } from "./JobStore.js"
+export type { JobLogStoreShape, LogLevel, LogLine } from "./JobLogStore.js"
 export type {
   ChangesResync,
   ClaimRequest,

@@ -49,7 +49,8 @@ export const insert = (ctx: StoreContext) =>
         owner: j.owner,
         key: j.key,
         group_key: j.groupKey,
-        group_limit: j.groupLimit
+        group_limit: j.groupLimit,
+        traceparent: j.traceparent ?? null
       })))
     const out = new Map<string, Enqueued>()
     let pending = inputs
@@ -58,12 +59,12 @@ export const insert = (ctx: StoreContext) =>
         "enqueue",
         sql<{ id: string }>`
           insert into ${jobs} (id, type, queue, payload, max_attempts, priority, run_at, owner, key,
-            group_key, group_limit, status, created_at, updated_at)
+            group_key, group_limit, traceparent, status, created_at, updated_at)
           select x.id, x.type, x.queue, x.payload, x.max_attempts, x.priority, x.run_at, x.owner, x.key,
-            x.group_key, x.group_limit, 'pending', ${at}::timestamptz, ${at}::timestamptz
+            x.group_key, x.group_limit, x.traceparent, 'pending', ${at}::timestamptz, ${at}::timestamptz
           from jsonb_to_recordset(${batch(pending)}::jsonb)
             as x(id uuid, type text, queue text, payload jsonb, max_attempts integer, priority integer,
-              run_at timestamptz, owner text, key text, group_key text, group_limit integer)
+              run_at timestamptz, owner text, key text, group_key text, group_limit integer, traceparent text)
           on conflict (type, owner, key) where key is not null and status in ('pending', 'processing', 'retrying')
           do nothing
           returning id`,

@@ -21,6 +21,7 @@ import { ownerKeyRules } from "./ownerKeys.js"
 import { positionRules } from "./position.js"
 import { progressRules } from "./progress.js"
 import { stepRules } from "./steps.js"
+import { telemetryRules } from "./telemetry.js"
 import { transitionRules } from "./transitions.js"
 
 /** Every rule module, in the order the suite registers them. */
@@ -41,7 +42,8 @@ const modules: ReadonlyArray<RuleModule> = [
   notificationRules,
   hookDeliveryRules,
   adminRules,
-  stepRules
+  stepRules,
+  telemetryRules
 ]
 
 /** The suite's rules as data (for running one check against a given store). */

@@ -1,0 +1,325 @@
+/**
+ * What the tracker and the runner call to be observed: the enqueue span, the
+ * attempt's span, metrics and lifecycle logs, and the bounded buffer of an
+ * attempt's `ctx.log` lines. With telemetry off (and no tracer of the host's)
+ * every helper is a constant no-op, so the hot paths pay one branch.
+ */
+import { Cause, Clock, Duration, Effect, Exit, Metric, Option, Tracer } from "effect"
+import type { Tracer as TracerNs } from "effect"
+import { Headers, HttpTraceContext } from "effect/http"
+import type { JobRecord } from "../Job.js"
+import type { JobStoreShape } from "../JobStore.js"
+import type { LogLevel, LogLine } from "../JobLogStore.js"
+import { maxLineLength, maxLinesPerAttempt } from "../JobLogStore.js"
+import * as Storable from "../Storable.js"
+import { metrics, Telemetry } from "../Telemetry.js"
+import type { Settings } from "../Telemetry.js"
+
+const system = "jobtrack"
+
+/** Whether spans are made: telemetry asks for them, or the host installed a tracer of its own. */
+const tracing = (settings: Settings) =>
+  Effect.map(Effect.tracer, (tracer) => settings.tracing || tracer !== Tracer.nativeTracer)
+
+/** The settings in force. */
+export const current = Effect.service(Telemetry)
+
+const labels = (job: Pick<JobRecord, "queue" | "type">) => ({ queue: job.queue, type: job.type })
+
+const bump = (metric: Metric.Metric<number, unknown>, attrs: Record<string, string>, by = 1) =>
+  Metric.update(Metric.withAttributes(metric, attrs), by)
+
+// -- enqueue ---------------------------------------------------------------
+
+/**
+ * Run an enqueue of `count` jobs of one type in a `jobtrack.enqueue <type>`
+ * span; `insert` receives the span's `traceparent` to store with the jobs.
+ */
+export const enqueue = <A extends ReadonlyArray<{ readonly job: JobRecord; readonly created: boolean }>, E, R>(
+  settings: Settings,
+  def: { readonly type: string; readonly queue: string },
+  count: number,
+  insert: (traceparent: string | null) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(tracing(settings), (traced) => {
+    const counted = settings.metrics || settings.lifecycleLogs
+      ? (traceparent: string | null) =>
+        Effect.tap(insert(traceparent), (out: A) =>
+          Effect.gen(function*() {
+            const created = out.filter((e) => e.created)
+            if (settings.metrics && created.length > 0) yield* bump(metrics.enqueued, labels(def), created.length)
+            if (settings.lifecycleLogs) {
+              const traceId = traceparent?.split("-")[1]
+              for (const { job } of created) {
+                yield* Effect.logInfo("job enqueued").pipe(Effect.annotateLogs({
+                  jobId: job.id,
+                  type: job.type,
+                  queue: job.queue,
+                  ...(traceId === undefined ? {} : { traceId }),
+                  ...(settings.recordOwner && job.owner !== null ? { owner: job.owner } : {})
+                }))
+              }
+            }
+          }))
+      : insert
+    if (!traced) return counted(null)
+    return Effect.flatMap(Effect.currentSpan.pipe(Effect.orDie), (span) => {
+      const traceparent = HttpTraceContext.toHeaders(span)["traceparent"] ?? null
+      return counted(traceparent).pipe(
+        Effect.tap((out) =>
+          Effect.sync(() => {
+            if (out.length === 1) {
+              span.attribute("messaging.message.id", out[0]!.job.id)
+              span.attribute("jobtrack.job.created", out[0]!.created)
+            }
+          })
+        )
+      )
+    }).pipe(
+      Effect.withSpan(`jobtrack.enqueue ${def.type}`, {
+        kind: "producer",
+        attributes: {
+          "messaging.system": system,
+          "messaging.operation.type": "send",
+          "messaging.operation.name": "enqueue",
+          "messaging.destination.name": def.queue,
+          "jobtrack.job.type": def.type,
+          ...(count > 1 ? { "messaging.batch.message_count": count } : {})
+        }
+      })
+    )
+  })
+
+/** Count jobs cancelled outside a runner (a pending or retrying job cancelled by the tracker). */
+export const cancelledNow = (settings: Settings, job: JobRecord): Effect.Effect<void> =>
+  settings.metrics && job.status === "cancelled" ? bump(metrics.cancelled, labels(job)) : Effect.void
+
+// -- the store -------------------------------------------------------------
+
+/** The store with every round trip timed into the store latency histogram (metrics on), else itself. */
+export const instrumentStore = (settings: Settings, store: JobStoreShape): JobStoreShape => {
+  if (!settings.metrics) return store
+  const out: Record<string, unknown> = { ...store }
+  for (const [name, value] of Object.entries(store)) {
+    if (typeof value !== "function" || name === "watching") continue
+    const timer = Metric.withAttributes(metrics.storeLatency, { operation: name })
+    out[name] = (...args: Array<unknown>) =>
+      Effect.trackDuration((value as (...a: Array<unknown>) => Effect.Effect<unknown>)(...args), timer, Duration.toSeconds)
+  }
+  return out as unknown as JobStoreShape
+}
+
+/** Sample jobs per status into the depth gauge, for these types (their queues known). */
+export const sampleDepth = (
+  store: JobStoreShape,
+  queues: ReadonlyMap<string, string>
+): Effect.Effect<void> =>
+  store.stats({}).pipe(
+    Effect.flatMap((stats) =>
+      Effect.forEach(queues, ([type, queue]) => {
+        const counts = stats.byType.find((t) => t.type === type)?.counts
+        return Effect.forEach(["pending", "retrying", "processing"] as const, (status) =>
+          Metric.update(Metric.withAttributes(metrics.depth, { queue, type, status }), counts?.[status] ?? 0), { discard: true })
+      }, { discard: true })
+    ),
+    Effect.catchTag("StoreError", (e) => Effect.logDebug(`jobtrack: queue depth not sampled: ${e.reason}`))
+  )
+
+// -- attempt logs ------------------------------------------------------------
+
+/** An attempt's `ctx.log` lines not yet written, bounded per attempt. */
+export interface LogBuffer {
+  readonly add: (level: LogLevel, message: string, fields: Readonly<Record<string, unknown>>, at: Date) => void
+  /** The lines added since the last take. */
+  readonly take: () => ReadonlyArray<LogLine>
+}
+
+const clip = (s: string) => (s.length > maxLineLength ? `${s.slice(0, maxLineLength - 1)}…` : s)
+
+const keptFields = (fields: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> | null => {
+  if (Object.keys(fields).length === 0) return null
+  try {
+    const text = JSON.stringify(fields)
+    if (text === undefined) return null
+    if (text.length > maxLineLength || Storable.textProblem(text) !== undefined) return { truncated: clip(Storable.storableText(text)) }
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return { unserializable: true }
+  }
+}
+
+export const logBuffer = (attempt: number): LogBuffer => {
+  let pending: Array<LogLine> = []
+  let kept = 0
+  let dropped = 0
+  return {
+    add: (level, message, fields, at) => {
+      if (kept >= maxLinesPerAttempt - 1) {
+        dropped++
+        const last = pending[pending.length - 1]
+        const note = `${dropped} more line${dropped === 1 ? "" : "s"} dropped (at most ${maxLinesPerAttempt} per attempt)`
+        if (kept === maxLinesPerAttempt && last?.fields?.["jobtrack.dropped"] !== undefined) {
+          pending[pending.length - 1] = { ...last, at, message: note, fields: { "jobtrack.dropped": dropped } }
+        } else if (kept < maxLinesPerAttempt) {
+          kept++
+          pending.push({ attempt, at, level: "warning", message: note, fields: { "jobtrack.dropped": dropped } })
+        }
+        return
+      }
+      kept++
+      pending.push({ attempt, at, level, message: clip(Storable.storableText(message)), fields: keptFields(fields) })
+    },
+    take: () => {
+      const out = pending
+      pending = []
+      return out
+    }
+  }
+}
+
+// -- the attempt -------------------------------------------------------------
+
+/** How an attempt ended, as the runner settled it. */
+export type Outcome = "completed" | "retrying" | "failed" | "cancelled" | "released" | "lost"
+
+/** One attempt's span, metrics and lifecycle logs. */
+export interface AttemptObserver {
+  /** Run the attempt (its handler, its settling) under the attempt span. */
+  readonly within: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly progress: (progress: number, message: string | null) => void
+  readonly log: (level: LogLevel, message: string, fields: Readonly<Record<string, unknown>>) => void
+  /** The attempt is over: record its outcome, end the span with the handler's exit. */
+  readonly settled: (exit: Exit.Exit<unknown, unknown>, job: JobRecord | null, outcome: Outcome) => Effect.Effect<void>
+  /** Log a lifecycle line of this attempt (annotated with the job and the trace). */
+  readonly lifecycle: (message: string, job: JobRecord, extra?: Record<string, unknown>) => Effect.Effect<void>
+}
+
+const maxEvents = 128
+
+const nowNanos = () => BigInt(Date.now()) * 1_000_000n
+
+/** Only the plain lifecycle log line (telemetry off, no tracer of the host's). */
+const quiet = (workerId: string): AttemptObserver => ({
+  within: (self) => self,
+  progress: () => {},
+  log: () => {},
+  settled: () => Effect.void,
+  lifecycle: (message, job, extra = {}) =>
+    Effect.logDebug(message).pipe(
+      Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, workerId, ...extra })
+    )
+})
+
+const remoteParent = (traceparent: string | null | undefined): TracerNs.ExternalSpan | undefined =>
+  traceparent ? Option.getOrUndefined(HttpTraceContext.w3c(Headers.fromInput({ traceparent }))) : undefined
+
+/**
+ * The observer of one attempt of `job` (as claimed), started now: its span (a
+ * child of, or linked to, the enqueue span), the started counter, the
+ * queue-wait histogram and the running gauge.
+ */
+export const attempt = (settings: Settings, job: JobRecord, workerId: string): Effect.Effect<AttemptObserver> =>
+  Effect.gen(function*() {
+    const traced = yield* tracing(settings)
+    if (!traced && !settings.metrics && !settings.lifecycleLogs) return quiet(workerId)
+    const startedMs = yield* Clock.currentTimeMillis
+    const attrs = labels(job)
+    if (settings.metrics) {
+      yield* bump(metrics.started, attrs)
+      yield* bump(metrics.running, attrs, 1)
+      const readyAt = job.runAt.getTime()
+      yield* Metric.update(Metric.withAttributes(metrics.queueWait, attrs), Math.max(0, startedMs - readyAt) / 1000)
+    }
+    let span: TracerNs.Span | undefined
+    if (traced) {
+      const remote = remoteParent(job.traceparent)
+      span = yield* Effect.makeSpan(`jobtrack.process ${job.type}`, {
+        kind: "consumer",
+        root: remote === undefined || settings.attemptSpans === "link",
+        ...(remote === undefined ? {} : settings.attemptSpans === "link"
+          ? { links: [{ span: remote, attributes: { "jobtrack.link": "enqueue" } }] }
+          : { parent: remote }),
+        attributes: {
+          "messaging.system": system,
+          "messaging.operation.type": "process",
+          "messaging.operation.name": "process",
+          "messaging.destination.name": job.queue,
+          "messaging.message.id": job.id,
+          "jobtrack.job.type": job.type,
+          "jobtrack.job.attempt": job.attempts,
+          "jobtrack.job.max_attempts": job.maxAttempts,
+          "jobtrack.worker.id": workerId,
+          ...(settings.recordOwner && job.owner !== null ? { "jobtrack.job.owner": job.owner } : {})
+        }
+      })
+    }
+    let events = 0
+    let lastProgress: number | null = null
+    const event = (name: string, attributes: Record<string, unknown>) => {
+      if (!span) return
+      if (events >= maxEvents) return
+      events++
+      span.event(name, nowNanos(), attributes)
+    }
+    const annotations = (job: JobRecord, extra: Record<string, unknown>) => ({
+      jobId: job.id,
+      type: job.type,
+      queue: job.queue,
+      attempt: job.attempts,
+      workerId,
+      ...(span ? { traceId: span.traceId, spanId: span.spanId } : {}),
+      ...(settings.recordOwner && job.owner !== null ? { owner: job.owner } : {}),
+      ...extra
+    })
+    const observer: AttemptObserver = {
+      within: (self) => (span ? Effect.withParentSpan(self, span) : self),
+      progress: (progress, message) => {
+        if (progress === lastProgress) return
+        lastProgress = progress
+        event("progress", { "jobtrack.progress": progress, ...(message === null ? {} : { "jobtrack.progress.message": message }) })
+      },
+      log: (level, message, fields) => event("log", { "log.severity": level, "log.message": message, ...prefixed(fields) }),
+      lifecycle: (message, job, extra = {}) => {
+        const line = settings.lifecycleLogs ? Effect.logInfo(message) : Effect.logDebug(message)
+        return line.pipe(Effect.annotateLogs(annotations(job, extra)))
+      },
+      settled: (exit, settledJob, outcome) =>
+        Effect.gen(function*() {
+          const endMs = yield* Clock.currentTimeMillis
+          if (settings.metrics) {
+            yield* bump(metrics.running, attrs, -1)
+            yield* Metric.update(Metric.withAttributes(metrics.duration, { ...attrs, outcome }), Math.max(0, endMs - startedMs) / 1000)
+            const counter = outcome === "completed" ? metrics.completed
+              : outcome === "retrying" ? metrics.retried
+              : outcome === "failed" ? metrics.failed
+              : outcome === "cancelled" ? metrics.cancelled
+              : undefined
+            if (counter) yield* bump(counter, attrs)
+          }
+          if (span) {
+            span.attribute("jobtrack.job.outcome", outcome)
+            if (outcome === "retrying" && settledJob?.nextRetryAt) {
+              events = Math.min(events, maxEvents - 1) // the retry event is always kept
+              event("retry", {
+                "jobtrack.retry.at": settledJob.nextRetryAt.toISOString(),
+                "jobtrack.retry.delay_ms": Math.max(0, settledJob.nextRetryAt.getTime() - endMs),
+                "jobtrack.retry.next_attempt": settledJob.attempts + 1
+              })
+            }
+            if (events >= maxEvents) span.attribute("jobtrack.events.dropped", true)
+            // an interruption by the runner (cancel, shutdown) is not an error of the job
+            const ended = Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? Exit.void : exit
+            span.end(BigInt(endMs) * 1_000_000n, ended)
+          }
+        })
+    }
+    return observer
+  })
+
+const prefixed = (fields: Readonly<Record<string, unknown>>) => {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(fields)) {
+    out[`log.field.${k}`] = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v)
+  }
+  return out
+}
