@@ -15,3 +15,12 @@ export * as WireView from "./WireView.js"
 
 export { jobsRouter } from "./jobsRouter.js"
 export type { JobsRouterOptions } from "./jobsRouter.js"
+
+/** @since 0.3.0 */
+export * as ConsoleApi from "./ConsoleApi.js"
+/** @since 0.3.0 */
+export * as ConsoleBulk from "./ConsoleBulk.js"
+/** @since 0.3.0 */
+export * as ConsoleInput from "./ConsoleInput.js"
+export { jobsConsole } from "./jobsConsole.js"
+export type { JobsConsole, JobsConsoleOptions } from "./jobsConsole.js"

@@ -42,8 +42,11 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
  * parser mounted by the host already left in `ctx.request.body`. Its failures
  * are answered by the contract: 413 over the limit, 400 for anything else the
  * client sent wrong; never the parser's message, which may quote the body.
+ * (Shared with the console's router.)
+ *
+ * @internal
  */
-const bodyReader = (limit: number) => {
+export const bodyReader = (limit: number) => {
   const parse = bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: false, detectJSON: () => true })
   return async (ctx: Context): Promise<{ readonly value: unknown } | HttpResponse> => {
     const preParsed = (ctx.request as { body?: unknown }).body

@@ -1,0 +1,106 @@
+/**
+ * An action by filter as a tracked job: the console enqueues a
+ * `jobtrack.console.bulk` job (queue `jobtrack.console`) whose handler applies
+ * the action chunk by chunk through the store's `bulkChunk`, reporting
+ * progress, and writes the audit entry of its outcome. Because it is a job it
+ * survives a restart: the lease expires, the job is retried, and the run
+ * starts over — safe, as every action is idempotent over the filter (jobs it
+ * already changed no longer match, or are changed again to the same value).
+ * Jobs created after the request are left alone (`createdTo` is frozen at
+ * the request).
+ *
+ * @since 0.3.0
+ */
+import { Effect, Schema } from "effect"
+import { JobDefinition, JobStore, RetryPolicy } from "@jobtrack/core"
+import type { AdminStore, Issue } from "@jobtrack/core"
+import * as ConsoleInput from "./ConsoleInput.js"
+
+/**
+ * @since 0.3.0
+ * @category constants
+ */
+export const type = "jobtrack.console.bulk"
+
+/**
+ * @since 0.3.0
+ * @category constants
+ */
+export const queue = "jobtrack.console"
+
+/**
+ * Jobs changed per chunk (one statement each).
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const chunkSize = 1_000
+
+/**
+ * What a bulk job carries: the action, the filter as wire fields, who asked.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const Payload = Schema.Struct({
+  action: Schema.String,
+  priority: Schema.optionalKey(Schema.Number),
+  filter: Schema.Record(Schema.String, Schema.String),
+  actor: Schema.String
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type Payload = typeof Payload.Type
+
+/** Milliseconds encoded in a UUIDv7 job id. */
+const idTime = (id: string): number => parseInt(id.replaceAll("-", "").slice(0, 12), 16)
+
+/**
+ * The definition the console's runner runs.
+ *
+ * @since 0.3.0
+ * @category definitions
+ */
+export const definition = JobDefinition.make({
+  type,
+  queue,
+  payload: Payload,
+  result: Schema.Struct({ applied: Schema.Number, skipped: Schema.Number }),
+  retry: RetryPolicy.exponential({ initial: "1 second", factor: 2, cap: "30 seconds", maxRetries: 5 }),
+  handler: (payload, ctx) =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const issues: Array<Issue> = []
+      const filter = ConsoleInput.filter(payload.filter, issues)
+      const action = ConsoleInput.action(payload as unknown as Readonly<Record<string, unknown>>, issues)
+      if (issues.length > 0 || action === undefined) {
+        return yield* Effect.fail(new Error(`invalid bulk request: ${issues.map((i) => i.message).join("; ")}`))
+      }
+      // progress: how far the chunks have got through the matching jobs' creation times
+      const first = yield* store.adminList({ filter, sort: "createdAt", order: "asc", limit: 1 })
+      const start = first.items[0]?.createdAt.getTime() ?? 0
+      const end = filter.createdTo?.getTime() ?? Date.now()
+      let applied = 0
+      let skipped = 0
+      let after: string | null = null
+      do {
+        const r: AdminStore.BulkChunkResult = yield* store.bulkChunk({ action, filter, after, limit: chunkSize })
+        applied += r.applied
+        skipped += r.skipped
+        after = r.last
+        const done = after === null ? 100 : Math.min(99, Math.max(0, ((idTime(after) - start) / Math.max(1, end - start)) * 100))
+        yield* ctx.progress(done, `${applied} changed, ${skipped} skipped`)
+      } while (after !== null)
+      yield* store.recordAudit({
+        actor: payload.actor,
+        action: `bulk.${action._tag}.done`,
+        target: { filter: payload.filter },
+        count: applied,
+        jobId: ctx.id
+      })
+      return { applied, skipped }
+    })
+})

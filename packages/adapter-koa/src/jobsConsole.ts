@@ -1,0 +1,268 @@
+/**
+ * `jobsConsole(jobs, { prefix, access })`: the operator console as a
+ * @koa/router — the page (built with the package, served from it: no CDN)
+ * and its admin API under `<prefix>/api/` — mounted in the host's own Koa app
+ * in one line. The host decides per request who may see it and what they may
+ * do (`access`); mutations are refused across sites (CSRF: `Sec-Fetch-Site`,
+ * `Origin`, and a per-operator token in a header a cross-site form cannot
+ * send); every action lands in the audit trail. Actions by filter run as
+ * tracked jobs on a small runner this router starts (see {@link ConsoleBulk}).
+ *
+ * @since 0.3.0
+ */
+import { readFile } from "node:fs/promises"
+import { extname, join, normalize, sep } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Duration, Effect, Fiber, Stream } from "effect"
+import type { Scope } from "effect"
+import Router from "@koa/router"
+import type { Context } from "koa"
+import { JobStore, Runner } from "@jobtrack/core"
+import type { JobChange, Jobtrack, JobStoreShape } from "@jobtrack/core"
+import { error } from "./HttpError.js"
+import type { HttpResponse } from "./HttpError.js"
+import * as ConsoleApi from "./ConsoleApi.js"
+import * as ConsoleBulk from "./ConsoleBulk.js"
+import { bodyReader } from "./jobsRouter.js"
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
+  /** Mount point, e.g. "/admin/jobs". */
+  readonly prefix?: string
+  /**
+   * Who is asking and what they may do; `null`/`undefined`: no access (every
+   * console URL answers 404, so its existence is not revealed).
+   */
+  readonly access: (
+    ctx: Context
+  ) => ConsoleApi.Operator | null | undefined | Promise<ConsoleApi.Operator | null | undefined>
+  /** Run actions by filter in this process (default true; at least one process must). */
+  readonly runBulk?: boolean
+  /** Largest JSON body accepted, in bytes (default 64 KiB). */
+  readonly bodyLimit?: number
+  /** How often an idle event stream says `tick` so views re-read (default 5 s). */
+  readonly tick?: Duration.Input
+}
+
+/**
+ * The console's router, and `close()` to stop its bulk runner.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface JobsConsole extends Router {
+  readonly close: () => Promise<void>
+}
+
+const assetsDir = fileURLToPath(new URL("../console/", import.meta.url))
+const types: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png"
+}
+const securityHeaders = (ctx: Context) => {
+  ctx.set("X-Content-Type-Options", "nosniff")
+  ctx.set("Referrer-Policy", "same-origin")
+  ctx.set("X-Frame-Options", "DENY")
+  ctx.set(
+    "Content-Security-Policy",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+      "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+  )
+}
+
+const write = (ctx: Context, response: HttpResponse) => {
+  ctx.status = response.status
+  if (response.body !== undefined) ctx.body = response.body
+}
+const query = (ctx: Context): Record<string, string | undefined> => {
+  const out: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(ctx.query)) out[k] = Array.isArray(v) ? v.join(",") : v
+  return out
+}
+
+/**
+ * Whether a mutation comes from the console's own page: not from another
+ * site (`Sec-Fetch-Site`, `Origin`), and with the operator's token.
+ */
+const crossSite = (ctx: Context, api: ConsoleApi.ConsoleApi, op: ConsoleApi.Operator): string | undefined => {
+  const site = ctx.get("sec-fetch-site")
+  if (site !== "" && site !== "same-origin") return "cross-site request refused"
+  const origin = ctx.get("origin")
+  // the server's own origin (Koa 3's `ctx.origin` may echo the header); behind a proxy, set `app.proxy`
+  if (origin !== "" && origin !== `${ctx.protocol}://${ctx.host}`) return "cross-origin request refused"
+  if (!api.tokenValid(ctx.get("x-console-token") || undefined, op)) return "missing or invalid console token"
+  return undefined
+}
+
+/**
+ * @example
+ * ```ts
+ * import Koa from "koa"
+ * import { jobsConsole } from "@jobtrack/adapter-koa"
+ *
+ * const admin = jobsConsole(jobs, {
+ *   prefix: "/admin/jobs",
+ *   access: (ctx) => (ctx.state.admin ? { actor: ctx.state.admin, actions: ["retry", "cancel"] } : null)
+ * })
+ * new Koa().use(admin.routes()).listen(3000)
+ * ```
+ * @since 0.3.0
+ * @category constructors
+ */
+export const jobsConsole = (
+  jobs: Jobtrack.Jobtrack<unknown> | { readonly store: JobStoreShape },
+  options: JobsConsoleOptions
+): JobsConsole => {
+  const router = new Router(options.prefix ? { prefix: options.prefix } : {}) as Router & { close?: () => Promise<void> }
+  const readBody = bodyReader(options.bodyLimit ?? 64 * 1024)
+  const tickMs = Duration.toMillis(options.tick ?? "5 seconds")
+  const runtime = "runtime" in jobs ? jobs.runtime : undefined
+  let storePromise: Promise<JobStoreShape> | undefined
+  const getStore = () =>
+    storePromise ??= ("store" in jobs ? Promise.resolve(jobs.store) : runtime!.runPromise(Effect.service(JobStore)))
+      .catch((e: unknown) => {
+        storePromise = undefined
+        throw e
+      })
+  let api: ConsoleApi.ConsoleApi | undefined
+  const getApi = async () => (api ??= ConsoleApi.make(await getStore(), options))
+
+  // actions by filter: a runner for the bulk job type only, in the host's runtime
+  let bulk: Fiber.Fiber<unknown, unknown> | undefined
+  if (options.runBulk !== false && runtime) {
+    bulk = runtime.runFork(
+      Effect.scoped(
+        Effect.andThen(
+          Runner.make({ definitions: [ConsoleBulk.definition], concurrency: 2, prune: false }) as Effect.Effect<
+            Runner.Runner,
+            never,
+            JobStore | Scope.Scope
+          >,
+          Effect.never
+        )
+      )
+    )
+  }
+  router.close = async () => {
+    if (bulk && runtime) await runtime.runPromise(Fiber.interrupt(bulk)).catch(() => {})
+  }
+
+  const route = (
+    f: (api: ConsoleApi.ConsoleApi, op: ConsoleApi.Operator, ctx: Context) => Promise<HttpResponse | void> | HttpResponse,
+    mutation = false
+  ) =>
+  async (ctx: Context) => {
+    securityHeaders(ctx)
+    ctx.set("Cache-Control", "no-store")
+    const op = (await options.access(ctx)) ?? null
+    if (op === null) return write(ctx, error(404, "not_found", "not found"))
+    const ready = await getApi().catch(() => undefined)
+    if (!ready) return write(ctx, error(503, "store_unavailable", "the job store is unavailable"))
+    if (mutation) {
+      const refused = crossSite(ctx, ready, op)
+      if (refused) return write(ctx, error(403, "forbidden", refused))
+    }
+    const response = await f(ready, op, ctx)
+    if (response) write(ctx, response)
+  }
+  const withBody = (f: (api: ConsoleApi.ConsoleApi, body: unknown, op: ConsoleApi.Operator, ctx: Context) => Promise<HttpResponse>) =>
+    route(async (a, op, ctx) => {
+      const body = await readBody(ctx)
+      return "value" in body ? f(a, body.value, op, ctx) : body
+    }, true)
+
+  router.get("/api/me", route((a, op) => a.me(op)))
+  router.get("/api/overview", route((a, op, ctx) => a.overview(query(ctx), op)))
+  router.get("/api/series", route((a, op, ctx) => a.series(query(ctx), op)))
+  router.get("/api/jobs", route((a, op, ctx) => a.list(query(ctx), op)))
+  router.get("/api/jobs/:id", route((a, op, ctx) => a.get(ctx.params.id!, op)))
+  router.post("/api/jobs/:id/action", withBody((a, body, op, ctx) => a.act(ctx.params.id!, body, op)))
+  router.post("/api/selection", withBody((a, body, op) => a.actOnSelection(body, op)))
+  router.post("/api/bulk", withBody((a, body, op) => a.actByFilter(body, op)))
+  router.get("/api/audit", route((a, op, ctx) => a.audit(query(ctx), op)))
+  router.get("/api/events", route(async (_a, _op, ctx) => {
+    const store = await getStore()
+    const job = typeof ctx.query.job === "string" ? ctx.query.job : undefined
+    await streamChanges(ctx, store, job, tickMs)
+  }))
+  router.all("/api/{*rest}", route(() => error(404, "not_found", "no such console endpoint")))
+
+  // the page: the built assets, and index.html for every other path (client-side routes)
+  router.get("/{*path}", route(async (_a, _op, ctx) => {
+    const under = options.prefix && ctx.path.startsWith(options.prefix) ? ctx.path.slice(options.prefix.length) : ctx.path
+    const rel = normalize(decodeURIComponent(under)).replace(/^([/\\])+/, "")
+    const file = rel !== "" && rel.startsWith("assets" + sep) ? join(assetsDir, rel) : join(assetsDir, "index.html")
+    if (!file.startsWith(assetsDir)) return error(404, "not_found", "not found")
+    try {
+      const content = await readFile(file)
+      ctx.type = types[extname(file)] ?? "application/octet-stream"
+      if (file.includes(`${sep}assets${sep}`)) ctx.set("Cache-Control", "public, max-age=31536000, immutable")
+      ctx.body = content
+    } catch {
+      return error(404, "not_found", "not found")
+    }
+  }))
+  return router as JobsConsole
+}
+
+/**
+ * Server-Sent Events of the store's changes: `ready` once subscribed (the page
+ * re-reads what it shows: nothing after this point is missed), then
+ * `changes` (batched, at most every 250 ms), `resync` when the store may have
+ * missed some (or when a batch is too large to be worth applying), and `tick` every few seconds (stores announce some status
+ * changes only for watched jobs: the page re-reads on a tick too). With
+ * `?job=`, that job is watched while the stream is open.
+ */
+const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | undefined, tickMs: number) => {
+  const { req, res } = ctx
+  ctx.respond = false
+  req.socket.setTimeout(0)
+  req.socket.setNoDelay(true)
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    Connection: "keep-alive",
+    "X-Accel-Buffering": "no"
+  })
+  res.write("retry: 1000\n\n")
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  let pending: Array<JobChange> = []
+  const flush = () => {
+    if (pending.length === 0) return
+    const list = pending
+    pending = []
+    if (list.some((c) => c.kind === "resync")) send("resync", {})
+    const changed = list.filter((c) => c.kind !== "resync")
+    // a flood is a resync: the page re-reads instead of applying thousands of changes
+    if (changed.length > 500) send("resync", {})
+    else if (changed.length > 0) send("changes", changed)
+  }
+  const program = Effect.scoped(
+    Effect.gen(function*() {
+      if (job !== undefined) yield* store.watching(job).pipe(Effect.ignore)
+      // subscribe first (a pull subscribes when made), then say ready: nothing after it is missed
+      const pull = yield* Stream.toPull(store.changes)
+      send("ready", { at: new Date().toISOString() })
+      yield* Effect.forever(Effect.flatMap(pull, (batch) => Effect.sync(() => void pending.push(...batch))))
+    })
+  ) as Effect.Effect<void, unknown>
+  const flusher = setInterval(flush, 250)
+  const fiber = Effect.runFork(program)
+  const tick = setInterval(() => send("tick", {}), tickMs)
+  const gone = () => Effect.runFork(Fiber.interrupt(fiber))
+  res.once("close", gone)
+  try {
+    await Effect.runPromise(Fiber.await(fiber))
+  } finally {
+    clearInterval(tick)
+    clearInterval(flusher)
+    res.off("close", gone)
+    if (!res.writableEnded) res.end()
+  }
+}
