@@ -115,8 +115,8 @@ const crossSite = (ctx: Context, api: ConsoleApi.ConsoleApi, op: ConsoleApi.Oper
  * @since 0.3.0
  * @category constructors
  */
-export const jobsConsole = (
-  jobs: Jobtrack.Jobtrack<unknown> | { readonly store: JobStoreShape },
+export const jobsConsole = <Trx>(
+  jobs: Jobtrack.Jobtrack<Trx> | { readonly store: JobStoreShape },
   options: JobsConsoleOptions
 ): JobsConsole => {
   const router = new Router(options.prefix ? { prefix: options.prefix } : {}) as Router & { close?: () => Promise<void> }
