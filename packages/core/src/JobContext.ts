@@ -3,7 +3,9 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
+import type { Duration, Effect } from "effect"
+import type { StoreError } from "./JobError.js"
+import type { StepError, StepOptions } from "./Step.js"
 
 /**
  * @example
@@ -37,6 +39,27 @@ export interface JobContext {
    * `Effect.log` inside the handler, which is annotated too).
    */
   readonly log: (message: string, fields?: Readonly<Record<string, unknown>>) => Effect.Effect<void>
+  /**
+   * A durable step (see `Step`): runs `work` once per job and stores its
+   * result; a later attempt gets the stored result back without running it.
+   * Names are unique within a job.
+   *
+   * @example
+   * ```ts
+   * const messages = yield* ctx.step("fetch", fetchMessages(mailbox), { timeout: "30 seconds" })
+   * ```
+   */
+  readonly step: <A, E, R>(
+    name: string,
+    work: Effect.Effect<A, E, R>,
+    options?: StepOptions
+  ) => Effect.Effect<A, E | StepError | StoreError, R>
+  /**
+   * A durable sleep: ends this attempt without failing it, frees the worker,
+   * and the job resumes after `duration` (in any process), past this sleep,
+   * with its completed steps. Code after it runs in the next attempt.
+   */
+  readonly sleep: (duration: Duration.Input) => Effect.Effect<void>
 }
 
 /**
@@ -74,4 +97,22 @@ export interface AsyncJobContext {
   readonly signal: AbortSignal
   /** Log a line annotated with the job id, type and attempt, through the runner's logger. */
   readonly log: (message: string, fields?: Readonly<Record<string, unknown>>) => void
+  /**
+   * A durable step, like {@link JobContext.step}: `work` runs once per job and
+   * its result is stored; a later attempt gets it back without running `work`.
+   * Rejects with what `work` threw (after the step's own retries), or with a
+   * `StepError`.
+   *
+   * @example
+   * ```ts
+   * const ids = await ctx.step("fetch", () => fetchIds(mailbox, { signal: ctx.signal }))
+   * ```
+   */
+  readonly step: <A>(name: string, work: () => Promise<A> | A, options?: StepOptions) => Promise<A>
+  /**
+   * A durable sleep, like {@link JobContext.sleep}: ends this attempt and
+   * resumes the job after `duration`. The returned promise rejects with a
+   * marker the runner recognises: let it propagate (do not catch it).
+   */
+  readonly sleep: (duration: Duration.Input) => Promise<void>
 }

@@ -7,7 +7,7 @@
  */
 import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import type { Duration } from "effect"
-import type { JobView } from "./Job.js"
+import type { JobView, Json } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import type * as PayloadSchema from "./PayloadSchema.js"
 import type { InvalidInput, InvalidTransition, JobNotFound, StoreError, UnknownJobType } from "./JobError.js"
@@ -18,6 +18,7 @@ import { JobStore } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter, StoreLayer } from "./JobStore.js"
 import * as Runner from "./Runner.js"
 import * as Tracker from "./Tracker.js"
+import type * as JobResult from "./JobResult.js"
 
 /**
  * A definition whose handler needs no services (the facade provides none).
@@ -76,6 +77,21 @@ export interface Jobtrack<Trx = never> {
   readonly stats: (filter?: StatsFilter) => Promise<Stats>
   /** The lines the job's attempts wrote with `ctx.log`, oldest first. */
   readonly logs: (id: string) => Promise<ReadonlyArray<LogLine>>
+  /**
+   * Wait for the job's terminal state, from any process sharing the store:
+   * resolves with its result (decoded and typed by `definition` when given),
+   * rejects with `JobFailed` or `JobCancelled` (tagged, see `JobResult`).
+   *
+   * @example
+   * ```ts
+   * const { job } = await jobs.enqueue(extractText, { fileUrl })
+   * const { text } = await jobs.result(job.id, { definition: extractText })
+   * ```
+   */
+  readonly result: {
+    (id: string, options?: JobResult.ResultOptions): Promise<Json | null>
+    <D extends JobDefinition.Any>(id: string, options: JobResult.TypedResultOptions<D>): Promise<JobResult.ResultOf<D>>
+  }
   /** Start a runner in this process (once). */
   readonly start: () => Promise<void>
   /** Shut the runner down gracefully (if started). */
@@ -169,6 +185,8 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     delete: (id) => withTracker((t) => t.delete(id)),
     stats: (filter) => withTracker((t) => t.stats(filter)),
     logs: (id) => withTracker((t) => t.logs(id)),
+    result: ((id: string, o?: JobResult.TypedResultOptions<JobDefinition.Any>) =>
+      withTracker((t) => t.result(id, o!))) as Jobtrack<Trx>["result"],
     watch: (id) => ({
       async *[Symbol.asyncIterator]() {
         const services = await (await ready()).context()

@@ -7,11 +7,12 @@
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Queue, Stream } from "effect"
 import { isTerminal } from "./Job.js"
-import type { JobRecord, JobView, NewJob } from "./Job.js"
+import type { JobRecord, JobView, Json, NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { InvalidInput, UnknownJobType } from "./JobError.js"
 import type { InvalidTransition, Issue, JobNotFound, StoreError } from "./JobError.js"
 import * as JobId from "./JobId.js"
+import * as JobResult from "./JobResult.js"
 import * as PayloadSchema from "./PayloadSchema.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
@@ -105,6 +106,18 @@ export interface TrackerShape {
   readonly stats: (filter?: StatsFilter) => Effect.Effect<Stats, StoreError>
   /** The lines the job's attempts wrote with `ctx.log`, oldest first (bounded: see `JobLogStore`). */
   readonly logs: (id: string) => Effect.Effect<ReadonlyArray<LogLine>, JobNotFound | StoreError>
+  /**
+   * Wait for the job's terminal state (completed in any process sharing the
+   * store) and return its result — decoded and typed by `definition` when
+   * given — or fail with `JobFailed` / `JobCancelled` (see `JobResult`).
+   */
+  readonly result: {
+    (id: string, options?: JobResult.ResultOptions): Effect.Effect<Json | null, JobResult.ResultError>
+    <D extends JobDefinition.Any>(
+      id: string,
+      options: JobResult.TypedResultOptions<D>
+    ): Effect.Effect<JobResult.ResultOf<D>, JobResult.ResultError>
+  }
   /** The definitions this tracker knows, by type. */
   readonly definitions: ReadonlyMap<string, JobDefinition.Any>
 }
@@ -306,7 +319,9 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
       delete: (id) => store.delete(id),
       watch,
       stats: (filter) => store.stats(filter ?? {}),
-      logs: (id) => store.logs(id)
+      logs: (id) => store.logs(id),
+      result: ((id: string, options?: JobResult.ResultOptions & { readonly definition?: JobDefinition.Any }) =>
+        JobResult.fromViews(id, watch(id), options)) as TrackerShape["result"]
     }
     return tracker
   })

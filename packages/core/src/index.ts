@@ -22,6 +22,8 @@ export * as JobId from "./JobId.js"
 export * as JobLogStore from "./JobLogStore.js"
 /** @since 0.1.0 */
 export * as Jobtrack from "./Jobtrack.js"
+/** @since 0.3.0 */
+export * as JobResult from "./JobResult.js"
 /** @since 0.1.0 */
 export * as MemoryStore from "./MemoryStore.js"
 /** @since 0.2.0 */
@@ -30,6 +32,8 @@ export * as PayloadSchema from "./PayloadSchema.js"
 export * as RetryPolicy from "./RetryPolicy.js"
 /** @since 0.1.0 */
 export * as Runner from "./Runner.js"
+/** @since 0.3.0 */
+export * as Step from "./Step.js"
 /** @since 0.1.0 */
 export * as Storable from "./Storable.js"
 /** @since 0.3.0 */

@@ -5,7 +5,8 @@
  * recognisable as such), and the attempt's AbortSignal is the runner's, so it
  * aborts on cancel, timeout, shutdown and lease loss.
  */
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
+import type { Cause } from "effect"
 import type { AsyncJobContext, JobContext } from "../JobContext.js"
 import { FatalError, isFatal } from "../JobError.js"
 
@@ -16,11 +17,26 @@ const messageOf = (u: unknown): string =>
 export const fromThrown = (u: unknown): unknown =>
   u instanceof FatalError ? u : isFatal(u) ? new FatalError({ message: messageOf(u), cause: u }) : u
 
+/** What a failed step rejects with: the work's own throw, a step error, or an AbortError once stopped. */
+const rejection = (cause: Cause.Cause<unknown>): unknown => {
+  const fail = cause.reasons.find((r) => r._tag === "Fail")
+  if (fail?._tag === "Fail") return fail.error
+  const die = cause.reasons.find((r) => r._tag === "Die")
+  if (die?._tag === "Die") return die.defect
+  return new DOMException("The job attempt was stopped", "AbortError")
+}
+
 export const fromAsync = <P, A>(run: (payload: P, context: AsyncJobContext) => Promise<A> | A) =>
 (payload: P, ctx: JobContext): Effect.Effect<A, unknown> =>
   Effect.gen(function*() {
     const services = yield* Effect.context<never>()
     const runSync = Effect.runSyncWith(services)
+    const runExit = Effect.runPromiseExitWith(services)
+    const settled = async <A>(effect: Effect.Effect<A, unknown>): Promise<A> => {
+      const exit = await runExit(effect, { signal: ctx.signal })
+      if (Exit.isSuccess(exit)) return exit.value
+      throw rejection(exit.cause)
+    }
     const context: AsyncJobContext = {
       id: ctx.id,
       type: ctx.type,
@@ -34,7 +50,10 @@ export const fromAsync = <P, A>(run: (payload: P, context: AsyncJobContext) => P
         runSync(ctx.progress(percent, message))
         return Promise.resolve()
       },
-      log: (message, fields) => runSync(ctx.log(message, fields))
+      log: (message, fields) => runSync(ctx.log(message, fields)),
+      step: (name, work, options) =>
+        settled(ctx.step(name, Effect.tryPromise({ try: () => Promise.resolve().then(work), catch: (u) => u }), options)),
+      sleep: (duration) => settled(ctx.sleep(duration))
     }
     return yield* Effect.tryPromise({
       try: () => Promise.resolve().then(() => run(payload, context)),

@@ -10,8 +10,10 @@ import type { JobContext } from "../../JobContext.js"
 export const make = (
   job: JobRecord,
   signal: AbortSignal,
-  progress: JobContext["progress"]
+  progress: JobContext["progress"],
+  steps: Pick<JobContext, "step" | "sleep">
 ): JobContext => ({
+  ...steps,
   id: job.id,
   type: job.type,
   attempt: job.attempts,

@@ -9,6 +9,7 @@ import { Cause, Effect, Fiber } from "effect"
 import type { Exit } from "effect"
 import type { JobRecord, Json, Lease } from "../../Job.js"
 import * as Attempt from "../attempt.js"
+import * as DurableSteps from "../durableSteps.js"
 import { Stopper } from "./cancellation.js"
 import type { CompletionBatcher } from "./completionBatcher.js"
 import * as JobContext from "./jobContext.js"
@@ -29,7 +30,8 @@ const run = (state: RunnerState, completions: CompletionBatcher, job: JobRecord)
     state.running.set(job.id, entry)
 
     const progress = yield* ProgressWriter.start(store, lease, settings.progressMs, stopper)
-    const context = JobContext.make(job, abort.signal, progress.report)
+    const steps = DurableSteps.make(store, lease, job, stopper.stop("leaseLost"))
+    const context = JobContext.make(job, abort.signal, progress.report, steps)
 
     const attempt = Attempt.make(def, job.payload, context, abort, () => stopper.reason !== null)
     const handler = yield* (attempt.pipe(

@@ -12,6 +12,7 @@ import type * as JobDefinition from "../../JobDefinition.js"
 import type { LeaseLost, StoreError } from "../../JobError.js"
 import * as RetryPolicy from "../../RetryPolicy.js"
 import * as Attempt from "../attempt.js"
+import * as DurableSteps from "../durableSteps.js"
 import type { StopReason } from "./cancellation.js"
 import type { CompletionBatcher } from "./completionBatcher.js"
 import { persist } from "./persist.js"
@@ -28,6 +29,8 @@ export const settle = (
 ): Effect.Effect<void, LeaseLost | StoreError> =>
   Effect.gen(function*() {
     const { log, store } = state
+    // the sleep released the job in its own write: nothing is left to write
+    if (DurableSteps.slept(exit)) return yield* log("job sleeping", job)
     if (reason === "leaseLost") return yield* log("lease lost; result dropped", job)
     const write = (e: Effect.Effect<JobRecord, LeaseLost | StoreError>) => persist(e, state.settings.leaseMs)
     let settled: JobRecord

@@ -1,0 +1,118 @@
+/**
+ * Durable steps: `ctx.step(name, work)` inside a handler runs `work` once per
+ * job. Its result is stored when it succeeds, and a later attempt — after a
+ * failure, a lost worker or a restart — gets the stored result back without
+ * running `work` again, continuing at the first unfinished step. Steps are
+ * identified by their name and their place in the sequence: names must be
+ * unique within a job, and an attempt whose sequence differs from what an
+ * earlier attempt recorded fails instead of mixing results.
+ *
+ * `ctx.sleep(duration)` is a durable sleep: it ends the attempt, frees the
+ * worker slot, and the job is claimed again after the duration (by any
+ * process), continuing after the sleep with its completed steps.
+ *
+ * This module holds the options of a step and its typed errors; the store's
+ * part is `StepStore`.
+ *
+ * @example
+ * ```ts
+ * handler: ({ mailbox }, ctx) => Effect.gen(function*() {
+ *   const ids = yield* ctx.step("fetch", fetchIds(mailbox), { retry: RetryPolicy.fixed("1 second", 3) })
+ *   yield* ctx.sleep("10 minutes")            // no worker is held meanwhile
+ *   return yield* ctx.step("save", save(ids))
+ * })
+ * ```
+ * @since 0.3.0
+ */
+import { Data } from "effect"
+import type { Duration } from "effect"
+import type * as PayloadSchema from "./PayloadSchema.js"
+import type * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface StepOptions {
+  /**
+   * Validates the result before it is stored and decodes it on replay (an
+   * Effect Schema, stored encoded, or any Standard Schema). Without one, the
+   * result must be JSON and is replayed as stored.
+   */
+  readonly schema?: PayloadSchema.PayloadSchema | undefined
+  /**
+   * Tries of this step within one attempt (default: none, a failed step fails
+   * the attempt and the job's own retry policy applies). The worker waits
+   * between tries, holding its slot.
+   */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** Each try is interrupted after this long and fails with {@link StepTimeout}. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * Two steps of one job have the same name. Fatal: the job fails without retry.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class DuplicateStepName extends Data.TaggedError("DuplicateStepName")<{ readonly name: string }> {
+  readonly fatal = true
+  override get message() {
+    return `step "${this.name}" is used twice in this job: step names must be unique within a job`
+  }
+}
+
+/**
+ * This attempt's sequence of steps differs from what an earlier attempt
+ * recorded (the handler changed, or it chooses its steps from something that
+ * changed): at `index`, `recorded` was stored where `requested` runs now.
+ * Fatal: results of different sequences are never mixed.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class StepSequenceChanged extends Data.TaggedError("StepSequenceChanged")<{
+  readonly index: number
+  readonly recorded: string
+  readonly requested: string
+}> {
+  readonly fatal = true
+  override get message() {
+    return `the job's steps changed between attempts: step ${this.index + 1} was "${this.recorded}", now "${this.requested}"`
+  }
+}
+
+/**
+ * A step's try ran longer than its `timeout`. Retried by the step's policy,
+ * then by the job's.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class StepTimeout extends Data.TaggedError("StepTimeout")<{ readonly name: string; readonly afterMs: number }> {
+  override get message() {
+    return `step "${this.name}" timed out after ${this.afterMs} ms`
+  }
+}
+
+/**
+ * A step's name is not 1–200 characters of storable text. Fatal.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class InvalidStep extends Data.TaggedError("InvalidStep")<{ readonly name: string; readonly problem: string }> {
+  readonly fatal = true
+  override get message() {
+    return `step "${this.name.slice(0, 200)}": ${this.problem}`
+  }
+}
+
+/**
+ * The errors `ctx.step` adds to its work's own.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export type StepError = DuplicateStepName | StepSequenceChanged | StepTimeout | InvalidStep
