@@ -24,6 +24,7 @@ import { sql } from "kysely"
 import type { Kysely } from "kysely"
 import { v0002 } from "./migrations/v0002.js"
 import { v0003 } from "./migrations/v0003.js"
+import { v0004 } from "./migrations/v0004.js"
 import { v0005 } from "./migrations/v0005.js"
 import { v0006 } from "./migrations/v0006.js"
 import { v0007 } from "./migrations/v0007.js"
@@ -265,6 +266,7 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> => [
   ["jobtrack_0001_jobs", v0001(s)],
   ["jobtrack_0002_owner_keys", v0002(s)],
   ["jobtrack_0003_hook_deliveries", v0003(s)],
+  ["jobtrack_0004_claim_plan", v0004(s)],
   ["jobtrack_0005_telemetry", v0005(s)],
   ["jobtrack_0006_steps", v0006(s)],
   ["jobtrack_0007_console", v0007(s)]

@@ -31,4 +31,12 @@ export const groupRules: RuleModule = ({ N }) =>
         assert.strictEqual(next.flat().length, 1)
         assert.strictEqual(next.flat()[0]!.groupKey, "ann")
       }))
+    test("a group key without a limit is an unlimited group: its jobs are claimed like ungrouped ones", (store) =>
+      Effect.gen(function*() {
+        yield* store.enqueueMany(Array.from({ length: 4 }, () => newJob({ groupKey: "open", groupLimit: null })))
+        const first = yield* store.claim(claimReq(3))
+        assert.deepStrictEqual(first.map((j) => j.groupKey), ["open", "open", "open"])
+        const second = yield* store.claim(claimReq(3, "w2"))
+        assert.strictEqual(second.length, 1, "the fourth job of the unlimited group was not claimed")
+      }))
   })
