@@ -200,6 +200,13 @@ const validateCodecAsync = (schema: Codec, input: unknown, prefix: ReadonlyArray
  */
 export const validateResult = (schema: PayloadSchema, value: unknown): Effect.Effect<Validated> => {
   if (!isCodec(schema)) return validate(schema, value)
+  try {
+    // the synchronous path first (every handler's result goes through here)
+    const encoded = Schema.encodeUnknownResult(schema)(value, { errors: "all" })
+    if (encoded._tag === "Success") return Effect.succeed({ _tag: "Valid", value, stored: encoded.success })
+  } catch {
+    // a schema with asynchronous parts: encoded as an Effect below
+  }
   return Schema.encodeUnknownEffect(schema)(value, { errors: "all" }).pipe(
     Effect.map((stored): Validated => ({ _tag: "Valid", value, stored })),
     Effect.catchCause((cause) => {

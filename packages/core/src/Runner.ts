@@ -16,6 +16,7 @@ import { JobStore } from "./JobStore.js"
 import * as ChangeListener from "./internal/runner/changeListener.js"
 import * as ClaimLoop from "./internal/runner/claimLoop.js"
 import * as CompletionBatcher from "./internal/runner/completionBatcher.js"
+import * as LeaseKeeper from "./internal/runner/leaseKeeper.js"
 import * as LeaseRecovery from "./internal/runner/leaseRecovery.js"
 import * as Pruning from "./internal/runner/pruning.js"
 import * as Shutdown from "./internal/runner/shutdown.js"
@@ -70,7 +71,7 @@ export interface Runner {
 /**
  * Start a runner in the current scope; closing the scope shuts it down
  * gracefully. Its parts are modules of `internal/runner/`: the claim loop,
- * one job's run (attempt, lease keeper, progress writer, settling), the
+ * the lease keeper, one job's run (attempt, progress writer, settling), the
  * completion batcher, the change listener, lease recovery, pruning and
  * shutdown.
  *
@@ -86,12 +87,13 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
     const { state, wakes } = yield* RunnerState.make(store, options, services as Context.Context<never>)
     const completions = yield* CompletionBatcher.start(store, state.settings.leaseMs)
     const listener = yield* ChangeListener.start(state)
-    const loop = yield* ClaimLoop.start(state, completions, wakes)
+    const keeper = yield* LeaseKeeper.start(state)
+    const loop = yield* ClaimLoop.start(state, { completions, keeper }, wakes)
     const recovery = yield* LeaseRecovery.start(state)
     const prune = options.prune === false
       ? undefined
       : yield* Pruning.start(store, options.prune || { after: "7 days", every: "1 hour" })
-    const shutdown = Shutdown.make(state, { loop, recovery, prune, listener, completer: completions.fiber })
+    const shutdown = Shutdown.make(state, { loop, recovery, prune, listener, completer: completions.fiber, keeper: keeper.fiber })
     // the store records hook deliveries with each transition; delivered after this runner's shutdown
     if (options.hooks) {
       yield* HookDelivery.make({ ...options.hookDelivery, hooks: options.hooks, types: state.settings.types, workerId: state.settings.workerId })

@@ -3,7 +3,7 @@
  * call the handler, validate its result, under the definition's timeout; and
  * what the runner needs to judge its failure (its text, whether it is fatal).
  */
-import { Cause, Duration, Effect, Option } from "effect"
+import { Cause, Duration, Effect, Option, Schema } from "effect"
 import type { Json } from "../Job.js"
 import type { JobContext } from "../JobContext.js"
 import type * as JobDefinition from "../JobDefinition.js"
@@ -33,6 +33,24 @@ export const isFatalCause = (cause: Cause.Cause<unknown>): boolean =>
   cause.reasons.some((r) => (r._tag === "Fail" && isFatal(r.error)) || (r._tag === "Die" && isFatal(r.defect)))
 
 /**
+ * The stored payload as the handler receives it. An Effect Schema is only
+ * decoded (the enqueue already stored its encoded form), synchronously when it
+ * can be; anything else, and any invalid payload (for its issues), goes
+ * through `PayloadSchema.validate`.
+ */
+const decodePayload = (schema: PayloadSchema.PayloadSchema, payload: unknown): Effect.Effect<PayloadSchema.Validated> => {
+  if (PayloadSchema.isCodec(schema)) {
+    try {
+      const decoded = Schema.decodeUnknownResult(schema)(payload)
+      if (decoded._tag === "Success") return Effect.succeed({ _tag: "Valid", value: decoded.success, stored: payload })
+    } catch {
+      // a schema with asynchronous parts: validated below
+    }
+  }
+  return PayloadSchema.validate(schema, payload)
+}
+
+/**
  * The attempt's effect. `abort` is aborted whenever the attempt is
  * interrupted: by the runner (cancel, shutdown, lease lost: an `AbortError`)
  * or by the timeout (a `TimeoutError`), so Promise code stops too.
@@ -45,7 +63,7 @@ export const make = (
   stoppedByRunner: () => boolean
 ): Effect.Effect<Json, unknown, unknown> => {
   const attempt = Effect.gen(function*() {
-    const decoded = yield* PayloadSchema.validate(def.payload, payload)
+    const decoded = yield* decodePayload(def.payload, payload)
     if (decoded._tag === "Invalid") {
       return yield* new FatalError({ message: `payload no longer matches its schema: ${PayloadSchema.describe(decoded.issues)}` })
     }

@@ -7,13 +7,12 @@
  */
 import { Effect, Queue } from "effect"
 import type { Fiber } from "effect"
-import type { CompletionBatcher } from "./completionBatcher.js"
 import * as JobRun from "./jobRun.js"
 import type { RunnerState } from "./state.js"
 
 export const start = (
   state: RunnerState,
-  completions: CompletionBatcher,
+  parts: JobRun.Parts,
   wakes: Queue.Dequeue<void>
 ): Effect.Effect<Fiber.Fiber<void, unknown>> => {
   const { settings, store } = state
@@ -31,7 +30,7 @@ export const start = (
       limit: free,
       leaseMs: settings.leaseMs
     })
-    for (const job of jobs) yield* JobRun.start(state, completions, job)
+    for (const job of jobs) yield* JobRun.start(state, parts, job)
     return jobs.length === free
   })
 

@@ -2,11 +2,12 @@
  * Completions, batched: completions that finish while a completion write is
  * in flight go into the next write together — no added latency when idle,
  * one commit for many when busy. Each `complete` returns once its job's
- * completion is committed (or refused).
+ * completion is committed (or refused): durability is never traded for the
+ * batching.
  *
  * @internal
  */
-import { Deferred, Effect, Queue } from "effect"
+import { Effect, Queue } from "effect"
 import type { Fiber } from "effect"
 import type { JobRecord, Json, Lease } from "../../Job.js"
 import { LeaseLost } from "../../JobError.js"
@@ -17,7 +18,8 @@ import { persist } from "./persist.js"
 interface Completion {
   readonly lease: Lease
   readonly result: Json
-  readonly done: Deferred.Deferred<JobRecord, LeaseLost | StoreError>
+  /** Resumes the waiting job's fiber (a callback, lighter than a Deferred per completion). */
+  readonly resume: (outcome: Effect.Effect<JobRecord, LeaseLost | StoreError>) => void
 }
 
 export interface CompletionBatcher {
@@ -38,18 +40,20 @@ export const start = (store: JobStoreShape, leaseMs: number): Effect.Effect<Comp
         const batch = yield* Queue.takeBetween(completions, 1, maxBatch)
         const outcome = yield* Effect.result(persist(store.completeMany(batch), leaseMs))
         if (outcome._tag === "Failure") {
-          for (const c of batch) Deferred.doneUnsafe(c.done, Effect.fail(outcome.failure))
+          const failed = Effect.fail(outcome.failure)
+          for (const c of batch) c.resume(failed)
           continue
         }
         const byId = new Map(outcome.success.completed.map((job) => [job.id, job]))
         for (const c of batch) {
           const job = byId.get(c.lease.id)
-          Deferred.doneUnsafe(c.done, job ? Effect.succeed(job) : Effect.fail(new LeaseLost(c.lease)))
+          c.resume(job ? Effect.succeed(job) : Effect.fail(new LeaseLost(c.lease)))
         }
       }
     }).pipe(Effect.forkDetach)
     const complete = (lease: Lease, result: Json) =>
-      Effect.flatMap(Deferred.make<JobRecord, LeaseLost | StoreError>(), (done) =>
-        Queue.offer(completions, { lease, result, done }).pipe(Effect.andThen(Deferred.await(done))))
+      Effect.callback<JobRecord, LeaseLost | StoreError>((resume) => {
+        Queue.offerUnsafe(completions, { lease, result, resume })
+      })
     return { complete, fiber }
   })

@@ -1,11 +1,13 @@
 /**
- * Running one claimed job: register it as held, start its progress writer,
- * its attempt (see `../attempt.ts`) and its lease keeper; when the handler
- * ends, free the slot, write the last progress and settle the attempt.
+ * Running one claimed job: register it as held (the runner's lease keeper
+ * heartbeats it from then on), start its attempt (see `../attempt.ts`); when
+ * the handler ends, free the slot, write the last progress and settle the
+ * attempt. Per job: this fiber and the handler's, nothing else unless the
+ * handler reports progress.
  *
  * @internal
  */
-import { Cause, Effect, Fiber } from "effect"
+import { Cause, Clock, Effect, Fiber } from "effect"
 import type { Exit } from "effect"
 import type { JobRecord, Json, Lease } from "../../Job.js"
 import * as Attempt from "../attempt.js"
@@ -13,23 +15,35 @@ import * as DurableSteps from "../durableSteps.js"
 import { Stopper } from "./cancellation.js"
 import type { CompletionBatcher } from "./completionBatcher.js"
 import * as JobContext from "./jobContext.js"
-import * as LeaseKeeper from "./leaseKeeper.js"
+import type { LeaseKeeper } from "./leaseKeeper.js"
 import * as ProgressWriter from "./progressWriter.js"
 import { settle } from "./settle.js"
 import type { Running, RunnerState } from "./state.js"
 
-const run = (state: RunnerState, completions: CompletionBatcher, job: JobRecord) =>
-  Effect.gen(function*() {
-    const { settings, store } = state
-    const def = state.definitions.get(job.type)!
-    const lease: Lease = { id: job.id, token: job.token }
-    const abort = new AbortController()
-    const stopper = new Stopper()
-    const keeper = yield* LeaseKeeper.make(store, lease, settings, stopper)
-    const entry: Running = { job, stop: stopper.stop, beatNow: keeper.beatNow }
-    state.running.set(job.id, entry)
+/** The runner-wide parts a job's run uses. */
+export interface Parts {
+  readonly completions: CompletionBatcher
+  readonly keeper: LeaseKeeper
+}
 
-    const progress = yield* ProgressWriter.start(store, lease, settings.progressMs, stopper)
+const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
+  const { settings, store } = state
+  const lease: Lease = { id: job.id, token: job.token }
+  const stopper = new Stopper()
+  const progress = ProgressWriter.make(store, lease, settings.progressMs, stopper)
+  return Effect.gen(function*() {
+    const def = state.definitions.get(job.type)!
+    const abort = new AbortController()
+    const now = yield* Clock.currentTimeMillis
+    const entry: Running = {
+      job,
+      stop: stopper.stop,
+      beatNow: () => parts.keeper.beatNow(entry),
+      nextBeatAt: now + settings.heartbeatMs
+    }
+    state.running.set(job.id, entry)
+    parts.keeper.held()
+
     const steps = DurableSteps.make(store, lease, job, stopper.stop("leaseLost"))
     const context = JobContext.make(job, abort.signal, progress.report, steps)
 
@@ -41,33 +55,33 @@ const run = (state: RunnerState, completions: CompletionBatcher, job: JobRecord)
     ) as Effect.Effect<Fiber.Fiber<Json, unknown>>)
     yield* stopper.attach(handler)
 
-    const beat = yield* keeper.start
-
     const exit: Exit.Exit<Json, unknown> = yield* Fiber.await(handler)
-    // the next job may start while this one's result is written
+    // the next job may start while this one's result is written; the lease keeper skips it
     entry.settling = true
     state.wake()
-    yield* Fiber.interrupt(beat)
-    yield* Fiber.interrupt(progress.fiber)
-    yield* progress.flush
-    yield* settle(state, completions, job, lease, exit, stopper.reason, def)
+    yield* progress.close
+    yield* settle(state, parts.completions, job, lease, exit, stopper.reason, def)
   }).pipe(
     Effect.catchCause((cause) =>
       Cause.hasInterruptsOnly(cause)
         ? Effect.void
         : Effect.logError(`jobtrack: runner failed to settle job ${job.id}`, Cause.pretty(cause))
     ),
-    Effect.ensuring(Effect.sync(() => {
-      state.running.delete(job.id)
-      state.wake()
-    }))
+    Effect.ensuring(Effect.andThen(
+      progress.dispose,
+      Effect.sync(() => {
+        state.running.delete(job.id)
+        state.wake()
+      })
+    ))
   )
+}
 
 /** Start running a claimed job on its own fiber. */
-export const start = (state: RunnerState, completions: CompletionBatcher, job: JobRecord): Effect.Effect<void> =>
+export const start = (state: RunnerState, parts: Parts, job: JobRecord): Effect.Effect<void> =>
   Effect.gen(function*() {
     // registers itself in `running` synchronously, before any other fiber runs
-    const done = yield* Effect.forkDetach(run(state, completions, job), { startImmediately: true })
+    const done = yield* Effect.forkDetach(run(state, parts, job), { startImmediately: true })
     const entry = state.running.get(job.id)
     if (entry) entry.done = done
   })

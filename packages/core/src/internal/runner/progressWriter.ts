@@ -1,12 +1,12 @@
 /**
  * One job's progress, coalesced: the handler reports as often as it likes;
  * the writer takes the latest value at most once per period, and once more
- * when the handler ends.
+ * when the handler ends. The writer's fiber starts at the first report, so a
+ * job that reports no progress costs nothing here.
  *
  * @internal
  */
-import { Effect, Queue } from "effect"
-import type { Fiber } from "effect"
+import { Effect, Fiber, Queue } from "effect"
 import type { Lease } from "../../Job.js"
 import type { JobStoreShape } from "../../JobStore.js"
 import * as Storable from "../../Storable.js"
@@ -17,42 +17,60 @@ type Reported = { readonly progress: number; readonly message: string | null }
 export interface ProgressWriter {
   /** `JobContext.progress`: record the latest value (clamped to 0–100, two decimals). */
   readonly report: (percent: number, message?: string) => Effect.Effect<void>
-  /** Write the latest value if it was not written yet. */
-  readonly flush: Effect.Effect<void>
-  /** The periodic writer (a child of the job's fiber). */
-  readonly fiber: Fiber.Fiber<unknown, unknown>
+  /** Stop the periodic writer, then write the latest value if it was not written yet. */
+  readonly close: Effect.Effect<void>
+  /** Stop the periodic writer without writing (the job's run was interrupted). */
+  readonly dispose: Effect.Effect<void>
 }
 
-export const start = (
+export const make = (
   store: JobStoreShape,
   lease: Lease,
   progressMs: number,
   stopper: Stopper
-): Effect.Effect<ProgressWriter> =>
-  Effect.gen(function*() {
-    let latest: Reported | null = null
-    let written: Reported | null = null
+): ProgressWriter => {
+  let latest: Reported | null = null
+  let written: Reported | null = null
+  let writer: { readonly dirty: Queue.Queue<void>; fiber?: Fiber.Fiber<unknown, unknown> } | undefined
+  let closed = false
+  const flush = Effect.suspend(() => {
+    const value = latest
+    if (value === null || value === written || stopper.reason === "leaseLost") return Effect.void
+    written = value
+    return store.progress(lease, value.progress, value.message).pipe(
+      Effect.catchTag("LeaseLost", () => stopper.stop("leaseLost")),
+      Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: progress write failed: ${e.reason}`))
+    )
+  })
+  const startWriter = Effect.gen(function*() {
     const dirty = yield* Queue.sliding<void>(1)
-    const flush = Effect.suspend(() => {
-      const value = latest
-      if (value === null || value === written || stopper.reason === "leaseLost") return Effect.void
-      written = value
-      return store.progress(lease, value.progress, value.message).pipe(
-        Effect.catchTag("LeaseLost", () => stopper.stop("leaseLost")),
-        Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: progress write failed: ${e.reason}`))
-      )
-    })
-    const fiber = yield* Queue.take(dirty).pipe(
+    const w: { readonly dirty: Queue.Queue<void>; fiber?: Fiber.Fiber<unknown, unknown> } = { dirty }
+    writer = w
+    Queue.offerUnsafe(dirty, undefined)
+    w.fiber = yield* Queue.take(dirty).pipe(
       Effect.andThen(flush),
       Effect.andThen(Effect.sleep(progressMs)),
       Effect.forever,
-      Effect.forkChild
+      Effect.forkDetach
     )
-    const report = (percent: number, message?: string) =>
-      Effect.sync(() => {
-        const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0
-        latest = { progress: p, message: message === undefined ? latest?.message ?? null : Storable.storableText(message) }
-        Queue.offerUnsafe(dirty, undefined)
-      })
-    return { report, flush, fiber }
   })
+  const report = (percent: number, message?: string) =>
+    Effect.suspend(() => {
+      const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0
+      latest = { progress: p, message: message === undefined ? latest?.message ?? null : Storable.storableText(message) }
+      if (closed) return Effect.void
+      if (writer) return Effect.sync(() => Queue.offerUnsafe(writer!.dirty, undefined))
+      return startWriter
+    })
+  const close = Effect.suspend(() => {
+    closed = true
+    const fiber = writer?.fiber
+    return fiber ? Fiber.interrupt(fiber).pipe(Effect.andThen(flush)) : flush
+  })
+  const dispose = Effect.suspend(() => {
+    closed = true
+    const fiber = writer?.fiber
+    return fiber ? Fiber.interrupt(fiber) : Effect.void
+  })
+  return { report, close, dispose }
+}

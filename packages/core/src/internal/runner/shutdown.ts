@@ -15,6 +15,7 @@ export interface Parts {
   readonly prune: Fiber.Fiber<unknown, unknown> | undefined
   readonly listener: Fiber.Fiber<unknown, unknown>
   readonly completer: Fiber.Fiber<unknown, unknown>
+  readonly keeper: Fiber.Fiber<unknown, unknown>
 }
 
 export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
@@ -34,6 +35,7 @@ export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
       }
       yield* Fiber.interrupt(parts.listener)
       yield* Fiber.interrupt(parts.completer)
+      yield* Fiber.interrupt(parts.keeper)
     }).pipe(Effect.cached, Effect.runSync)
     return done
   })

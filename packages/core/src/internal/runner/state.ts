@@ -25,6 +25,10 @@ export interface Running {
   /** Heartbeat now rather than at the next period: learns of a cancel request that was not announced. */
   readonly beatNow: () => void
   done?: Fiber.Fiber<void>
+  /** When the lease keeper heartbeats this job next (0: at once). */
+  nextBeatAt: number
+  /** A heartbeat of this job is in flight. */
+  beating?: boolean
   /** The handler has ended; only the store write is left. The slot is free for the next job. */
   settling?: boolean
 }
