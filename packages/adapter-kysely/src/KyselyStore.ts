@@ -20,6 +20,7 @@ import * as HookDeliveries from "./HookDeliveries.js"
 import * as JobLogs from "./JobLogs.js"
 import { checkSchema, verify } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
+import * as Schedules from "./Schedules.js"
 import { toStoreError } from "./SqlError.js"
 import { admin } from "./store/Admin.js"
 import { changes } from "./store/Changes.js"
@@ -91,6 +92,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       ...admin(ctx),
       ...steps(ctx),
       ...JobLogs.verbs(schema, ctx.run),
+      ...Schedules.verbs(schema, ctx.run),
       ...(yield* changes(ctx, options.notifier ?? Notifier.none))
     }
     return store

@@ -28,6 +28,7 @@ import { v0004 } from "./migrations/v0004.js"
 import { v0005 } from "./migrations/v0005.js"
 import { v0006 } from "./migrations/v0006.js"
 import { v0007 } from "./migrations/v0007.js"
+import { v0008 } from "./migrations/v0008.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -261,16 +262,23 @@ const v0001 = (s: string): Step => ({
   }
 })
 
-/** The migrations in order: append new ones at the end (name `jobtrack_NNNN_what`). */
-const list = (s: string): ReadonlyArray<readonly [string, Step]> => [
-  ["jobtrack_0001_jobs", v0001(s)],
-  ["jobtrack_0002_owner_keys", v0002(s)],
-  ["jobtrack_0003_hook_deliveries", v0003(s)],
-  ["jobtrack_0004_claim_plan", v0004(s)],
-  ["jobtrack_0005_telemetry", v0005(s)],
-  ["jobtrack_0006_steps", v0006(s)],
-  ["jobtrack_0007_console", v0007(s)]
-]
+/**
+ * The migrations (name `jobtrack_NNNN_what`), sorted by name: numbers are
+ * assigned ahead and may land out of order, so the list is sorted here and
+ * the migrator runs a missing earlier one after a later one
+ * (`allowUnorderedMigrations`); each creates only its own objects.
+ */
+const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
+  ([
+    ["jobtrack_0001_jobs", v0001(s)],
+    ["jobtrack_0002_owner_keys", v0002(s)],
+    ["jobtrack_0003_hook_deliveries", v0003(s)],
+    ["jobtrack_0004_claim_plan", v0004(s)],
+    ["jobtrack_0005_telemetry", v0005(s)],
+    ["jobtrack_0006_steps", v0006(s)],
+    ["jobtrack_0007_console", v0007(s)],
+    ["jobtrack_0008_schedules", v0008(s)]
+  ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**
  * Each migration also records (or, down, forgets) itself in
@@ -346,6 +354,7 @@ type MigratorClass = new (props: {
   readonly migrationTableSchema?: string
   readonly migrationTableName?: string
   readonly migrationLockTableName?: string
+  readonly allowUnorderedMigrations?: boolean
 }) => MigratorLike
 
 /** Kysely's Migrator: in `kysely` up to 0.28, in `kysely/migration` from 0.29. */
@@ -363,7 +372,9 @@ const migrator = async <DB>(db: Kysely<DB>, schema: string): Promise<MigratorLik
     provider: { getMigrations: async () => migrations(schema) },
     migrationTableSchema: checkSchema(schema),
     migrationTableName: "jobtrack_migration",
-    migrationLockTableName: "jobtrack_migration_lock"
+    migrationLockTableName: "jobtrack_migration_lock",
+    // a migration numbered before one already applied (numbers land out of order) still runs
+    allowUnorderedMigrations: true
   })
 }
 

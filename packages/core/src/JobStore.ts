@@ -18,6 +18,7 @@ import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./Jo
 import type { AdminStoreShape } from "./AdminStore.js"
 import type { StepStoreShape } from "./StepStore.js"
 import type { JobLogStoreShape } from "./JobLogStore.js"
+import type { ScheduleStoreShape } from "./ScheduleStore.js"
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
@@ -256,12 +257,13 @@ export interface DeliveryFilter {
 /**
  * The interface every store implements. Method names are noun-free verbs on
  * jobs; each takes plain values and returns an Effect. The operator's verbs
- * (rules 16–20) are in {@link AdminStoreShape}, in their own module.
+ * (rules 16–20) are in {@link AdminStoreShape}, in their own module; the
+ * schedule verbs (rules S1–S3) in {@link ScheduleStoreShape}.
  *
  * @since 0.1.0
  * @category models
  */
-export interface JobStoreShape extends AdminStoreShape, StepStoreShape, JobLogStoreShape {
+export interface JobStoreShape extends AdminStoreShape, StepStoreShape, JobLogStoreShape, ScheduleStoreShape {
   /**
    * Insert a job, or return the non-terminal job of the same type, owner and key
    * (rule 1, 2): key dedupe is per owner (jobs without one count as one owner),

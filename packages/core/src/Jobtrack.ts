@@ -7,7 +7,7 @@
  */
 import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import type { Duration } from "effect"
-import type { JobView, Json } from "./Job.js"
+import type { JobRecord, JobView, Json } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import type * as PayloadSchema from "./PayloadSchema.js"
 import type { InvalidInput, InvalidTransition, JobNotFound, StoreError, UnknownJobType } from "./JobError.js"
@@ -17,6 +17,9 @@ import * as Telemetry from "./Telemetry.js"
 import { JobStore } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter, StoreLayer } from "./JobStore.js"
 import * as Runner from "./Runner.js"
+import * as JobSchedule from "./JobSchedule.js"
+import * as Scheduler from "./Scheduler.js"
+import type { ScheduleNotFound } from "./ScheduleStore.js"
 import * as Tracker from "./Tracker.js"
 import type * as JobResult from "./JobResult.js"
 
@@ -49,6 +52,26 @@ export interface JobtrackOptions<Trx = never> {
    * `otlp`, export them to an OpenTelemetry collector. Default: off.
    */
   readonly telemetry?: Telemetry.TelemetryOptions | undefined
+  /**
+   * Cron schedules (see `JobSchedule`), fired by `start()`: one job per tick
+   * across every process sharing the store. Checked at once: an invalid
+   * expression, time zone, payload or a duplicate name throws `InvalidSchedules`.
+   */
+  readonly schedules?: ReadonlyArray<JobSchedule.Any>
+}
+
+/**
+ * The schedules API of the Promise facade (see `Scheduler.SchedulesShape`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SchedulesApi {
+  readonly list: () => Promise<ReadonlyArray<Scheduler.ScheduleInfo>>
+  readonly get: (name: string) => Promise<Scheduler.ScheduleInfo>
+  readonly pause: (name: string) => Promise<Scheduler.ScheduleInfo>
+  readonly resume: (name: string) => Promise<Scheduler.ScheduleInfo>
+  readonly trigger: (name: string) => Promise<JobRecord>
 }
 
 /**
@@ -92,7 +115,9 @@ export interface Jobtrack<Trx = never> {
     (id: string, options?: JobResult.ResultOptions): Promise<Json | null>
     <D extends JobDefinition.Any>(id: string, options: JobResult.TypedResultOptions<D>): Promise<JobResult.ResultOf<D>>
   }
-  /** Start a runner in this process (once). */
+  /** The configured schedules: next runs, pause, resume, trigger now. */
+  readonly schedules: SchedulesApi
+  /** Start a runner (and the schedules' loops, when configured) in this process (once). */
   readonly start: () => Promise<void>
   /** Shut the runner down gracefully (if started). */
   readonly stop: () => Promise<void>
@@ -110,7 +135,14 @@ export interface Jobtrack<Trx = never> {
  * @since 0.1.0
  * @category errors
  */
-export type JobtrackError = InvalidInput | InvalidTransition | JobNotFound | StoreError | UnknownJobType
+export type JobtrackError =
+  | InvalidInput
+  | InvalidTransition
+  | JobNotFound
+  | StoreError
+  | UnknownJobType
+  | ScheduleNotFound
+  | JobSchedule.InvalidSchedules
 
 /**
  * @example
@@ -160,6 +192,14 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
    */
   const opaque = <O extends Tracker.EnqueueOptions<Trx> | undefined>(o: O) => o as Tracker.EnqueueOptions | undefined
   let runnerScope: Scope.Closeable | undefined
+  const scheduled = options.schedules ?? []
+  /** Checked now; a payload schema that validates asynchronously is checked on first use. */
+  const parsedNow = scheduled.length === 0 ? [] : JobSchedule.parseSync(scheduled, options.definitions)
+  const parsed = parsedNow
+    ? Effect.succeed(parsedNow)
+    : Effect.cached(JobSchedule.parse(scheduled, options.definitions)).pipe(Effect.runSync)
+  const withSchedules = <A, E>(f: (api: Scheduler.SchedulesShape) => Effect.Effect<A, E>) =>
+    run(Effect.flatMap(Effect.flatMap(parsed, Scheduler.makeApi), f))
 
   const stop = async () => {
     const scope = runnerScope
@@ -187,6 +227,13 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     logs: (id) => withTracker((t) => t.logs(id)),
     result: ((id: string, o?: JobResult.TypedResultOptions<JobDefinition.Any>) =>
       withTracker((t) => t.result(id, o!))) as Jobtrack<Trx>["result"],
+    schedules: {
+      list: () => withSchedules((s) => s.list()),
+      get: (name) => withSchedules((s) => s.get(name)),
+      pause: (name) => withSchedules((s) => s.pause(name)),
+      resume: (name) => withSchedules((s) => s.resume(name)),
+      trigger: (name) => withSchedules((s) => s.trigger(name))
+    },
     watch: (id) => ({
       async *[Symbol.asyncIterator]() {
         const services = await (await ready()).context()
@@ -204,6 +251,7 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
           ...(options.hooks ? { hooks: options.hooks } : {})
         }).pipe(Scope.provide(scope))
       )
+      if (scheduled.length > 0) await run(Effect.flatMap(parsed, Scheduler.run).pipe(Scope.provide(scope)))
     },
     stop,
     close: async () => {

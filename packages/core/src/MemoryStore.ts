@@ -16,6 +16,7 @@ import * as MemorySteps from "./internal/memorySteps.js"
 import * as MemoryLogs from "./internal/memoryLogs.js"
 import { computeStats } from "./internal/stats.js"
 import * as MemoryAdmin from "./MemoryAdmin.js"
+import { memorySchedules } from "./internal/memorySchedules.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -391,7 +392,8 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     changes: Stream.fromPubSub(pubsub),
     watching: () => Effect.void, // every change is announced
     ...MemoryAdmin.verbs(jobs, () => store, snapshot),
-    ...MemoryLogs.make(find, held)
+    ...MemoryLogs.make(find, held),
+    ...memorySchedules(insert)
   }
   return store
 })

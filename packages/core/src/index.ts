@@ -20,6 +20,8 @@ export * as JobDefinition from "./JobDefinition.js"
 export * as JobId from "./JobId.js"
 /** @since 0.3.0 */
 export * as JobLogStore from "./JobLogStore.js"
+/** @since 0.3.0 */
+export * as JobSchedule from "./JobSchedule.js"
 /** @since 0.1.0 */
 export * as Jobtrack from "./Jobtrack.js"
 /** @since 0.3.0 */
@@ -34,6 +36,8 @@ export * as RetryPolicy from "./RetryPolicy.js"
 export * as Runner from "./Runner.js"
 /** @since 0.3.0 */
 export * as Step from "./Step.js"
+/** @since 0.3.0 */
+export * as Scheduler from "./Scheduler.js"
 /** @since 0.1.0 */
 export * as Storable from "./Storable.js"
 /** @since 0.3.0 */
@@ -81,3 +85,5 @@ export {
 } from "./JobError.js"
 export type { Issue, StoreFailure } from "./JobError.js"
 export { CommandFailed } from "./Command.js"
+export { ScheduleNotFound } from "./ScheduleStore.js"
+export type { ScheduleState, ScheduleStoreShape, TickOutcome, TickRequest } from "./ScheduleStore.js"

@@ -22,6 +22,7 @@ import { positionRules } from "./position.js"
 import { progressRules } from "./progress.js"
 import { stepRules } from "./steps.js"
 import { telemetryRules } from "./telemetry.js"
+import { scheduleRules } from "./schedules.js"
 import { transitionRules } from "./transitions.js"
 
 /** Every rule module, in the order the suite registers them. */
@@ -43,7 +44,8 @@ const modules: ReadonlyArray<RuleModule> = [
   hookDeliveryRules,
   adminRules,
   stepRules,
-  telemetryRules
+  telemetryRules,
+  scheduleRules
 ]
 
 /** The suite's rules as data (for running one check against a given store). */
