@@ -51,7 +51,8 @@ export const eventId = (job: JobView): string =>
   `${job.updatedAt.getTime()}-${
     fnv1a(JSON.stringify([
       job.status, job.progress, job.progressMessage, job.errorMessage, job.attempts, job.queuePosition,
-      job.cancelRequested, job.nextRetryAt?.getTime() ?? null, job.completedAt?.getTime() ?? null
+      job.cancelRequested, job.nextRetryAt?.getTime() ?? null, job.completedAt?.getTime() ?? null,
+      job.steps?.map((s) => [s.status, s.attempts]) ?? null
     ]))
   }`
 

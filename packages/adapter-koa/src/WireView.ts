@@ -4,7 +4,22 @@
  *
  * @since 0.1.0
  */
-import type { JobStatus, JobView, Json } from "@jobtrack/core"
+import type { JobStatus, JobView, Json, StepInfo, StepStatus } from "@jobtrack/core"
+
+/**
+ * One durable step of the job (see `ctx.step`), in order.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface WireStep {
+  readonly name: string
+  readonly status: StepStatus
+  /** Tries started so far, over every attempt of the job. */
+  readonly attempts: number
+  readonly started_at: string | null
+  readonly completed_at: string | null
+}
 
 /**
  * @since 0.1.0
@@ -27,10 +42,20 @@ export interface WireView {
   readonly started_at: string | null
   readonly completed_at: string | null
   readonly key: string | null
+  /** The job's durable steps in order (`GET /:id` and its events; not in list pages). */
+  readonly steps?: ReadonlyArray<WireStep>
   readonly result?: Json
 }
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString())
+
+const wireStep = (s: StepInfo): WireStep => ({
+  name: s.name,
+  status: s.status,
+  attempts: s.attempts,
+  started_at: iso(s.startedAt),
+  completed_at: iso(s.completedAt)
+})
 
 /**
  * @since 0.1.0
@@ -52,5 +77,6 @@ export const fromView = (job: JobView): WireView => ({
   started_at: iso(job.startedAt),
   completed_at: iso(job.completedAt),
   key: job.key,
+  ...(job.steps === undefined ? {} : { steps: job.steps.map(wireStep) }),
   ...(job.status === "completed" ? { result: job.result } : {})
 })

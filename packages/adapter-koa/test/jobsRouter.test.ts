@@ -49,6 +49,17 @@ for (const [prefix, store] of [["/api/jobs", "memory"], ["", "pglite"]] as const
       assert.isAtLeast(seen.filter((s) => s.status === "processing" && s.progress > 0).length, 2)
       assert.isTrue(seen.some((s) => s.message?.startsWith("Step ")))
       assert.deepStrictEqual(done.result, { done: 4 })
+      // its durable steps, in order, on the wire
+      assert.deepStrictEqual(done.steps.map((st: { name: string; status: string; attempts: number }) => [st.name, st.status, st.attempts]), [
+        ["step 1", "completed", 1],
+        ["step 2", "completed", 1],
+        ["step 3", "completed", 1],
+        ["step 4", "completed", 1]
+      ])
+      for (const st of done.steps) {
+        assert.deepStrictEqual(Object.keys(st).sort(), ["attempts", "completed_at", "name", "started_at", "status"])
+        assert.match(st.completed_at, /^\d{4}-\d\d-\d\dT.*Z$/)
+      }
       for (const field of ["created_at", "started_at", "completed_at"]) assert.match(done[field], /^\d{4}-\d\d-\d\dT.*Z$/)
       assert.strictEqual(done.queue_position, null)
       assert.strictEqual(done.max_attempts, 1)
@@ -58,6 +69,7 @@ for (const [prefix, store] of [["/api/jobs", "memory"], ["", "pglite"]] as const
       const res = await call(`${app.url}/steps`, { method: "POST", owner: "ann", body: { steps: 1, stepMs: 10, fail: true } })
       const failed = await eventually(() => call(`${app.url}/${res.body.job_id}`, { owner: "ann" }), (r) => r.body.status === "failed")
       assert.strictEqual(failed.body.error_message, "mailbox authentication failed")
+      assert.deepStrictEqual(failed.body.steps.map((st: { status: string }) => st.status), ["failed"])
       assert.notProperty(failed.body, "result")
     })
 

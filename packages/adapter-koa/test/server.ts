@@ -13,7 +13,7 @@ import type { JobsRouterOptions } from "@jobtrack/adapter-koa"
 /** Pids of child processes started by the `shell` job, by job id. */
 export const pids = new Map<string, number>()
 
-/** A multi-step job: `steps` steps of `stepMs`, each reported; fails when asked to. */
+/** A multi-step job: `steps` durable steps of `stepMs`, each reported; fails when asked to. */
 export const steps = JobDefinition.make({
   type: "steps",
   payload: Schema.Struct({
@@ -29,8 +29,10 @@ export const steps = JobDefinition.make({
   handler: (p, ctx) =>
     Effect.gen(function*() {
       for (let i = 1; i <= p.steps; i++) {
-        yield* Effect.sleep(p.stepMs)
-        if (p.fail && i === p.steps) return yield* Effect.fail(new Error("mailbox authentication failed"))
+        // each a durable step: shown in the view's `steps`
+        yield* ctx.step(`step ${i}`, Effect.sleep(p.stepMs).pipe(
+          Effect.andThen(p.fail && i === p.steps ? Effect.fail(new Error("mailbox authentication failed")) : Effect.void)
+        ))
         yield* ctx.progress((i / p.steps) * 100, `Step ${i} of ${p.steps}`)
       }
       return { done: p.steps }

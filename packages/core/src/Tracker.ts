@@ -284,7 +284,8 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
             pending = v.status === "pending"
             const fingerprint = JSON.stringify([
               v.status, v.progress, v.progressMessage, v.queuePosition,
-              v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt
+              v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt,
+              v.steps?.map((step) => [step.status, step.attempts])
             ])
             if (fingerprint !== last) {
               last = fingerprint
