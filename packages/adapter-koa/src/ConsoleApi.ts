@@ -205,7 +205,15 @@ export const make = (store: JobStoreShape, options: ConsoleApiOptions = {}): Con
 
     get: (id, _op) =>
       JobId.isValid(id)
-        ? run(store.view(id), (job) => ({ status: 200, body: job }))
+        ? run(
+          Effect.all({
+            job: store.view(id),
+            // the attempt logs (`ctx.log`) and durable steps, where the store keeps them
+            logs: store.logs(id).pipe(Effect.orElseSucceed(() => [])),
+            steps: store.steps(id).pipe(Effect.orElseSucceed(() => []))
+          }),
+          ({ job, logs, steps }) => ({ status: 200, body: { ...job, logs, steps } })
+        )
         : Promise.resolve(error(404, "not_found", "job not found")),
 
     act: (id, body, op) => {

@@ -154,7 +154,7 @@ export const jobsConsole = <Trx>(
   }
 
   const route = (
-    f: (api: ConsoleApi.ConsoleApi, op: ConsoleApi.Operator, ctx: Context) => Promise<HttpResponse | void> | HttpResponse,
+    f: (api: ConsoleApi.ConsoleApi, op: ConsoleApi.Operator, ctx: Context) => Promise<HttpResponse | void> | HttpResponse | void,
     mutation = false
   ) =>
   async (ctx: Context) => {
@@ -193,8 +193,19 @@ export const jobsConsole = <Trx>(
   }))
   router.all("/api/{*rest}", route(() => error(404, "not_found", "no such console endpoint")))
 
-  // the page: the built assets, and index.html for every other path (client-side routes)
-  router.get("/{*path}", route(async (_a, _op, ctx) => {
+  // the page's asset URLs are relative: it must be served with a trailing slash
+  if (options.prefix) {
+    const bare = options.prefix.replace(/\/+$/, "")
+    router.get("/", route((_a, _op, ctx) => {
+      if (ctx.path === bare) {
+        ctx.redirect(`${bare}/${ctx.querystring ? `?${ctx.querystring}` : ""}`)
+        return
+      }
+      return page(ctx)
+    }))
+  }
+  // the page: the built assets, and index.html for every other path
+  const page = async (ctx: Context): Promise<HttpResponse | void> => {
     const under = options.prefix && ctx.path.startsWith(options.prefix) ? ctx.path.slice(options.prefix.length) : ctx.path
     const rel = normalize(decodeURIComponent(under)).replace(/^([/\\])+/, "")
     const file = rel !== "" && rel.startsWith("assets" + sep) ? join(assetsDir, rel) : join(assetsDir, "index.html")
@@ -205,9 +216,10 @@ export const jobsConsole = <Trx>(
       if (file.includes(`${sep}assets${sep}`)) ctx.set("Cache-Control", "public, max-age=31536000, immutable")
       ctx.body = content
     } catch {
-      return error(404, "not_found", "not found")
+      return error(404, "not_found", "not found: build the console (pnpm run build)")
     }
-  }))
+  }
+  router.get("/{*path}", route((_a, _op, ctx) => page(ctx)))
   return router as JobsConsole
 }
 

@@ -1,0 +1,328 @@
+// The operator console: Preact components written with htm (tagged templates: no JSX
+// build step). Every value from the API is rendered as a text node (htm/Preact escape
+// it); nothing is ever set as HTML.
+import { h, render } from "preact"
+import { useEffect, useState } from "preact/hooks"
+import htm from "htm"
+import "uplot/dist/uPlot.min.css"
+import "./style.css"
+import { ApiError, get, live, loadMe, post } from "./api.js"
+import type { Me } from "./api.js"
+import { Chart } from "./chart.js"
+
+const html = htm.bind(h)
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Job = any
+
+const statuses = ["pending", "processing", "retrying", "completed", "failed", "cancelled"]
+const fmtTime = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "—")
+const fmtAge = (iso: string) => {
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000))
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`
+}
+const json = (v: unknown) => JSON.stringify(v, null, 2)
+
+/** The current route, from the hash: #/, #/jobs?…, #/jobs/<id>, #/audit. */
+const useRoute = () => {
+  const [hash, setHash] = useState(location.hash || "#/")
+  useEffect(() => {
+    const on = () => setHash(location.hash || "#/")
+    addEventListener("hashchange", on)
+    return () => removeEventListener("hashchange", on)
+  }, [])
+  const [path, query = ""] = hash.slice(1).split("?")
+  return { path: path || "/", query: new URLSearchParams(query) }
+}
+
+/** Load with `load`, again on every live change; errors are shown as text. */
+const useLive = <A>(load: () => Promise<A>, deps: ReadonlyArray<unknown>, job?: string) => {
+  const [data, setData] = useState<A | undefined>(undefined)
+  const [err, setErr] = useState<string | undefined>(undefined)
+  useEffect(() => {
+    let alive = true
+    const refresh = () =>
+      load().then((d) => alive && (setData(d), setErr(undefined)), (e: Error) => alive && setErr(e.message))
+    refresh()
+    const stop = live(refresh, job)
+    return () => {
+      alive = false
+      stop()
+    }
+  }, deps)
+  return { data, err }
+}
+
+const Bar = ({ value }: { value: number }) => html`<progress max="100" value=${value}>${Math.round(value)}%</progress>`
+
+const Status = ({ s }: { s: string }) => html`<span class=${`status status-${s}`}>${s}</span>`
+
+// ---------------------------------------------------------------- overview
+
+const Overview = () => {
+  const { data, err } = useLive(() => get("overview"), [])
+  const hour = useLive(() => get("series", { range: "hour" }), [])
+  const day = useLive(() => get("series", { range: "day" }), [])
+  if (err) return html`<p class="error">${err}</p>`
+  if (!data) return html`<p>Loading…</p>`
+  const groups = new Map<string, Record<string, { count: number; capped: boolean }>>()
+  for (const r of data.counts) {
+    const k = `${r.queue}\u0000${r.type}`
+    const g = groups.get(k) ?? {}
+    g[r.status] = { count: r.count, capped: r.capped }
+    groups.set(k, g)
+  }
+  const cell = (c?: { count: number; capped: boolean }) => (c ? (c.capped ? `≥ ${c.count}` : String(c.count)) : "0")
+  const failureRate = (g: Record<string, { count: number }>) => {
+    const done = (g.completed?.count ?? 0) + (g.failed?.count ?? 0)
+    return done === 0 ? "—" : `${(((g.failed?.count ?? 0) / done) * 100).toFixed(1)}%`
+  }
+  return html`
+    <section>
+      <h2>Jobs by queue and type</h2>
+      <table class="counts">
+        <thead><tr><th>Queue</th><th>Type</th>${statuses.map((s) => html`<th>${s}</th>`)}<th>failure rate</th></tr></thead>
+        <tbody>
+          ${[...groups.entries()].map(([k, g]) => {
+            const [queue, type] = k.split("\u0000")
+            return html`<tr>
+              <td>${queue}</td>
+              <td><a href=${`#/jobs?type=${encodeURIComponent(type!)}&queue=${encodeURIComponent(queue!)}`}>${type}</a></td>
+              ${statuses.map((s) => html`<td class="num"><a href=${`#/jobs?type=${encodeURIComponent(type!)}&queue=${encodeURIComponent(queue!)}&status=${s}`}>${cell(g[s])}</a></td>`)}
+              <td class="num">${failureRate(g)}</td>
+            </tr>`
+          })}
+        </tbody>
+      </table>
+      <p class="hint">Counts stop at ${data.cap.toLocaleString()} per status: "≥ n" is a lower bound.</p>
+    </section>
+    <section>
+      <h2>Oldest waiting</h2>
+      ${data.oldest_waiting.length === 0
+        ? html`<p>No queue has a claimable job waiting.</p>`
+        : html`<ul>${data.oldest_waiting.map((o: Job) => html`<li>${o.queue}: waiting ${fmtAge(o.since)} (<a href=${`#/jobs/${o.id}`}>${o.id}</a>)</li>`)}</ul>`}
+    </section>
+    <section>
+      <h2>Running now</h2>
+      ${data.running.length === 0 ? html`<p>Nothing is running.</p>` : html`
+        <table>
+          <thead><tr><th>Job</th><th>Type</th><th>Owner</th><th>Worker</th><th>Progress</th><th>Message</th></tr></thead>
+          <tbody>${data.running.map((j: Job) => html`<tr>
+            <td><a href=${`#/jobs/${j.id}`}>${j.id.slice(0, 13)}…</a></td><td>${j.type}</td><td>${j.owner ?? "—"}</td>
+            <td>${j.lockedBy}</td><td><${Bar} value=${j.progress} /></td><td>${j.progressMessage ?? ""}</td>
+          </tr>`)}</tbody>
+        </table>`}
+    </section>
+    <section class="charts">
+      <h2>Last hour (per minute)</h2>
+      ${hour.data ? html`<${Chart} buckets=${hour.data.buckets} />` : html`<p>Loading…</p>`}
+      <h2>Last day (per 15 minutes)</h2>
+      ${day.data ? html`<${Chart} buckets=${day.data.buckets} />` : html`<p>Loading…</p>`}
+    </section>
+  `
+}
+
+// ---------------------------------------------------------------- actions
+
+const actionLabels: Record<string, string> = {
+  retry: "Retry",
+  cancel: "Cancel",
+  delete: "Delete",
+  runNow: "Run now",
+  setPriority: "Set priority"
+}
+
+const ActionBar = (
+  { me, onAct }: { me: Me; onAct: (action: string, priority?: number) => void }
+) => {
+  const [priority, setPriority] = useState("0")
+  if (me.actions.length === 0) return null
+  return html`<span class="actions">
+    ${me.actions.filter((a) => a !== "setPriority").map((a) => html`<button type="button" data-action=${a} onClick=${() => onAct(a)}>${actionLabels[a]}</button>`)}
+    ${me.actions.includes("setPriority") ? html`
+      <input type="number" min="-1000" max="1000" aria-label="priority" value=${priority} onInput=${(e: Event) => setPriority((e.target as HTMLInputElement).value)} />
+      <button type="button" data-action="setPriority" onClick=${() => onAct("setPriority", Number(priority))}>Set priority</button>` : null}
+  </span>`
+}
+
+// ---------------------------------------------------------------- list
+
+const filterFields = ["status", "type", "queue", "owner", "key", "error", "created_from", "created_to", "finished_from", "finished_to"]
+
+const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
+  const filter: Record<string, string> = {}
+  for (const f of filterFields) if (query.get(f)) filter[f] = query.get(f)!
+  const sort = query.get("sort") ?? "createdAt"
+  const order = query.get("order") ?? "desc"
+  const [cursors, setCursors] = useState<Array<string>>([])
+  const cursor = cursors[cursors.length - 1] ?? ""
+  const [selected, setSelected] = useState<Set<string>>(new Set())
+  const [notice, setNotice] = useState<string | undefined>(undefined)
+  const key = query.toString() + cursor
+  const { data, err } = useLive(() => get("jobs", { ...filter, sort, order, limit: "50", cursor }), [key])
+  useEffect(() => setCursors([]), [query.toString()])
+
+  const onSubmit = (e: Event) => {
+    e.preventDefault()
+    const form = new FormData(e.target as HTMLFormElement)
+    const q = new URLSearchParams()
+    for (const [k, v] of form.entries()) if (typeof v === "string" && v !== "") q.set(k, v)
+    location.hash = `#/jobs?${q}`
+  }
+  const report = (p: Promise<unknown>) =>
+    p.then((r: Job) => setNotice(r?.job_id ? `Bulk job ${r.job_id} started` : `${r.applied} changed, ${r.skipped} skipped`),
+      (e: ApiError) => setNotice(`Refused: ${e.message}`))
+  const onSelection = (action: string, priority?: number) =>
+    selected.size === 0
+      ? setNotice("Select jobs first")
+      : report(post("selection", { action, priority, ids: [...selected] })).then(() => setSelected(new Set()))
+  const [bulkAction, setBulkAction] = useState<{ action: string; priority?: number } | undefined>(undefined)
+  const onBulk = () => {
+    if (!bulkAction) return
+    const { action, priority } = bulkAction
+    setBulkAction(undefined)
+    report(post("bulk", { action, priority, filter }))
+  }
+
+  return html`
+    <form class="filters" onSubmit=${onSubmit}>
+      <label>Status <select name="status" value=${filter.status ?? ""}>
+        <option value="">any</option>${statuses.map((s) => html`<option value=${s}>${s}</option>`)}
+      </select></label>
+      ${["type", "queue", "owner", "key", "error"].map((f) => html`<label>${f === "error" ? "Error text" : f}
+        <input name=${f} value=${filter[f] ?? ""} /></label>`)}
+      ${["created_from", "created_to", "finished_from", "finished_to"].map((f) => html`<label>${f.replace("_", " ")}
+        <input name=${f} placeholder="2026-11-30T09:00Z" value=${filter[f] ?? ""} /></label>`)}
+      <label>Sort <select name="sort" value=${sort}>
+        <option value="createdAt">created</option><option value="completedAt">finished</option><option value="runAt">run at</option>
+      </select></label>
+      <label>Order <select name="order" value=${order}><option value="desc">newest first</option><option value="asc">oldest first</option></select></label>
+      <button type="submit">Apply filters</button>
+    </form>
+    ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
+    ${me.actions.length > 0 ? html`<div class="toolbar">
+      <span>Selection (${selected.size}): </span><${ActionBar} me=${me} onAct=${onSelection} />
+      <span class="by-filter">Every job matching the filters:
+        ${me.actions.filter((a) => a !== "setPriority").map((a) => html`<button type="button" data-bulk=${a} onClick=${() => setBulkAction({ action: a })}>${actionLabels[a]} all</button>`)}
+      </span>
+      ${bulkAction ? html`<span class="confirm">${actionLabels[bulkAction.action]} every job matching these filters?
+        <button type="button" data-confirm="yes" onClick=${onBulk}>Yes, ${bulkAction.action}</button>
+        <button type="button" onClick=${() => setBulkAction(undefined)}>No</button></span>` : null}
+    </div>` : null}
+    ${err ? html`<p class="error">${err}</p>` : !data ? html`<p>Loading…</p>` : html`
+      <table class="jobs">
+        <thead><tr>${me.actions.length > 0 ? html`<th></th>` : null}<th>Job</th><th>Type</th><th>Queue</th><th>Owner</th><th>Status</th><th>Progress</th><th>Created</th><th>Finished</th><th>Error</th></tr></thead>
+        <tbody>${data.items.map((j: Job) => html`<tr data-id=${j.id}>
+          ${me.actions.length > 0 ? html`<td><input type="checkbox" aria-label="select" checked=${selected.has(j.id)} onChange=${() => {
+            const next = new Set(selected)
+            if (next.has(j.id)) next.delete(j.id)
+            else next.add(j.id)
+            setSelected(next)
+          }} /></td>` : null}
+          <td><a href=${`#/jobs/${j.id}`}>${j.id.slice(0, 13)}…</a></td>
+          <td>${j.type}</td><td>${j.queue}</td><td>${j.owner ?? "—"}</td><td><${Status} s=${j.status} /></td>
+          <td><${Bar} value=${j.progress} /></td><td>${fmtTime(j.createdAt)}</td><td>${fmtTime(j.completedAt)}</td>
+          <td class="err">${j.errorMessage ?? ""}</td>
+        </tr>`)}</tbody>
+      </table>
+      ${data.items.length === 0 ? html`<p>No job matches.</p>` : null}
+      <p class="paging">
+        <button type="button" disabled=${cursors.length === 0} onClick=${() => setCursors([])}>First page</button>
+        <button type="button" disabled=${cursors.length === 0} onClick=${() => setCursors(cursors.slice(0, -1))}>Previous</button>
+        <button type="button" disabled=${!data.next_cursor} onClick=${() => setCursors([...cursors, data.next_cursor])}>Next</button>
+      </p>`}
+  `
+}
+
+// ---------------------------------------------------------------- detail
+
+const Detail = ({ me, id }: { me: Me; id: string }) => {
+  const { data: job, err } = useLive(() => get(`jobs/${encodeURIComponent(id)}`), [id], id)
+  const [notice, setNotice] = useState<string | undefined>(undefined)
+  if (err) return html`<p class="error">${err}</p>`
+  if (!job) return html`<p>Loading…</p>`
+  const act = (action: string, priority?: number) =>
+    post(`jobs/${encodeURIComponent(id)}/action`, { action, priority }).then(
+      () => setNotice(`${actionLabels[action]}: done`),
+      (e: ApiError) => setNotice(`Refused: ${e.message}`)
+    )
+  const row = (label: string, value: unknown) => html`<tr><th>${label}</th><td>${value === null || value === undefined ? "—" : String(value)}</td></tr>`
+  return html`
+    <h2>Job <span class="mono">${job.id}</span> <${Status} s=${job.status} /></h2>
+    ${me.actions.length > 0 ? html`<${ActionBar} me=${me} onAct=${act} />` : null}
+    ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
+    <section class="grid">
+      <table class="fields"><tbody>
+        ${row("Type", job.type)}${row("Queue", job.queue)}${row("Owner", job.owner)}${row("Key", job.key)}
+        ${row("Group", job.groupKey === null ? null : `${job.groupKey} (limit ${job.groupLimit ?? "none"})`)}
+        ${row("Priority", job.priority)}${row("Queue position", job.queuePosition)}
+        ${row("Attempts", `${job.attempts} of ${job.maxAttempts}`)}${row("Worker", job.lockedBy)}
+        ${row("Cancel requested", job.cancelRequested ? "yes" : "no")}
+        ${row("Created", fmtTime(job.createdAt))}${row("Run at", fmtTime(job.runAt))}${row("Started", fmtTime(job.startedAt))}
+        ${row("Finished", fmtTime(job.completedAt))}${row("Next retry", fmtTime(job.nextRetryAt))}
+      </tbody></table>
+      <div>
+        <h3>Progress</h3>
+        <p><${Bar} value=${job.progress} /> <span class="progress-text">${Math.round(job.progress)}%</span> <span class="message">${job.progressMessage ?? ""}</span></p>
+        ${job.errorMessage ? html`<h3>Error</h3><pre class="error-text">${job.errorMessage}</pre>` : null}
+      </div>
+    </section>
+    <h3>Payload</h3><pre class="payload">${json(job.payload)}</pre>
+    <h3>Result</h3><pre class="result">${json(job.result)}</pre>
+    <h3>Attempts that failed</h3>
+    ${job.errors.length === 0 ? html`<p>None.</p>` : html`<table><thead><tr><th>Attempt</th><th>At</th><th>Error</th></tr></thead>
+      <tbody>${job.errors.map((e: Job) => html`<tr><td>${e.attempt}</td><td>${fmtTime(e.at)}</td><td><pre>${e.message}</pre></td></tr>`)}</tbody></table>`}
+    ${job.steps?.length ? html`<h3>Steps</h3><table><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Attempts</th></tr></thead>
+      <tbody>${job.steps.map((s: Job) => html`<tr><td>${s.index}</td><td>${s.name}</td><td>${s.status}</td><td>${s.attempts ?? ""}</td></tr>`)}</tbody></table>` : null}
+    <h3>Logs</h3>
+    ${job.logs?.length ? html`<table class="logs"><thead><tr><th>Attempt</th><th>At</th><th>Level</th><th>Message</th><th>Fields</th></tr></thead>
+      <tbody>${job.logs.map((l: Job) => html`<tr><td>${l.attempt}</td><td>${fmtTime(l.at)}</td><td>${l.level}</td><td>${l.message}</td><td>${l.fields ? JSON.stringify(l.fields) : ""}</td></tr>`)}</tbody></table>` : html`<p>No log lines.</p>`}
+  `
+}
+
+// ---------------------------------------------------------------- audit
+
+const Audit = () => {
+  const [before, setBefore] = useState<Array<string>>([])
+  const { data, err } = useLive(() => get("audit", { limit: "50", before: before[before.length - 1] ?? "" }), [before.join()])
+  if (err) return html`<p class="error">${err}</p>`
+  if (!data) return html`<p>Loading…</p>`
+  return html`
+    <h2>Audit trail</h2>
+    <table class="audit"><thead><tr><th>When</th><th>Who</th><th>What</th><th>Target</th><th>How many</th><th>Bulk job</th></tr></thead>
+      <tbody>${data.items.map((e: Job) => html`<tr><td>${fmtTime(e.at)}</td><td>${e.actor}</td><td>${e.action}</td>
+        <td><code>${JSON.stringify(e.target)}</code></td><td class="num">${e.count ?? "…"}</td>
+        <td>${e.jobId ? html`<a href=${`#/jobs/${e.jobId}`}>${e.jobId.slice(0, 13)}…</a>` : ""}</td></tr>`)}</tbody></table>
+    <p class="paging">
+      <button type="button" disabled=${before.length === 0} onClick=${() => setBefore([])}>Newest</button>
+      <button type="button" disabled=${!data.next_cursor} onClick=${() => setBefore([...before, data.next_cursor])}>Older</button>
+    </p>`
+}
+
+// ---------------------------------------------------------------- app
+
+const App = () => {
+  const [me, setMe] = useState<Me | undefined>(undefined)
+  const [err, setErr] = useState<string | undefined>(undefined)
+  useEffect(() => void loadMe().then(setMe, (e: Error) => setErr(e.message)), [])
+  const { path, query } = useRoute()
+  if (err) return html`<p class="error">${err}</p>`
+  if (!me) return html`<p>Loading…</p>`
+  const nav = (href: string, label: string, active: boolean) => html`<a class=${active ? "active" : ""} href=${href}>${label}</a>`
+  const detail = /^\/jobs\/([^/]+)$/.exec(path)
+  return html`
+    <header>
+      <h1>jobtrack</h1>
+      <nav>${nav("#/", "Overview", path === "/")}${nav("#/jobs", "Jobs", path.startsWith("/jobs"))}${nav("#/audit", "Audit", path === "/audit")}</nav>
+      <span class="me">${me.actor}${me.actions.length === 0 ? html` <span class="badge">read-only</span>` : null}</span>
+    </header>
+    <main>
+      ${path === "/" ? html`<${Overview} />`
+        : path === "/jobs" ? html`<${JobsList} me=${me} query=${query} />`
+        : detail ? html`<${Detail} me=${me} id=${decodeURIComponent(detail[1]!)} />`
+        : path === "/audit" ? html`<${Audit} />`
+        : html`<p>Not found.</p>`}
+    </main>`
+}
+
+render(html`<${App} />`, document.getElementById("app")!)
