@@ -112,7 +112,7 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
     assert.strictEqual(await page.locator("button[data-action]").count(), 0)
     // the API itself, with the viewer's own token, from the console's own origin
     const status = await page.evaluate(async (id) => {
-      const me = await (await fetch("api/me")).json()
+      const me = (await (await fetch("api/me")).json()) as { token: string }
       const res = await fetch(`api/jobs/${id}/action`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-console-token": me.token },
@@ -165,7 +165,7 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
     await page.click("header nav >> text=Overview")
     await page.locator("table.counts").waitFor()
     assert.strictEqual(await page.locator("img[src=x]").count(), 0)
-    assert.isUndefined(await page.evaluate(() => (window as { __xss?: number }).__xss))
+    assert.isUndefined(await page.evaluate(() => (globalThis as { __xss?: number }).__xss))
     // the API answers JSON, never HTML
     const r = await consoleCall(app, `/api/jobs/${job.id}`, { user: "viewer" })
     assert.strictEqual(r.body.errorMessage, hostile)

@@ -149,6 +149,41 @@ const ActionBar = (
 
 const filterFields = ["status", "type", "queue", "owner", "key", "error", "created_from", "created_to", "finished_from", "finished_to"]
 
+/**
+ * The filters, held in the form's own state while the operator types (the list
+ * under it re-renders on every live change); applied to the URL on submit.
+ */
+const FilterForm = ({ initial }: { initial: Record<string, string> }) => {
+  const [values, setValues] = useState<Record<string, string>>(initial)
+  const bind = (name: string) => ({
+    name,
+    value: values[name] ?? "",
+    onInput: (e: Event) => setValues({ ...values, [name]: (e.target as HTMLInputElement).value }),
+    onChange: (e: Event) => setValues({ ...values, [name]: (e.target as HTMLInputElement).value })
+  })
+  const onSubmit = (e: Event) => {
+    e.preventDefault()
+    const q = new URLSearchParams()
+    for (const [k, v] of Object.entries(values)) if (v !== "") q.set(k, v)
+    location.hash = `#/jobs?${q}`
+  }
+  return html`
+    <form class="filters" onSubmit=${onSubmit}>
+      <label>Status <select ...${bind("status")}>
+        <option value="">any</option>${statuses.map((s) => html`<option value=${s}>${s}</option>`)}
+      </select></label>
+      ${["type", "queue", "owner", "key", "error"].map((f) => html`<label>${f === "error" ? "Error text" : f}
+        <input ...${bind(f)} /></label>`)}
+      ${["created_from", "created_to", "finished_from", "finished_to"].map((f) => html`<label>${f.replace("_", " ")}
+        <input placeholder="2026-11-30T09:00Z" ...${bind(f)} /></label>`)}
+      <label>Sort <select ...${bind("sort")}>
+        <option value="createdAt">created</option><option value="completedAt">finished</option><option value="runAt">run at</option>
+      </select></label>
+      <label>Order <select ...${bind("order")}><option value="desc">newest first</option><option value="asc">oldest first</option></select></label>
+      <button type="submit">Apply filters</button>
+    </form>`
+}
+
 const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
   const filter: Record<string, string> = {}
   for (const f of filterFields) if (query.get(f)) filter[f] = query.get(f)!
@@ -162,13 +197,6 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
   const { data, err } = useLive(() => get("jobs", { ...filter, sort, order, limit: "50", cursor }), [key])
   useEffect(() => setCursors([]), [query.toString()])
 
-  const onSubmit = (e: Event) => {
-    e.preventDefault()
-    const form = new FormData(e.target as HTMLFormElement)
-    const q = new URLSearchParams()
-    for (const [k, v] of form.entries()) if (typeof v === "string" && v !== "") q.set(k, v)
-    location.hash = `#/jobs?${q}`
-  }
   const report = (p: Promise<unknown>) =>
     p.then((r: Job) => setNotice(r?.job_id ? `Bulk job ${r.job_id} started` : `${r.applied} changed, ${r.skipped} skipped`),
       (e: ApiError) => setNotice(`Refused: ${e.message}`))
@@ -185,20 +213,7 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
   }
 
   return html`
-    <form class="filters" onSubmit=${onSubmit}>
-      <label>Status <select name="status" value=${filter.status ?? ""}>
-        <option value="">any</option>${statuses.map((s) => html`<option value=${s}>${s}</option>`)}
-      </select></label>
-      ${["type", "queue", "owner", "key", "error"].map((f) => html`<label>${f === "error" ? "Error text" : f}
-        <input name=${f} value=${filter[f] ?? ""} /></label>`)}
-      ${["created_from", "created_to", "finished_from", "finished_to"].map((f) => html`<label>${f.replace("_", " ")}
-        <input name=${f} placeholder="2026-11-30T09:00Z" value=${filter[f] ?? ""} /></label>`)}
-      <label>Sort <select name="sort" value=${sort}>
-        <option value="createdAt">created</option><option value="completedAt">finished</option><option value="runAt">run at</option>
-      </select></label>
-      <label>Order <select name="order" value=${order}><option value="desc">newest first</option><option value="asc">oldest first</option></select></label>
-      <button type="submit">Apply filters</button>
-    </form>
+    <${FilterForm} key=${query.toString()} initial=${{ ...filter, sort, order }} />
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     ${me.actions.length > 0 ? html`<div class="toolbar">
       <span>Selection (${selected.size}): </span><${ActionBar} me=${me} onAct=${onSelection} />
