@@ -24,3 +24,7 @@ export * as ConsoleBulk from "./ConsoleBulk.js"
 export * as ConsoleInput from "./ConsoleInput.js"
 export { jobsConsole } from "./jobsConsole.js"
 export type { JobsConsole, JobsConsoleOptions } from "./jobsConsole.js"
+
+/** @since 0.3.0 */
+export { schedulesRouter, toWire as scheduleToWire } from "./schedulesRouter.js"
+export type { ScheduleAccess, SchedulesRouterOptions, WireSchedule } from "./schedulesRouter.js"
