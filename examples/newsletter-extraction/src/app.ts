@@ -2,18 +2,19 @@
  * The newsletter app: the extract endpoint answers at once with an
  * extraction id, the status endpoint keeps the original response shape, the
  * jobs router (status, events, cancel, retry, list) is mounted at /api/jobs,
- * and a small page at / follows extractions live.
+ * a small page at / follows extractions live, and the operator console is
+ * at /admin/jobs/ for the demo's admins (see `consoleAccess`).
  */
 import { readFile } from "node:fs/promises"
 import Router from "@koa/router"
 import Koa from "koa"
-import { jobsRouter } from "@jobtrack/adapter-koa"
+import { jobsConsole, jobsRouter } from "@jobtrack/adapter-koa"
 import type { WireView } from "@jobtrack/adapter-koa"
 import { JobId, Jobtrack } from "@jobtrack/core"
 import type { JobStore, JobView, StoreError } from "@jobtrack/core"
 import { Effect } from "effect"
 import type { Layer } from "effect"
-import { requireUser, user } from "./auth.ts"
+import { consoleAccess, requireUser, user } from "./auth.ts"
 import { BodyError, jsonBody } from "./body.ts"
 import { extractNewsletters } from "./extraction.ts"
 import { logEvent } from "./log.ts"
@@ -115,7 +116,11 @@ export const makeApp = (options: AppOptions) => {
     })
   }
 
+  // the operator console: every user's jobs, for the demo's admins only
+  const admin = jobsConsole(jobs, { prefix: "/admin/jobs", access: consoleAccess })
+
   const app = new Koa()
+    .use(admin.routes())
     .use(page.routes())
     .use(api.routes())
     .use(api.allowedMethods())
@@ -133,7 +138,12 @@ export const makeApp = (options: AppOptions) => {
     await jobs.list({ owner, type: extractNewsletters.type, limit: 20 })
     await jobs.delete(job.id)
   }
-  return { app, jobs, warm }
+  /** Stop the console's runner, then the jobs (running extractions are handed back). */
+  const close = async () => {
+    await admin.close()
+    await jobs.close()
+  }
+  return { app, jobs, warm, close }
 }
 
 const logJob = (event: string, job: JobView) =>

@@ -22,3 +22,20 @@ export const requireUser = async (ctx: Context, next: Next) => {
   ctx.state.user = name
   await next()
 }
+
+/**
+ * Who may use the operator console at /admin/jobs, the demo's admin auth: the
+ * demo users named in ADMIN_USERS (default "admin") may take every action,
+ * those in ADMIN_VIEWERS (default "viewer") may only look; anyone else gets a
+ * 404. A real host would check its own admin sessions here.
+ */
+export const consoleAccess = (ctx: Context): { actor: string; actions: ReadonlyArray<"retry" | "cancel" | "delete" | "runNow" | "setPriority"> } | null => {
+  const name = user(ctx)
+  if (!name) return null
+  const list = (v: string | undefined, fallback: string) => (v ?? fallback).split(",").map((s) => s.trim()).filter(Boolean)
+  if (list(process.env.ADMIN_USERS, "admin").includes(name)) {
+    return { actor: name, actions: ["retry", "cancel", "delete", "runNow", "setPriority"] }
+  }
+  if (list(process.env.ADMIN_VIEWERS, "viewer").includes(name)) return { actor: name, actions: [] }
+  return null
+}

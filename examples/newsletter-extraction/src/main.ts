@@ -13,7 +13,7 @@ const store = process.env.DATABASE_URL
   ? layerPostgres({ connectionString: process.env.DATABASE_URL, schema: process.env.JOBTRACK_SCHEMA ?? "newsletters" })
   : layerPglite({ dataDir })
 
-const { app, jobs, warm } = makeApp({ store, leaseSeconds: Number(process.env.LEASE_SECONDS ?? 30) })
+const { app, close, jobs, warm } = makeApp({ store, leaseSeconds: Number(process.env.LEASE_SECONDS ?? 30) })
 await jobs.start()
 const warming = performance.now()
 await warm()
@@ -27,6 +27,7 @@ const server = app.listen(port, "127.0.0.1", async () => {
   logEvent("app.warmed", { ms: Math.round(performance.now() - warming) })
   logEvent("app.listening", {
     url: `http://127.0.0.1:${port}/`,
+    console: `http://127.0.0.1:${port}/admin/jobs/`,
     store: process.env.DATABASE_URL ? "postgresql" : `pglite:${dataDir}`,
     pid: process.pid
   })
@@ -39,7 +40,7 @@ const stop = async (signal: string) => {
   logEvent("app.stopping", { signal })
   server.closeAllConnections()
   server.close()
-  await jobs.close() // running extractions are handed back (their processes killed) and resume on the next start
+  await close() // the console's runner, then the jobs: running extractions are handed back (their processes killed) and resume on the next start
   logEvent("app.stopped")
   process.exit(0)
 }
