@@ -61,7 +61,9 @@ export const toDelivery = (row: DeliveryRow): HookDeliveryRecord => ({
 
 /**
  * Wrap a job update (`… returning *`) so that every row it moves into a
- * terminal status records its hook delivery in the same statement (rule 12).
+ * terminal status records its hook delivery in the same statement (rule 12),
+ * when some process subscribed to its (type, event) (`hook_subscriptions`,
+ * migration 0004): a host without hooks writes no outbox row.
  * The result is the update's rows.
  *
  * @since 0.1.0
@@ -72,6 +74,7 @@ export const recording = (schema: string, update: RawBuilder<JobRow>): RawBuilde
     insert into ${sql.id(schema, "hook_deliveries")} (id, job_id, type, event, job, available_at, created_at)
     select gen_random_uuid(), m.id, m.type, m.status, to_jsonb(m), m.updated_at, m.updated_at
     from moved m where m.status in ('completed', 'failed', 'cancelled')
+      and exists (select 1 from ${sql.id(schema, "hook_subscriptions")} s where s.type = m.type and s.event = m.status)
   )
   select * from moved`
 
@@ -88,10 +91,17 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export const verbs = (
   schema: string,
   run: Run
-): Pick<JobStoreShape, "claimDeliveries" | "deliveryDone" | "deliveryFailed" | "listDeliveries"> => {
+): Pick<JobStoreShape, "subscribeHooks" | "claimDeliveries" | "deliveryDone" | "deliveryFailed" | "listDeliveries"> => {
   const table = sql.id(schema, "hook_deliveries")
   const lost = (id: string, token: number) => new LeaseLost({ id, token })
   return {
+    subscribeHooks: ({ events, types }) =>
+      events.length === 0 || types.length === 0
+        ? Effect.void
+        : Effect.asVoid(run("subscribeHooks", sql`
+          insert into ${sql.id(schema, "hook_subscriptions")} (type, event)
+          select t, e from unnest(${[...types]}::text[]) t, unnest(${[...events]}::text[]) e
+          on conflict (type, event) do nothing`)),
     claimDeliveries: ({ events, leaseMs, limit, types, workerId }) =>
       limit <= 0 || events.length === 0 || types.length === 0
         ? Effect.succeed([])

@@ -64,9 +64,11 @@ describe.skipIf(!url)("hook deliveries across OS processes on PostgreSQL", () =>
        from jsonb_to_recordset($1::jsonb) as x(id uuid, payload jsonb, run_at timestamptz)`,
       [JSON.stringify(rows)]
     )
-    // a process without hooks cancels: the delivery is recorded with the cancel
+    // a process without hooks cancels: the delivery is recorded with the cancel, as the
+    // workers' hooks were deployed before (their subscription is in the database)
     await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const store = yield* KyselyStore.make({ db, schema })
+      yield* store.subscribeHooks({ types: ["work"], events: ["completed", "failed", "cancelled"] })
       for (const id of later) yield* store.cancel(id)
     })))
 

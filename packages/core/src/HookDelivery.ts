@@ -26,7 +26,7 @@ import type { Scope } from "effect"
 import * as Hooks from "./Hooks.js"
 import type { LeaseLost, StoreError } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
-import type { HookDelivery } from "./JobStore.js"
+import type { HookDelivery, JobStoreShape } from "./JobStore.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
@@ -105,6 +105,28 @@ const persist = <A>(write: Effect.Effect<A, LeaseLost | StoreError>, maxMs: numb
   )
 
 /**
+ * Subscribe the store to these hooks' (type, event) pairs, so that from now on
+ * their terminal transitions record deliveries (rule 12): before anything of
+ * this process can finish a job. A store error is retried (with backoff, up to
+ * a minute), then logged.
+ *
+ * @example
+ * ```ts
+ * yield* HookDelivery.subscribe(store, { onFailed: alert }, ["send-email"])
+ * ```
+ * @since 0.3.0
+ * @category constructors
+ */
+export const subscribe = (store: JobStoreShape, hooks: Hooks.Hooks, types: ReadonlyArray<string>): Effect.Effect<void> =>
+  store.subscribeHooks({ types, events: Hooks.events(hooks) }).pipe(
+    Effect.retry({
+      while: (e) => e.retryable,
+      schedule: Schedule.exponential("100 millis").pipe(Schedule.upTo({ duration: 60_000 }))
+    }),
+    Effect.catch((e) => Effect.logError(`jobtrack: hook subscription failed, hooks may miss deliveries: ${e.reason}`))
+  )
+
+/**
  * Start delivering in the current scope; closing the scope shuts it down.
  *
  * @since 0.1.0
@@ -115,6 +137,7 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
     const store = yield* JobStore
     const events = Hooks.events(options.hooks)
     const types = [...options.types]
+    yield* subscribe(store, options.hooks, types)
     const workerId = options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
     const concurrency = Math.max(1, options.concurrency ?? 4)
     const leaseMs = ms(options.lease ?? "60 seconds")

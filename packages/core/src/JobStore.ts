@@ -19,6 +19,7 @@ import type { AdminStoreShape } from "./AdminStore.js"
 import type { StepStoreShape } from "./StepStore.js"
 import type { JobLogStoreShape } from "./JobLogStore.js"
 import type { ScheduleStoreShape } from "./ScheduleStore.js"
+import type { HookSubscriptionStoreShape } from "./HookSubscriptionStore.js"
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
@@ -263,7 +264,9 @@ export interface DeliveryFilter {
  * @since 0.1.0
  * @category models
  */
-export interface JobStoreShape extends AdminStoreShape, StepStoreShape, JobLogStoreShape, ScheduleStoreShape {
+export interface JobStoreShape
+  extends AdminStoreShape, StepStoreShape, JobLogStoreShape, ScheduleStoreShape, HookSubscriptionStoreShape
+{
   /**
    * Insert a job, or return the non-terminal job of the same type, owner and key
    * (rule 1, 2): key dedupe is per owner (jobs without one count as one owner),

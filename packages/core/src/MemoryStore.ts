@@ -29,6 +29,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const jobs = new Map<string, Mutable<JobRecord>>()
   const deliveries = new Map<string, Mutable<HookDelivery>>()
+  /** `type\0event` pairs some process has a hook for. */
+  const subscribed = new Set<string>()
   const pubsub = yield* PubSub.unbounded<JobChange>()
   const announce = (job: JobRecord, kind: JobChanged["kind"]) =>
     PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
@@ -69,8 +71,8 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     job.updatedAt = new Date(now)
     if (isTerminal(status)) job.completedAt = new Date(now)
     announce(job, "status")
-    // rule 12: the hook delivery is part of the same (synchronous) write
-    if (isTerminal(status)) record(job, status as HookEvent, now)
+    // rule 12: the hook delivery is part of the same (synchronous) write, when someone has the hook
+    if (isTerminal(status) && subscribed.has(`${job.type}\u0000${status}`)) record(job, status as HookEvent, now)
     return snapshot(job)
   }
   const record = (job: JobRecord, event: HookEvent, now: number) => {
@@ -350,6 +352,10 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         }
         for (const d of deliveries.values()) if (d.createdAt < before) deliveries.delete(d.id)
         return n
+      }),
+    subscribeHooks: ({ events, types }) =>
+      Effect.sync(() => {
+        for (const type of types) for (const event of events) subscribed.add(`${type}\u0000${event}`)
       }),
     claimDeliveries: ({ events, leaseMs, limit, types, workerId }) =>
       Clock.currentTimeMillis.pipe(Effect.map((now) =>

@@ -85,6 +85,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
     const store = yield* JobStore
     const services = yield* Effect.context<JobDefinition.Services<Defs[number]>>()
     const { state, wakes } = yield* RunnerState.make(store, options, services as Context.Context<never>)
+    // hook deliveries are recorded for subscribed hooks only: subscribe before the first claim
+    if (options.hooks) yield* HookDelivery.subscribe(store, options.hooks, state.settings.types)
     const completions = yield* CompletionBatcher.start(store, state.settings.leaseMs)
     const listener = yield* ChangeListener.start(state)
     const keeper = yield* LeaseKeeper.start(state)

@@ -49,6 +49,7 @@ export type { AsyncJobContext, JobContext } from "./JobContext.js"
 export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
 export { JobStore, Transaction } from "./JobStore.js"
 export type { JobLogStoreShape, LogLevel, LogLine } from "./JobLogStore.js"
+export type { HookSubscription, HookSubscriptionStoreShape } from "./HookSubscriptionStore.js"
 export type {
   ChangesResync,
   ClaimRequest,

@@ -58,11 +58,14 @@ describe("HookDelivery", () => {
       assert.strictEqual((yield* tracker.get(job.id)).status, "failed", "a hook changed the job")
     }))
 
-  it.effect("a hook no process has: the delivery waits, unclaimed, and a process that has it delivers it later", () =>
+  it.effect("a hook only another process has: the delivery waits, unclaimed here, and a process that has it delivers it later", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []
       const onlyCompleted: Hooks.Hooks = { onCompleted: () => Effect.void }
-      const { store, tracker } = yield* setup([bad], { hooks: onlyCompleted })
+      const store = yield* MemoryStore.make
+      // the other process subscribed when it started (it is down now)
+      yield* store.subscribeHooks({ types: ["bad"], events: ["failed"] })
+      const { tracker } = yield* setup([bad], { store, hooks: onlyCompleted })
       const { job } = yield* tracker.enqueue(bad, {})
       yield* TestClock.adjust("10 minutes")
       const [waiting] = yield* store.listDeliveries({ jobId: job.id })
@@ -82,6 +85,8 @@ describe("HookDelivery", () => {
   it.effect("a delivery whose holders vanished as often as the policy allows is made dead without another call", () =>
     Effect.gen(function*() {
       const store = yield* MemoryStore.make
+      // a process elsewhere has the failed hook (deliveries are recorded for subscribed events only)
+      yield* store.subscribeHooks({ types: ["bad"], events: ["failed"] })
       const calls: Array<string> = []
       const { job } = yield* setup([bad], { store, hooks: { onCompleted: () => Effect.void } }).pipe(
         Effect.flatMap(({ tracker }) => tracker.enqueue(bad, {}))

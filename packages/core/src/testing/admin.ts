@@ -234,6 +234,7 @@ export const adminRules: RuleModule = (_ctx) =>
         const later = newJob({ runAt: new Date(3_600_000) })
         const waiting = newJob()
         yield* store.enqueueMany([later, waiting])
+        yield* store.subscribeHooks({ types: ["test"], events: ["cancelled"] })
 
         const prio = yield* store.bulkChunk({ action: { _tag: "setPriority", priority: 7 }, filter: {}, after: null, limit: 100 })
         assert.deepStrictEqual([prio.applied, prio.skipped, prio.last], [2, 0, null])

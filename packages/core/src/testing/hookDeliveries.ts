@@ -60,8 +60,29 @@ const expectNone = (store: JobStoreShape, jobId: string, why: string) =>
   Effect.map(deliveriesOf(store, jobId), (list) => assert.strictEqual(list.length, 0, why))
 
 /** The checks of rules 12–15, each title prefixed with its rule number. */
+/** A check run with every event of the test types subscribed (deliveries are recorded for subscribed hooks only). */
+const hooked = (title: string, run: Check["run"]): Check =>
+  check(title, (store) => Effect.andThen(store.subscribeHooks({ types: ["test", "other"], events: all }), run(store)))
+
 export const hookDeliveryChecks: ReadonlyArray<Check> = [
   check(
+    "rule 12: " + "a delivery is recorded only for a subscribed (type, event); subscribing again changes nothing",
+    (store) =>
+      Effect.gen(function*() {
+        const before = yield* running(store)
+        yield* store.complete(leaseOf(before), 1)
+        yield* expectNone(store, before.id, "a delivery was recorded although no process has the hook")
+        yield* store.subscribeHooks({ types: ["test"], events: ["failed"] })
+        yield* store.subscribeHooks({ types: ["test", "other"], events: ["failed"] })
+        const done = yield* running(store)
+        yield* store.complete(leaseOf(done), 2)
+        yield* expectNone(store, done.id, "a completed delivery was recorded with only failed subscribed")
+        const failed = yield* running(store, { maxAttempts: 1 })
+        yield* store.fail({ ...leaseOf(failed), message: "boom", retryAt: null })
+        yield* expectOne(store, failed.id, "failed")
+      })
+  ),
+  hooked(
     "rule 12: " + "complete records one completed delivery with the job as completed, claimable at once",
     (store) =>
       Effect.gen(function*() {
@@ -77,7 +98,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.deepStrictEqual(claimed.map((c) => c.id), [d.id])
       })
   ),
-  check(
+  hooked(
     "rule 12: " + "completeMany records a delivery for each completed job, none for a refused one",
     (store) =>
       Effect.gen(function*() {
@@ -90,7 +111,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         yield* expectNone(store, b.id, "a refused completion recorded a delivery")
       })
   ),
-  check(
+  hooked(
     "rule 12: " + "fail records a failed delivery only when no retry is left",
     (store) =>
       Effect.gen(function*() {
@@ -105,7 +126,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.strictEqual(d.job.errorMessage, "final")
       })
   ),
-  check(
+  hooked(
     "rule 12: " + "cancel of a pending job, cancelled by the holder, release after a cancel request: one cancelled delivery each",
     (store) =>
       Effect.gen(function*() {
@@ -128,7 +149,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         yield* expectOne(store, b.id, "cancelled")
       })
   ),
-  check(
+  hooked(
     "rule 12: " + "recoverExpired records a delivery for jobs it fails or cancels, none for those it retries",
     (store) =>
       Effect.gen(function*() {
@@ -145,7 +166,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         yield* expectOne(store, cancelled.id, "cancelled")
       })
   ),
-  check(
+  hooked(
     "rule 12: " + "a refused write records nothing; a job retried and finished again gets a second delivery",
     (store) =>
       Effect.gen(function*() {
@@ -165,7 +186,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.notStrictEqual(list[0]!.id, list[1]!.id)
       })
   ),
-  check(
+  hooked(
     "rule 12: " + "a recorded delivery is announced as a `hook` change",
     (store) =>
       Effect.gen(function*() {
@@ -186,7 +207,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.strictEqual(Option.getOrThrow(change).status, "completed")
       })
   ),
-  check(
+  hooked(
     "rule 13: " + "claimDeliveries takes only the asked types and events, oldest first, up to the limit, with a lease",
     (store) =>
       Effect.gen(function*() {
@@ -217,7 +238,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.deepStrictEqual(listed.map((x) => x.jobId), [other.id])
       })
   ),
-  check(
+  hooked(
     "rule 13: " + "an expired delivery lease is claimable again with a new token; the old holder is refused",
     (store) =>
       Effect.gen(function*() {
@@ -241,7 +262,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         yield* store.deliveryDone(leaseOf(second!))
       })
   ),
-  check(
+  hooked(
     "rule 13: " + "under concurrent claimers a delivery is held in at most one place",
     (store) =>
       Effect.gen(function*() {
@@ -259,7 +280,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.strictEqual(ids.length, 12)
       })
   ),
-  check(
+  hooked(
     "rule 14: " + "deliveryDone deletes the delivery; a second done is refused",
     (store) =>
       Effect.gen(function*() {
@@ -272,7 +293,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.strictEqual(yield* tagOf(store.deliveryDone({ id: "not-an-id", token: 1 })), "LeaseLost")
       })
   ),
-  check(
+  hooked(
     "rule 14: " + "deliveryFailed: pending again at retryAt (not before), or dead and never claimed again",
     (store) =>
       Effect.gen(function*() {
@@ -297,7 +318,7 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
         assert.deepStrictEqual(listed.map((x) => [x.id, x.lastError, x.attempts]), [[d!.id, "still 503", 2]])
       })
   ),
-  check(
+  hooked(
     "rule 15: " + "a delivery outlives its job's deletion; prune removes deliveries recorded before the cut-off",
     (store) =>
       Effect.gen(function*() {
