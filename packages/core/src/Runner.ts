@@ -20,6 +20,7 @@ import * as LeaseKeeper from "./internal/runner/leaseKeeper.js"
 import * as LeaseRecovery from "./internal/runner/leaseRecovery.js"
 import * as Pruning from "./internal/runner/pruning.js"
 import * as Shutdown from "./internal/runner/shutdown.js"
+import * as Telemetry from "./internal/telemetry.js"
 import * as RunnerState from "./internal/runner/state.js"
 
 /**
@@ -82,7 +83,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
   options: RunnerOptions<Defs>
 ): Effect.Effect<Runner, never, JobStore | Scope.Scope | JobDefinition.Services<Defs[number]>> =>
   Effect.gen(function*() {
-    const store = yield* JobStore
+    const telemetry = yield* Telemetry.current
+    const store = Telemetry.instrumentStore(telemetry, yield* JobStore)
     const services = yield* Effect.context<JobDefinition.Services<Defs[number]>>()
     const { state, wakes } = yield* RunnerState.make(store, options, services as Context.Context<never>)
     // hook deliveries are recorded for subscribed hooks only: subscribe before the first claim
@@ -95,6 +97,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
     const prune = options.prune === false
       ? undefined
       : yield* Pruning.start(store, options.prune || { after: "7 days", every: "1 hour" })
+    // the queue depth gauges (metrics on), until the runner's scope closes
+    yield* Effect.forkScoped(Telemetry.depthSampler(telemetry, store, state.definitions))
     const shutdown = Shutdown.make(state, { loop, recovery, prune, listener, completer: completions.fiber, keeper: keeper.fiber })
     // the store records hook deliveries with each transition; delivered after this runner's shutdown
     if (options.hooks) {

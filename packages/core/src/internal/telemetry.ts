@@ -125,6 +125,17 @@ export const sampleDepth = (
     Effect.catchTag("StoreError", (e) => Effect.logDebug(`jobtrack: queue depth not sampled: ${e.reason}`))
   )
 
+/** Sample the depth gauges every `settings.depthIntervalMs` (metrics on), for the runner's types. */
+export const depthSampler = (
+  settings: Settings,
+  store: JobStoreShape,
+  definitions: ReadonlyMap<string, { readonly queue: string }>
+): Effect.Effect<void> => {
+  if (!settings.metrics) return Effect.void
+  const queues = new Map([...definitions].map(([type, def]) => [type, def.queue]))
+  return sampleDepth(store, queues).pipe(Effect.andThen(Effect.sleep(settings.depthIntervalMs)), Effect.forever)
+}
+
 // -- attempt logs ------------------------------------------------------------
 
 /** An attempt's `ctx.log` lines not yet written, bounded per attempt. */
@@ -180,10 +191,21 @@ export const logBuffer = (attempt: number): LogBuffer => {
 // -- the attempt -------------------------------------------------------------
 
 /** How an attempt ended, as the runner settled it. */
-export type Outcome = "completed" | "retrying" | "failed" | "cancelled" | "released" | "lost"
+export type Outcome = "completed" | "retrying" | "failed" | "cancelled" | "released" | "sleeping" | "lost"
+
+/** The outcome of a settled attempt (null: the lease was lost, nothing written). */
+export const outcomeOf = (settled: JobRecord | null): Outcome =>
+  settled === null ? "lost"
+  : settled.status === "pending" ? "released"
+  : settled.status === "processing" ? "lost"
+  : settled.status
 
 /** One attempt's span, metrics and lifecycle logs. */
 export interface AttemptObserver {
+  /** False when nothing is observed (then the runner skips the hooks). */
+  readonly active: boolean
+  /** The attempt span's ids, for log annotations (empty when not traced). */
+  readonly ids: Readonly<Record<string, string>>
   /** Run the attempt (its handler, its settling) under the attempt span. */
   readonly within: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly progress: (progress: number, message: string | null) => void
@@ -200,6 +222,8 @@ const nowNanos = () => BigInt(Date.now()) * 1_000_000n
 
 /** Only the plain lifecycle log line (telemetry off, no tracer of the host's). */
 const quiet = (workerId: string): AttemptObserver => ({
+  active: false,
+  ids: {},
   within: (self) => self,
   progress: () => {},
   log: () => {},
@@ -226,7 +250,7 @@ export const attempt = (settings: Settings, job: JobRecord, workerId: string): E
     const attrs = labels(job)
     if (settings.metrics) {
       yield* bump(metrics.started, attrs)
-      yield* bump(metrics.running, attrs, 1)
+      yield* Metric.modify(Metric.withAttributes(metrics.running, attrs), 1)
       const readyAt = job.runAt.getTime()
       yield* Metric.update(Metric.withAttributes(metrics.queueWait, attrs), Math.max(0, startedMs - readyAt) / 1000)
     }
@@ -272,6 +296,8 @@ export const attempt = (settings: Settings, job: JobRecord, workerId: string): E
       ...extra
     })
     const observer: AttemptObserver = {
+      active: true,
+      ids: span ? { traceId: span.traceId, spanId: span.spanId } : {},
       within: (self) => (span ? Effect.withParentSpan(self, span) : self),
       progress: (progress, message) => {
         if (progress === lastProgress) return
@@ -287,7 +313,7 @@ export const attempt = (settings: Settings, job: JobRecord, workerId: string): E
         Effect.gen(function*() {
           const endMs = yield* Clock.currentTimeMillis
           if (settings.metrics) {
-            yield* bump(metrics.running, attrs, -1)
+            yield* Metric.modify(Metric.withAttributes(metrics.running, attrs), -1)
             yield* Metric.update(Metric.withAttributes(metrics.duration, { ...attrs, outcome }), Math.max(0, endMs - startedMs) / 1000)
             const counter = outcome === "completed" ? metrics.completed
               : outcome === "retrying" ? metrics.retried

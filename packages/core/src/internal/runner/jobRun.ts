@@ -7,11 +7,11 @@
  *
  * @internal
  */
-import { Cause, Clock, Effect, Fiber } from "effect"
-import type { Exit } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber } from "effect"
 import type { JobRecord, Json, Lease } from "../../Job.js"
 import * as Attempt from "../attempt.js"
 import * as DurableSteps from "../durableSteps.js"
+import * as Telemetry from "../telemetry.js"
 import { Stopper } from "./cancellation.js"
 import type { CompletionBatcher } from "./completionBatcher.js"
 import * as JobContext from "./jobContext.js"
@@ -30,7 +30,9 @@ const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
   const { settings, store } = state
   const lease: Lease = { id: job.id, token: job.token }
   const stopper = new Stopper()
-  const progress = ProgressWriter.make(store, lease, settings.progressMs, stopper)
+  // the attempt's ctx.log lines, written by the progress writer
+  const logs = Telemetry.logBuffer(job.attempts)
+  const progress = ProgressWriter.make(store, lease, settings.progressMs, stopper, logs)
   return Effect.gen(function*() {
     const def = state.definitions.get(job.type)!
     const abort = new AbortController()
@@ -44,12 +46,16 @@ const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
     state.running.set(job.id, entry)
     parts.keeper.held()
 
+    // the attempt's span (a child of the enqueue span), metrics, lifecycle logs; no-ops when off
+    const observer = yield* Telemetry.attempt(yield* Telemetry.current, job, settings.workerId)
     const steps = DurableSteps.make(store, lease, job, stopper.stop("leaseLost"))
-    const context = JobContext.make(job, abort.signal, progress.report, steps)
+    const context = JobContext.make(job, abort.signal, progress.report, steps, { observer, logs, logged: progress.logged })
+    yield* observer.lifecycle("job started", job)
 
     const attempt = Attempt.make(def, job.payload, context, abort, () => stopper.reason !== null)
     const handler = yield* (attempt.pipe(
-      Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts }),
+      observer.within,
+      Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }),
       Effect.provideContext(state.services as never),
       Effect.forkChild
     ) as Effect.Effect<Fiber.Fiber<Json, unknown>>)
@@ -60,7 +66,14 @@ const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
     entry.settling = true
     state.wake()
     yield* progress.close
-    yield* settle(state, parts.completions, job, lease, exit, stopper.reason, def)
+    const settled = yield* settle(state, parts.completions, job, lease, exit, stopper.reason, def).pipe(
+      observer.within,
+      Effect.onError(() => observer.settled(exit, null, "lost"))
+    )
+    // a durable sleep ends the attempt without failing it
+    const slept = DurableSteps.slept(exit)
+    yield* observer.settled(slept ? Exit.void : exit, settled, slept ? "sleeping" : Telemetry.outcomeOf(settled))
+    if (settled) yield* observer.lifecycle(`job ${settled.status}`, settled)
   }).pipe(
     Effect.catchCause((cause) =>
       Cause.hasInterruptsOnly(cause)

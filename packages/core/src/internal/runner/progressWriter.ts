@@ -2,7 +2,8 @@
  * One job's progress, coalesced: the handler reports as often as it likes;
  * the writer takes the latest value at most once per period, and once more
  * when the handler ends. The writer's fiber starts at the first report, so a
- * job that reports no progress costs nothing here.
+ * job that reports no progress costs nothing here. It also writes the lines
+ * the attempt kept with `ctx.log` (see `JobLogStore`), on the same schedule.
  *
  * @internal
  */
@@ -10,6 +11,7 @@ import { Effect, Fiber, Queue } from "effect"
 import type { Lease } from "../../Job.js"
 import type { JobStoreShape } from "../../JobStore.js"
 import * as Storable from "../../Storable.js"
+import type { LogBuffer } from "../telemetry.js"
 import type { Stopper } from "./cancellation.js"
 
 type Reported = { readonly progress: number; readonly message: string | null }
@@ -17,7 +19,9 @@ type Reported = { readonly progress: number; readonly message: string | null }
 export interface ProgressWriter {
   /** `JobContext.progress`: record the latest value (clamped to 0–100, two decimals). */
   readonly report: (percent: number, message?: string) => Effect.Effect<void>
-  /** Stop the periodic writer, then write the latest value if it was not written yet. */
+  /** A log line was kept: write it with the next write. */
+  readonly logged: Effect.Effect<void>
+  /** Stop the periodic writer, then write the latest value (and log lines) not written yet. */
   readonly close: Effect.Effect<void>
   /** Stop the periodic writer without writing (the job's run was interrupted). */
   readonly dispose: Effect.Effect<void>
@@ -27,13 +31,23 @@ export const make = (
   store: JobStoreShape,
   lease: Lease,
   progressMs: number,
-  stopper: Stopper
+  stopper: Stopper,
+  logs: LogBuffer
 ): ProgressWriter => {
   let latest: Reported | null = null
   let written: Reported | null = null
   let writer: { readonly dirty: Queue.Queue<void>; fiber?: Fiber.Fiber<unknown, unknown> } | undefined
   let closed = false
-  const flush = Effect.suspend(() => {
+  const writeLogs = Effect.suspend(() => {
+    if (stopper.reason === "leaseLost") return Effect.void
+    const lines = logs.take()
+    if (lines.length === 0) return Effect.void
+    return store.appendLogs(lease, lines).pipe(
+      Effect.catchTag("LeaseLost", () => stopper.stop("leaseLost")),
+      Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: log lines not kept: ${e.reason}`))
+    )
+  })
+  const writeProgress = Effect.suspend(() => {
     const value = latest
     if (value === null || value === written || stopper.reason === "leaseLost") return Effect.void
     written = value
@@ -42,6 +56,7 @@ export const make = (
       Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: progress write failed: ${e.reason}`))
     )
   })
+  const flush = Effect.andThen(writeLogs, writeProgress)
   const startWriter = Effect.gen(function*() {
     const dirty = yield* Queue.sliding<void>(1)
     const w: { readonly dirty: Queue.Queue<void>; fiber?: Fiber.Fiber<unknown, unknown> } = { dirty }
@@ -54,13 +69,16 @@ export const make = (
       Effect.forkDetach
     )
   })
+  const dirty = Effect.suspend(() => {
+    if (closed) return Effect.void
+    if (writer) return Effect.sync(() => Queue.offerUnsafe(writer!.dirty, undefined))
+    return startWriter
+  })
   const report = (percent: number, message?: string) =>
     Effect.suspend(() => {
       const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0
       latest = { progress: p, message: message === undefined ? latest?.message ?? null : Storable.storableText(message) }
-      if (closed) return Effect.void
-      if (writer) return Effect.sync(() => Queue.offerUnsafe(writer!.dirty, undefined))
-      return startWriter
+      return dirty
     })
   const close = Effect.suspend(() => {
     closed = true
@@ -72,5 +90,5 @@ export const make = (
     const fiber = writer?.fiber
     return fiber ? Fiber.interrupt(fiber) : Effect.void
   })
-  return { report, close, dispose }
+  return { report, logged: dirty, close, dispose }
 }

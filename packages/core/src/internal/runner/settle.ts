@@ -26,12 +26,18 @@ export const settle = (
   exit: Exit.Exit<Json, unknown>,
   reason: StopReason | null,
   def: JobDefinition.Any
-): Effect.Effect<void, LeaseLost | StoreError> =>
+): Effect.Effect<JobRecord | null, StoreError> =>
   Effect.gen(function*() {
     const { log, store } = state
     // the sleep released the job in its own write: nothing is left to write
-    if (DurableSteps.slept(exit)) return yield* log("job sleeping", job)
-    if (reason === "leaseLost") return yield* log("lease lost; result dropped", job)
+    if (DurableSteps.slept(exit)) {
+      yield* log("job sleeping", job)
+      return null
+    }
+    if (reason === "leaseLost") {
+      yield* log("lease lost; result dropped", job)
+      return null
+    }
     const write = (e: Effect.Effect<JobRecord, LeaseLost | StoreError>) => persist(e, state.settings.leaseMs)
     let settled: JobRecord
     if (Exit.isSuccess(exit)) {
@@ -49,5 +55,5 @@ export const settle = (
       const retryAt = Option.match(delay, { onNone: () => null, onSome: (d) => new Date(now + Duration.toMillis(d)) })
       settled = yield* write(store.fail({ ...lease, message, retryAt }))
     }
-    yield* log(`job ${settled.status}`, settled)
-  }).pipe(Effect.catchTag("LeaseLost", () => state.log("lease lost before settling; write refused", job)))
+    return settled
+  }).pipe(Effect.catchTag("LeaseLost", () => Effect.as(state.log("lease lost before settling; write refused", job), null)))
