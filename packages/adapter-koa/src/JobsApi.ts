@@ -21,7 +21,7 @@ import type {
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as EventStream from "./EventStream.js"
-import { fromView } from "./WireView.js"
+import { fromLogLine, fromView } from "./WireView.js"
 import type { WireView } from "./WireView.js"
 
 /**
@@ -235,7 +235,20 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
       )
     },
 
-    get: (id, caller) => guarded(id, caller, Effect.succeed, (job) => ({ status: 200, body: present(job) })),
+    // the status view, with the lines its attempts wrote with ctx.log
+    get: (id, caller) =>
+      guarded(
+        id,
+        caller,
+        (job) => Effect.map(tracker.logs(job.id), (logs) => ({ job, logs })),
+        ({ job, logs }) => {
+          const body = present(job)
+          return {
+            status: 200,
+            body: typeof body === "object" && body !== null && !Array.isArray(body) ? { ...body, logs: logs.map(fromLogLine) } : body
+          }
+        }
+      ),
 
     events: async (id, caller, lastEventId) => {
       const exit = await Effect.runPromiseExit(owned(id, caller))

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { JobStatus, JobView, Json, StepInfo, StepStatus } from "@jobtrack/core"
+import type { JobStatus, JobView, Json, LogLine, StepInfo, StepStatus } from "@jobtrack/core"
 
 /**
  * One durable step of the job (see `ctx.step`), in order.
@@ -46,6 +46,32 @@ export interface WireView {
   readonly steps?: ReadonlyArray<WireStep>
   readonly result?: Json
 }
+
+/**
+ * A line an attempt wrote with `ctx.log` (in `GET /:id` as `logs`, oldest first).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface WireLogLine {
+  readonly attempt: number
+  readonly at: string
+  readonly level: LogLine["level"]
+  readonly message: string
+  readonly fields: Readonly<Record<string, unknown>> | null
+}
+
+/**
+ * @since 0.3.0
+ * @category constructors
+ */
+export const fromLogLine = (line: LogLine): WireLogLine => ({
+  attempt: line.attempt,
+  at: line.at.toISOString(),
+  level: line.level,
+  message: line.message,
+  fields: line.fields
+})
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString())
 

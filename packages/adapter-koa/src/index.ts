@@ -28,3 +28,5 @@ export type { JobsConsole, JobsConsoleOptions } from "./jobsConsole.js"
 /** @since 0.3.0 */
 export { schedulesRouter, toWire as scheduleToWire } from "./schedulesRouter.js"
 export type { ScheduleAccess, SchedulesRouterOptions, WireSchedule } from "./schedulesRouter.js"
+export { metricsRouter } from "./metricsRouter.js"
+export type { MetricsRouterOptions } from "./metricsRouter.js"

@@ -32,9 +32,11 @@
  * ```
  * @since 0.3.0
  */
-import { Context, Duration, Layer, Logger, Metric } from "effect"
+import { Context, Duration, Effect, Layer, Logger, Metric } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Otlp } from "effect/observability"
+import type { StoreError } from "./JobError.js"
+import type { Stats } from "./JobStore.js"
 
 /**
  * @since 0.3.0
@@ -203,3 +205,32 @@ export const metrics = {
     boundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
   })
 } as const
+
+/**
+ * Set the depth gauge (`jobtrack_queue_depth{queue,type,status}` for
+ * pending, retrying and processing) from the store's counts, for the given
+ * types and their queues. Runners do it every `depthInterval` when metrics
+ * are on; `metricsRouter` does it at each scrape. A store error is logged
+ * and the gauges keep their last values.
+ *
+ * @example
+ * ```ts
+ * yield* Telemetry.sampleQueueDepth(tracker.stats(), new Map([["extract-text", "default"]]))
+ * ```
+ * @since 0.3.0
+ * @category metrics
+ */
+export const sampleQueueDepth = (
+  stats: Effect.Effect<Stats, StoreError>,
+  queues: ReadonlyMap<string, string>
+): Effect.Effect<void> =>
+  stats.pipe(
+    Effect.flatMap((s) =>
+      Effect.forEach(queues, ([type, queue]) => {
+        const counts = s.byType.find((t) => t.type === type)?.counts
+        return Effect.forEach(["pending", "retrying", "processing"] as const, (status) =>
+          Metric.update(Metric.withAttributes(metrics.depth, { queue, type, status }), counts?.[status] ?? 0), { discard: true })
+      }, { discard: true })
+    ),
+    Effect.catchTag("StoreError", (e) => Effect.logDebug(`jobtrack: queue depth not sampled: ${e.reason}`))
+  )

@@ -12,7 +12,7 @@ import type { JobStoreShape } from "../JobStore.js"
 import type { LogLevel, LogLine } from "../JobLogStore.js"
 import { maxLineLength, maxLinesPerAttempt } from "../JobLogStore.js"
 import * as Storable from "../Storable.js"
-import { metrics, Telemetry } from "../Telemetry.js"
+import { metrics, sampleQueueDepth, Telemetry } from "../Telemetry.js"
 import type { Settings } from "../Telemetry.js"
 
 const system = "jobtrack"
@@ -109,22 +109,6 @@ export const instrumentStore = (settings: Settings, store: JobStoreShape): JobSt
   return out as unknown as JobStoreShape
 }
 
-/** Sample jobs per status into the depth gauge, for these types (their queues known). */
-export const sampleDepth = (
-  store: JobStoreShape,
-  queues: ReadonlyMap<string, string>
-): Effect.Effect<void> =>
-  store.stats({}).pipe(
-    Effect.flatMap((stats) =>
-      Effect.forEach(queues, ([type, queue]) => {
-        const counts = stats.byType.find((t) => t.type === type)?.counts
-        return Effect.forEach(["pending", "retrying", "processing"] as const, (status) =>
-          Metric.update(Metric.withAttributes(metrics.depth, { queue, type, status }), counts?.[status] ?? 0), { discard: true })
-      }, { discard: true })
-    ),
-    Effect.catchTag("StoreError", (e) => Effect.logDebug(`jobtrack: queue depth not sampled: ${e.reason}`))
-  )
-
 /** Sample the depth gauges every `settings.depthIntervalMs` (metrics on), for the runner's types. */
 export const depthSampler = (
   settings: Settings,
@@ -133,7 +117,7 @@ export const depthSampler = (
 ): Effect.Effect<void> => {
   if (!settings.metrics) return Effect.void
   const queues = new Map([...definitions].map(([type, def]) => [type, def.queue]))
-  return sampleDepth(store, queues).pipe(Effect.andThen(Effect.sleep(settings.depthIntervalMs)), Effect.forever)
+  return sampleQueueDepth(store.stats({}), queues).pipe(Effect.andThen(Effect.sleep(settings.depthIntervalMs)), Effect.forever)
 }
 
 // -- attempt logs ------------------------------------------------------------
