@@ -61,6 +61,9 @@ const stepText = (v) => {
   }
 }
 
+/** One durable step of the job, as text: its status, and its tries once there was more than one. */
+const stepStatus = (st) => st.attempts > 1 ? `${st.status} (${st.attempts} tries)` : st.status
+
 /** Attempts matter to the user only once something went wrong; the retry budget is never shown. */
 const attemptsText = (v) => {
   if (v.status === "failed") return v.attempts > 1 ? `failed ${v.attempts} times` : ""
@@ -103,6 +106,11 @@ const render = (id) => {
       h("span", { "data-role": "message" }, stepText(v)),
       h("span", { "data-role": "queue" }, waiting),
       h("span", { "data-role": "elapsed" }, elapsed(v))),
+    v.steps?.length
+      ? h("ol", { class: "steps", "data-role": "steps" },
+        v.steps.map((st) => h("li", { "data-step": st.name, "data-status": st.status, class: `step ${st.status}` },
+          `${st.name}: ${stepStatus(st)}`)))
+      : null,
     v.error_message && (v.status === "failed" || v.status === "retrying")
       ? h("div", { class: "error", "data-role": "error" }, v.error_message)
       : null,

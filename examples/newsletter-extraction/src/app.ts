@@ -35,6 +35,8 @@ const status = (job: JobView) => ({
   created_at: job.createdAt.toISOString(),
   completed_at: job.completedAt?.toISOString() ?? null,
   queue_position: job.queuePosition,
+  // the pipeline's stages, as durable steps
+  steps: (job.steps ?? []).map((s) => ({ name: s.name, status: s.status, attempts: s.attempts })),
   ...(job.status === "completed" ? { newsletters: (job.result as { newsletters: unknown }).newsletters } : {})
 })
 

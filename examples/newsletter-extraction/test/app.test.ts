@@ -41,6 +41,12 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
       return s.body
     }, (s) => s.status === "completed", 20_000, "completed")
     assert.includeMembers([...messages], ["Fetching messages", "Resolving redirect links"])
+    // the pipeline's stages ran as durable steps, each once
+    assert.deepStrictEqual(done.steps, ["connect", "fetch", "parse", "extract-links", "save"].map((name) => ({
+      name,
+      status: "completed",
+      attempts: 1
+    })))
     assert.isAbove(done.newsletters.length, 0)
     assert.strictEqual(done.progress, 100)
     assert.isString(done.completed_at)
@@ -105,7 +111,8 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
 
   it("cancel kills the pipeline process; a cancelled extraction can be retried and completes", async () => {
     const id = (await extract({ hours_back: 60, max_results: 100 }, "erin")).body.extraction_id
-    await until(() => status(id, "erin").then((r) => r.body), (v) => v.status === "processing" && v.progress > 0, 10_000, "running")
+    // past 1%: in the fetch stage (the connect stage's process has ended)
+    await until(() => status(id, "erin").then((r) => r.body), (v) => v.status === "processing" && v.progress > 1, 10_000, "running")
     const pids = app.children(/pipeline/)
     assert.strictEqual(pids.length, 1)
     const cancel = await call(`${app.url}/api/jobs/${id}/cancel`, { method: "POST", user: "erin" })
@@ -164,6 +171,9 @@ describe("newsletter-extraction app restarted in the middle of a job", () => {
         "completed after restart"
       )
       assert.isAbove(done.newsletters.length, 0)
+      // the stage that finished before the shutdown was not run again after the restart
+      assert.deepStrictEqual(done.steps[0], { name: "connect", status: "completed", attempts: 1 })
+      assert.deepStrictEqual(done.steps.map((s: { name: string }) => s.name), ["connect", "fetch", "parse", "extract-links", "save"])
     } finally {
       await app.stop()
     }

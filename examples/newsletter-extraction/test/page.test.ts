@@ -85,6 +85,15 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
     await card().locator("[data-role=status]", { hasText: "completed" }).waitFor({ timeout: 30_000 })
     const results = await card().locator("[data-role=results]").textContent()
     assert.match(results!, /\d+ newsletters, \d+ links/)
+    // the pipeline's stages are the job's durable steps, shown as text on the card
+    const steps = await card().locator("[data-role=steps] li").allTextContents()
+    assert.deepStrictEqual(steps, [
+      "connect: completed",
+      "fetch: completed",
+      "parse: completed",
+      "extract-links: completed",
+      "save: completed"
+    ])
     mkdirSync(artifacts, { recursive: true })
     await page.screenshot({ path: `${artifacts}newsletters-finished.png`, fullPage: true })
 
