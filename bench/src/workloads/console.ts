@@ -1,0 +1,115 @@
+/**
+ * The operator console against a large jobs table on PostgreSQL: every
+ * console API call (the framework-agnostic handlers the Koa router calls,
+ * so JSON shaping included, HTTP excluded), each repeated, p50/p95 in ms;
+ * then a bulk cancel by filter over the pending jobs, chunk by chunk as the
+ * bulk job runs it, in jobs per second.
+ *
+ * The table is filled by one INSERT … SELECT from generate_series (not
+ * through the tracker: this measures reads, not enqueue): 70 % completed,
+ * 15 % failed (with error messages), 5 % cancelled, 8 % pending, 2 %
+ * processing; 5 types, 3 queues, 1,000 owners; created over the last day.
+ *
+ *   DATABASE_URL=postgres://… CONSOLE_N=1000000 node bench/src/workloads/console.ts
+ *
+ * Check it at small N (CONSOLE_N=20000); the full run is the lead's.
+ */
+import { Effect, Scope } from "effect"
+import { postgres } from "@jobtrack/adapter-kysely"
+import { migrate } from "@jobtrack/adapter-kysely"
+import { ConsoleApi, ConsoleInput } from "@jobtrack/adapter-koa"
+import { Kysely, PostgresDialect, sql } from "kysely"
+import pg from "pg"
+
+const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const N = Number(process.env.CONSOLE_N ?? 1_000_000)
+const REPEAT = Number(process.env.CONSOLE_REPEAT ?? 30)
+const schema = `bench_console_${Math.random().toString(36).slice(2, 8)}`
+
+const pct = (sorted: Array<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
+
+const main = async () => {
+  const pool = new pg.Pool({ connectionString: url, max: 4 })
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  await migrate(db, { schema })
+  const t0 = performance.now()
+  const jobs = sql.id(schema, "jobs")
+  // in slices, so that one statement does not hold millions of rows in memory
+  const slice = 200_000
+  for (let from = 1; from <= N; from += slice) {
+    const to = Math.min(N, from + slice - 1)
+    await sql`
+      insert into ${jobs} (id, type, queue, payload, status, error_message, attempts, max_attempts, priority, run_at,
+        owner, created_at, started_at, completed_at, updated_at, progress)
+      select gen_random_uuid(), 'type-' || (i % 5), 'queue-' || (i % 3), jsonb_build_object('i', i),
+        s.status,
+        case when s.status = 'failed' then 'upstream timeout after ' || (i % 97) || ' s' end,
+        case when s.status = 'pending' then 0 else 1 end, 3, 0, c.created,
+        'owner-' || (i % 1000), c.created,
+        case when s.status in ('completed', 'failed', 'processing') then c.created + interval '2 seconds' end,
+        case when s.status in ('completed', 'failed', 'cancelled') then c.created + interval '2 seconds' + (i % 5000) * interval '1 millisecond' end,
+        c.created, case when s.status = 'completed' then 100 else 0 end
+      from generate_series(${from}::int, ${to}::int) as i,
+        lateral (select now() - (i::float8 / ${N}) * interval '1 day' as created) c,
+        lateral (select case
+          when i % 100 < 70 then 'completed' when i % 100 < 85 then 'failed' when i % 100 < 90 then 'cancelled'
+          when i % 100 < 98 then 'pending' else 'processing' end as status) s`.execute(db)
+  }
+  await sql.raw(`analyze "${schema}".jobs`).execute(db)
+  console.log(JSON.stringify({ workload: "console", n: N, fill_s: Math.round((performance.now() - t0) / 100) / 10 }))
+
+  const scope = Effect.runSync(Scope.make())
+  const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 8 }), scope))
+  const api = ConsoleApi.make(store)
+  const op = { actor: "bench", actions: ConsoleInput.allActions }
+  const sample = (await api.list({ status: "failed", limit: "60" }, op)).body as { items: Array<{ id: string }> }
+  const someId = sample.items[0]!.id
+  const page1 = (await api.list({ limit: "50" }, op)).body as { next_cursor: string }
+
+  const calls: Array<[string, () => Promise<{ status: number }>]> = [
+    ["overview", () => api.overview({}, op)],
+    ["overview queue-1", () => api.overview({ queue: "queue-1" }, op)],
+    ["series hour", () => api.series({ range: "hour" }, op)],
+    ["series day", () => api.series({ range: "day" }, op)],
+    ["list newest", () => api.list({ limit: "50" }, op)],
+    ["list page 2", () => api.list({ limit: "50", cursor: page1.next_cursor }, op)],
+    ["list failed + error text", () => api.list({ status: "failed", error: "after 42 s", limit: "50" }, op)],
+    ["list owner", () => api.list({ owner: "owner-7", limit: "50" }, op)],
+    ["list type+queue oldest first", () => api.list({ type: "type-2", queue: "queue-1", order: "asc", limit: "50" }, op)],
+    ["list finished newest", () => api.list({ sort: "completedAt", limit: "50" }, op)],
+    ["list created range", () => api.list({ created_from: new Date(Date.now() - 3_600_000).toISOString(), limit: "50" }, op)],
+    ["detail", () => api.get(someId, op)],
+    ["audit", () => api.audit({}, op)],
+    ["selection setPriority x50", () => api.actOnSelection({ action: "setPriority", priority: 1, ids: sample.items.slice(0, 50).map((j) => j.id) }, op)],
+    ["bulk request (enqueue)", () => api.actByFilter({ action: "retry", filter: { type: "type-4", status: "failed", created_from: new Date().toISOString() } }, op)]
+  ]
+  for (const [name, call] of calls) {
+    const times: Array<number> = []
+    for (let r = 0; r < REPEAT; r++) {
+      const s = performance.now()
+      const res = await call()
+      times.push(performance.now() - s)
+      if (res.status >= 400) throw new Error(`${name}: HTTP ${res.status} ${JSON.stringify(res)}`)
+    }
+    times.sort((a, b) => a - b)
+    console.log(JSON.stringify({ call: name, p50_ms: Math.round(pct(times, 0.5) * 10) / 10, p95_ms: Math.round(pct(times, 0.95) * 10) / 10 }))
+  }
+
+  // the bulk job's work: cancel every pending job, 1,000 per chunk
+  const b0 = performance.now()
+  let applied = 0
+  let after: string | null = null
+  do {
+    const r = await Effect.runPromise(store.bulkChunk({ action: { _tag: "cancel" }, filter: { status: ["pending"] }, after, limit: 1_000 }))
+    applied += r.applied
+    after = r.last
+  } while (after !== null)
+  const s = (performance.now() - b0) / 1000
+  console.log(JSON.stringify({ bulk: "cancel pending", applied, seconds: Math.round(s * 10) / 10, per_s: Math.round(applied / s) }))
+
+  await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as never))
+  await sql.raw(`drop schema "${schema}" cascade`).execute(db)
+  await db.destroy()
+}
+
+await main()
