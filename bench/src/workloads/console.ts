@@ -15,6 +15,7 @@
  * Check it at small N (CONSOLE_N=20000); the full run is the lead's.
  */
 import { Effect, Scope } from "effect"
+import type { AdminStore } from "@jobtrack/core"
 import { postgres } from "@jobtrack/adapter-kysely"
 import { migrate } from "@jobtrack/adapter-kysely"
 import { ConsoleApi, ConsoleInput } from "@jobtrack/adapter-koa"
@@ -100,7 +101,7 @@ const main = async () => {
   let applied = 0
   let after: string | null = null
   do {
-    const r = await Effect.runPromise(store.bulkChunk({ action: { _tag: "cancel" }, filter: { status: ["pending"] }, after, limit: 1_000 }))
+    const r: AdminStore.BulkChunkResult = await Effect.runPromise(store.bulkChunk({ action: { _tag: "cancel" }, filter: { status: ["pending"] }, after, limit: 1_000 }))
     applied += r.applied
     after = r.last
   } while (after !== null)
