@@ -88,6 +88,36 @@ const mutants: ReadonlyArray<{
             : Effect.succeed(job))
     }),
     caughtBy: "rule 2: keys across the lifecycle › findByKey returns the newest job of the key, also when it is terminal"
+  },
+  {
+    does: "checks a tick and fires it in two steps (not one atomic write)",
+    mutate: (store) => ({
+      ...store,
+      fireTick: (request) =>
+        Effect.gen(function*() {
+          const [state] = yield* store.getSchedules([request.name])
+          if (!state || state.paused || state.lastTickAt >= request.tick) return { fired: false, job: null }
+          yield* Effect.yieldNow
+          const job = request.job === null ? null : (yield* store.enqueue(request.job)).job
+          yield* store.fireTick({ ...request, job: null })
+          return { fired: true, job }
+        })
+    }),
+    caughtBy: "schedules (rules S1–S3) › rule S2: 4 schedulers racing for each of 5 ticks: exactly one job per tick"
+  },
+  {
+    does: "fires the ticks of a paused schedule",
+    mutate: (store) => ({
+      ...store,
+      fireTick: (request) =>
+        Effect.gen(function*() {
+          const [state] = yield* store.getSchedules([request.name])
+          if (state?.paused) yield* store.setSchedulePaused(request.name, false, new Date(0)).pipe(Effect.orDie)
+          return yield* store.fireTick(request)
+        })
+    }),
+    caughtBy:
+      "schedules (rules S1–S3) › rule S3: a paused schedule fires nothing; resuming does not catch the pause's ticks up"
   }
 ]
 
