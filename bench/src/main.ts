@@ -4,11 +4,14 @@
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test pnpm bench
  *   BENCH_N=2000 pnpm bench        (a quicker, smaller run)
+ *   BENCH_ONLY=history BENCH_HISTORY=1000000,10000000 pnpm bench   (one workload; see workloads/)
  */
 import { cpus, totalmem } from "node:os"
 import pg from "pg"
 import { graphileWorker, jobtrack, pgBoss, rawPg } from "./systems.ts"
 import type { System } from "./systems.ts"
+import { drainWithHistory, historyMetrics } from "./workloads/history.ts"
+import { positionMetrics, viewAtDepth } from "./workloads/queuePosition.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const N = Number(process.env.BENCH_N ?? 10_000)
@@ -131,7 +134,9 @@ const metrics: Array<[string, "higher" | "lower"]> = [
   ["get by id p50 (ms)", "lower"],
   ["get by id p99 (ms)", "lower"],
   ["view with queue position p50 (ms)", "lower"],
-  ["view with queue position p99 (ms)", "lower"]
+  ["view with queue position p99 (ms)", "lower"],
+  ...historyMetrics,
+  ...positionMetrics
 ]
 
 const fmt = (v: number | undefined) => (v === undefined ? "n/a" : v >= 100 ? Math.round(v).toLocaleString("en") : v.toFixed(2))
@@ -160,10 +165,14 @@ const main = async () => {
     ["batches", enqueueBatches],
     ["process", process10],
     ["latency", latency],
-    ["progress/get", progressAndGet]
+    ["progress/get", progressAndGet],
+    ["history", drainWithHistory({ url, n: N, record })],
+    ["position", viewAtDepth({ url, record })]
   ] as const
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [name, workload] of workloads) {
+    // BENCH_ONLY=history,position: only these workloads (a quick check of one)
+    const only = process.env.BENCH_ONLY?.split(",")
+    for (const [name, workload] of workloads.filter(([n]) => !only || only.includes(n))) {
       // systems take turns on each workload, each after a checkpoint, so none inherits another's WAL
       for (const s of systems) {
         if (s.name === "raw pg" && (name === "process" || name === "latency")) continue

@@ -81,7 +81,8 @@ export const jobtrack = async (url: string): Promise<System> => {
     getById: (id) => run(store.get(id)),
     view: (id) => run(tracker.get(id)),
     reset: async () => {
-      await admin.query(`truncate ${schema}.jobs`)
+      // cascade: the tables that reference jobs (job_logs, job_steps) go with them
+      await admin.query(`truncate ${schema}.jobs cascade`)
       await admin.query(`vacuum analyze ${schema}.jobs`)
     },
     close: async () => {
