@@ -191,8 +191,8 @@ const pass = (s: JobSchedule.Parsed, now: number) =>
     const first = JobSchedule.nextRuns(s, after, 1)[0]
     if (first !== undefined && first.getTime() <= cutoff) {
       const latestMissed = JobSchedule.latestAtOrBefore(s, new Date(cutoff))
-      yield* fire(latestMissed, s.missed === "runOnce")
-      if (s.missed === "skip") {
+      const out = yield* fire(latestMissed, s.missed === "runOnce")
+      if (out.fired && s.missed === "skip") {
         yield* Effect.logInfo(`jobtrack: schedule "${s.name}" skipped the ticks missed up to ${latestMissed.toISOString()}`)
       }
       after = latestMissed
