@@ -133,7 +133,7 @@ export const settings = (options: TelemetryOptions = {}): Settings => ({
  *
  * @example
  * ```ts
- * const Telemetry = Telemetry.layer({ otlp: { url: process.env.OTEL_EXPORTER_OTLP_ENDPOINT! } })
+ * const TelemetryLive = Telemetry.layer({ otlp: { url: process.env.OTEL_EXPORTER_OTLP_ENDPOINT! } })
  * ```
  * @since 0.3.0
  * @category layers
