@@ -29,20 +29,28 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
     Effect.gen(function*() {
       if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
       const t = iso(yield* now)
-      const aheadOf = sql`o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= ${t}::timestamptz
-        and o.id <> j.id
-        and (o.priority > j.priority or (o.priority = j.priority
-          and (o.run_at < j.run_at or (o.run_at = j.run_at and o.id < j.id))))`
+      // The claimable jobs ahead of j in claim order, as two ranges of jobs_claim (queue,
+      // priority desc, run_at, id): a higher priority, or the same priority and an earlier
+      // (run_at, id). Each is an index range that ends at j, so the cost grows with j's
+      // place, not with the queue's length (one OR-ed condition walked the whole queue).
+      const claimable = sql`o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= ${t}::timestamptz`
+      const ahead = sql`(
+        select o.id, o.group_key, o.group_limit, o.priority, o.run_at from ${jobs} o
+        where ${claimable} and o.priority > j.priority
+        union all
+        select o.id, o.group_key, o.group_limit, o.priority, o.run_at from ${jobs} o
+        where ${claimable} and o.priority = j.priority and (o.run_at, o.id) < (j.run_at, j.id)
+      ) o`
       const rows = yield* run("view", sql<JobRow & { ahead: number | string | null; grouped: number | string | null; steps: unknown }>`
         select j.*, ${Steps.viewColumn(ctx.schema)} as steps,
           case when j.status = 'pending' then (
-            select count(*) from ${jobs} o where ${aheadOf} and (o.group_key is null or o.group_key = j.group_key)
+            select count(*) from ${ahead} where o.group_key is null or o.group_key = j.group_key
           ) end as ahead,
           case when j.status = 'pending' then (
             select count(*) from (
               select o.group_key, o.group_limit,
                 row_number() over (partition by o.group_key order by o.priority desc, o.run_at, o.id) - 1 as before
-              from ${jobs} o where ${aheadOf} and o.group_key is not null and o.group_key is distinct from j.group_key
+              from ${ahead} where o.group_key is not null and o.group_key is distinct from j.group_key
             ) g
             where g.group_limit is null or g.before + (
               select count(*) from ${jobs} r where r.status = 'processing' and r.group_key = g.group_key
