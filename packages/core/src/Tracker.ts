@@ -17,6 +17,7 @@ import * as PayloadSchema from "./PayloadSchema.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import type { LogLine } from "./JobLogStore.js"
+import * as ChangeHub from "./internal/changeHub.js"
 import { registry } from "./internal/registry.js"
 import * as Telemetry from "./internal/telemetry.js"
 import * as Storable from "./Storable.js"
@@ -128,7 +129,11 @@ export interface TrackerShape {
  */
 export interface TrackerOptions {
   readonly definitions: ReadonlyArray<JobDefinition.Any>
-  /** How often `watch` re-reads when no change notification arrives (default 1 s). */
+  /**
+   * The period of the fallback poll for `watch`, in case a change notification is lost: one
+   * store read per period per process (the watchers of one job, round-robin), shared by every
+   * tracker over the same store; the first tracker sets it (default 1 s).
+   */
   readonly watchPollInterval?: Duration.Input
 }
 
@@ -185,7 +190,8 @@ const checkOptions = (options: EnqueueOptions<unknown>): Array<Issue> => {
 export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> =>
   Effect.gen(function*() {
     const settings = yield* Telemetry.current
-    const store = Telemetry.instrumentStore(settings, yield* JobStore)
+    const raw = yield* JobStore
+    const store = Telemetry.instrumentStore(settings, raw)
     const definitions = registry(options.definitions)
     const pollInterval = options.watchPollInterval ?? "1 second"
 
@@ -253,35 +259,26 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
     const enqueueOne = (def: JobDefinition.Any, payload: unknown, opts?: EnqueueOptions<unknown>) =>
       Effect.map(enqueueMany(def, [{ payload, options: opts }]), (all) => all[0]!)
 
+    const hub = ChangeHub.of(raw, store, pollInterval)
     const watch = (id: string): Stream.Stream<JobView, JobNotFound | StoreError> =>
       Stream.unwrap(Effect.gen(function*() {
         const wake = yield* Queue.sliding<void>(1)
-        let queue: string | null = null
-        let pending = true
-        yield* store.changes.pipe(
-          Stream.runForEach((change) =>
-            change.kind === "resync" || change.id === id ||
-              (pending && change.queue === queue && change.kind !== "progress")
-              ? Queue.offer(wake, undefined)
-              : Effect.void
-          ),
-          Effect.forkScoped({ startImmediately: true })
-        )
-        yield* store.watching(id).pipe(
-          Effect.catchTag("StoreError", (e) => Effect.logDebug(`jobtrack: watch falls back to polling: ${e.reason}`))
-        )
-        yield* Effect.sleep(pollInterval).pipe(
-          Effect.andThen(Queue.offer(wake, undefined)),
-          Effect.forever,
-          Effect.forkScoped
-        )
+        // woken by the process's change hub: by a change of this job, of its queue while it is
+        // pending, a resync, or the hub's shared fallback poll (see internal/changeHub.ts)
+        const subscriber: ChangeHub.Subscriber = {
+          id,
+          queue: null,
+          pending: true,
+          wake: () => Queue.offerUnsafe(wake, undefined)
+        }
+        yield* hub.subscribe(subscriber)
         let last = ""
         // The next view that differs from the last one emitted.
         const next = Effect.gen(function*() {
           while (true) {
-            const v = yield* store.view(id)
-            queue = v.queue
-            pending = v.status === "pending"
+            const v = yield* hub.read(id)
+            subscriber.queue = v.queue
+            subscriber.pending = v.status === "pending"
             const fingerprint = JSON.stringify([
               v.status, v.progress, v.progressMessage, v.queuePosition,
               v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt,
