@@ -10,7 +10,7 @@ import Router from "@koa/router"
 import Koa from "koa"
 import { jobsConsole, jobsRouter } from "@jobtrack/adapter-koa"
 import type { WireView } from "@jobtrack/adapter-koa"
-import { JobId, Jobtrack } from "@jobtrack/core"
+import { JobId, JobSchedule, Jobtrack } from "@jobtrack/core"
 import type { JobStore, JobView, StoreError } from "@jobtrack/core"
 import { Effect } from "effect"
 import type { Layer } from "effect"
@@ -23,6 +23,8 @@ export interface AppOptions {
   readonly store: Layer.Layer<JobStore, StoreError>
   /** How long a claim lives without heartbeats (recovery time after a crash). */
   readonly leaseSeconds?: number
+  /** Re-fetch this user's newsletters of the last hour at 5 past every hour (a cron schedule; off when unset). */
+  readonly refetchOwner?: string | undefined
 }
 
 /** The original status shape, plus queue_position; newsletters only once completed. */
@@ -46,6 +48,15 @@ export const makeApp = (options: AppOptions) => {
   const jobs = Jobtrack.make({
     store: options.store,
     definitions: [extractNewsletters],
+    schedules: options.refetchOwner
+      ? [JobSchedule.make({
+        name: "newsletter-refetch-hourly",
+        cron: "5 * * * *",
+        definition: extractNewsletters,
+        payload: { hours_back: 1, max_results: 100 },
+        owner: options.refetchOwner
+      })]
+      : [],
     runner: {
       concurrency: 6,
       lease: `${options.leaseSeconds ?? 30} seconds`,

@@ -13,7 +13,11 @@ const store = process.env.DATABASE_URL
   ? layerPostgres({ connectionString: process.env.DATABASE_URL, schema: process.env.JOBTRACK_SCHEMA ?? "newsletters" })
   : layerPglite({ dataDir })
 
-const { app, close, jobs, warm } = makeApp({ store, leaseSeconds: Number(process.env.LEASE_SECONDS ?? 30) })
+const { app, close, jobs, warm } = makeApp({
+  store,
+  leaseSeconds: Number(process.env.LEASE_SECONDS ?? 30),
+  refetchOwner: process.env.NEWSLETTER_REFETCH_OWNER || undefined
+})
 await jobs.start()
 const warming = performance.now()
 await warm()
