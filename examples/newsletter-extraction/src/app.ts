@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises"
 import Router from "@koa/router"
 import Koa from "koa"
-import { jobsConsole, jobsRouter } from "@jobtrack/adapter-koa"
+import { jobsConsole, jobsRouter, metricsRouter } from "@jobtrack/adapter-koa"
 import type { WireView } from "@jobtrack/adapter-koa"
 import { JobId, JobSchedule, Jobtrack } from "@jobtrack/core"
 import type { JobStore, JobView, StoreError } from "@jobtrack/core"
@@ -62,6 +62,15 @@ export const makeApp = (options: AppOptions) => {
       lease: `${options.leaseSeconds ?? 30} seconds`,
       pollInterval: "1 second",
       shutdownGrace: "2 seconds"
+    },
+    // metrics for /metrics; spans and metrics also go to an OpenTelemetry collector when
+    // OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://127.0.0.1:4318). The app logs its own
+    // JSON lines, so jobtrack's lifecycle lines stay at Debug.
+    telemetry: {
+      lifecycleLogs: false,
+      ...(process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+        ? { otlp: { url: process.env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: "newsletter-extraction" } }
+        : {})
     },
     hooks: {
       onCompleted: (job) => logJob("job.completed", job),
@@ -132,7 +141,17 @@ export const makeApp = (options: AppOptions) => {
   // the operator console: every user's jobs, for the demo's admins only
   const admin = jobsConsole(jobs, { prefix: "/admin/jobs", access: consoleAccess })
 
+  // Prometheus text for a scraper holding METRICS_TOKEN (unset: nobody; others get 404)
+  const metrics = metricsRouter({
+    tracker: jobs,
+    authorize: (ctx) => {
+      const token = process.env.METRICS_TOKEN
+      return token !== undefined && token !== "" && ctx.get("authorization") === `Bearer ${token}`
+    }
+  })
+
   const app = new Koa()
+    .use(metrics.routes())
     .use(admin.routes())
     .use(page.routes())
     .use(api.routes())
