@@ -155,6 +155,38 @@ describe("Telemetry", () => {
     )
   })
 
+  it.effect("durable steps are child spans of their attempt", () => {
+    const { named, tracer } = capture()
+    const stepped = JobDefinition.make({
+      type: "stepped",
+      payload: Empty,
+      retry: RetryPolicy.none,
+      handler: (_, ctx) =>
+        Effect.gen(function*() {
+          yield* ctx.step("fetch", Effect.void.pipe(Effect.withSpan("http GET")))
+          yield* ctx.step("save", Effect.succeed(1))
+          return null
+        })
+    })
+    return Effect.gen(function*() {
+      const { tracker } = yield* setup([stepped])
+      const { job } = yield* tracker.enqueue(stepped, {})
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* tracker.get(job.id)).status, "completed")
+      const [attempt] = named("jobtrack.process stepped")
+      const steps = [...named("jobtrack.step fetch"), ...named("jobtrack.step save")]
+      assert.deepStrictEqual(steps.map((s) => [s.attributes.get("jobtrack.step.name"), parentId(s)]), [
+        ["fetch", attempt!.spanId],
+        ["save", attempt!.spanId]
+      ])
+      assert.strictEqual(parentId(named("http GET")[0]!), steps[0]!.spanId)
+    }).pipe(
+      Effect.withTracer(tracer),
+      Effect.provideService(Telemetry.Telemetry, Telemetry.settings()),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    )
+  })
+
   it.effect("off by default: no trace context stored, no metric updated; ctx.log lines are still kept", () =>
     Effect.gen(function*() {
       const { tracker } = yield* setup([flaky])

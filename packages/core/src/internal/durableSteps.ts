@@ -23,6 +23,7 @@ import type { StepOptions } from "../Step.js"
 import type { StepKey, StepRecord } from "../StepStore.js"
 import * as Storable from "../Storable.js"
 import { errorText, isFatalCause } from "./attempt.js"
+import * as Telemetry from "./telemetry.js"
 
 /** The defect that ends an attempt which went to sleep. */
 export class Sleeping {
@@ -108,7 +109,8 @@ export const make = (
     })
 
   const step: JobContext["step"] = (name, work, options = {}) =>
-    Effect.gen(function*() {
+    // a child span of the attempt's when traced (see Telemetry)
+    Telemetry.step(name, Effect.gen(function*() {
       const { key, prior } = yield* place(name)
       if (prior?.status === "completed") return (yield* replay(name, options.schema, prior.result)) as never
       const policy = options.retry ?? RetryPolicy.none
@@ -135,7 +137,7 @@ export const make = (
         if (Option.isNone(delay)) return yield* Effect.failCause(exit.cause)
         yield* Effect.sleep(delay.value)
       }
-    })
+    }))
 
   const sleep: JobContext["sleep"] = (duration) =>
     Effect.gen(function*() {

@@ -90,6 +90,12 @@ export const enqueue = <A extends ReadonlyArray<{ readonly job: JobRecord; reado
     )
   })
 
+/** Run a durable step in a `jobtrack.step <name>` span (a child of the attempt's) when traced. */
+export const step = <A, E, R>(name: string, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(current, (settings) =>
+    Effect.flatMap(tracing(settings), (traced) =>
+      traced ? self.pipe(Effect.withSpan(`jobtrack.step ${name}`, { attributes: { "jobtrack.step.name": name } })) : self))
+
 /** Count jobs cancelled outside a runner (a pending or retrying job cancelled by the tracker). */
 export const cancelledNow = (settings: Settings, job: JobRecord): Effect.Effect<void> =>
   settings.metrics && job.status === "cancelled" ? bump(metrics.cancelled, labels(job)) : Effect.void
