@@ -13,7 +13,7 @@ import Router from "@koa/router"
 import { Effect, Schema, SchemaIssue } from "effect"
 import Koa from "koa"
 import type { Context } from "koa"
-import { jobsRouter, WireView } from "@jobtrack/adapter-koa"
+import { jobsRouter, metricsRouter, WireView } from "@jobtrack/adapter-koa"
 import { Jobtrack } from "@jobtrack/core"
 import type { JobView, StoreLayer } from "@jobtrack/core"
 import { sql } from "kysely"
@@ -64,7 +64,14 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
     store,
     definitions: [extractText],
     runner: { concurrency: Number(process.env.RUNNER_CONCURRENCY ?? 8), lease: `${leaseSeconds ?? 30} seconds`, pollInterval: "500 millis", shutdownGrace: "2 seconds" },
-    hooks: { onCompleted: log("job.completed"), onFailed: log("job.failed"), onCancelled: log("job.cancelled") }
+    hooks: { onCompleted: log("job.completed"), onFailed: log("job.failed"), onCancelled: log("job.cancelled") },
+    // metrics for /metrics; OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (the app logs its own lines)
+    telemetry: {
+      lifecycleLogs: false,
+      ...(process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+        ? { otlp: { url: process.env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: "attachment-pipeline" } }
+        : {})
+    }
   })
   const readJson = jsonBody(64 * 1024)
   /** The newest extraction of `owner`'s file, or null (never another owner's job). */
@@ -185,7 +192,16 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
   })
 
   const monitoring = jobsRouter(jobs, { prefix: "/api/jobs", owner: user })
+  // Prometheus text for a scraper holding METRICS_TOKEN (unset: nobody; others get 404)
+  const metrics = metricsRouter({
+    tracker: jobs,
+    authorize: (ctx) => {
+      const token = process.env.METRICS_TOKEN
+      return token !== undefined && token !== "" && ctx.get("authorization") === `Bearer ${token}`
+    }
+  })
   const app = new Koa()
+    .use(metrics.routes())
     .use(monitoring.routes())
     .use(monitoring.allowedMethods())
     .use(router.routes())
