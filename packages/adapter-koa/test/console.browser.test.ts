@@ -1,4 +1,6 @@
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
@@ -18,7 +20,12 @@ const haveChromium = (() => {
 })()
 /** The page must have been built (`pnpm run build` does it). */
 const built = existsSync(fileURLToPath(new URL("../console/index.html", import.meta.url)))
-const docs = fileURLToPath(new URL("../../../docs/", import.meta.url))
+// Screenshots go to docs/ only when asked (UPDATE_SCREENSHOTS=1), so a test run never
+// rewrites tracked files; otherwise to a temporary folder (they are still taken, so a page
+// that cannot render fails the test).
+const docs = process.env.UPDATE_SCREENSHOTS === "1"
+  ? fileURLToPath(new URL("../../../docs/", import.meta.url))
+  : join(mkdtempSync(join(tmpdir(), "jobtrack-console-")), "/")
 
 const hostile = `<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=1</script>`
 
