@@ -76,7 +76,9 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
   const readJson = jsonBody(64 * 1024)
   /** The newest extraction of `owner`'s file, or null (never another owner's job). */
   const extractionOf = (owner: string, fileUrl: string) =>
-    jobs.list({ owner, type: extractText.type, key: fileUrl, limit: 1 }).then((page) => page.items[0] ?? null)
+    jobs.list({ owner, type: extractText.type, key: fileUrl, limit: 1 })
+      // read in full: the view with its steps (download, extract, store)
+      .then((page) => (page.items[0] ? jobs.get(page.items[0].id) : null))
   const receiveUpload = makeUploads({ dir: uploads, maxBytes: maxUploadBytes ?? 10 * 1024 * 1024 })
 
   /** Save an attachment and enqueue its extraction in one transaction. */

@@ -3,6 +3,8 @@
  * stand-in (no network here): it "downloads" the file (an uploaded file is
  * read from disk), "recognises" its text, and fails transiently on a
  * configurable fraction of attempts. Retries: 30 s, 2 min, 8 min, at most 3.
+ * Its stages (download, extract, store) are durable steps, shown in the job's
+ * view.
  */
 import { readFile } from "node:fs/promises"
 import { Data, Effect, Schema } from "effect"
@@ -29,24 +31,33 @@ export const extractText = JobDefinition.make({
   result: Schema.Struct({ text: Schema.String, characters: Schema.Int, pages: Schema.Int }),
   retry: RetryPolicy.exponential({ initial: 30_000 * scale, factor: 4, maxRetries: 3 }),
   timeout: "2 minutes",
+  // download, extract and store are durable steps: a retry after the service's 503 does not
+  // download again, and continues with the stored content
   handler: (file, ctx) =>
     Effect.gen(function*() {
-      yield* ctx.progress(5, `Downloading ${file.filename}`)
-      const content = file.path
-        ? yield* Effect.promise(() => readFile(file.path!, "utf8"))
-        : `Synthetic content of ${file.filename} (${file.file_url}).`
-      yield* Effect.sleep(stepMs)
-      yield* ctx.progress(30, "Sending to the extraction service")
-      yield* Effect.sleep(stepMs)
-      // transient failures: "flaky" files fail their first attempt, "broken" files always,
-      // and any file fails with probability FAIL_RATE
-      const transient = (/flaky/.test(file.filename) && ctx.attempt === 1) || /broken/.test(file.filename) ||
-        (!/flaky|broken/.test(file.filename) && Math.random() < failRate)
-      if (transient) return yield* new ExtractionUnavailable({ message: "extraction service unavailable (503)" })
-      yield* ctx.progress(70, "Recognising text")
-      yield* Effect.sleep(stepMs)
-      const text = content.replace(/\s+/g, " ").trim()
-      yield* ctx.progress(95, "Saving text")
-      return { text, characters: text.length, pages: Math.max(1, Math.ceil(text.length / 1800)) }
+      const content = yield* ctx.step("download", Effect.gen(function*() {
+        yield* ctx.progress(5, `Downloading ${file.filename}`)
+        const content = file.path
+          ? yield* Effect.promise(() => readFile(file.path!, "utf8"))
+          : `Synthetic content of ${file.filename} (${file.file_url}).`
+        yield* Effect.sleep(stepMs)
+        return content
+      }))
+      const text = yield* ctx.step("extract", Effect.gen(function*() {
+        yield* ctx.progress(30, "Sending to the extraction service")
+        yield* Effect.sleep(stepMs)
+        // transient failures: "flaky" files fail their first attempt, "broken" files always,
+        // and any file fails with probability FAIL_RATE
+        const transient = (/flaky/.test(file.filename) && ctx.attempt === 1) || /broken/.test(file.filename) ||
+          (!/flaky|broken/.test(file.filename) && Math.random() < failRate)
+        if (transient) return yield* new ExtractionUnavailable({ message: "extraction service unavailable (503)" })
+        yield* ctx.progress(70, "Recognising text")
+        yield* Effect.sleep(stepMs)
+        return content.replace(/\s+/g, " ").trim()
+      }))
+      return yield* ctx.step("store", Effect.gen(function*() {
+        yield* ctx.progress(95, "Saving text")
+        return { text, characters: text.length, pages: Math.max(1, Math.ceil(text.length / 1800)) }
+      }))
     })
 })

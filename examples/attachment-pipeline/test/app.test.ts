@@ -72,6 +72,15 @@ describe("attachment-pipeline app (its own process, on PGlite)", () => {
     assert.match(retrying.error_message, /extraction service unavailable/)
     const done = await until(() => job(flaky.id), (j) => j.status === "completed", 10_000, "completed")
     assert.strictEqual(done.attempts, 2)
+    // download, extract and store are durable steps: the retry did not download again
+    assert.deepStrictEqual(done.steps.map((st: { name: string; status: string; attempts: number }) => [st.name, st.status, st.attempts]), [
+      ["download", "completed", 1],
+      ["extract", "completed", 2],
+      ["store", "completed", 1]
+    ])
+    // the record shows its attachment's extraction with the steps too
+    const record = await call(`${app.url}/api/records/rec-3`, { user: "ops" })
+    assert.deepStrictEqual(record.body.attachments[0].extraction.steps.map((st: { name: string }) => st.name), ["download", "extract", "store"])
 
     const broken = (await attach("rec-3", { file_url: "s3://bucket/broken.pdf", filename: "broken.pdf" })).body
     const failed = await until(() => job(broken.id), (j) => j.status === "failed", 20_000, "failed after 3 retries")
