@@ -22,6 +22,8 @@ export * as ConsoleApi from "./ConsoleApi.js"
 export * as ConsoleBulk from "./ConsoleBulk.js"
 /** @since 0.3.0 */
 export * as ConsoleInput from "./ConsoleInput.js"
+/** @since 0.3.0 */
+export * as ConsoleSchedules from "./ConsoleSchedules.js"
 export { jobsConsole } from "./jobsConsole.js"
 export type { JobsConsole, JobsConsoleOptions } from "./jobsConsole.js"
 

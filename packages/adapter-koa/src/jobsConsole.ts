@@ -23,6 +23,7 @@ import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as ConsoleApi from "./ConsoleApi.js"
 import * as ConsoleBulk from "./ConsoleBulk.js"
+import * as ConsoleSchedules from "./ConsoleSchedules.js"
 import { bodyReader } from "./jobsRouter.js"
 
 /**
@@ -186,6 +187,8 @@ export const jobsConsole = <Trx>(
   router.post("/api/selection", withBody((a, body, op) => a.actOnSelection(body, op)))
   router.post("/api/bulk", withBody((a, body, op) => a.actByFilter(body, op)))
   router.get("/api/audit", route((a, op, ctx) => a.audit(query(ctx), op)))
+  // every owner's schedules with their next runs (read-only; a bare store has none)
+  router.get("/api/schedules", route(() => ConsoleSchedules.list("schedules" in jobs ? jobs.schedules : undefined)))
   router.get("/api/events", route(async (_a, _op, ctx) => {
     const store = await getStore()
     const job = typeof ctx.query.job === "string" ? ctx.query.job : undefined

@@ -8,7 +8,7 @@ import { chromium } from "playwright-core"
 import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { underCI } from "../../../scripts/test-env.js"
-import { consoleCall, eventually, flaky, idle, startConsoleApp } from "./consoleServer.js"
+import { consoleCall, eventually, flaky, idle, newYearSchedule, startConsoleApp } from "./consoleServer.js"
 import type { ConsoleApp } from "./consoleServer.js"
 
 const chromiumPath = "/usr/bin/chromium"
@@ -129,6 +129,22 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
     }, job.id)
     assert.strictEqual(status, 403)
     assert.strictEqual((await app.jobs.get(job.id)).status, "pending")
+  }, 60_000)
+
+  it("the Schedules view lists the configured schedule with its next run", async () => {
+    const [info] = await app.jobs.schedules.list()
+    const next = info!.nextRunAt!.toISOString()
+    const page = await open("viewer")
+    await page.goto(`${app.url}/`)
+    await page.click("header nav >> text=Schedules")
+    const row = page.locator(`table.schedules tr[data-name="${newYearSchedule.name}"]`)
+    await row.waitFor()
+    assert.include(await row.textContent(), newYearSchedule.name)
+    assert.include(await row.textContent(), "Europe/Berlin")
+    // the next run: the API's instant, shown in the browser's local time
+    const time = row.locator("td.next-run time")
+    assert.strictEqual(await time.getAttribute("datetime"), next)
+    assert.strictEqual(await time.textContent(), await page.evaluate((iso) => new Date(iso).toLocaleString(), next))
   }, 60_000)
 
   it("a cross-site POST is refused, even with the admin's credentials attached", async () => {

@@ -1,8 +1,9 @@
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Layer } from "effect"
-import { JobStore } from "@jobtrack/core"
+import { JobStore, Jobtrack, MemoryStore } from "@jobtrack/core"
+import { ConsoleSchedules } from "@jobtrack/adapter-koa"
 import { pglite } from "@jobtrack/adapter-kysely"
-import { consoleCall, eventually, flaky, idle, rawPost, startConsoleApp } from "./consoleServer.js"
+import { consoleCall, eventually, flaky, idle, newYearSchedule, rawPost, startConsoleApp } from "./consoleServer.js"
 import type { ConsoleApp } from "./consoleServer.js"
 
 const stores = {
@@ -204,6 +205,30 @@ for (const [kind, store] of Object.entries(stores)) {
       assert.strictEqual((await consoleCall(app, "/api/series?range=week", { user: "viewer" })).status, 400)
     })
 
+    it("schedules: every owner's schedule with its next run for any operator; no access is a 404", async () => {
+      for (const user of [undefined, "mallory"]) {
+        const r = await consoleCall(app, "/api/schedules", user ? { user } : {})
+        assert.strictEqual(r.status, 404, String(user))
+        assert.notInclude(JSON.stringify(r.body), newYearSchedule.name)
+      }
+      const r = await consoleCall(app, "/api/schedules", { user: "viewer" })
+      assert.strictEqual(r.status, 200)
+      assert.strictEqual(r.body.items.length, 1)
+      const s = r.body.items[0]
+      assert.deepStrictEqual(
+        [s.name, s.cron, s.time_zone, s.type, s.owner, s.paused],
+        ["new-year-report", "0 3 1 1 *", "Europe/Berlin", "flaky", "ann", false]
+      )
+      // 03:00 in Berlin on January 1st is 02:00 UTC, in the future, and the first of the next runs
+      assert.match(s.next_run_at, /^\d{4}-01-01T02:00:00\.000Z$/)
+      assert.isAbove(Date.parse(s.next_run_at), Date.now())
+      assert.strictEqual(s.next_runs[0], s.next_run_at)
+      assert.property(s, "last_tick_at")
+      // the same answer as the Jobtrack's own schedules API
+      const [info] = await app.jobs.schedules.list()
+      assert.strictEqual(s.next_run_at, info!.nextRunAt!.toISOString())
+    })
+
     it("events: ready once subscribed, then the changes as they happen", async () => {
       const ac = new AbortController()
       const res = await fetch(`${app.url}/api/events`, { headers: { "x-user": "viewer" }, signal: ac.signal })
@@ -226,3 +251,15 @@ for (const [kind, store] of Object.entries(stores)) {
     })
   })
 }
+
+describe("the console's schedules without schedules", () => {
+  it("a Jobtrack with no schedules, or a bare store, lists none", async () => {
+    const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [flaky] })
+    try {
+      assert.deepStrictEqual(await ConsoleSchedules.list(jobs.schedules), { status: 200, body: { items: [] } })
+      assert.deepStrictEqual(await ConsoleSchedules.list(undefined), { status: 200, body: { items: [] } })
+    } finally {
+      await jobs.close()
+    }
+  })
+})

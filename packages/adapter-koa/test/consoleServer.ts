@@ -2,7 +2,7 @@ import { request } from "node:http"
 import type { AddressInfo } from "node:net"
 import Koa from "koa"
 import { Effect, Schema } from "effect"
-import { JobDefinition, Jobtrack, MemoryStore, RetryPolicy } from "@jobtrack/core"
+import { JobDefinition, JobSchedule, Jobtrack, MemoryStore, RetryPolicy } from "@jobtrack/core"
 import type { StoreLayer } from "@jobtrack/core"
 import { ConsoleInput, jobsConsole } from "@jobtrack/adapter-koa"
 import type { JobsConsoleOptions } from "@jobtrack/adapter-koa"
@@ -31,6 +31,19 @@ export const idle = JobDefinition.make({
   handler: () => Effect.void
 })
 
+/**
+ * The test Jobtrack's one cron schedule: at 03:00 on January 1st in Berlin, so
+ * no tick fires while the tests run (its jobs would change the counts).
+ */
+export const newYearSchedule = JobSchedule.make({
+  name: "new-year-report",
+  cron: "0 3 1 1 *",
+  timeZone: "Europe/Berlin",
+  definition: flaky,
+  payload: { failFirst: 0 },
+  owner: "ann"
+})
+
 export interface ConsoleApp {
   readonly origin: string
   readonly url: string
@@ -50,6 +63,7 @@ export const startConsoleApp = async (
   const jobs = Jobtrack.make({
     store,
     definitions: [flaky],
+    schedules: [newYearSchedule],
     runner: { concurrency: 10, pollInterval: "50 millis", progressInterval: "10 millis" }
   })
   await jobs.start()

@@ -23,7 +23,7 @@ const fmtAge = (iso: string) => {
 }
 const json = (v: unknown) => JSON.stringify(v, null, 2)
 
-/** The current route, from the hash: #/, #/jobs?…, #/jobs/<id>, #/audit. */
+/** The current route, from the hash: #/, #/jobs?…, #/jobs/<id>, #/schedules, #/audit. */
 const useRoute = () => {
   const [hash, setHash] = useState(location.hash || "#/")
   useEffect(() => {
@@ -314,6 +314,24 @@ const Audit = () => {
     </p>`
 }
 
+// ---------------------------------------------------------------- schedules
+
+/** Every cron schedule with its next run (read-only), re-read on live changes and ticks. */
+const Schedules = () => {
+  const { data, err } = useLive(() => get("schedules"), [])
+  if (err) return html`<p class="error">${err}</p>`
+  if (!data) return html`<p>Loading…</p>`
+  if (data.items.length === 0) return html`<h2>Schedules</h2><p>No schedules are configured.</p>`
+  return html`
+    <h2>Schedules</h2>
+    <table class="schedules"><thead><tr><th>Name</th><th>Cron</th><th>Time zone</th><th>Job type</th><th>Owner</th><th>State</th>
+      <th>Next run</th><th>Last tick</th></tr></thead>
+      <tbody>${data.items.map((s: Job) => html`<tr data-name=${s.name}><td>${s.name}</td><td><code>${s.cron}</code></td>
+        <td>${s.time_zone}</td><td>${s.type}</td><td>${s.owner ?? "—"}</td><td>${s.paused ? "paused" : "active"}</td>
+        <td class="next-run">${s.next_run_at ? html`<time datetime=${s.next_run_at}>${fmtTime(s.next_run_at)}</time>` : "—"}</td>
+        <td>${s.last_tick_at ? html`<time datetime=${s.last_tick_at}>${fmtTime(s.last_tick_at)}</time>` : "—"}</td></tr>`)}</tbody></table>`
+}
+
 // ---------------------------------------------------------------- app
 
 const App = () => {
@@ -328,13 +346,14 @@ const App = () => {
   return html`
     <header>
       <h1>jobtrack</h1>
-      <nav>${nav("#/", "Overview", path === "/")}${nav("#/jobs", "Jobs", path.startsWith("/jobs"))}${nav("#/audit", "Audit", path === "/audit")}</nav>
+      <nav>${nav("#/", "Overview", path === "/")}${nav("#/jobs", "Jobs", path.startsWith("/jobs"))}${nav("#/schedules", "Schedules", path === "/schedules")}${nav("#/audit", "Audit", path === "/audit")}</nav>
       <span class="me">${me.actor}${me.actions.length === 0 ? html` <span class="badge">read-only</span>` : null}</span>
     </header>
     <main>
       ${path === "/" ? html`<${Overview} />`
         : path === "/jobs" ? html`<${JobsList} me=${me} query=${query} />`
         : detail ? html`<${Detail} me=${me} id=${decodeURIComponent(detail[1]!)} />`
+        : path === "/schedules" ? html`<${Schedules} />`
         : path === "/audit" ? html`<${Audit} />`
         : html`<p>Not found.</p>`}
     </main>`
