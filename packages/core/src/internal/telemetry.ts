@@ -233,6 +233,24 @@ const remoteParent = (traceparent: string | null | undefined): TracerNs.External
  * queue-wait histogram and the running gauge.
  */
 export const attempt = (settings: Settings, job: JobRecord, workerId: string): Effect.Effect<AttemptObserver> =>
+  settings.tracing || settings.metrics || settings.lifecycleLogs
+    ? observe(settings, job, workerId)
+    // off: one check of the tracer, and the same quiet observer for every job of this worker
+    : Effect.flatMap(Effect.tracer, (tracer) =>
+      tracer === Tracer.nativeTracer ? Effect.succeed(quietOf(workerId)) : observe(settings, job, workerId))
+
+const quietObservers = new Map<string, AttemptObserver>()
+const quietOf = (workerId: string): AttemptObserver => {
+  let observer = quietObservers.get(workerId)
+  if (observer === undefined) {
+    if (quietObservers.size > 64) quietObservers.clear()
+    observer = quiet(workerId)
+    quietObservers.set(workerId, observer)
+  }
+  return observer
+}
+
+const observe = (settings: Settings, job: JobRecord, workerId: string): Effect.Effect<AttemptObserver> =>
   Effect.gen(function*() {
     const traced = yield* tracing(settings)
     if (!traced && !settings.metrics && !settings.lifecycleLogs) return quiet(workerId)

@@ -50,11 +50,13 @@ const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
     const observer = yield* Telemetry.attempt(yield* Telemetry.current, job, settings.workerId)
     const steps = DurableSteps.make(store, lease, job, stopper.stop("leaseLost"))
     const context = JobContext.make(job, abort.signal, progress.report, steps, { observer, logs, logged: progress.logged })
-    yield* observer.lifecycle("job started", job)
+    // with telemetry off, the attempt costs what it did before telemetry: no "job started"
+    // line, no span wrapping, no settle observer (each is work per job)
+    const active = observer.active
+    if (active) yield* observer.lifecycle("job started", job)
 
     const attempt = Attempt.make(def, job.payload, context, abort, () => stopper.reason !== null)
-    const handler = yield* (attempt.pipe(
-      observer.within,
+    const handler = yield* ((active ? observer.within(attempt) : attempt).pipe(
       Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }),
       Effect.provideContext(state.services as never),
       Effect.forkChild
@@ -66,13 +68,15 @@ const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
     entry.settling = true
     state.wake()
     yield* progress.close
-    const settled = yield* settle(state, parts.completions, job, lease, exit, stopper.reason, def).pipe(
-      observer.within,
-      Effect.onError(() => observer.settled(exit, null, "lost"))
-    )
-    // a durable sleep ends the attempt without failing it
-    const slept = DurableSteps.slept(exit)
-    yield* observer.settled(slept ? Exit.void : exit, settled, slept ? "sleeping" : Telemetry.outcomeOf(settled))
+    const settling = settle(state, parts.completions, job, lease, exit, stopper.reason, def)
+    const settled = yield* (active
+      ? settling.pipe(observer.within, Effect.onError(() => observer.settled(exit, null, "lost")))
+      : settling)
+    if (active) {
+      // a durable sleep ends the attempt without failing it
+      const slept = DurableSteps.slept(exit)
+      yield* observer.settled(slept ? Exit.void : exit, settled, slept ? "sleeping" : Telemetry.outcomeOf(settled))
+    }
     if (settled) yield* observer.lifecycle(`job ${settled.status}`, settled)
   }).pipe(
     Effect.catchCause((cause) =>
