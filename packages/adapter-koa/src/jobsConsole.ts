@@ -25,6 +25,7 @@ import * as ConsoleApi from "./ConsoleApi.js"
 import * as ConsoleBulk from "./ConsoleBulk.js"
 import * as ConsoleSchedules from "./ConsoleSchedules.js"
 import { bodyReader } from "./jobsRouter.js"
+import * as SseResponse from "./sseResponse.js"
 
 /**
  * @since 0.3.0
@@ -235,17 +236,7 @@ export const jobsConsole = <Trx>(
  * `?job=`, that job is watched while the stream is open.
  */
 const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | undefined, tickMs: number) => {
-  const { req, res } = ctx
-  ctx.respond = false
-  req.socket.setTimeout(0)
-  req.socket.setNoDelay(true)
-  res.writeHead(200, {
-    "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache, no-transform",
-    Connection: "keep-alive",
-    "X-Accel-Buffering": "no"
-  })
-  res.write("retry: 1000\n\n")
+  const res = SseResponse.open(ctx, 1000)
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
   let pending: Array<JobChange> = []
   const flush = () => {

@@ -15,6 +15,7 @@ import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as EventStream from "./EventStream.js"
 import * as JobsApi from "./JobsApi.js"
+import * as SseResponse from "./sseResponse.js"
 
 /**
  * @since 0.1.0
@@ -153,17 +154,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
 
 /** Write Server-Sent Events until the stream ends or the client goes away. */
 const streamEvents = async (ctx: Context, events: Stream.Stream<EventStream.Frame>, heartbeatMs: number) => {
-  const { req, res } = ctx
-  ctx.respond = false
-  req.socket.setTimeout(0)
-  req.socket.setNoDelay(true)
-  res.writeHead(200, {
-    "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache, no-transform",
-    Connection: "keep-alive",
-    "X-Accel-Buffering": "no"
-  })
-  res.write("retry: 2000\n\n")
+  const res = SseResponse.open(ctx, 2000)
   const fiber = Effect.runFork(
     events.pipe(Stream.runForEach((frame) => Effect.sync(() => res.write(EventStream.encode(frame)))))
   )
