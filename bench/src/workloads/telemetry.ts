@@ -9,53 +9,17 @@
  *
  *   TELEMETRY_N=20000 TELEMETRY_ROUNDS=3 node bench/src/workloads/telemetry.ts
  */
-import { Effect, Exit, Metric, Schema, Scope, Stream } from "effect"
-import { JobDefinition, JobStore, MemoryStore, RetryPolicy, Runner, Telemetry } from "@jobtrack/core"
-import type { JobRecord, JobStoreShape } from "@jobtrack/core"
+import { Effect, Exit, Metric, Scope } from "effect"
+import { JobStore, Runner, Telemetry } from "@jobtrack/core"
+import * as InstantStore from "./instantStore.ts"
 
 const N = Number(process.env.TELEMETRY_N ?? 20_000)
 const ROUNDS = Number(process.env.TELEMETRY_ROUNDS ?? 3)
 
 const main = async () => {
-  let seen = 0
-  let done: () => void = () => {}
-  const noop = JobDefinition.make({
-    type: "noop",
-    payload: Schema.Struct({ i: Schema.Int }),
-    retry: RetryPolicy.none,
-    handler: () => Effect.sync(() => {
-      if (++seen === N) done()
-    })
-  })
-  const base = await Effect.runPromise(MemoryStore.make)
-  const template = (await Effect.runPromise(base.enqueue({
-    id: "00000000-0000-7000-8000-000000000000", type: "noop", queue: "default", payload: { i: 1 }, owner: null, key: null,
-    maxAttempts: 1, priority: 0, runAt: new Date(0), groupKey: null, groupLimit: null,
-    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-  }))).job
-  let handedOut = 0
-  const store: JobStoreShape = {
-    ...base,
-    changes: Stream.never,
-    claim: ({ limit }) =>
-      Effect.sync(() => {
-        const n = Math.min(limit, N - handedOut)
-        const jobs: Array<JobRecord> = []
-        for (let k = 0; k < n; k++) {
-          const i = handedOut++
-          jobs.push({ ...template, id: `job-${i}`, status: "processing", attempts: 1, token: 1, payload: { i } })
-        }
-        return jobs
-      }),
-    completeMany: (items) =>
-      Effect.succeed({ completed: items.map((c) => ({ ...template, id: c.lease.id, status: "completed" as const })), refused: [] }),
-    recoverExpired: () => Effect.succeed([]),
-    stats: () => base.stats({})
-  }
+  const { noop, round: start, store } = await InstantStore.make(N)
   const run = async (telemetry: boolean) => {
-    seen = 0
-    handedOut = 0
-    const all = new Promise<void>((r) => (done = r))
+    const all = start()
     const scope = Effect.runSync(Scope.make())
     const cpu0 = process.cpuUsage()
     const runner = Runner.make({ definitions: [noop], concurrency: 10, prune: false }).pipe(
