@@ -20,6 +20,7 @@ import type { StepStoreShape } from "./StepStore.js"
 import type { JobLogStoreShape } from "./JobLogStore.js"
 import type { ScheduleStoreShape } from "./ScheduleStore.js"
 import type { HookSubscriptionStoreShape } from "./HookSubscriptionStore.js"
+import type { QueueChanged, StatusFeedStoreShape } from "./StatusFeedStore.js"
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
@@ -145,12 +146,13 @@ export interface Stats {
 }
 
 /**
- * A change a store announces (rule 11): a job's change, or a resync.
+ * A change a store announces (rule 11): a job's change, a coarse change of a
+ * queue while a feed is open (rule F1, {@link StatusFeedStoreShape}), or a resync.
  *
  * @since 0.1.0
  * @category models
  */
-export type JobChange = JobChanged | ChangesResync
+export type JobChange = JobChanged | QueueChanged | ChangesResync
 
 /**
  * One job changed.
@@ -265,7 +267,13 @@ export interface DeliveryFilter {
  * @category models
  */
 export interface JobStoreShape
-  extends AdminStoreShape, StepStoreShape, JobLogStoreShape, ScheduleStoreShape, HookSubscriptionStoreShape
+  extends
+    AdminStoreShape,
+    StepStoreShape,
+    JobLogStoreShape,
+    ScheduleStoreShape,
+    HookSubscriptionStoreShape,
+    StatusFeedStoreShape
 {
   /**
    * Insert a job, or return the non-terminal job of the same type, owner and key

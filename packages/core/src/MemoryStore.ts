@@ -397,6 +397,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     ...steps.verbs,
     changes: Stream.fromPubSub(pubsub),
     watching: () => Effect.void, // every change is announced
+    watchingAll: Effect.void, // every status change is announced (rule F1)
     ...MemoryAdmin.verbs(jobs, () => store, snapshot),
     ...MemoryLogs.make(find, held),
     ...memorySchedules(insert)

@@ -1,7 +1,8 @@
 /**
  * Changes (rule 11): notifications of the schema's channel, heard through
- * the store's `Notifier`, as a stream; and `watching`, the registration that
- * makes the trigger announce a job's progress and status changes.
+ * the store's `Notifier`, as a stream; `watching`, the registration that
+ * makes the trigger announce a job's progress and status changes; and
+ * `watchingAll` ({@link StatusFeed}), every job's status changes, coarsely.
  *
  * @since 0.2.0
  */
@@ -12,6 +13,7 @@ import type { JobChange, JobChanged, JobStatus, JobStoreShape } from "@jobtrack/
 import { sql } from "kysely"
 import type * as Notifier from "../Notifier.js"
 import type { StoreContext } from "./Context.js"
+import * as StatusFeed from "./StatusFeed.js"
 
 /**
  * Listen on the schema's channel for the store's lifetime.
@@ -22,7 +24,7 @@ import type { StoreContext } from "./Context.js"
 export const changes = (
   ctx: StoreContext,
   notifier: Notifier.Notifier
-): Effect.Effect<Pick<JobStoreShape, "changes" | "watching">, never, Scope.Scope> =>
+): Effect.Effect<Pick<JobStoreShape, "changes" | "watching" | "watchingAll">, never, Scope.Scope> =>
   Effect.gen(function*() {
     const channel = `jobtrack:${ctx.schema}`
     const pubsub = yield* PubSub.unbounded<JobChange>()
@@ -31,8 +33,13 @@ export const changes = (
       channel,
       (payload) => {
         try {
-          const m = JSON.parse(payload) as { i: string; t: string; q: string; k: JobChanged["kind"]; s: JobStatus }
-          PubSub.publishUnsafe(pubsub, { id: m.i, type: m.t, queue: m.q, kind: m.k, status: m.s })
+          const m = JSON.parse(payload) as { i?: string; t: string; q: string; k: JobChanged["kind"] | "queue"; s: JobStatus }
+          PubSub.publishUnsafe(
+            pubsub,
+            m.k === "queue" || m.i === undefined
+              ? { kind: "queueChanged", type: m.t, queue: m.q, status: m.s }
+              : { id: m.i, type: m.t, queue: m.q, kind: m.k, status: m.s }
+          )
         } catch {
           // not ours
         }
@@ -40,7 +47,7 @@ export const changes = (
       // notifications sent while the connection was down are lost: readers re-read
       () => PubSub.publishUnsafe(pubsub, { kind: "resync" })
     )
-    return { changes: Stream.fromPubSub(pubsub), watching: watching(ctx) }
+    return { changes: Stream.fromPubSub(pubsub), watching: watching(ctx), watchingAll: yield* StatusFeed.make(ctx) }
   })
 
 const watching = (ctx: StoreContext): JobStoreShape["watching"] => (id) => {

@@ -77,12 +77,13 @@ const make = (store: JobStoreShape, pollMs: number): ChangeHub => {
         for (const w of watched.values()) wakeJob(w)
         return
       }
-      const own = watched.get(change.id)
+      // a queue's coarse change (a feed is open) may be this job's own: its pending watchers re-read below
+      const own = change.kind === "queueChanged" ? undefined : watched.get(change.id)
       if (own) wakeJob(own)
       if (change.kind === "progress") return
       // a change in a queue may move the positions of its pending jobs
-      for (const [id, w] of watched) {
-        if (id === change.id) continue
+      for (const w of watched.values()) {
+        if (w === own) continue
         for (const s of w.subscribers) {
           if (s.pending && s.queue === change.queue) {
             wakeJob(w)

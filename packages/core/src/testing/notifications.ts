@@ -21,7 +21,7 @@ const listen = (store: JobStoreShape) =>
       Effect.gen(function*() {
         while (true) {
           const c = yield* Queue.take(received)
-          if (c.kind !== "resync" && c.id === id && c.kind === kind) return c
+          if (c.kind !== "resync" && c.kind !== "queueChanged" && c.id === id && c.kind === kind) return c
         }
       }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
   })

@@ -23,6 +23,7 @@ import { progressRules } from "./progress.js"
 import { stepRules } from "./steps.js"
 import { telemetryRules } from "./telemetry.js"
 import { scheduleRules } from "./schedules.js"
+import { statusFeedRules } from "./statusFeed.js"
 import { transitionRules } from "./transitions.js"
 
 /** Every rule module, in the order the suite registers them. */
@@ -45,7 +46,8 @@ const modules: ReadonlyArray<RuleModule> = [
   adminRules,
   stepRules,
   telemetryRules,
-  scheduleRules
+  scheduleRules,
+  statusFeedRules
 ]
 
 /** The suite's rules as data (for running one check against a given store). */
