@@ -231,10 +231,24 @@ export const jobsConsole = <Trx>(
  * Server-Sent Events of the store's changes: `ready` once subscribed (the page
  * re-reads what it shows: nothing after this point is missed), then
  * `changes` (batched, at most every 250 ms), `resync` when the store may have
- * missed some (or when a batch is too large to be worth applying), and `tick` every few seconds (stores announce some status
- * changes only for watched jobs: the page re-reads on a tick too). With
- * `?job=`, that job is watched while the stream is open.
+ * missed some (or when a batch is too large to be worth applying), and `tick`
+ * every few seconds (a fallback: progress of unwatched jobs, an announcement
+ * lost without a resync). With `?job=`, that job is watched while the stream
+ * is open; without, the store's status feed is (`watchingAll`: every job's
+ * status changes, coarsely; one registration per process whatever the
+ * number of streams, none while no console is open).
  */
+/** The changes of a batch without resyncs, each coarse `queueChanged` once. */
+const distinct = (list: ReadonlyArray<JobChange>): Array<JobChange> => {
+  const seen = new Set<string>()
+  return list.filter((c) => {
+    if (c.kind === "resync") return false
+    if (c.kind !== "queueChanged") return true
+    const key = `${c.queue}\u0000${c.type}\u0000${c.status}`
+    return seen.has(key) ? false : (seen.add(key), true)
+  })
+}
+
 const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | undefined, tickMs: number) => {
   const res = SseResponse.open(ctx, 1000)
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
@@ -244,14 +258,14 @@ const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | u
     const list = pending
     pending = []
     if (list.some((c) => c.kind === "resync")) send("resync", {})
-    const changed = list.filter((c) => c.kind !== "resync")
+    const changed = distinct(list)
     // a flood is a resync: the page re-reads instead of applying thousands of changes
     if (changed.length > 500) send("resync", {})
     else if (changed.length > 0) send("changes", changed)
   }
   const program = Effect.scoped(
     Effect.gen(function*() {
-      if (job !== undefined) yield* store.watching(job).pipe(Effect.ignore)
+      yield* (job !== undefined ? store.watching(job) : store.watchingAll).pipe(Effect.ignore)
       // subscribe first (a pull subscribes when made), then say ready: nothing after it is missed
       const pull = yield* Stream.toPull(store.changes)
       send("ready", { at: new Date().toISOString() })

@@ -1,0 +1,120 @@
+/**
+ * The console is live on PostgreSQL (issue 15, "Live"): a job enqueued and
+ * completed by another OS process reaches the console's list stream through
+ * the store's status feed, long before the stream's tick (60 s here). The
+ * feed costs nothing while no console is open: its registration exists only
+ * while a list stream is open, one for the process however many are.
+ */
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Layer } from "effect"
+import { JobStore } from "@jobtrack/core"
+import { migrate, postgres } from "@jobtrack/adapter-kysely"
+import { Kysely, PostgresDialect, sql } from "kysely"
+import pg from "pg"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { postgresUrl } from "../../../scripts/test-env.js"
+import { eventually, startConsoleApp } from "./consoleServer.js"
+import type { ConsoleApp } from "./consoleServer.js"
+
+const url = postgresUrl()
+const producer = fileURLToPath(new URL("./fixtures/producer.ts", import.meta.url))
+
+/** One SSE client of the console: its events as they arrive. */
+const openStream = async (address: string) => {
+  const abort = new AbortController()
+  const events: Array<{ event: string; data: unknown }> = []
+  const res = await fetch(address, { headers: { "x-user": "viewer" }, signal: abort.signal })
+  assert.strictEqual(res.status, 200)
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  void (async () => {
+    let buffer = ""
+    try {
+      while (true) {
+        const { done, value } = await reader.read()
+        if (done) return
+        buffer += value
+        let cut: number
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut)
+          buffer = buffer.slice(cut + 2)
+          const event = /^event: (.*)$/m.exec(block)?.[1]
+          const data = /^data: (.*)$/m.exec(block)?.[1]
+          if (event) events.push({ event, data: data ? JSON.parse(data) : undefined })
+        }
+      }
+    } catch {
+      // closed
+    }
+  })()
+  return { events, close: () => abort.abort() }
+}
+
+describe.skipIf(!url)("console live on PostgreSQL", { tags: ["postgres"] }, () => {
+  const schema = `jt_live_${Math.random().toString(36).slice(2, 10)}`
+  let db: Kysely<unknown>
+  let app: ConsoleApp
+  let child: ChildProcess | undefined
+  const feedRows = async () =>
+    Number((await sql<{ n: string }>`select count(*) as n from ${sql.id(schema, "watches")}
+      where job_id = '00000000-0000-0000-0000-000000000000'::uuid and expires_at > now()`.execute(db)).rows[0]!.n)
+
+  beforeAll(async () => {
+    db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url!, max: 2 }) }) })
+    await migrate(db, { schema })
+    // a plain store layer (the console joins no host transaction)
+    const store = Layer.effect(JobStore, postgres({ connectionString: url!, schema, migrate: false, max: 5 }))
+    app = await startConsoleApp({ tick: "60 seconds" }, store)
+  }, 60_000)
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill("SIGKILL")
+    await app?.close()
+    await sql.raw(`drop schema if exists "${schema}" cascade`).execute(db)
+    await db.destroy()
+  })
+
+  it("another process's job appears and completes in the list stream without waiting for the tick", async () => {
+    assert.strictEqual(await feedRows(), 0, "a feed is registered while no console is open")
+    const streams = [await openStream(`${app.url}/api/events`), await openStream(`${app.url}/api/events`)]
+    await eventually(async () => streams.every((s) => s.events.some((e) => e.event === "ready")), (ok) => ok, 10_000)
+    assert.strictEqual(await feedRows(), 1, "two open streams share one registration")
+
+    child = spawn(process.execPath, [producer, url!, schema], { stdio: ["pipe", "pipe", "pipe"] })
+    let out = ""
+    let err = ""
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()))
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()))
+    await eventually(async () => out, (o) => o.includes("ready"), 20_000).catch((e) => {
+      throw new Error(`${e}: ${err}`)
+    })
+    child.stdin!.write("enqueue\n")
+    const id = (await eventually(async () => /enqueued (\S+)/.exec(out)?.[1], (m) => m !== undefined, 10_000))!
+
+    const changes = (s: (typeof streams)[number]) =>
+      s.events.filter((e) => e.event === "changes").flatMap((e) => e.data as Array<Record<string, unknown>>)
+    const started = Date.now()
+    for (const s of streams) {
+      await eventually(async () => changes(s), (cs) => cs.some((c) => c.id === id && c.kind === "enqueued"), 10_000)
+      await eventually(
+        async () => changes(s),
+        (cs) => cs.some((c) => c.kind === "queueChanged" && c.type === "echo" && c.status === "completed"),
+        10_000
+      )
+    }
+    // a 60 s tick cannot have done it
+    assert.isBelow(Date.now() - started, 30_000)
+    for (const s of streams) assert.isFalse(s.events.some((e) => e.event === "tick"))
+
+    // the view the page re-reads shows it done
+    const list = await fetch(`${app.url}/api/jobs?type=echo`, { headers: { "x-user": "viewer" } })
+    const items = ((await list.json()) as { items: Array<{ id: string; status: string }> }).items
+    assert.deepStrictEqual(items.map((j) => [j.id, j.status]), [[id, "completed"]])
+
+    // the last stream gone, the feed is gone: the trigger is quiet again
+    for (const s of streams) s.close()
+    await eventually(feedRows, (n) => n === 0, 10_000)
+    child.stdin!.end()
+    await new Promise((r) => child!.once("exit", r))
+  }, 90_000)
+})
