@@ -41,6 +41,12 @@ export type PostgresConnection = string | {
  */
 export interface PgliteListener {
   listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>
+  /**
+   * Stop `callback` hearing `channel` (the last one stops listening). Used
+   * when present: the function `listen` returns unquotes the channel name
+   * before its UNLISTEN, which then fails for names such as `jobtrack:x`.
+   */
+  unlisten?(channel: string, callback?: (payload: string) => void): Promise<void>
 }
 
 /**
@@ -150,9 +156,12 @@ export const postgres = (config: PostgresConnection): Notifier => ({
  * @category constructors
  */
 export const pglite = (db: PgliteListener): Notifier => ({
-  listen: (channel, onMessage) =>
-    Effect.acquireRelease(
-      Effect.promise(() => db.listen(`"${channel}"`, onMessage)),
-      (unlisten) => Effect.promise(() => unlisten().catch(() => {}))
+  listen: (channel, onMessage) => {
+    const quoted = `"${channel.replaceAll("\"", "\"\"")}"`
+    return Effect.acquireRelease(
+      Effect.promise(() => db.listen(quoted, onMessage)),
+      (unlisten) =>
+        Effect.promise(() => (db.unlisten ? db.unlisten(quoted, onMessage) : unlisten()).catch(() => {}))
     ).pipe(Effect.asVoid)
+  }
 })

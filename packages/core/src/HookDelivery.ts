@@ -21,9 +21,10 @@
  * @since 0.1.0
  */
 import { hostname } from "node:os"
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule } from "effect"
 import type { Scope } from "effect"
 import * as Hooks from "./Hooks.js"
+import * as ChangeSubscription from "./internal/changeSubscription.js"
 import type { LeaseLost, StoreError } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
 import type { HookDelivery, JobStoreShape } from "./JobStore.js"
@@ -232,13 +233,10 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
     if (events.length === 0 || types.length === 0) {
       return { inFlight: () => [], shutdown: Effect.void }
     }
-    const listener = yield* store.changes.pipe(
-      Stream.runForEach((change) =>
-        change.kind === "hook" && types.includes(change.type) && (events as ReadonlyArray<string>).includes(change.status)
-          ? Effect.sync(() => Queue.offerUnsafe(wake, undefined))
-          : Effect.void
-      ),
-      Effect.forkDetach({ startImmediately: true })
+    const listener = yield* ChangeSubscription.open(store, (change) =>
+      change.kind === "hook" && types.includes(change.type) && (events as ReadonlyArray<string>).includes(change.status)
+        ? Effect.sync(() => Queue.offerUnsafe(wake, undefined))
+        : Effect.void
     )
     const loopFiber = yield* Effect.forkDetach(loop)
 

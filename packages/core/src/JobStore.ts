@@ -366,7 +366,9 @@ export interface JobStoreShape
    * requests and deletions are always announced; progress and status changes
    * at least for jobs someone is {@link JobStoreShape.watching | watching}.
    * A store that can lose announcements (a dropped connection) emits a
-   * `resync` once it can hear again.
+   * `resync` once it can hear again. A store may listen only while someone
+   * subscribes: a subscription is open once `Stream.toPull` returns (read
+   * the state you track after that, not before).
    */
   readonly changes: Stream.Stream<JobChange>
   /**

@@ -4,10 +4,16 @@
  * makes the trigger announce a job's progress and status changes; and
  * `watchingAll` ({@link StatusFeed}), every job's status changes, coarsely.
  *
+ * The store listens only while someone subscribes: a process that only
+ * enqueues holds no LISTEN and receives none of its own inserts'
+ * notifications. The first subscription starts listening, the last one to
+ * close stops it; a subscription is open once listening is (`Stream.toPull`
+ * returns then, or after the notifier's few seconds of waiting for an
+ * unreachable database, which later sends a `resync`).
+ *
  * @since 0.2.0
  */
-import { Effect, PubSub, Stream } from "effect"
-import type { Scope } from "effect"
+import { Channel, Deferred, Effect, Exit, PubSub, Scope, Stream } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobChange, JobChanged, JobStatus, JobStoreShape } from "@jobtrack/core"
 import { sql } from "kysely"
@@ -16,7 +22,7 @@ import type { StoreContext } from "./Context.js"
 import * as StatusFeed from "./StatusFeed.js"
 
 /**
- * Listen on the schema's channel for the store's lifetime.
+ * The schema's changes, listened to while subscribed, for the store's lifetime.
  *
  * @since 0.2.0
  * @category changes
@@ -29,7 +35,7 @@ export const changes = (
     const channel = `jobtrack:${ctx.schema}`
     const pubsub = yield* PubSub.unbounded<JobChange>()
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
-    yield* notifier.listen(
+    const listening = sharedListening(yield* Effect.scope, notifier.listen(
       channel,
       (payload) => {
         try {
@@ -46,9 +52,51 @@ export const changes = (
       },
       // notifications sent while the connection was down are lost: readers re-read
       () => PubSub.publishUnsafe(pubsub, { kind: "resync" })
-    )
-    return { changes: Stream.fromPubSub(pubsub), watching: watching(ctx), watchingAll: yield* StatusFeed.make(ctx) }
+    ))
+    const subscribe: Stream.Stream<JobChange> = Stream.fromChannel(Channel.fromTransform((upstream, scope) =>
+      Effect.gen(function*() {
+        // subscribed before listening starts: nothing heard after it is missed
+        const subscription = yield* PubSub.subscribe(pubsub)
+        yield* listening
+        return yield* Channel.toTransform(Channel.fromSubscriptionArray(subscription))(upstream, scope)
+      }).pipe(Scope.provide(scope))
+    ))
+    return { changes: subscribe, watching: watching(ctx), watchingAll: yield* StatusFeed.make(ctx) }
   })
+
+/**
+ * One `listen` shared by every subscription: started (in a scope of its own
+ * under the store's) by the first, stopped when the last closes. Returns,
+ * in the subscription's scope, once listening.
+ */
+const sharedListening = (
+  storeScope: Scope.Scope,
+  listen: Effect.Effect<void, never, Scope.Scope>
+): Effect.Effect<void, never, Scope.Scope> => {
+  let subscribers = 0
+  let session: { readonly scope: Scope.Closeable; readonly live: Deferred.Deferred<void> } | undefined
+  const open = () => {
+    const scope = Scope.forkUnsafe(storeScope)
+    const live = Deferred.makeUnsafe<void>()
+    session = { scope, live }
+    return listen.pipe(
+      Effect.ensuring(Deferred.done(live, Exit.void)),
+      Scope.provide(scope),
+      Effect.forkIn(scope),
+      Effect.as(live)
+    )
+  }
+  const close = Effect.suspend(() => {
+    if (--subscribers > 0 || session === undefined) return Effect.void
+    const { scope } = session
+    session = undefined
+    return Scope.close(scope, Exit.void)
+  })
+  return Effect.acquireRelease(
+    Effect.suspend(() => subscribers++ === 0 || session === undefined ? open() : Effect.succeed(session.live)),
+    () => close
+  ).pipe(Effect.flatMap(Deferred.await))
+}
 
 const watching = (ctx: StoreContext): JobStoreShape["watching"] => (id) => {
   if (!JobId.isValid(id)) return Effect.void

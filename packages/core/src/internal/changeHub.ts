@@ -16,10 +16,11 @@
  *
  * @internal
  */
-import { Deferred, Duration, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import type { JobView } from "../Job.js"
 import type { JobNotFound, StoreError } from "../JobError.js"
 import type { JobChange, JobStoreShape } from "../JobStore.js"
+import * as ChangeSubscription from "./changeSubscription.js"
 
 /** One watching stream, as the hub sees it. */
 export interface Subscriber {
@@ -64,6 +65,8 @@ const make = (store: JobStoreShape, pollMs: number): ChangeHub => {
   let fibers: ReadonlyArray<Fiber.Fiber<unknown, unknown>> = []
   let size = 0
   let cursor = 0
+  /** Done once the hub's subscription to the store's changes is open (a later watcher waits for it too). */
+  let opened = Deferred.makeUnsafe<void>()
 
   // a read started before the wake-up may miss the change: readers of the new generation read again
   const wakeJob = (w: Watched) => {
@@ -108,14 +111,17 @@ const make = (store: JobStoreShape, pollMs: number): ChangeHub => {
   }).pipe(Effect.delay(pollMs), Effect.forever)
 
   const startFibers = Effect.gen(function*() {
-    const listener = yield* store.changes.pipe(Stream.runForEach(dispatch), Effect.forkDetach({ startImmediately: true }))
+    // open before the first watcher reads its job: a change after that read is heard
+    const listener = yield* ChangeSubscription.open(store, dispatch)
     const poll = yield* Effect.forkDetach(fallback)
     fibers = [listener, poll]
+    Deferred.doneUnsafe(opened, Exit.void)
   })
 
   const add = (s: Subscriber) =>
     Effect.gen(function*() {
       if (size++ === 0) yield* startFibers
+      else yield* Deferred.await(opened)
       let w = watched.get(s.id)
       if (!w) {
         const scope = yield* Scope.make()
@@ -140,6 +146,7 @@ const make = (store: JobStoreShape, pollMs: number): ChangeHub => {
       if (--size === 0) {
         const running = fibers
         fibers = []
+        opened = Deferred.makeUnsafe<void>()
         yield* Effect.forEach(running, Fiber.interrupt, { discard: true })
       }
     })

@@ -191,7 +191,9 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
     (store) =>
       Effect.gen(function*() {
         const received = yield* Queue.unbounded<JobChange>()
-        yield* store.changes.pipe(
+        // subscribed when `toPull` returns (a store may start listening only then)
+        const pull = yield* Stream.toPull(store.changes)
+        yield* Stream.fromPull(Effect.succeed(pull)).pipe(
           Stream.runForEach((c) => Queue.offer(received, c)),
           Effect.forkScoped({ startImmediately: true })
         )

@@ -7,13 +7,16 @@ import { claimOne, lease, newJob, rule } from "./harness.js"
 import type { RuleModule } from "./harness.js"
 
 /**
- * Subscribe to the store's changes; `next(id, kind)` waits (at most 5 s of
+ * Subscribe to the store's changes (open once `Stream.toPull` returns: a
+ * store may start listening at the first subscription); `next(id, kind)` waits (at most 5 s of
  * real time) for that change of that job.
  */
 const listen = (store: JobStoreShape) =>
   Effect.gen(function*() {
     const received = yield* Queue.unbounded<JobChange>()
-    yield* store.changes.pipe(
+    // subscribed when `toPull` returns (a store may start listening only then)
+    const pull = yield* Stream.toPull(store.changes)
+    yield* Stream.fromPull(Effect.succeed(pull)).pipe(
       Stream.runForEach((c) => Queue.offer(received, c)),
       Effect.forkScoped({ startImmediately: true })
     )
