@@ -1,76 +1,129 @@
 /**
- * Worker CPU per 1,000 no-op jobs (issue 13, item 3): enqueue N no-op jobs
- * on PostgreSQL, then drain them with one runner (concurrency 10) in this
- * process and report the process's CPU time (user + system, from
- * `process.cpuUsage`) and the wall time of the drain alone.
+ * Worker CPU per 1,000 no-op jobs (issue 13, item 3), jobtrack against its
+ * peers in the same run: for each system in turn (the same `System`s as
+ * `pnpm bench`), enqueue N no-op jobs on PostgreSQL, then drain them with
+ * workers of concurrency 10 in this process, and report the process's CPU
+ * time during the drain (user + system, from `process.cpuUsage`) and the
+ * drain's jobs/s. Systems take turns within each round, so each round
+ * compares them in the same minutes; the first round is JIT warm-up.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node bench/src/workloads/workerCpu.ts
- *   WORKER_CPU_N=2000 WORKER_CPU_ROUNDS=3 node bench/src/workloads/workerCpu.ts
- *   WORKER_CPU_STORE=memory node bench/src/workloads/workerCpu.ts   (the runner's own cost, no database)
+ *   WORKER_CPU_N=10000 WORKER_CPU_ROUNDS=4 WORKER_CPU_SYSTEMS=jobtrack,pg-boss node bench/src/workloads/workerCpu.ts
+ *   WORKER_CPU_SYSTEMS=memory node bench/src/workloads/workerCpu.ts   (jobtrack's runner on MemoryStore, no database)
+ *   WORKER_CPU_PROFILE=/tmp/prof node bench/src/workloads/workerCpu.ts   (a .cpuprofile of each drain of the last round)
  *
- * Run after `pnpm build` (it imports the built packages). Prints one JSON line per round.
+ * Run after `pnpm build` (it imports the built packages). Prints one JSON line per system per round.
  */
+import { writeFile } from "node:fs/promises"
+import { Session } from "node:inspector/promises"
 import { Effect, Exit, Schema, Scope } from "effect"
 import { JobDefinition, JobStore, MemoryStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
-import { postgres } from "@jobtrack/adapter-kysely"
 import pg from "pg"
+import { graphileWorker, jobtrack, pgBoss } from "../systems.ts"
+import type { System } from "../systems.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-const N = Number(process.env.WORKER_CPU_N ?? 2000)
-const ROUNDS = Number(process.env.WORKER_CPU_ROUNDS ?? 3)
-const schema = "bench_worker_cpu"
-const memory = process.env.WORKER_CPU_STORE === "memory"
+const N = Number(process.env.WORKER_CPU_N ?? 10_000)
+const ROUNDS = Number(process.env.WORKER_CPU_ROUNDS ?? 4)
+const PROFILE = process.env.WORKER_CPU_PROFILE
+const names = (process.env.WORKER_CPU_SYSTEMS ?? "jobtrack,pg-boss,graphile-worker").split(",")
 
-const main = async () => {
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`drop schema if exists ${schema} cascade`)
-  let seen = 0
-  let done: () => void = () => {}
+/** jobtrack's runner over MemoryStore: the runner's own cost with an in-process store. */
+const memory = async (): Promise<System> => {
+  let onStart: (i: number) => void = () => {}
   const noop = JobDefinition.make({
     type: "noop",
     payload: Schema.Struct({ i: Schema.Int }),
     retry: RetryPolicy.none,
-    handler: () => Effect.sync(() => {
-      if (++seen === N) done()
-    })
+    handler: ({ i }) => Effect.sync(() => onStart(i))
   })
-  const scope = Effect.runSync(Scope.make())
-  const store = memory
-    ? await Effect.runPromise(MemoryStore.make)
-    : await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 12 }), scope))
-  const tracker = await Effect.runPromise(Tracker.make({ definitions: [noop] }).pipe(Effect.provideService(JobStore, store)))
-  for (let round = 1; round <= ROUNDS; round++) {
-    if (!memory) await admin.query(`truncate ${schema}.jobs`)
-    for (let i = 0; i < N; i += 1000) {
-      const count = Math.min(1000, N - i)
-      await Effect.runPromise(tracker.enqueueMany(noop, Array.from({ length: count }, (_, k) => ({ payload: { i: i + k } }))))
-    }
-    if (!memory) await admin.query(`vacuum analyze ${schema}.jobs`)
-    seen = 0
-    const all = new Promise<void>((r) => (done = r))
-    const runnerScope = Effect.runSync(Scope.make())
-    const cpu0 = process.cpuUsage()
-    const t0 = performance.now()
-    await Effect.runPromise(Scope.provide(
-      Runner.make({ definitions: [noop], concurrency: 10, prune: false }).pipe(Effect.provideService(JobStore, store)),
-      runnerScope
-    ))
-    await all
-    const secs = (performance.now() - t0) / 1000
-    const cpu = process.cpuUsage(cpu0)
-    await Effect.runPromise(Scope.close(runnerScope, Exit.void))
-    console.log(JSON.stringify({
-      round,
-      store: memory ? "memory" : "postgres",
-      n: N,
-      jobsPerSecond: Math.round(N / secs),
-      cpuMsPer1000: Math.round((cpu.user + cpu.system) / 1000 / (N / 1000))
-    }))
+  let store = await Effect.runPromise(MemoryStore.make)
+  let runnerScope: Scope.Closeable | undefined
+  return {
+    name: "memory",
+    enqueueOne: async () => "",
+    enqueueBatch: async (from, count) => {
+      const tracker = await Effect.runPromise(Tracker.make({ definitions: [noop] }).pipe(Effect.provideService(JobStore, store)))
+      await Effect.runPromise(tracker.enqueueMany(noop, Array.from({ length: count }, (_, k) => ({ payload: { i: from + k } }))))
+    },
+    startWorkers: async (concurrency, f) => {
+      onStart = f
+      runnerScope = Effect.runSync(Scope.make())
+      await Effect.runPromise(Scope.provide(
+        Runner.make({ definitions: [noop], concurrency, prune: false }).pipe(Effect.provideService(JobStore, store)),
+        runnerScope
+      ))
+    },
+    stopWorkers: async () => {
+      if (runnerScope) await Effect.runPromise(Scope.close(runnerScope, Exit.void))
+    },
+    getById: async () => undefined,
+    reset: async () => {
+      store = await Effect.runPromise(MemoryStore.make)
+    },
+    close: async () => {}
   }
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  await admin.query(`drop schema if exists ${schema} cascade`)
-  await admin.end()
+}
+
+const makers: Record<string, (url: string) => Promise<System>> = {
+  jobtrack,
+  "pg-boss": pgBoss,
+  "graphile-worker": graphileWorker,
+  memory
+}
+
+const main = async () => {
+  const systems: Array<System> = []
+  for (const name of names) {
+    const make = makers[name]
+    if (!make) throw new Error(`unknown system ${name} (${Object.keys(makers).join(", ")})`)
+    systems.push(await make(url))
+  }
+  const admin = names.some((n) => n !== "memory") ? new pg.Client({ connectionString: url }) : undefined
+  await admin?.connect()
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const s of systems) {
+      await s.reset()
+      for (let i = 0; i < N; i += 1000) await s.enqueueBatch(i, Math.min(1000, N - i))
+      await admin?.query("checkpoint")
+      let seen = 0
+      let done: () => void = () => {}
+      const all = new Promise<void>((r) => (done = r))
+      const profile = PROFILE && round === ROUNDS ? new Session() : undefined
+      if (profile) {
+        profile.connect()
+        await profile.post("Profiler.enable")
+        await profile.post("Profiler.start")
+      }
+      const cpu0 = process.cpuUsage()
+      const t0 = performance.now()
+      await s.startWorkers(10, () => {
+        if (++seen === N) done()
+      })
+      await all
+      const secs = (performance.now() - t0) / 1000
+      const cpu = process.cpuUsage(cpu0)
+      if (profile) {
+        const { profile: p } = await profile.post("Profiler.stop")
+        await writeFile(`${PROFILE}/${s.name}.cpuprofile`, JSON.stringify(p))
+        profile.disconnect()
+      }
+      await s.stopWorkers()
+      console.log(JSON.stringify({
+        round,
+        system: s.name,
+        n: N,
+        jobsPerSecond: Math.round(N / secs),
+        cpuMsPer1000: Math.round((cpu.user + cpu.system) / 1000 / (N / 1000))
+      }))
+    }
+  }
+  for (const s of systems) {
+    await s.reset()
+    await s.close()
+  }
+  await admin?.end()
+  process.exit(0)
 }
 
 await main()
