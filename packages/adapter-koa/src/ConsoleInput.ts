@@ -12,12 +12,44 @@ import { AdminStore, Job, JobId } from "@jobtrack/core"
 import type { Issue, JobStatus } from "@jobtrack/core"
 
 /**
+ * An action on jobs (one, a selection, or by filter), as named on the wire and in `access`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type JobAction = "retry" | "cancel" | "delete" | "runNow" | "setPriority"
+
+/**
+ * An action on a cron schedule, as named on the wire and in `access`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type ScheduleAction = "pauseSchedule" | "resumeSchedule" | "triggerSchedule"
+
+/**
  * An action the console can take, as named on the wire and in `access`.
  *
  * @since 0.3.0
  * @category models
  */
-export type ConsoleAction = "retry" | "cancel" | "delete" | "runNow" | "setPriority"
+export type ConsoleAction = JobAction | ScheduleAction
+
+/**
+ * Every action on jobs.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const jobActions: ReadonlyArray<JobAction> = ["retry", "cancel", "delete", "runNow", "setPriority"]
+
+/**
+ * Every action on schedules.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const scheduleActions: ReadonlyArray<ScheduleAction> = ["pauseSchedule", "resumeSchedule", "triggerSchedule"]
 
 /**
  * Every action.
@@ -25,7 +57,7 @@ export type ConsoleAction = "retry" | "cancel" | "delete" | "runNow" | "setPrior
  * @since 0.3.0
  * @category constants
  */
-export const allActions: ReadonlyArray<ConsoleAction> = ["retry", "cancel", "delete", "runNow", "setPriority"]
+export const allActions: ReadonlyArray<ConsoleAction> = [...jobActions, ...scheduleActions]
 
 type Input = Readonly<Record<string, unknown>>
 type Result<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issues: ReadonlyArray<Issue> }
@@ -124,6 +156,19 @@ export const filterToWire = (f: AdminStore.AdminFilter): Record<string, string> 
 }
 
 /**
+ * A schedule action from a body: `{ "action": "pauseSchedule" | "resumeSchedule" | "triggerSchedule" }`.
+ *
+ * @since 0.3.0
+ * @category parsing
+ */
+export const scheduleAction = (body: Input, issues: Array<Issue>): ScheduleAction | undefined => {
+  const name = body.action
+  if (typeof name === "string" && (scheduleActions as ReadonlyArray<string>).includes(name)) return name as ScheduleAction
+  issues.push({ path: ["action"], message: `Expected one of ${scheduleActions.join(", ")}` })
+  return undefined
+}
+
+/**
  * An opaque page cursor: the keyset position, base64url JSON.
  *
  * @since 0.3.0
@@ -184,8 +229,8 @@ export const listRequest = (input: Input): Result<AdminStore.AdminListRequest> =
  */
 export const action = (body: Input, issues: Array<Issue>): AdminStore.AdminAction | undefined => {
   const name = body.action
-  if (typeof name !== "string" || !(allActions as ReadonlyArray<string>).includes(name)) {
-    issues.push({ path: ["action"], message: `Expected one of ${allActions.join(", ")}` })
+  if (typeof name !== "string" || !(jobActions as ReadonlyArray<string>).includes(name)) {
+    issues.push({ path: ["action"], message: `Expected one of ${jobActions.join(", ")}` })
     return undefined
   }
   if (name === "setPriority") {
@@ -196,5 +241,5 @@ export const action = (body: Input, issues: Array<Issue>): AdminStore.AdminActio
     }
     return { _tag: "setPriority", priority: p }
   }
-  return { _tag: name as Exclude<ConsoleAction, "setPriority"> }
+  return { _tag: name as Exclude<JobAction, "setPriority"> }
 }

@@ -189,7 +189,11 @@ export const jobsConsole = <Trx>(
   router.post("/api/bulk", withBody((a, body, op) => a.actByFilter(body, op)))
   router.get("/api/audit", route((a, op, ctx) => a.audit(query(ctx), op)))
   // every owner's schedules with their next runs (read-only; a bare store has none)
-  router.get("/api/schedules", route(() => ConsoleSchedules.list("schedules" in jobs ? jobs.schedules : undefined)))
+  const schedules = "schedules" in jobs ? jobs.schedules : undefined
+  router.get("/api/schedules", route(() => ConsoleSchedules.list(schedules)))
+  // pause, resume, trigger: each as the operator may, audited
+  router.post("/api/schedules/:name/action", withBody(async (_a, body, op, ctx) =>
+    ConsoleSchedules.act(schedules, await getStore(), ctx.params.name!, body, op)))
   router.get("/api/events", route(async (_a, _op, ctx) => {
     const store = await getStore()
     const job = typeof ctx.query.job === "string" ? ctx.query.job : undefined

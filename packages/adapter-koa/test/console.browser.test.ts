@@ -145,6 +145,21 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
     const time = row.locator("td.next-run time")
     assert.strictEqual(await time.getAttribute("datetime"), next)
     assert.strictEqual(await time.textContent(), await page.evaluate((iso) => new Date(iso).toLocaleString(), next))
+    // read-only: no schedule actions
+    assert.strictEqual(await row.locator("button[data-schedule-action]").count(), 0)
+  }, 60_000)
+
+  it("the Schedules view pauses and resumes a schedule for an operator who may", async () => {
+    const page = await open("admin")
+    await page.goto(`${app.url}/#/schedules`)
+    const row = page.locator(`table.schedules tr[data-name="${newYearSchedule.name}"]`)
+    await row.locator("td.state", { hasText: "active" }).waitFor()
+    await row.locator("button[data-schedule-action=pauseSchedule]").click()
+    await row.locator("td.state", { hasText: "paused" }).waitFor()
+    assert.isTrue((await app.jobs.schedules.get(newYearSchedule.name)).paused)
+    await row.locator("button[data-schedule-action=resumeSchedule]").click()
+    await row.locator("td.state", { hasText: "active" }).waitFor()
+    assert.isFalse((await app.jobs.schedules.get(newYearSchedule.name)).paused)
   }, 60_000)
 
   it("a cross-site POST is refused, even with the admin's credentials attached", async () => {

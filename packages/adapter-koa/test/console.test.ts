@@ -229,6 +229,43 @@ for (const [kind, store] of Object.entries(stores)) {
       assert.strictEqual(s.next_run_at, info!.nextRunAt!.toISOString())
     })
 
+    it("schedule actions: pause, resume and run now as the operator may, refused across sites, audited", async () => {
+      const path = `/api/schedules/${newYearSchedule.name}/action`
+      for (const user of ["viewer", "retrier"]) {
+        const r = await consoleCall(app, path, { user, body: { action: "pauseSchedule" } })
+        assert.deepStrictEqual([r.status, r.body.error.code], [403, "forbidden"], user)
+      }
+      const refused: Array<[string, Parameters<typeof consoleCall>[2]]> = [
+        ["cross-site", { user: "admin", body: { action: "pauseSchedule" }, headers: { "sec-fetch-site": "cross-site" } }],
+        ["no token", { user: "admin", body: { action: "pauseSchedule" }, token: null }]
+      ]
+      for (const [what, init] of refused) assert.strictEqual((await consoleCall(app, path, init)).status, 403, what)
+      assert.strictEqual((await consoleCall(app, path, { user: "admin", body: { action: "retry" } })).status, 400)
+      const unknown = await consoleCall(app, "/api/schedules/no-such/action", { user: "admin", body: { action: "pauseSchedule" } })
+      assert.strictEqual(unknown.status, 404)
+      assert.isFalse((await app.jobs.schedules.get(newYearSchedule.name)).paused, "a refused request changed the schedule")
+
+      const paused = await consoleCall(app, path, { user: "admin", body: { action: "pauseSchedule" } })
+      assert.deepStrictEqual([paused.status, paused.body.name, paused.body.paused], [200, newYearSchedule.name, true])
+      assert.isTrue((await consoleCall(app, "/api/schedules", { user: "viewer" })).body.items[0].paused)
+      const resumed = await consoleCall(app, path, { user: "admin", body: { action: "resumeSchedule" } })
+      assert.deepStrictEqual([resumed.status, resumed.body.paused], [200, false])
+      const triggered = await consoleCall(app, path, { user: "admin", body: { action: "triggerSchedule" } })
+      assert.deepStrictEqual([triggered.status, triggered.body.type], [202, "flaky"])
+      const job = await app.jobs.get(triggered.body.job_id)
+      assert.strictEqual(job.owner, "ann")
+
+      const audit = (await consoleCall(app, "/api/audit?limit=3", { user: "viewer" })).body.items as Array<Record<string, unknown>>
+      assert.deepStrictEqual(
+        audit.map((e) => [e.actor, e.action, e.target, e.count, e.jobId]),
+        [
+          ["admin@example.com", "triggerSchedule", { schedule: newYearSchedule.name }, 1, job.id],
+          ["admin@example.com", "resumeSchedule", { schedule: newYearSchedule.name }, 0, null],
+          ["admin@example.com", "pauseSchedule", { schedule: newYearSchedule.name }, 0, null]
+        ]
+      )
+    })
+
     it("events: ready once subscribed, then the changes as they happen", async () => {
       const ac = new AbortController()
       const res = await fetch(`${app.url}/api/events`, { headers: { "x-user": "viewer" }, signal: ac.signal })
@@ -258,6 +295,12 @@ describe("the console's schedules without schedules", () => {
     try {
       assert.deepStrictEqual(await ConsoleSchedules.list(jobs.schedules), { status: 200, body: { items: [] } })
       assert.deepStrictEqual(await ConsoleSchedules.list(undefined), { status: 200, body: { items: [] } })
+      const store = await jobs.runtime.runPromise(Effect.service(JobStore))
+      const op = { actor: "admin", actions: ["pauseSchedule" as const] }
+      for (const schedules of [jobs.schedules, undefined]) {
+        const r = await ConsoleSchedules.act(schedules, store, "nightly", { action: "pauseSchedule" }, op)
+        assert.strictEqual(r.status, 404)
+      }
     } finally {
       await jobs.close()
     }

@@ -132,13 +132,16 @@ const actionLabels: Record<string, string> = {
   setPriority: "Set priority"
 }
 
+/** The operator's actions on jobs (the others are on schedules). */
+const jobActions = (me: Me) => me.actions.filter((a) => Object.hasOwn(actionLabels, a))
+
 const ActionBar = (
   { me, onAct }: { me: Me; onAct: (action: string, priority?: number) => void }
 ) => {
   const [priority, setPriority] = useState("0")
-  if (me.actions.length === 0) return null
+  if (jobActions(me).length === 0) return null
   return html`<span class="actions">
-    ${me.actions.filter((a) => a !== "setPriority").map((a) => html`<button type="button" data-action=${a} onClick=${() => onAct(a)}>${actionLabels[a]}</button>`)}
+    ${jobActions(me).filter((a) => a !== "setPriority").map((a) => html`<button type="button" data-action=${a} onClick=${() => onAct(a)}>${actionLabels[a]}</button>`)}
     ${me.actions.includes("setPriority") ? html`
       <input type="number" min="-1000" max="1000" aria-label="priority" value=${priority} onInput=${(e: Event) => setPriority((e.target as HTMLInputElement).value)} />
       <button type="button" data-action="setPriority" onClick=${() => onAct("setPriority", Number(priority))}>Set priority</button>` : null}
@@ -215,10 +218,10 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
   return html`
     <${FilterForm} key=${query.toString()} initial=${{ ...filter, sort, order }} />
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
-    ${me.actions.length > 0 ? html`<div class="toolbar">
+    ${jobActions(me).length > 0 ? html`<div class="toolbar">
       <span>Selection (${selected.size}): </span><${ActionBar} me=${me} onAct=${onSelection} />
       <span class="by-filter">Every job matching the filters:
-        ${me.actions.filter((a) => a !== "setPriority").map((a) => html`<button type="button" data-bulk=${a} onClick=${() => setBulkAction({ action: a })}>${actionLabels[a]} all</button>`)}
+        ${jobActions(me).filter((a) => a !== "setPriority").map((a) => html`<button type="button" data-bulk=${a} onClick=${() => setBulkAction({ action: a })}>${actionLabels[a]} all</button>`)}
       </span>
       ${bulkAction ? html`<span class="confirm">${actionLabels[bulkAction.action]} every job matching these filters?
         <button type="button" data-confirm="yes" onClick=${onBulk}>Yes, ${bulkAction.action}</button>
@@ -226,9 +229,9 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
     </div>` : null}
     ${err ? html`<p class="error">${err}</p>` : !data ? html`<p>Loading…</p>` : html`
       <table class="jobs">
-        <thead><tr>${me.actions.length > 0 ? html`<th></th>` : null}<th>Job</th><th>Type</th><th>Queue</th><th>Owner</th><th>Status</th><th>Progress</th><th>Created</th><th>Finished</th><th>Error</th></tr></thead>
+        <thead><tr>${jobActions(me).length > 0 ? html`<th></th>` : null}<th>Job</th><th>Type</th><th>Queue</th><th>Owner</th><th>Status</th><th>Progress</th><th>Created</th><th>Finished</th><th>Error</th></tr></thead>
         <tbody>${data.items.map((j: Job) => html`<tr data-id=${j.id}>
-          ${me.actions.length > 0 ? html`<td><input type="checkbox" aria-label="select" checked=${selected.has(j.id)} onChange=${() => {
+          ${jobActions(me).length > 0 ? html`<td><input type="checkbox" aria-label="select" checked=${selected.has(j.id)} onChange=${() => {
             const next = new Set(selected)
             if (next.has(j.id)) next.delete(j.id)
             else next.add(j.id)
@@ -264,7 +267,7 @@ const Detail = ({ me, id }: { me: Me; id: string }) => {
   const row = (label: string, value: unknown) => html`<tr><th>${label}</th><td>${value === null || value === undefined ? "—" : String(value)}</td></tr>`
   return html`
     <h2>Job <span class="mono">${job.id}</span> <${Status} s=${job.status} /></h2>
-    ${me.actions.length > 0 ? html`<${ActionBar} me=${me} onAct=${act} />` : null}
+    ${jobActions(me).length > 0 ? html`<${ActionBar} me=${me} onAct=${act} />` : null}
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     <section class="grid">
       <table class="fields"><tbody>
@@ -316,20 +319,44 @@ const Audit = () => {
 
 // ---------------------------------------------------------------- schedules
 
-/** Every cron schedule with its next run (read-only), re-read on live changes and ticks. */
-const Schedules = () => {
-  const { data, err } = useLive(() => get("schedules"), [])
+const scheduleLabels: Record<string, string> = {
+  pauseSchedule: "Pause",
+  resumeSchedule: "Resume",
+  triggerSchedule: "Run now"
+}
+
+/**
+ * Every cron schedule with its next run, re-read on live changes and ticks;
+ * pause, resume and run now for an operator who may (the buttons of the
+ * actions they hold: a read-only operator sees none).
+ */
+const Schedules = ({ me }: { me: Me }) => {
+  const [version, setVersion] = useState(0)
+  const [notice, setNotice] = useState<string | undefined>(undefined)
+  const { data, err } = useLive(() => get("schedules"), [version])
   if (err) return html`<p class="error">${err}</p>`
   if (!data) return html`<p>Loading…</p>`
   if (data.items.length === 0) return html`<h2>Schedules</h2><p>No schedules are configured.</p>`
+  const allowed = me.actions.filter((a) => Object.hasOwn(scheduleLabels, a))
+  const act = (name: string, action: string) =>
+    post(`schedules/${encodeURIComponent(name)}/action`, { action }).then(
+      (r: Job) => (setNotice(r?.job_id ? `${name}: job ${r.job_id} enqueued` : `${name}: ${r.paused ? "paused" : "resumed"}`), setVersion(version + 1)),
+      (e: ApiError) => setNotice(`Refused: ${e.message}`)
+    )
+  const buttons = (s: Job) =>
+    allowed
+      .filter((a) => (a === "pauseSchedule" ? !s.paused : a === "resumeSchedule" ? s.paused : true))
+      .map((a) => html`<button type="button" data-schedule-action=${a} onClick=${() => act(s.name, a)}>${scheduleLabels[a]}</button>`)
   return html`
     <h2>Schedules</h2>
+    ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     <table class="schedules"><thead><tr><th>Name</th><th>Cron</th><th>Time zone</th><th>Job type</th><th>Owner</th><th>State</th>
-      <th>Next run</th><th>Last tick</th></tr></thead>
+      <th>Next run</th><th>Last tick</th>${allowed.length > 0 ? html`<th>Actions</th>` : null}</tr></thead>
       <tbody>${data.items.map((s: Job) => html`<tr data-name=${s.name}><td>${s.name}</td><td><code>${s.cron}</code></td>
-        <td>${s.time_zone}</td><td>${s.type}</td><td>${s.owner ?? "—"}</td><td>${s.paused ? "paused" : "active"}</td>
+        <td>${s.time_zone}</td><td>${s.type}</td><td>${s.owner ?? "—"}</td><td class="state">${s.paused ? "paused" : "active"}</td>
         <td class="next-run">${s.next_run_at ? html`<time datetime=${s.next_run_at}>${fmtTime(s.next_run_at)}</time>` : "—"}</td>
-        <td>${s.last_tick_at ? html`<time datetime=${s.last_tick_at}>${fmtTime(s.last_tick_at)}</time>` : "—"}</td></tr>`)}</tbody></table>`
+        <td>${s.last_tick_at ? html`<time datetime=${s.last_tick_at}>${fmtTime(s.last_tick_at)}</time>` : "—"}</td>
+        ${allowed.length > 0 ? html`<td class="actions">${buttons(s)}</td>` : null}</tr>`)}</tbody></table>`
 }
 
 // ---------------------------------------------------------------- app
@@ -353,7 +380,7 @@ const App = () => {
       ${path === "/" ? html`<${Overview} />`
         : path === "/jobs" ? html`<${JobsList} me=${me} query=${query} />`
         : detail ? html`<${Detail} me=${me} id=${decodeURIComponent(detail[1]!)} />`
-        : path === "/schedules" ? html`<${Schedules} />`
+        : path === "/schedules" ? html`<${Schedules} me=${me} />`
         : path === "/audit" ? html`<${Audit} />`
         : html`<p>Not found.</p>`}
     </main>`
