@@ -3,9 +3,16 @@
  * and its queue position) against a plain get of the same job, with 10,000
  * and 100,000 pending jobs in the queue (loaded with one `generate_series`
  * INSERT, then ANALYZEd), over jobs spread across the queue (from place 1 to
- * the last). jobtrack only: the peers have no queue position.
+ * the last). jobtrack only: the peers have no queue position. Gets and views
+ * alternate call by call, so both see the same moments of a noisy machine.
+ *
+ * Alone (one workload, jobtrack only; prints the figures and view/get ratios):
+ *
+ *   DATABASE_URL=postgres://… node src/workloads/queuePosition.ts     (from bench/)
  */
+import { pathToFileURL } from "node:url"
 import pg from "pg"
+import { jobtrack } from "../systems.ts"
 import type { System } from "../systems.ts"
 
 const depths = [10_000, 100_000] as const
@@ -17,6 +24,7 @@ const metric = (what: "get" | "view", depth: number, p: string) =>
 /** The metrics this module records, for main's table. */
 export const positionMetrics: Array<[string, "higher" | "lower"]> = depths.flatMap((d) => [
   [metric("get", d, "p50"), "lower"] as [string, "lower"],
+  [metric("get", d, "p99"), "lower"] as [string, "lower"],
   [metric("view", d, "p50"), "lower"] as [string, "lower"],
   [metric("view", d, "p99"), "lower"] as [string, "lower"]
 ])
@@ -47,22 +55,41 @@ async (s: System): Promise<void> => {
         select id from (
           select id, row_number() over (order by priority desc, run_at, id) as place from bench_jobtrack.jobs
         ) o where (place - 1) % ($1::int / 100) = 0 order by place`, [depth])).rows.map((r) => r.id)
-      const time = async (f: (id: string) => Promise<unknown>) => {
-        const samples: Array<number> = []
-        for (let k = 0; k < CALLS; k++) {
-          const t0 = performance.now()
-          await f(ids[k % ids.length]!)
-          samples.push(performance.now() - t0)
-        }
-        return samples
+      const gets: Array<number> = []
+      const views: Array<number> = []
+      const view = s.view
+      for (let k = 0; k < CALLS; k++) {
+        const id = ids[k % ids.length]!
+        const t0 = performance.now()
+        await s.getById(id)
+        const t1 = performance.now()
+        await view(id)
+        views.push(performance.now() - t1)
+        gets.push(t1 - t0)
       }
-      const gets = await time(s.getById)
-      const views = await time(s.view)
       options.record(s.name, metric("get", depth, "p50"), percentile(gets, 0.5))
+      options.record(s.name, metric("get", depth, "p99"), percentile(gets, 0.99))
       options.record(s.name, metric("view", depth, "p50"), percentile(views, 0.5))
       options.record(s.name, metric("view", depth, "p99"), percentile(views, 0.99))
     }
   } finally {
     await db.end()
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+  const figures = new Map<string, number | undefined>()
+  const system = await jobtrack(url)
+  try {
+    await viewAtDepth({ url, record: (_system, m, value) => figures.set(m, value) })(system)
+  } finally {
+    await system.reset()
+    await system.close()
+  }
+  for (const [m, value] of figures) console.log(`${m}: ${value?.toFixed(3)}`)
+  for (const depth of depths) {
+    const ratio = (p: string) => (figures.get(metric("view", depth, p))! / figures.get(metric("get", depth, p))!).toFixed(2)
+    console.log(`view/get at ${depth.toLocaleString("en")} pending: p50 ${ratio("p50")}×, p99 ${ratio("p99")}×`)
   }
 }
