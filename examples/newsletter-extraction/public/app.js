@@ -82,7 +82,9 @@ const render = (id) => {
   $("#empty").hidden = true
   card.className = `card ${v.status}`
   card.dataset.status = v.status
-  const waiting = v.status === "pending" && v.queue_position ? `Queue position ${v.queue_position}` : ""
+  // past 1,000 places the position is a bound: "more than 1,000"
+  const place = v.queue_position_capped ? `more than ${(v.queue_position - 1).toLocaleString("en")}` : String(v.queue_position)
+  const waiting = v.status === "pending" && v.queue_position ? `Queue position ${place}` : ""
   const newsletters = v.status === "completed" ? v.result?.newsletters ?? [] : []
   const links = newsletters.reduce((n, x) => n + x.links.length, 0)
   const attempts = attemptsText(v)

@@ -27,7 +27,7 @@ export interface AppOptions {
   readonly refetchOwner?: string | undefined
 }
 
-/** The original status shape, plus queue_position; newsletters only once completed. */
+/** The original status shape, plus queue_position (and whether it is capped); newsletters only once completed. */
 const status = (job: JobView) => ({
   extraction_id: job.id,
   status: job.status,
@@ -37,6 +37,8 @@ const status = (job: JobView) => ({
   created_at: job.createdAt.toISOString(),
   completed_at: job.completedAt?.toISOString() ?? null,
   queue_position: job.queuePosition,
+  // true: the store stopped counting; the job has more than queue_position - 1 jobs ahead
+  queue_position_capped: job.queuePositionCapped,
   // the pipeline's stages, as durable steps
   steps: (job.steps ?? []).map((s) => ({ name: s.name, status: s.status, attempts: s.attempts })),
   ...(job.status === "completed" ? { newsletters: (job.result as { newsletters: unknown }).newsletters } : {})

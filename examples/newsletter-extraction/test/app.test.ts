@@ -94,6 +94,7 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     )
     const waiting = views.find((v) => v.status === "pending")!
     assert.isAtLeast(waiting.queue_position, 1)
+    assert.isFalse(waiting.queue_position_capped)
     // another user is not held back by carla's limit
     await until(() => status(other, "dan").then((r) => r.body), (v) => v.status === "completed", 10_000, "dan's done")
     // sampled on every poll until all three are done, not for a guessed while

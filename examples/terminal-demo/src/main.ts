@@ -4,7 +4,7 @@
  * while it runs, two share a concurrency group of limit 1.
  */
 import { Effect, Schema } from "effect"
-import { JobDefinition, Jobtrack, MemoryStore, RetryPolicy } from "@jobtrack/core"
+import { JobDefinition, Jobtrack, MemoryStore, QueuePosition, RetryPolicy } from "@jobtrack/core"
 import type { JobView } from "@jobtrack/core"
 
 const Steps = Schema.Struct({ name: Schema.String, steps: Schema.Int, failTimes: Schema.optionalKey(Schema.Int) })
@@ -58,7 +58,7 @@ const colour = (status: string) =>
   }[status] ?? "") + status.padEnd(10) + "\x1b[0m"
 const bar = (p: number) => "█".repeat(Math.round(p / 5)).padEnd(20, "░")
 const line = (v: JobView) => {
-  const where = v.status === "pending" ? `queue #${v.queuePosition}` : v.status === "retrying" && v.nextRetryAt
+  const where = v.status === "pending" ? (v.queuePositionCapped ? `queue: ${QueuePosition.text(v)}` : `queue #${v.queuePosition}`) : v.status === "retrying" && v.nextRetryAt
     ? `retry in ${Math.max(0, (v.nextRetryAt.getTime() - Date.now()) / 1000).toFixed(1)}s`
     : `attempt ${v.attempts}/${v.maxAttempts}`
   const detail = v.status === "failed" || v.status === "retrying" ? v.errorMessage : v.progressMessage

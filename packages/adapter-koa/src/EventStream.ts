@@ -50,7 +50,7 @@ const fnv1a = (text: string): string => {
 export const eventId = (job: JobView): string =>
   `${job.updatedAt.getTime()}-${
     fnv1a(JSON.stringify([
-      job.status, job.progress, job.progressMessage, job.errorMessage, job.attempts, job.queuePosition,
+      job.status, job.progress, job.progressMessage, job.errorMessage, job.attempts, job.queuePosition, job.queuePositionCapped,
       job.cancelRequested, job.nextRetryAt?.getTime() ?? null, job.completedAt?.getTime() ?? null,
       job.steps?.map((s) => [s.status, s.attempts]) ?? null
     ]))

@@ -34,7 +34,13 @@ export interface WireView {
   readonly error_message: string | null
   readonly attempts: number
   readonly max_attempts: number
+  /** 1 = next to run, while pending; null otherwise. A lower bound when `queue_position_capped`. */
   readonly queue_position: number | null
+  /**
+   * The position was not counted past 1,000 places: the job has more than
+   * `queue_position - 1` jobs ahead ("more than 1,000"). False when exact or null.
+   */
+  readonly queue_position_capped: boolean
   /** A cancel was asked for while the job runs; it is being stopped (status becomes `cancelled`). */
   readonly cancel_requested: boolean
   readonly next_retry_at: string | null
@@ -97,6 +103,7 @@ export const fromView = (job: JobView): WireView => ({
   attempts: job.attempts,
   max_attempts: job.maxAttempts,
   queue_position: job.queuePosition,
+  queue_position_capped: job.queuePositionCapped,
   cancel_requested: job.cancelRequested,
   next_retry_at: iso(job.nextRetryAt),
   created_at: job.createdAt.toISOString(),

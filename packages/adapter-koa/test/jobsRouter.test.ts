@@ -62,6 +62,7 @@ for (const [prefix, store] of [["/api/jobs", "memory"], ["", "pglite"]] as const
       }
       for (const field of ["created_at", "started_at", "completed_at"]) assert.match(done[field], /^\d{4}-\d\d-\d\dT.*Z$/)
       assert.strictEqual(done.queue_position, null)
+      assert.strictEqual(done.queue_position_capped, false)
       assert.strictEqual(done.max_attempts, 1)
     })
 

@@ -25,6 +25,7 @@ import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Sche
 import type { Scope } from "effect"
 import * as Hooks from "./Hooks.js"
 import * as ChangeSubscription from "./internal/changeSubscription.js"
+import * as QueuePosition from "./QueuePosition.js"
 import type { LeaseLost, StoreError } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
 import type { HookDelivery, JobStoreShape } from "./JobStore.js"
@@ -173,7 +174,7 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
         if (d.attempts > policy.maxRetries + 1) {
           return yield* fail(d, d.lastError ?? "the delivering process was lost during the call")
         }
-        const exit = yield* Hooks.invoke(options.hooks, d.event, { ...d.job, queuePosition: null }, {
+        const exit = yield* Hooks.invoke(options.hooks, d.event, { ...d.job, ...QueuePosition.fields(null) }, {
           id: d.id,
           attempt: d.attempts
         }).pipe(

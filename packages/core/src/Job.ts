@@ -110,8 +110,18 @@ export interface JobRecord {
  * @category models
  */
 export interface JobView extends JobRecord {
-  /** 1-based place in its queue's claim order while pending; null otherwise. */
+  /**
+   * 1-based place in its queue's claim order while pending; null otherwise.
+   * Exact for the first 1,000 places; beyond, `queuePositionCapped` says so
+   * (see `QueuePosition`).
+   */
   readonly queuePosition: number | null
+  /**
+   * The position is a lower bound: the job has more than `queuePosition - 1`
+   * jobs ahead (usually "more than 1,000"), not counted further. False when
+   * the position is exact or null.
+   */
+  readonly queuePositionCapped: boolean
   /**
    * The job's durable steps in order (see `ctx.step`), when the view was read
    * with them: `get`, `watch` and the HTTP status have them; list pages do not.

@@ -21,6 +21,7 @@ import type { JobLogStoreShape } from "./JobLogStore.js"
 import type { ScheduleStoreShape } from "./ScheduleStore.js"
 import type { HookSubscriptionStoreShape } from "./HookSubscriptionStore.js"
 import type { QueueChanged, StatusFeedStoreShape } from "./StatusFeedStore.js"
+import type { QueuePosition } from "./QueuePosition.js"
 
 /**
  * The outcome of an enqueue: the job, and whether it was created (false when
@@ -336,8 +337,10 @@ export interface JobStoreShape
   /**
    * Rule 8: 1 + the claimable jobs of its queue that start before it (another
    * group's job ahead counts only while its group has room); null unless pending.
+   * Bounded: exact for the first `QueuePosition.cap` places, capped beyond
+   * (`QueuePosition.fromWalk` is the count over the claim order).
    */
-  readonly queuePosition: (id: string) => Effect.Effect<number | null, JobNotFound | StoreError>
+  readonly queuePosition: (id: string) => Effect.Effect<QueuePosition | null, JobNotFound | StoreError>
   /** The job, its queue position and its steps, read together (one round trip where the store can). */
   readonly view: (id: string) => Effect.Effect<JobView, JobNotFound | StoreError>
   readonly stats: (filter: StatsFilter) => Effect.Effect<Stats, StoreError>

@@ -16,6 +16,7 @@ import * as MemorySteps from "./internal/memorySteps.js"
 import * as MemoryLogs from "./internal/memoryLogs.js"
 import { computeStats } from "./internal/stats.js"
 import * as MemoryAdmin from "./MemoryAdmin.js"
+import * as QueuePosition from "./QueuePosition.js"
 import { memorySchedules } from "./internal/memorySchedules.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -102,12 +103,14 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   }
 
   /**
-   * Rule 8: the claimable jobs of the job's queue before it in claim order that
-   * will start before it. Its own group's jobs ahead always do; another group's
-   * job counts only while that group has room for it: running jobs of its group
-   * plus the jobs of its group ahead of it stay below its limit.
+   * Rule 8, bounded: the claimable jobs of the job's queue before it in claim
+   * order, walked from the front as a store walks its claim index, each
+   * counted when it will start before the job (`QueuePosition.fromWalk`). Its
+   * own group's jobs ahead always do; another group's job only while that group
+   * has room for it: running jobs of its group plus the jobs of its group ahead
+   * of it stay below its limit.
    */
-  const runnableAhead = (job: JobRecord, now: number): number => {
+  const position = (job: JobRecord, now: number): QueuePosition.QueuePosition => {
     const running = new Map<string, number>()
     for (const other of jobs.values()) {
       if (other.status === "processing" && other.groupKey !== null) {
@@ -118,17 +121,13 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       .filter((other) => other.queue === job.queue && other !== job && isClaimable(other, now) && claimOrder(other, job) < 0)
       .sort(claimOrder)
     const seen = new Map<string, number>()
-    let n = 0
-    for (const other of ahead) {
-      if (other.groupKey === null || other.groupLimit === null || other.groupKey === job.groupKey) {
-        n++
-        continue
-      }
+    const counts = ahead.map((other) => {
+      if (other.groupKey === null || other.groupLimit === null || other.groupKey === job.groupKey) return true
       const before = seen.get(other.groupKey) ?? 0
       seen.set(other.groupKey, before + 1)
-      if ((running.get(other.groupKey) ?? 0) + before < other.groupLimit) n++
-    }
-    return n
+      return (running.get(other.groupKey) ?? 0) + before < other.groupLimit
+    })
+    return QueuePosition.fromWalk(counts)
   }
 
   const steps = MemorySteps.make({
@@ -325,13 +324,14 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       }),
     queuePosition: (id) =>
       Effect.flatMap(find(id), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          if (job.status !== "pending") return null
-          return 1 + runnableAhead(job, now)
-        }))),
+        Clock.currentTimeMillis.pipe(Effect.map((now) => job.status === "pending" ? position(job, now) : null))),
     view: (id) =>
       Effect.flatMap(find(id), (job) =>
-        Effect.map(store.queuePosition(id), (queuePosition) => ({ ...snapshot(job), queuePosition, steps: steps.info(job) }))),
+        Effect.map(store.queuePosition(id), (place) => ({
+          ...snapshot(job),
+          ...QueuePosition.fields(place),
+          steps: steps.info(job)
+        }))),
     stats: (filter) =>
       Effect.sync((): Stats =>
         computeStats(

@@ -14,6 +14,7 @@ import type { InvalidTransition, Issue, JobNotFound, StoreError } from "./JobErr
 import * as JobId from "./JobId.js"
 import * as JobResult from "./JobResult.js"
 import * as PayloadSchema from "./PayloadSchema.js"
+import * as QueuePosition from "./QueuePosition.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import type { LogLine } from "./JobLogStore.js"
@@ -197,8 +198,8 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
 
     const view = (job: JobRecord): Effect.Effect<JobView, JobNotFound | StoreError> =>
       job.status === "pending"
-        ? Effect.map(store.queuePosition(job.id), (queuePosition) => ({ ...job, queuePosition }))
-        : Effect.succeed({ ...job, queuePosition: null })
+        ? Effect.map(store.queuePosition(job.id), (place) => ({ ...job, ...QueuePosition.fields(place) }))
+        : Effect.succeed({ ...job, ...QueuePosition.fields(null) })
 
     /** Validate one item, returning the job to insert or every issue found (no I/O besides async validators). */
     const prepare = (
@@ -280,7 +281,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
             subscriber.queue = v.queue
             subscriber.pending = v.status === "pending"
             const fingerprint = JSON.stringify([
-              v.status, v.progress, v.progressMessage, v.queuePosition,
+              v.status, v.progress, v.progressMessage, v.queuePosition, v.queuePositionCapped,
               v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt,
               v.steps?.map((step) => [step.status, step.attempts])
             ])
@@ -308,7 +309,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         Effect.flatMap(store.list(filter), (page) =>
           Effect.map(
             Effect.forEach(page.items, (job) =>
-              view(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...job, queuePosition: null })))),
+              view(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...job, ...QueuePosition.fields(null) })))),
             (items) => ({ items, nextCursor: page.nextCursor })
           )),
       // an onCancelled hook is recorded by the store with the cancel, delivered by a runner

@@ -30,6 +30,8 @@ export * as JobResult from "./JobResult.js"
 export * as MemoryStore from "./MemoryStore.js"
 /** @since 0.2.0 */
 export * as PayloadSchema from "./PayloadSchema.js"
+/** @since 0.3.0 */
+export * as QueuePosition from "./QueuePosition.js"
 /** @since 0.1.0 */
 export * as RetryPolicy from "./RetryPolicy.js"
 /** @since 0.1.0 */

@@ -22,6 +22,13 @@ const fmtAge = (iso: string) => {
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`
 }
 const json = (v: unknown) => JSON.stringify(v, null, 2)
+/** A pending job's place: "3", or "more than 1,000" when the store stopped counting; null otherwise. */
+const queuePlace = (job: Job): string | null =>
+  job.queuePosition === null || job.queuePosition === undefined
+    ? null
+    : job.queuePositionCapped
+    ? `more than ${(job.queuePosition - 1).toLocaleString("en")}`
+    : String(job.queuePosition)
 
 /** The current route, from the hash: #/, #/jobs?…, #/jobs/<id>, #/schedules, #/audit. */
 const useRoute = () => {
@@ -273,7 +280,7 @@ const Detail = ({ me, id }: { me: Me; id: string }) => {
       <table class="fields"><tbody>
         ${row("Type", job.type)}${row("Queue", job.queue)}${row("Owner", job.owner)}${row("Key", job.key)}
         ${row("Group", job.groupKey === null ? null : `${job.groupKey} (limit ${job.groupLimit ?? "none"})`)}
-        ${row("Priority", job.priority)}${row("Queue position", job.queuePosition)}
+        ${row("Priority", job.priority)}${row("Queue position", queuePlace(job))}
         ${row("Attempts", `${job.attempts} of ${job.maxAttempts}`)}${row("Worker", job.lockedBy)}
         ${row("Cancel requested", job.cancelRequested ? "yes" : "no")}
         ${row("Created", fmtTime(job.createdAt))}${row("Run at", fmtTime(job.runAt))}${row("Started", fmtTime(job.startedAt))}

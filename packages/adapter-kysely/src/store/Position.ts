@@ -1,12 +1,14 @@
 /**
- * A job's view: the row and, when pending, its queue position (rule 8).
+ * A job's view: the row and, when pending, its queue position (rule 8),
+ * bounded: exact for the first `QueuePosition.cap` places, capped beyond.
  *
  * @since 0.2.0
  */
 import { Effect } from "effect"
-import { JobId, JobNotFound } from "@jobtrack/core"
+import { JobId, JobNotFound, QueuePosition } from "@jobtrack/core"
 import type { JobStoreShape, JobView, StoreError } from "@jobtrack/core"
 import { sql } from "kysely"
+import type { RawBuilder } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"
@@ -14,11 +16,66 @@ import type { StoreContext } from "./Context.js"
 import * as Steps from "./Steps.js"
 
 /**
- * The row and, when pending, its queue position (rule 8), in one query: 1 + the
- * claimable jobs of its queue ahead of it in claim order that will start before it.
- * Its own group's jobs ahead always do; another group's job counts only while that
- * group has room for it (running jobs of the group + the group's jobs ahead of it
- * < its limit), as in `claim`.
+ * `[walked, counted]` over the first `limit` claimable jobs ahead of `j` in claim
+ * order (the walk `QueuePosition.fromWalk` describes): how many it looked at,
+ * and how many of them start before `j`. Its own group's jobs and jobs without a
+ * limited group always do; another group's job only while that group has room
+ * for it (running jobs of the group + the group's jobs ahead of it < its limit),
+ * as in `claim`.
+ *
+ * The jobs ahead are two index ranges of `jobs_claim` (queue, priority desc,
+ * run_at, id), each read from the front and stopped by the limit: a higher
+ * priority, then the same priority and an earlier (run_at, id). The cost is
+ * the limit's, whatever the queue's length or the job's place.
+ */
+const walk = (ctx: StoreContext, t: string, limit: number): RawBuilder<unknown> => {
+  const { jobs } = ctx
+  const claimable = sql`o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= ${t}::timestamptz`
+  const columns = sql`o.id, o.group_key, o.group_limit, o.priority, o.run_at`
+  const order = sql`o.priority desc, o.run_at, o.id`
+  return sql`(
+    with w as materialized (
+      -- the higher priority range first, then the same priority one (an append keeps
+      -- that order; an outer order by would sort the second range instead of merging)
+      select * from (
+        (select ${columns} from ${jobs} o where ${claimable} and o.priority > j.priority
+          order by ${order} limit ${sql.lit(limit)})
+        union all
+        (select ${columns} from ${jobs} o
+          where ${claimable} and o.priority = j.priority and (o.run_at, o.id) < (j.run_at, j.id)
+          order by ${order} limit ${sql.lit(limit)})
+      ) o limit ${sql.lit(limit)}
+    ), others as (
+      select w.group_key, w.group_limit,
+        row_number() over (partition by w.group_key order by w.priority desc, w.run_at, w.id) - 1 as before
+      from w where w.group_key is not null and w.group_limit is not null and w.group_key is distinct from j.group_key
+    ), running as (
+      select r.group_key, count(*) as n from ${jobs} r
+      where r.status = 'processing' and r.group_key in (select others.group_key from others)
+      group by r.group_key
+    )
+    select array[
+      (select count(*) from w),
+      (select count(*) from w where w.group_key is null or w.group_limit is null or w.group_key = j.group_key)
+        + (select count(*) from others left join running on running.group_key = others.group_key
+           where others.before + coalesce(running.n, 0) < others.group_limit)
+    ]::int[]
+  )`
+}
+
+/** The position from a walk's `[walked, counted]`, as `QueuePosition.fromWalk` counts. */
+const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition => {
+  const [walked, counted] = counts as [number, number]
+  return counted >= QueuePosition.cap
+    ? { position: QueuePosition.cap + 1, capped: true }
+    : { position: counted + 1, capped: walked >= QueuePosition.reach }
+}
+
+/**
+ * The row and, when pending, its queue position (rule 8), in one query: a walk
+ * of the first `QueuePosition.cap` claimable jobs ahead in claim order, which
+ * settles it unless some of them are another group's jobs waiting for room;
+ * only then a second walk of up to `QueuePosition.reach`.
  *
  * @since 0.2.0
  * @category reads
@@ -29,41 +86,25 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
     Effect.gen(function*() {
       if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
       const t = iso(yield* now)
-      // The claimable jobs ahead of j in claim order, as two ranges of jobs_claim (queue,
-      // priority desc, run_at, id): a higher priority, or the same priority and an earlier
-      // (run_at, id). Each is an index range that ends at j, so the cost grows with j's
-      // place, not with the queue's length (one OR-ed condition walked the whole queue).
-      const claimable = sql`o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= ${t}::timestamptz`
-      const ahead = sql`(
-        select o.id, o.group_key, o.group_limit, o.priority, o.run_at from ${jobs} o
-        where ${claimable} and o.priority > j.priority
-        union all
-        select o.id, o.group_key, o.group_limit, o.priority, o.run_at from ${jobs} o
-        where ${claimable} and o.priority = j.priority and (o.run_at, o.id) < (j.run_at, j.id)
-      ) o`
-      const rows = yield* run("view", sql<JobRow & { ahead: number | string | null; grouped: number | string | null; steps: unknown }>`
+      const rows = yield* run("view", sql<JobRow & { walk: ReadonlyArray<number> | null; steps: unknown }>`
         select j.*, ${Steps.viewColumn(ctx.schema)} as steps,
           case when j.status = 'pending' then (
-            select count(*) from ${ahead} where o.group_key is null or o.group_key = j.group_key
-          ) end as ahead,
-          case when j.status = 'pending' then (
-            select count(*) from (
-              select o.group_key, o.group_limit,
-                row_number() over (partition by o.group_key order by o.priority desc, o.run_at, o.id) - 1 as before
-              from ${ahead} where o.group_key is not null and o.group_key is distinct from j.group_key
-            ) g
-            where g.group_limit is null or g.before + (
-              select count(*) from ${jobs} r where r.status = 'processing' and r.group_key = g.group_key
-            ) < g.group_limit
-          ) end as grouped
+            select case when w1[1] < ${sql.lit(QueuePosition.cap)} or w1[2] >= ${sql.lit(QueuePosition.cap)}
+              then w1 else ${walk(ctx, t, QueuePosition.reach)} end
+            from (select ${walk(ctx, t, QueuePosition.cap)} as w1) first
+          ) end as walk
         from ${jobs} j where j.id = ${id}::uuid`)
       if (rows.length === 0) return yield* new JobNotFound({ id })
       const row = rows[0]!
       return {
         ...toRecord(row),
-        queuePosition: row.status === "pending" ? Number(row.ahead) + Number(row.grouped) + 1 : null,
+        ...QueuePosition.fields(row.status === "pending" && row.walk !== null ? fromCounts(row.walk) : null),
         steps: Steps.fromViewColumn(row.steps)
       }
     })
-  return { view, queuePosition: (id) => Effect.map(view(id), (v) => v.queuePosition) }
+  return {
+    view,
+    queuePosition: (id) =>
+      Effect.map(view(id), (v) => v.queuePosition === null ? null : { position: v.queuePosition, capped: v.queuePositionCapped })
+  }
 }
