@@ -13,6 +13,11 @@
  *   DATABASE_URL=postgres://… CONSOLE_N=1000000 node bench/src/workloads/console.ts
  *
  * Check it at small N (CONSOLE_N=20000); the full run is the lead's.
+ *
+ * To compare builds on one table without refilling it: `CONSOLE_SCHEMA=name`
+ * fills that schema only if it is not there yet and keeps it afterwards, and
+ * `CONSOLE_BULK=0` skips the bulk cancel (which would change the table).
+ * `CONSOLE_CALLS=overview,series day` measures only the calls named.
  */
 import { Effect, Scope } from "effect"
 import type { AdminStore } from "@jobtrack/core"
@@ -25,16 +30,14 @@ import pg from "pg"
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const N = Number(process.env.CONSOLE_N ?? 1_000_000)
 const REPEAT = Number(process.env.CONSOLE_REPEAT ?? 30)
-const schema = `bench_console_${Math.random().toString(36).slice(2, 8)}`
+const kept = process.env.CONSOLE_SCHEMA
+const schema = kept ?? `bench_console_${Math.random().toString(36).slice(2, 8)}`
+const bulk = process.env.CONSOLE_BULK !== "0"
+const only = process.env.CONSOLE_CALLS?.split(",").map((c) => c.trim())
 
 const pct = (sorted: Array<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 
-const main = async () => {
-  const pool = new pg.Pool({ connectionString: url, max: 4 })
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
-  await migrate(db, { schema })
-  const t0 = performance.now()
-  const jobs = sql.id(schema, "jobs")
+const fill = async (db: Kysely<unknown>, jobs: ReturnType<typeof sql.id>) => {
   // in slices, so that one statement does not hold millions of rows in memory
   const slice = 200_000
   for (let from = 1; from <= N; from += slice) {
@@ -56,8 +59,20 @@ const main = async () => {
           when i % 100 < 70 then 'completed' when i % 100 < 85 then 'failed' when i % 100 < 90 then 'cancelled'
           when i % 100 < 98 then 'pending' else 'processing' end as status) s`.execute(db)
   }
-  await sql.raw(`analyze "${schema}".jobs`).execute(db)
-  console.log(JSON.stringify({ workload: "console", n: N, fill_s: Math.round((performance.now() - t0) / 100) / 10 }))
+  // as autovacuum leaves a table: statistics, visibility map and hint bits set
+  await sql.raw(`vacuum (analyze) "${schema}".jobs`).execute(db)
+}
+
+const main = async () => {
+  const pool = new pg.Pool({ connectionString: url, max: 4 })
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  const exists = kept !== undefined &&
+    (await sql<{ n: number }>`select count(*)::int as n from pg_namespace where nspname = ${schema}`.execute(db)).rows[0]!.n > 0
+  await migrate(db, { schema })
+  const t0 = performance.now()
+  const jobs = sql.id(schema, "jobs")
+  if (!exists) await fill(db, jobs)
+  console.log(JSON.stringify({ workload: "console", n: N, schema, fill_s: exists ? null : Math.round((performance.now() - t0) / 100) / 10 }))
 
   const scope = Effect.runSync(Scope.make())
   const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 8 }), scope))
@@ -84,7 +99,12 @@ const main = async () => {
     ["selection setPriority x50", () => api.actOnSelection({ action: "setPriority", priority: 1, ids: sample.items.slice(0, 50).map((j) => j.id) }, op)],
     ["bulk request (enqueue)", () => api.actByFilter({ action: "retry", filter: { type: "type-4", status: "failed", created_from: new Date().toISOString() } }, op)]
   ]
+  // the first chart read of the day: a store that summarizes finished minutes does it now, once
+  const first = performance.now()
+  await api.series({ range: "day" }, op)
+  console.log(JSON.stringify({ call: "series day, first read", ms: Math.round(performance.now() - first) }))
   for (const [name, call] of calls) {
+    if (only !== undefined && !only.includes(name)) continue
     const times: Array<number> = []
     for (let r = 0; r < REPEAT; r++) {
       const s = performance.now()
@@ -97,6 +117,13 @@ const main = async () => {
   }
 
   // the bulk job's work: cancel every pending job, 1,000 per chunk
+  if (bulk) await bulkCancel(store)
+  await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as never))
+  if (kept === undefined) await sql.raw(`drop schema "${schema}" cascade`).execute(db)
+  await db.destroy()
+}
+
+const bulkCancel = async (store: AdminStore.AdminStoreShape) => {
   const b0 = performance.now()
   let applied = 0
   let after: string | null = null
@@ -107,10 +134,6 @@ const main = async () => {
   } while (after !== null)
   const s = (performance.now() - b0) / 1000
   console.log(JSON.stringify({ bulk: "cancel pending", applied, seconds: Math.round(s * 10) / 10, per_s: Math.round(applied / s) }))
-
-  await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as never))
-  await sql.raw(`drop schema "${schema}" cascade`).execute(db)
-  await db.destroy()
 }
 
 await main()
