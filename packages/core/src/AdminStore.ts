@@ -153,7 +153,13 @@ export interface SeriesRequest {
  * One bucket: jobs that finished in `[start, start + bucketMs)`. Durations are
  * `completedAt - startedAt` of the last attempt; queue wait is
  * `startedAt - runAt` (how long the last attempt waited to be claimed).
- * Percentiles are nearest-rank.
+ * Percentiles are nearest-rank over the values' log-scaled bins
+ * (`SeriesHistogram`): the middle of the bin holding the value, within 4.4 %
+ * of it, the same on every store.
+ *
+ * A store may summarize finished minutes (PostgreSQL does, a minute or two
+ * after they end): a summarized job stays counted where it finished even if
+ * it is later retried, deleted or pruned.
  *
  * @since 0.3.0
  * @category models

@@ -14,7 +14,7 @@ import { isClaimable, isTerminal, statuses } from "./Job.js"
 import type { JobRecord } from "./Job.js"
 import * as JobId from "./JobId.js"
 import type { JobStoreShape } from "./JobStore.js"
-import { percentile } from "./internal/stats.js"
+import * as SeriesHistogram from "./SeriesHistogram.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 type Base = Pick<JobStoreShape, "retry" | "cancel" | "delete">
@@ -122,8 +122,8 @@ export const verbs = (
           completed: 0,
           failed: 0,
           cancelled: 0,
-          durations: [] as Array<number>,
-          waits: [] as Array<number>
+          durations: new Map<number, number>(),
+          waits: new Map<number, number>()
         }))
         for (const job of jobs.values()) {
           if (!isTerminal(job.status) || job.completedAt === null || !matches(request.filter, job)) continue
@@ -133,22 +133,22 @@ export const verbs = (
           if (!b) continue
           b[job.status as "completed" | "failed" | "cancelled"]++
           if (job.startedAt !== null && job.status !== "cancelled") {
-            b.durations.push(t - job.startedAt.getTime())
-            b.waits.push(job.startedAt.getTime() - job.runAt.getTime())
+            SeriesHistogram.add(b.durations, t - job.startedAt.getTime())
+            SeriesHistogram.add(b.waits, job.startedAt.getTime() - job.runAt.getTime())
           }
         }
         return buckets.map((b, i): SeriesBucket => {
-          const d = b.durations.sort((x, y) => x - y)
-          const w = b.waits.sort((x, y) => x - y)
+          const d = b.durations
+          const w = b.waits
           return {
             start: new Date(from + i * width),
             completed: b.completed,
             failed: b.failed,
             cancelled: b.cancelled,
-            durationP50Ms: percentile(d, 0.5),
-            durationP95Ms: percentile(d, 0.95),
-            waitP50Ms: percentile(w, 0.5),
-            waitP95Ms: percentile(w, 0.95)
+            durationP50Ms: SeriesHistogram.percentile(d, 0.5),
+            durationP95Ms: SeriesHistogram.percentile(d, 0.95),
+            waitP50Ms: SeriesHistogram.percentile(w, 0.5),
+            waitP95Ms: SeriesHistogram.percentile(w, 0.95)
           }
         })
       }),

@@ -37,6 +37,8 @@ export * as RetryPolicy from "./RetryPolicy.js"
 /** @since 0.1.0 */
 export * as Runner from "./Runner.js"
 /** @since 0.3.0 */
+export * as SeriesHistogram from "./SeriesHistogram.js"
+/** @since 0.3.0 */
 export * as Step from "./Step.js"
 /** @since 0.3.0 */
 export * as Scheduler from "./Scheduler.js"

@@ -17,45 +17,15 @@ import { sql } from "kysely"
 import type { RawBuilder } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
+import { condition } from "./AdminFilter.js"
+import { series } from "./AdminSeries.js"
 import { recording as recordingIn } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
-type Filter = AdminStore.AdminFilter
-
 const iso = (ms: number) => new Date(ms).toISOString()
 const clampLimit = (n: number, max: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
-/** `%`, `_` and `\` match themselves in ILIKE. */
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
-
-/** The filter as a WHERE condition. */
-export const condition = (f: Filter): RawBuilder<unknown> => {
-  const w: Array<RawBuilder<unknown>> = [sql`true`]
-  if (f.ids !== undefined) w.push(sql`id = any(${f.ids.filter(JobId.isValid)}::uuid[])`)
-  if (f.owner !== undefined) w.push(f.owner === null ? sql`owner is null` : sql`owner = ${f.owner}`)
-  if (f.status !== undefined) w.push(sql`status = any(${[...f.status]}::text[])`)
-  if (f.type !== undefined) w.push(sql`type = ${f.type}`)
-  if (f.queue !== undefined) w.push(sql`queue = ${f.queue}`)
-  if (f.key !== undefined) w.push(sql`key = ${f.key}`)
-  if (f.createdFrom !== undefined) w.push(sql`created_at >= ${f.createdFrom.toISOString()}::timestamptz`)
-  if (f.createdTo !== undefined) w.push(sql`created_at < ${f.createdTo.toISOString()}::timestamptz`)
-  if (f.finishedFrom !== undefined) w.push(sql`completed_at >= ${f.finishedFrom.toISOString()}::timestamptz`)
-  if (f.finishedTo !== undefined) w.push(sql`completed_at < ${f.finishedTo.toISOString()}::timestamptz`)
-  if (f.errorContains !== undefined) w.push(sql`error_message ilike ${`%${escapeLike(f.errorContains)}%`}`)
-  return sql.join(w, sql` and `)
-}
 
 const column = { createdAt: "created_at", completedAt: "completed_at", runAt: "run_at" } as const
-
-interface SeriesRow {
-  i: number
-  completed: string | number
-  failed: string | number
-  cancelled: string | number
-  d50: number | null
-  d95: number | null
-  w50: number | null
-  w95: number | null
-}
 
 interface AuditRow {
   id: string
@@ -159,10 +129,12 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
       Effect.gen(function*() {
         const limit = clampLimit(cap ?? 10_000, 1_000_000)
         const cond = condition(filter)
-        // per status: at most cap + 1 rows counted (an index range scan on (status, …))
+        // per status: the newest cap + 1 matching jobs counted, read from the index on
+        // (status, created_at, id) that carries queue, type and owner (migration 0012)
         const per = (status: JobStatus) => sql`
           (select queue, type, ${status}::text as status, count(*) as n from (
-            select queue, type from ${jobs} where status = ${status} and ${cond} limit ${limit + 1}
+            select queue, type from ${jobs} where status = ${status} and ${cond}
+            order by created_at desc, id desc limit ${limit + 1}
           ) x group by queue, type)`
         const rows = yield* run("adminCounts", sql<{ queue: string; type: string; status: JobStatus; n: string | number }>`
           ${sql.join(["pending", "processing", "retrying", "completed", "failed", "cancelled"].map((s) => per(s as JobStatus)), sql` union all `)}
@@ -188,57 +160,37 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
       }),
 
     oldestWaiting: (filter) =>
-      Effect.flatMap(now, (t) =>
-        Effect.map(
+      Effect.flatMap(now, (t) => {
+        const claimable = sql`status in ('pending', 'retrying')`
+        const queue = filter.queue !== undefined ? sql`and queue = ${filter.queue}` : sql``
+        // a loose index scan of jobs_claim (queue, priority desc, run_at, id): each (queue,
+        // priority) present, then the first claimable job of each, instead of sorting them all
+        return Effect.map(
           run("oldestWaiting", sql<{ queue: string; run_at: Date | string; id: string }>`
-            select distinct on (queue) queue, run_at, id from ${jobs}
-            where status in ('pending', 'retrying') and run_at <= ${iso(t)}::timestamptz and ${condition(filter)}
-            order by queue, run_at, id`),
+            with recursive qp as (
+              (select queue, priority from ${jobs} where ${claimable} ${queue} order by queue, priority desc limit 1)
+              union all
+              select n.queue, n.priority from qp cross join lateral (
+                (select queue, priority from ${jobs} where ${claimable} and queue = qp.queue and priority < qp.priority
+                  order by queue, priority desc limit 1)
+                union all
+                (select queue, priority from ${jobs} where ${claimable} and queue > qp.queue ${queue}
+                  order by queue, priority desc limit 1)
+                limit 1
+              ) n
+            )
+            select distinct on (qp.queue) qp.queue, o.run_at, o.id from qp cross join lateral (
+              select run_at, id from ${jobs}
+              where ${claimable} and queue = qp.queue and priority = qp.priority
+                and run_at <= ${iso(t)}::timestamptz and ${condition(filter)}
+              order by run_at, id limit 1
+            ) o
+            order by qp.queue, o.run_at, o.id`),
           (rows) => rows.map((r) => ({ queue: r.queue, since: new Date(r.run_at), id: r.id }))
-        )),
-
-    series: (request) =>
-      Effect.gen(function*() {
-        const width = AdminStore.bucketWidth(request)
-        const from = request.from.getTime()
-        const count = Math.max(0, Math.ceil((request.to.getTime() - from) / width))
-        const f = sql`${iso(from)}::timestamptz`
-        const rows = yield* run("series", sql<SeriesRow>`
-          with b as (
-            select floor(extract(epoch from (completed_at - ${f})) * 1000 / ${width})::int as i, status,
-              case when status <> 'cancelled' and started_at is not null
-                then (extract(epoch from (completed_at - started_at)) * 1000)::float8 end as d,
-              case when status <> 'cancelled' and started_at is not null
-                then (extract(epoch from (started_at - run_at)) * 1000)::float8 end as w
-            from ${jobs}
-            where completed_at >= ${f} and completed_at < ${request.to.toISOString()}::timestamptz
-              and status in ('completed', 'failed', 'cancelled') and ${condition(request.filter)}
-          )
-          select i,
-            count(*) filter (where status = 'completed') as completed,
-            count(*) filter (where status = 'failed') as failed,
-            count(*) filter (where status = 'cancelled') as cancelled,
-            percentile_disc(0.5) within group (order by d) as d50,
-            percentile_disc(0.95) within group (order by d) as d95,
-            percentile_disc(0.5) within group (order by w) as w50,
-            percentile_disc(0.95) within group (order by w) as w95
-          from b group by i`)
-        const byIndex = new Map(rows.map((r) => [Number(r.i), r]))
-        const ms = (v: number | null) => (v === null ? null : Math.round(Number(v) * 1000) / 1000)
-        return Array.from({ length: count }, (_, i): AdminStore.SeriesBucket => {
-          const r = byIndex.get(i)
-          return {
-            start: new Date(from + i * width),
-            completed: Number(r?.completed ?? 0),
-            failed: Number(r?.failed ?? 0),
-            cancelled: Number(r?.cancelled ?? 0),
-            durationP50Ms: ms(r?.d50 ?? null),
-            durationP95Ms: ms(r?.d95 ?? null),
-            waitP50Ms: ms(r?.w50 ?? null),
-            waitP95Ms: ms(r?.w95 ?? null)
-          }
-        })
+        )
       }),
+
+    series: series(ctx),
 
     bulkChunk: ({ action, after, filter, limit }) =>
       Effect.gen(function*() {
