@@ -1,7 +1,9 @@
 /**
- * The claim's plan with a large history and stale statistics (migration 0004):
- * EXPLAIN of the claim function's own statements, through auto_explain, so the
- * plans checked are the ones the function really runs (plan shape, not timing).
+ * The claim's plan with a large history and stale statistics (migrations 0004
+ * and 0011): EXPLAIN of the claim function's own statements, through
+ * auto_explain, so the plans checked are the ones the function really runs
+ * (plan shape, not timing), on both of its paths: the lock-free one (no
+ * limited group among the first jobs) and the group-exact one under the lock.
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { migrate } from "@jobtrack/adapter-kysely"
@@ -24,7 +26,7 @@ describe.skipIf(!url)("the claim with a large history on PostgreSQL", { tags: ["
     await db.destroy()
   })
 
-  it("the claim locks by primary key and scans only the claim index, with 300,000 finished rows and statistics from before the backlog", async () => {
+  it("the claim reads only the claim index and writes by primary key, with 300,000 finished rows and statistics from before the backlog", async () => {
     const schema = randomSchema("jt_plan")
     schemas.push(schema)
     await migrate(db, { schema })
@@ -47,8 +49,15 @@ describe.skipIf(!url)("the claim with a large history on PostgreSQL", { tags: ["
       await client.query(`
         insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at,
           group_key, group_limit)
-        select gen_random_uuid(), 'h', 'default', '{}', 'pending', 1, now() - interval '1 minute', now(), now(),
+        select gen_random_uuid(), 'h', 'default', '{}', 'pending', 1,
+          -- the grouped jobs first in claim order: every claim of this queue takes the group-exact path
+          now() - case when i % 10 = 0 then interval '2 minutes' else interval '1 minute' end, now(), now(),
           case when i % 10 = 0 then 'g' || (i % 7) end, case when i % 10 = 0 then 2 end
+        from generate_series(1, 10000) i`)
+      // and a backlog without groups in another queue: claimed on the lock-free path
+      await client.query(`
+        insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at)
+        select gen_random_uuid(), 'h', 'bulk', '{}', 'pending', 1, now() - interval '1 minute', now(), now()
         from generate_series(1, 10000) i`)
       const stale = await client.query<{ n: string }>(
         `select reltuples::bigint as n from pg_class where oid = '${s}.jobs'::regclass`
@@ -64,27 +73,44 @@ describe.skipIf(!url)("the claim with a large history on PostgreSQL", { tags: ["
       await client.query(`set auto_explain.log_nested_statements = on`)
       await client.query(`set auto_explain.log_level = notice`)
       // past plpgsql's first five custom plans, into its generic ones
-      let claimed = 0
+      const claimed: Record<string, number> = { default: 0, bulk: 0 }
       for (let i = 0; i < 8; i++) {
-        const r = await client.query(
-          `select id from ${s}.claim(array['default'], array['h'], 'w', 10, 30000, now())`
-        )
-        claimed += r.rowCount ?? 0
+        for (const queue of ["default", "bulk"]) {
+          const r = await client.query(
+            `select id from ${s}.claim(array['${queue}'], array['h'], 'w', 10, 30000, now())`
+          )
+          claimed[queue]! += r.rowCount ?? 0
+        }
       }
       await client.query(`load 'auto_explain'`)
       await client.query(`set auto_explain.log_min_duration = -1`)
-      assert.strictEqual(claimed, 80)
+      assert.strictEqual(claimed["bulk"], 80)
+      assert.isAtLeast(claimed["default"]!, 14)
+      const groups = await client.query<{ n: number }>(
+        `select count(*)::integer as n from ${s}.jobs where status = 'processing' and group_key is not null group by group_key`
+      )
+      assert.deepStrictEqual(groups.rows.map((r) => r.n), Array.from({ length: 7 }, () => 2), "a group limit was not kept")
 
-      const lockPlans = plans.filter((p) => p.includes("LockRows"))
-      const candidatePlans = plans.filter((p) => p.includes("into v_ids") || p.includes("candidates as"))
-      assert.isAtLeast(lockPlans.length, 8, `no plan of the lock step was seen among ${plans.length}`)
+      // the lock-free path: the first jobs read from the claim index and locked as read, then claimed by id
+      const firstPlans = plans.filter((p) => p.includes("bool_or"))
+      const claimByIdPlans = plans.filter((p) => p.includes("where j.id = any(v_ids)") && !p.includes("locked as"))
+      // the group-exact path: candidates from the claim index, chosen rows locked by primary key
+      const lockPlans = plans.filter((p) => p.includes("locked as"))
+      const candidatePlans = plans.filter((p) => p.includes("candidates as"))
+      assert.isAtLeast(firstPlans.length, 16, `no plan of the lock-free read was seen among ${plans.length}`)
+      assert.isAtLeast(claimByIdPlans.length, 8, "no plan of the lock-free claim by id was seen")
+      assert.isAtLeast(lockPlans.length, 8, "no plan of the lock step was seen")
       assert.isAtLeast(candidatePlans.length, 8, "no plan of the candidate step was seen")
       for (const p of plans) {
         assert.notMatch(p, /Seq Scan on jobs\b/, `a sequential scan of jobs:\n${p}`)
       }
-      for (const p of lockPlans) {
-        assert.include(p, "jobs_pkey", `the lock step does not use the primary key:\n${p}`)
-        assert.notInclude(p, "jobs_claim", `the lock step scans the claim index:\n${p}`)
+      for (const p of firstPlans) {
+        assert.include(p, "Index Scan using jobs_claim", `the first jobs do not come from an ordered scan of the claim index:\n${p}`)
+        assert.notInclude(p, "jobs_pkey", `the lock-free read joins by primary key:\n${p}`)
+      }
+      for (const p of [...lockPlans, ...claimByIdPlans]) {
+        assert.include(p, "jobs_pkey", `the step does not use the primary key:\n${p}`)
+        assert.notInclude(p, "jobs_claim", `the step scans the claim index:\n${p}`)
       }
       for (const p of candidatePlans) {
         assert.include(p, "jobs_claim", `the candidates do not come from the claim index:\n${p}`)
