@@ -91,7 +91,8 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
           case when j.status = 'pending' then (
             select case when w1[1] < ${sql.lit(QueuePosition.cap)} or w1[2] >= ${sql.lit(QueuePosition.cap)}
               then w1 else ${walk(ctx, t, QueuePosition.reach)} end
-            from (select ${walk(ctx, t, QueuePosition.cap)} as w1) first
+            -- offset 0: a fence, so the first walk runs once (inlined, each use of w1 would walk)
+            from (select ${walk(ctx, t, QueuePosition.cap)} as w1 offset 0) first
           ) end as walk
         from ${jobs} j where j.id = ${id}::uuid`)
       if (rows.length === 0) return yield* new JobNotFound({ id })
