@@ -33,8 +33,6 @@
  * @since 0.3.0
  */
 import { Context, Duration, Effect, Layer, Logger, Metric } from "effect"
-import { FetchHttpClient } from "effect/http"
-import { Otlp } from "effect/observability"
 import type { StoreError } from "./JobError.js"
 import type { Stats } from "./JobStore.js"
 
@@ -143,12 +141,19 @@ export const layer = (options: TelemetryOptions = {}): Layer.Layer<never> => {
   if (options.jsonLogs) parts.push(Logger.layer([Logger.consoleJson]))
   if (options.otlp) {
     const o = options.otlp
-    const exporter = Otlp.layerJson({
-      baseUrl: o.url,
-      resource: { serviceName: o.serviceName ?? "jobtrack", serviceVersion: o.serviceVersion },
-      headers: o.headers,
-      ...(o.exportInterval === undefined ? {} : { tracerExportInterval: o.exportInterval, metricsExportInterval: o.exportInterval, loggerExportInterval: o.exportInterval })
-    }).pipe(Layer.provide(FetchHttpClient.layer))
+    // loaded when an exporter is configured: importing jobtrack does not load the OTLP and HTTP client modules
+    const exporter = Layer.unwrap(Effect.promise(async () => {
+      const [Otlp, FetchHttpClient] = await Promise.all([
+        import("effect/observability/Otlp"),
+        import("effect/http/FetchHttpClient")
+      ])
+      return Otlp.layerJson({
+        baseUrl: o.url,
+        resource: { serviceName: o.serviceName ?? "jobtrack", serviceVersion: o.serviceVersion },
+        headers: o.headers,
+        ...(o.exportInterval === undefined ? {} : { tracerExportInterval: o.exportInterval, metricsExportInterval: o.exportInterval, loggerExportInterval: o.exportInterval })
+      }).pipe(Layer.provide(FetchHttpClient.layer))
+    }))
     // its output (the exporters' flusher) is nobody's business but the exporters'
     parts.push(exporter as unknown as Layer.Layer<never>)
   }
