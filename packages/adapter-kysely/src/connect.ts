@@ -16,6 +16,7 @@ import { migrate } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { PgliteDialect } from "./PgliteDialect.js"
 import { toStoreError } from "./SqlError.js"
+import * as Timestamps from "./Timestamps.js"
 
 /** Migrate (unless told not to), then build the store. */
 const storeOn = (db: Kysely<unknown>, schema: string | undefined, notifier: Notifier.Notifier, migrating: boolean) =>
@@ -78,7 +79,13 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       try: () => import("pg"),
       catch: (e) => new StoreError({ reason: "install `pg` to use a PostgreSQL server", retryable: false, cause: e })
     })
-    const pool = new driver.Pool(config)
+    // timestamptz read without regular expressions (Timestamps.ts); every other type as pg reads it
+    const timestamptz = Timestamps.timestamptz(driver.types.getTypeParser(1184, "text"))
+    const types = {
+      getTypeParser: (oid: number, format?: "text" | "binary") =>
+        oid === 1184 && format !== "binary" ? timestamptz : driver.types.getTypeParser(oid, format)
+    } as pg.CustomTypesConfig
+    const pool = new driver.Pool({ ...config, types })
     // A lost connection fails the query using it (a StoreError, retried by the runner); the
     // 'error' events pg also emits for it, on the pool or on the client, need a listener.
     pool.on("error", () => {})

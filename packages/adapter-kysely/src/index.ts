@@ -10,6 +10,8 @@ export * as KyselyStore from "./KyselyStore.js"
 export * as Notifier from "./Notifier.js"
 /** @since 0.1.0 */
 export * as SqlError from "./SqlError.js"
+/** @since 0.3.0 */
+export * as Timestamps from "./Timestamps.js"
 
 export { layerPglite, layerPostgres, pglite, postgres } from "./connect.js"
 export type { PgliteOptions, PostgresOptions } from "./connect.js"
