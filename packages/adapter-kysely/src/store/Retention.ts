@@ -1,7 +1,9 @@
 /**
  * Retention: `prune` deletes finished jobs (and old hook deliveries, and the
  * watch registrations of dead processes) in batches, so that a first prune of
- * millions of rows holds no long transaction.
+ * millions of rows holds no long transaction. The finished jobs are found
+ * through `jobs_admin_finished (completed_at, id)` (migration 0009 dropped
+ * the index that duplicated it).
  *
  * @since 0.2.0
  */
