@@ -1,7 +1,9 @@
 /**
  * Enqueue: one multi-row INSERT per batch, key dedupe by the unique partial
  * index (rule 2: per type, owner and key), joining the host's Kysely
- * transaction when one is provided (rule 1).
+ * transaction when one is provided (rule 1). A batch without keys is a plain
+ * INSERT: nothing can conflict, so it skips ON CONFLICT's speculative
+ * insertion and returns no rows (~10 % of the statement's time).
  *
  * @since 0.2.0
  */
@@ -52,19 +54,27 @@ export const insert = (ctx: StoreContext) =>
         group_limit: j.groupLimit,
         traceparent: j.traceparent ?? null
       })))
+    const columns = sql`(id, type, queue, payload, max_attempts, priority, run_at, owner, key,
+      group_key, group_limit, traceparent, status, created_at, updated_at)`
+    const rows = (list: ReadonlyArray<NewJob>) =>
+      sql`select x.id, x.type, x.queue, x.payload, x.max_attempts, x.priority, x.run_at, x.owner, x.key,
+          x.group_key, x.group_limit, x.traceparent, 'pending', ${at}::timestamptz, ${at}::timestamptz
+        from jsonb_to_recordset(${batch(list)}::jsonb)
+          as x(id uuid, type text, queue text, payload jsonb, max_attempts integer, priority integer,
+            run_at timestamptz, owner text, key text, group_key text, group_limit integer, traceparent text)`
+    if (inputs.every((j) => j.key === null)) {
+      // no key, no dedupe: a plain insert (no speculative insertion into the key index, no rows back);
+      // every job is new, or the statement fails as a whole
+      yield* run("enqueue", sql`insert into ${jobs} ${columns} ${rows(inputs)}`, executor)
+      return inputs.map((j) => ({ job: Job.fromNew(j, new Date(at)), created: true }))
+    }
     const out = new Map<string, Enqueued>()
     let pending = inputs
     for (let round = 0; round < 5 && pending.length > 0; round++) {
       const inserted = yield* run(
         "enqueue",
         sql<{ id: string }>`
-          insert into ${jobs} (id, type, queue, payload, max_attempts, priority, run_at, owner, key,
-            group_key, group_limit, traceparent, status, created_at, updated_at)
-          select x.id, x.type, x.queue, x.payload, x.max_attempts, x.priority, x.run_at, x.owner, x.key,
-            x.group_key, x.group_limit, x.traceparent, 'pending', ${at}::timestamptz, ${at}::timestamptz
-          from jsonb_to_recordset(${batch(pending)}::jsonb)
-            as x(id uuid, type text, queue text, payload jsonb, max_attempts integer, priority integer,
-              run_at timestamptz, owner text, key text, group_key text, group_limit integer, traceparent text)
+          insert into ${jobs} ${columns} ${rows(pending)}
           on conflict (type, owner, key) where key is not null and status in ('pending', 'processing', 'retrying')
           do nothing
           returning id`,
