@@ -9,18 +9,20 @@ import { randomBytes } from "node:crypto"
 
 let lastMs = 0
 let seq = 0
-// random bytes drawn 4 KiB at a time: one crypto call per 256 ids
+// random bytes drawn 4 KiB at a time: one crypto call per 256 ids (the first 2 bytes of a
+// millisecond's first id seed its sequence, bytes 8-15 of every id are its random tail)
 let pool = Buffer.alloc(0)
 let offset = 0
-const random16 = (): Buffer => {
+const random16 = (): number => {
   if (offset + 16 > pool.length) {
     pool = randomBytes(4096)
     offset = 0
   }
-  const out = Buffer.from(pool.subarray(offset, offset + 16))
+  const at = offset
   offset += 16
-  return out
+  return at
 }
+const hex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
 
 /**
  * A new UUIDv7 for `nowMs` (default: the wall clock).
@@ -31,7 +33,8 @@ const random16 = (): Buffer => {
 export const make = (nowMs: number = Date.now()): string => {
   if (nowMs > lastMs) {
     lastMs = nowMs
-    seq = random16().readUInt16BE(0) & 0x7ff
+    const at = random16()
+    seq = ((pool[at]! << 8) | pool[at + 1]!) & 0x7ff
   } else {
     seq++
     if (seq > 0xfff) {
@@ -39,19 +42,16 @@ export const make = (nowMs: number = Date.now()): string => {
       seq = 0
     }
   }
-  const bytes = random16()
+  const r = random16()
   const ms = lastMs
-  bytes[0] = Math.floor(ms / 2 ** 40) & 0xff
-  bytes[1] = Math.floor(ms / 2 ** 32) & 0xff
-  bytes[2] = (ms >>> 24) & 0xff
-  bytes[3] = (ms >>> 16) & 0xff
-  bytes[4] = (ms >>> 8) & 0xff
-  bytes[5] = ms & 0xff
-  bytes[6] = 0x70 | (seq >>> 8)
-  bytes[7] = seq & 0xff
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80
-  const hex = bytes.toString("hex")
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  const high = Math.floor(ms / 2 ** 32)
+  // 48-bit milliseconds, version 7 and 12-bit sequence, variant 10 and 62 random bits
+  return hex[(high >>> 8) & 0xff]! + hex[high & 0xff]! + hex[(ms >>> 24) & 0xff]! + hex[(ms >>> 16) & 0xff]! + "-" +
+    hex[(ms >>> 8) & 0xff]! + hex[ms & 0xff]! + "-" +
+    hex[0x70 | (seq >>> 8)]! + hex[seq & 0xff]! + "-" +
+    hex[(pool[r + 8]! & 0x3f) | 0x80]! + hex[pool[r + 9]!]! + "-" +
+    hex[pool[r + 10]!]! + hex[pool[r + 11]!]! + hex[pool[r + 12]!]! + hex[pool[r + 13]!]! + hex[pool[r + 14]!]! +
+    hex[pool[r + 15]!]!
 }
 
 const pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/

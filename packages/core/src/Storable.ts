@@ -52,7 +52,33 @@ export const storableText = (text: string): string =>
  * @since 0.1.0
  * @category validation
  */
-export const jsonIssues = (value: unknown, path: ReadonlyArray<string | number> = []): Array<Issue> => {
+export const jsonIssues = (value: unknown, path: ReadonlyArray<string | number> = []): Array<Issue> =>
+  storable(value) ? [] : locate(value, path)
+
+/** Whether every string, key and number of a JSON value can be stored: one walk, no paths built. */
+const storable = (value: unknown): boolean => {
+  const stack: Array<unknown> = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v === "string") {
+      if (textProblem(v) !== undefined) return false
+    } else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return false
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i])
+    } else if (typeof v === "object" && v !== null) {
+      for (const key in v) {
+        if (!Object.hasOwn(v, key)) continue
+        if (textProblem(key) !== undefined) return false
+        stack.push((v as Record<string, unknown>)[key])
+      }
+    }
+  }
+  return true
+}
+
+/** The issues of a value that is not storable, each with its path. */
+const locate = (value: unknown, path: ReadonlyArray<string | number>): Array<Issue> => {
   const issues: Array<Issue> = []
   const stack: Array<{ readonly value: unknown; readonly path: ReadonlyArray<string | number> }> = [{ value, path }]
   while (stack.length > 0) {
