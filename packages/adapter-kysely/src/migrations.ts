@@ -30,6 +30,7 @@ import { v0006 } from "./migrations/v0006.js"
 import { v0007 } from "./migrations/v0007.js"
 import { v0008 } from "./migrations/v0008.js"
 import { v0009 } from "./migrations/v0009.js"
+import { v0010 } from "./migrations/v0010.js"
 import { v0011 } from "./migrations/v0011.js"
 import { v0012 } from "./migrations/v0012.js"
 import { v0013 } from "./migrations/v0013.js"
@@ -283,6 +284,7 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0007_console", v0007(s)],
     ["jobtrack_0008_schedules", v0008(s)],
     ["jobtrack_0009_history", v0009(s)],
+    ["jobtrack_0010_position_departures", v0010(s)],
     ["jobtrack_0011_claim_lock_when_grouped", v0011(s)],
     ["jobtrack_0012_console_scale", v0012(s)],
     ["jobtrack_0013_status_feed", v0013(s)]

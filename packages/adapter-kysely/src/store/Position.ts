@@ -13,6 +13,7 @@ import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"
 import type { StoreContext } from "./Context.js"
+import * as PositionBoundary from "./PositionBoundary.js"
 import * as Steps from "./Steps.js"
 
 /**
@@ -72,34 +73,47 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 }
 
 /**
- * The row and, when pending, its queue position (rule 8), in one query: a walk
- * of the first `QueuePosition.cap` claimable jobs ahead in claim order, which
- * settles it unless some of them are another group's jobs waiting for room;
- * only then a second walk of up to `QueuePosition.reach`.
+ * The row and, when pending, its queue position (rule 8), in one query. A job
+ * behind its queue's boundary (`PositionBoundary`) is past the cap with no walk;
+ * otherwise a walk of the first `QueuePosition.cap` claimable jobs ahead in claim
+ * order settles it, unless some of them are another group's jobs waiting for
+ * room: only then a second walk of up to `QueuePosition.reach`.
  *
  * @since 0.2.0
  * @category reads
  */
 export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queuePosition"> => {
   const { jobs, run } = ctx
+  const boundaries = PositionBoundary.make(ctx)
+  const cap = sql.lit(QueuePosition.cap)
   const view = (id: string): Effect.Effect<JobView, JobNotFound | StoreError> =>
     Effect.gen(function*() {
       if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
       const t = iso(yield* now)
-      const rows = yield* run("view", sql<JobRow & { walk: ReadonlyArray<number> | null; steps: unknown }>`
+      const rows = yield* run("view", sql<JobRow & { walk: ReadonlyArray<number> | null; departed: string | null; steps: unknown }>`
         select j.*, ${Steps.viewColumn(ctx.schema)} as steps,
           case when j.status = 'pending' then (
-            select case when w1[1] < ${sql.lit(QueuePosition.cap)} or w1[2] >= ${sql.lit(QueuePosition.cap)}
-              then w1 else ${walk(ctx, t, QueuePosition.reach)} end
-            -- offset 0: a fence, so the first walk runs once (inlined, each use of w1 would walk)
-            from (select ${walk(ctx, t, QueuePosition.cap)} as w1 offset 0) first
-          ) end as walk
+            case when ${boundaries.proves()} then array[-1, ${cap}]::int[] else (
+              select case when w1[1] < ${cap} or w1[2] >= ${cap} then w1 else ${walk(ctx, t, QueuePosition.reach)} end
+              -- offset 0: a fence, so the first walk runs once (inlined, each use of w1 would walk)
+              from (select ${walk(ctx, t, QueuePosition.cap)} as w1 offset 0) first
+            ) end
+          ) end as walk,
+          case when j.status = 'pending' then ${boundaries.left}::text end as departed
         from ${jobs} j where j.id = ${id}::uuid`)
       if (rows.length === 0) return yield* new JobNotFound({ id })
       const row = rows[0]!
+      const counts = row.status === "pending" ? row.walk : null
+      if (counts !== null && row.departed !== null) {
+        yield* boundaries.after({
+          queue: row.queue,
+          left: Number(row.departed),
+          walkedToCap: counts[0] !== -1 && counts[1]! >= QueuePosition.cap
+        }, t)
+      }
       return {
         ...toRecord(row),
-        ...QueuePosition.fields(row.status === "pending" && row.walk !== null ? fromCounts(row.walk) : null),
+        ...QueuePosition.fields(counts === null ? null : fromCounts(counts)),
         steps: Steps.fromViewColumn(row.steps)
       }
     })

@@ -1,0 +1,125 @@
+/**
+ * The queue position's boundary (store/PositionBoundary.ts, migration 0010): a
+ * job behind it is "more than 1,000" without a walk, until as many jobs left as
+ * its margin; leaving by claim, cancel, delete or TRUNCATE is counted, and a
+ * boundary read while a transaction that made jobs leave is still open is not
+ * kept (PostgreSQL).
+ */
+import { Effect, Exit, Scope } from "effect"
+import type { JobStoreShape, NewJob } from "@jobtrack/core"
+import { JobId, QueuePosition } from "@jobtrack/core"
+import { KyselyStore, migrate } from "@jobtrack/adapter-kysely"
+import { sql } from "kysely"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { databaseUrl, pgliteDatabase, postgresDatabase, randomSchema } from "./databases.js"
+import type { TestDatabase } from "./databases.js"
+
+const url = databaseUrl()
+const cap = QueuePosition.cap
+
+const newJob = (i: number): NewJob => ({
+  id: JobId.make(),
+  type: "test",
+  queue: "default",
+  payload: { i },
+  maxAttempts: 1,
+  priority: 0,
+  runAt: new Date(i),
+  owner: null,
+  key: null,
+  groupKey: null,
+  groupLimit: null
+})
+
+const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: boolean) =>
+  describe(name, () => {
+    let database: TestDatabase
+    let store: JobStoreShape
+    let scope: Scope.Closeable
+    const schema = randomSchema("jt_pos")
+    const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+    const raw = (text: string) => sql.raw(text.replaceAll("$s", `"${schema}"`)).execute(database.db)
+    const place = async (job: NewJob) => {
+      const p = await run(store.queuePosition(job.id))
+      return p === null ? null : p.capped ? `more than ${p.position - 1}` : p.position
+    }
+    const fill = async (n: number) => {
+      await raw(`truncate $s.jobs cascade`)
+      const jobs = Array.from({ length: n }, (_, i) => newJob(i))
+      await run(store.enqueueMany(jobs))
+      return jobs
+    }
+    const claim = (limit: number) =>
+      run(store.claim({ queues: ["default"], types: ["test"], workerId: "w", limit, leaseMs: 60_000 }))
+
+    beforeAll(async () => {
+      database = await open()
+      await migrate(database.db, { schema })
+      scope = Effect.runSync(Scope.make())
+      store = await run(Scope.provide(KyselyStore.make({ db: database.db, schema, notifier: database.notifier }), scope))
+    })
+    afterAll(async () => {
+      await run(Scope.close(scope, Exit.void))
+      await raw(`drop schema $s cascade`).catch(() => {})
+      await database.close()
+    })
+
+    it("behind the boundary a job is past the cap without a walk; claims and deletes expire it", async () => {
+      const jobs = await fill(2000)
+      const last = jobs[1999]!
+      assert.strictEqual(await place(last), `more than ${cap}`) // walked, and read the boundary
+      // made to leave unseen (the counting trigger off): a view that still says "more than
+      // 1,000" for a job now at place 500 read the boundary, not the queue
+      await raw(`alter table $s.jobs disable trigger jobs_claimable_deleted`)
+      const gone = jobs.slice(0, 1500).map((j) => `'${j.id}'`).join(",")
+      await raw(`delete from $s.jobs where id in (${gone})`)
+      assert.strictEqual(await place(last), `more than ${cap}`)
+      await raw(`alter table $s.jobs enable trigger jobs_claimable_deleted`)
+
+      // counted: 1,000 claimed from the front of 2,000 is more than the margin
+      const again = await fill(2000)
+      assert.strictEqual(await place(again[1999]!), `more than ${cap}`)
+      assert.strictEqual((await claim(cap)).length, cap)
+      assert.strictEqual(await place(again[1999]!), cap)
+      // and deleted pending jobs too
+      const more = await fill(2000)
+      assert.strictEqual(await place(more[1999]!), `more than ${cap}`)
+      await raw(`delete from $s.jobs where id in (${more.slice(0, 1000).map((j) => `'${j.id}'`).join(",")})`)
+      assert.strictEqual(await place(more[1999]!), cap)
+      // cancelled ones as well
+      const third = await fill(2000)
+      assert.strictEqual(await place(third[1999]!), `more than ${cap}`)
+      for (const j of third.slice(0, 600)) await run(store.cancel(j.id))
+      assert.strictEqual(await place(third[1999]!), `more than ${cap}`) // 1,399 ahead
+      await raw(`update $s.jobs set status = 'cancelled' where id in (${third.slice(600, 1000).map((j) => `'${j.id}'`).join(",")})`)
+      assert.strictEqual(await place(third[1999]!), cap)
+    })
+
+    it("a TRUNCATE expires every boundary", async () => {
+      const jobs = await fill(2000)
+      assert.strictEqual(await place(jobs[1999]!), `more than ${cap}`)
+      const fresh = await fill(10)
+      assert.deepStrictEqual(await Promise.all(fresh.map(place)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    })
+
+    it.skipIf(!concurrent)("a boundary read while jobs are leaving in an open transaction is not kept", async () => {
+      const jobs = await fill(1502)
+      const last = jobs[1501]!
+      // three jobs leave in a transaction still open while the boundary is read
+      const trx = await database.db.startTransaction().execute()
+      await sql.raw(`update "${schema}".jobs set status = 'cancelled' where id in (${
+        jobs.slice(0, 3).map((j) => `'${j.id}'`).join(",")
+      })`).execute(trx)
+      assert.strictEqual(await place(last), `more than ${cap}`) // walked (the three still pending to it)
+      await trx.commit().execute()
+      // 1,501 ahead - 3 - 499 = 999: a boundary kept from that walk (1,500 counted, margin
+      // 500, 499 left since) would still say "more than 1,000"
+      assert.strictEqual((await claim(499)).length, 499)
+      assert.strictEqual(await place(last), cap)
+    })
+  })
+
+suite("queue position boundary (PGlite)", pgliteDatabase, false)
+describe.skipIf(!url)("on PostgreSQL", { tags: ["postgres"] }, () => {
+  suite("queue position boundary (PostgreSQL)", async () => postgresDatabase(url!, 4), true)
+})
