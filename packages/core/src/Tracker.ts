@@ -183,6 +183,25 @@ const checkOptions = (options: EnqueueOptions<unknown>): Array<Issue> => {
 }
 
 /**
+ * What a watcher compares to skip a view equal to the last it emitted. The
+ * watchers of one job woken together get one view object (the change hub's
+ * shared read), so it is computed once per view, not once per watcher.
+ */
+const fingerprints = new WeakMap<JobView, string>()
+const fingerprintOf = (v: JobView): string => {
+  let f = fingerprints.get(v)
+  if (f === undefined) {
+    f = JSON.stringify([
+      v.status, v.progress, v.progressMessage, v.queuePosition, v.queuePositionCapped,
+      v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt,
+      v.steps?.map((step) => [step.status, step.attempts])
+    ])
+    fingerprints.set(v, f)
+  }
+  return f
+}
+
+/**
  * Build a tracker over the store in context.
  *
  * @since 0.1.0
@@ -280,11 +299,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
             const v = yield* hub.read(id)
             subscriber.queue = v.queue
             subscriber.pending = v.status === "pending"
-            const fingerprint = JSON.stringify([
-              v.status, v.progress, v.progressMessage, v.queuePosition, v.queuePositionCapped,
-              v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt,
-              v.steps?.map((step) => [step.status, step.attempts])
-            ])
+            const fingerprint = fingerprintOf(v)
             if (fingerprint !== last) {
               last = fingerprint
               return v
