@@ -9,6 +9,7 @@ import type { JobContext } from "../JobContext.js"
 import type * as JobDefinition from "../JobDefinition.js"
 import { FatalError, isFatal, JobTimeout } from "../JobError.js"
 import * as PayloadSchema from "../PayloadSchema.js"
+import type { LazyAbort } from "./runner/lazyAbort.js"
 import * as Storable from "../Storable.js"
 
 /** The text stored as a failed attempt's error (storable in every store). */
@@ -59,7 +60,7 @@ export const make = (
   def: JobDefinition.Any,
   payload: unknown,
   context: JobContext,
-  abort: AbortController,
+  abort: LazyAbort,
   stoppedByRunner: () => boolean
 ): Effect.Effect<Json, unknown, unknown> => {
   const attempt = Effect.gen(function*() {
@@ -80,7 +81,7 @@ export const make = (
   }).pipe(
     Effect.onInterrupt(() =>
       Effect.sync(() => {
-        if (abort.signal.aborted) return
+        if (abort.isAborted) return
         abort.abort(
           stoppedByRunner()
             ? new DOMException("The job attempt was stopped", "AbortError")

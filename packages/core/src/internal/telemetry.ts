@@ -4,7 +4,7 @@
  * attempt's `ctx.log` lines. With telemetry off (and no tracer of the host's)
  * every helper is a constant no-op, so the hot paths pay one branch.
  */
-import { Cause, Clock, Duration, Effect, Exit, Metric, Option, Tracer } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, LogLevel as EffectLogLevel, Metric, Option, Tracer } from "effect"
 import type { Tracer as TracerNs } from "effect"
 import { Headers, HttpTraceContext } from "effect/http"
 import type { JobRecord } from "../Job.js"
@@ -211,6 +211,9 @@ const maxEvents = 128
 const nowNanos = () => BigInt(Date.now()) * 1_000_000n
 
 /** Only the plain lifecycle log line (telemetry off, no tracer of the host's). */
+/** Whether debug lines pass the minimum log level (read per line: it can differ per fiber). */
+const debugEnabled = EffectLogLevel.isEnabled("Debug")
+
 const quiet = (workerId: string): AttemptObserver => ({
   active: false,
   ids: {},
@@ -218,10 +221,14 @@ const quiet = (workerId: string): AttemptObserver => ({
   progress: () => {},
   log: () => {},
   settled: () => Effect.void,
+  // annotating a line costs more than the check: only when the line would be written
   lifecycle: (message, job, extra = {}) =>
-    Effect.logDebug(message).pipe(
-      Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, workerId, ...extra })
-    )
+    Effect.flatMap(debugEnabled, (enabled) =>
+      enabled
+        ? Effect.logDebug(message).pipe(
+          Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, workerId, ...extra })
+        )
+        : Effect.void)
 })
 
 const remoteParent = (traceparent: string | null | undefined): TracerNs.ExternalSpan | undefined =>

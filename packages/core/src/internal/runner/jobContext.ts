@@ -7,6 +7,7 @@ import { Clock, Effect } from "effect"
 import type { JobRecord } from "../../Job.js"
 import type { JobContext } from "../../JobContext.js"
 import type * as Telemetry from "../telemetry.js"
+import type { LazyAbort } from "./lazyAbort.js"
 
 /** Where an attempt's `ctx.log` lines and progress go besides the logger and the store. */
 export interface Observed {
@@ -20,7 +21,7 @@ const clamp = (percent: number) => (Number.isFinite(percent) ? Math.min(100, Mat
 
 export const make = (
   job: JobRecord,
-  signal: AbortSignal,
+  abort: LazyAbort,
   report: JobContext["progress"],
   steps: Pick<JobContext, "step" | "sleep">,
   observed: Observed
@@ -38,7 +39,10 @@ export const make = (
     maxAttempts: job.maxAttempts,
     owner: job.owner,
     key: job.key,
-    signal,
+    // made when the handler first reads it
+    get signal() {
+      return abort.signal
+    },
     log: (message, fields = {}) =>
       Effect.log(message).pipe(
         Effect.annotateLogs({ ...fields, jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }),

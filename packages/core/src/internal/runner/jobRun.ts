@@ -9,12 +9,14 @@
  */
 import { Cause, Clock, Effect, Exit, Fiber } from "effect"
 import type { JobRecord, Json, Lease } from "../../Job.js"
+import type { JobContext as JobContextShape } from "../../JobContext.js"
 import * as Attempt from "../attempt.js"
 import * as DurableSteps from "../durableSteps.js"
 import * as Telemetry from "../telemetry.js"
 import { Stopper } from "./cancellation.js"
 import type { CompletionBatcher } from "./completionBatcher.js"
 import * as JobContext from "./jobContext.js"
+import { LazyAbort } from "./lazyAbort.js"
 import type { LeaseKeeper } from "./leaseKeeper.js"
 import * as ProgressWriter from "./progressWriter.js"
 import { settle } from "./settle.js"
@@ -35,7 +37,7 @@ const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
   const progress = ProgressWriter.make(store, lease, settings.progressMs, stopper, logs)
   return Effect.gen(function*() {
     const def = state.definitions.get(job.type)!
-    const abort = new AbortController()
+    const abort = new LazyAbort()
     const now = yield* Clock.currentTimeMillis
     const entry: Running = {
       job,
@@ -48,8 +50,16 @@ const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
 
     // the attempt's span (a child of the enqueue span), metrics, lifecycle logs; no-ops when off
     const observer = yield* Telemetry.attempt(yield* Telemetry.current, job, settings.workerId)
-    const steps = DurableSteps.make(store, lease, job, stopper.stop("leaseLost"))
-    const context = JobContext.make(job, abort.signal, progress.report, steps, { observer, logs, logged: progress.logged })
+    // durable steps are set up at the first ctx.step / ctx.sleep: most handlers call neither
+    let durable: Pick<JobContextShape, "step" | "sleep"> | undefined
+    const steps = () => (durable ??= DurableSteps.make(store, lease, job, stopper.stop("leaseLost")))
+    const context = JobContext.make(
+      job,
+      abort,
+      progress.report,
+      { step: (name, work, options) => steps().step(name, work, options), sleep: (duration) => steps().sleep(duration) },
+      { observer, logs, logged: progress.logged }
+    )
     // with telemetry off, the attempt costs what it did before telemetry: no "job started"
     // line, no span wrapping, no settle observer (each is work per job)
     const active = observer.active

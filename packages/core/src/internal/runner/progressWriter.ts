@@ -1,9 +1,10 @@
 /**
  * One job's progress, coalesced: the handler reports as often as it likes;
  * the writer takes the latest value at most once per period, and once more
- * when the handler ends. The writer's fiber starts at the first report, so a
- * job that reports no progress costs nothing here. It also writes the lines
- * the attempt kept with `ctx.log` (see `JobLogStore`), on the same schedule.
+ * when the handler ends. The writer's parts are made and its fiber started at
+ * the first report, so a job that reports no progress costs nothing here. It
+ * also writes the lines the attempt kept with `ctx.log` (see `JobLogStore`),
+ * on the same schedule.
  *
  * @internal
  */
@@ -27,17 +28,17 @@ export interface ProgressWriter {
   readonly dispose: Effect.Effect<void>
 }
 
-export const make = (
+/** The writer's working parts, made at the first report or kept log line. */
+const active = (
   store: JobStoreShape,
   lease: Lease,
   progressMs: number,
   stopper: Stopper,
   logs: LogBuffer
-): ProgressWriter => {
+) => {
   let latest: Reported | null = null
   let written: Reported | null = null
   let writer: { readonly dirty: Queue.Queue<void>; fiber?: Fiber.Fiber<unknown, unknown> } | undefined
-  let closed = false
   const writeLogs = Effect.suspend(() => {
     if (stopper.reason === "leaseLost") return Effect.void
     const lines = logs.take()
@@ -70,25 +71,48 @@ export const make = (
     )
   })
   const dirty = Effect.suspend(() => {
-    if (closed) return Effect.void
     if (writer) return Effect.sync(() => Queue.offerUnsafe(writer!.dirty, undefined))
     return startWriter
   })
-  const report = (percent: number, message?: string) =>
-    Effect.suspend(() => {
+  return {
+    report: (percent: number, message?: string) => {
       const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0
       latest = { progress: p, message: message === undefined ? latest?.message ?? null : Storable.storableText(message) }
       return dirty
+    },
+    dirty,
+    close: Effect.suspend(() => {
+      const fiber = writer?.fiber
+      return fiber ? Fiber.interrupt(fiber).pipe(Effect.andThen(flush)) : flush
+    }),
+    dispose: Effect.suspend(() => {
+      const fiber = writer?.fiber
+      return fiber ? Fiber.interrupt(fiber) : Effect.void
     })
-  const close = Effect.suspend(() => {
-    closed = true
-    const fiber = writer?.fiber
-    return fiber ? Fiber.interrupt(fiber).pipe(Effect.andThen(flush)) : flush
-  })
-  const dispose = Effect.suspend(() => {
-    closed = true
-    const fiber = writer?.fiber
-    return fiber ? Fiber.interrupt(fiber) : Effect.void
-  })
-  return { report, logged: dirty, close, dispose }
+  }
+}
+
+export const make = (
+  store: JobStoreShape,
+  lease: Lease,
+  progressMs: number,
+  stopper: Stopper,
+  logs: LogBuffer
+): ProgressWriter => {
+  // a job that reports no progress and keeps no log line costs this closure and nothing else
+  let parts: ReturnType<typeof active> | undefined
+  let closed = false
+  const use = () => (parts ??= active(store, lease, progressMs, stopper, logs))
+  return {
+    report: (percent, message) => Effect.suspend(() => (closed ? Effect.void : use().report(percent, message))),
+    logged: Effect.suspend(() => (closed ? Effect.void : use().dirty)),
+    close: Effect.suspend(() => {
+      closed = true
+      return parts ? parts.close : Effect.void
+    }),
+    dispose: Effect.suspend(() => {
+      closed = true
+      return parts ? parts.dispose : Effect.void
+    })
+  }
 }
