@@ -11,7 +11,7 @@
  * @since 0.3.0
  */
 import { Clock, Effect } from "effect"
-import { AdminStore, JobId } from "@jobtrack/core"
+import { AdminStore, Job, JobId } from "@jobtrack/core"
 import type { JobStatus } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { RawBuilder } from "kysely"
@@ -130,18 +130,18 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
         const limit = clampLimit(cap ?? 10_000, 1_000_000)
         const cond = condition(filter)
         // per status: the newest cap + 1 matching jobs counted, read from the index on
-        // (status, created_at, id) that carries queue, type and owner (migration 0012)
-        const per = (status: JobStatus) => sql`
-          (select queue, type, ${status}::text as status, count(*) as n from (
-            select queue, type from ${jobs} where status = ${status} and ${cond}
-            order by created_at desc, id desc limit ${limit + 1}
-          ) x group by queue, type)`
-        const rows = yield* run("adminCounts", sql<{ queue: string; type: string; status: JobStatus; n: string | number }>`
-          ${sql.join(["pending", "processing", "retrying", "completed", "failed", "cancelled"].map((s) => per(s as JobStatus)), sql` union all `)}
-          order by 1, 2`)
+        // (status, created_at, id) that carries queue, type and owner (migration 0012); the
+        // statuses are counted side by side (separate statements: separate backends)
+        const per = (status: JobStatus) =>
+          run("adminCounts", sql<{ queue: string; type: string; status: JobStatus; n: string | number }>`
+            select queue, type, ${status}::text as status, count(*) as n from (
+              select queue, type from ${jobs} where status = ${status} and ${cond}
+              order by created_at desc, id desc limit ${limit + 1}
+            ) x group by queue, type`)
+        const rows = (yield* Effect.forEach(Job.statuses, per, { concurrency: 3 })).flat()
         const totals = new Map<string, number>()
         for (const r of rows) totals.set(r.status, (totals.get(r.status) ?? 0) + Number(r.n))
-        const order = ["pending", "processing", "retrying", "completed", "failed", "cancelled"]
+        const order: ReadonlyArray<string> = Job.statuses
         return {
           cap: limit,
           rows: rows

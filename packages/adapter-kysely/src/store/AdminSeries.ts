@@ -75,6 +75,18 @@ const binned = (key: RawBuilder<unknown>, keys: number) => {
     select ${key}, 2, ${bin(sql.ref("w"))}, count(*) from src where w is not null group by ${by}`
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+interface SeriesRow {
+  readonly b: Date | string
+  readonly metric: number
+  readonly n0: string | number
+  readonly n1: string | number
+  readonly n2: string | number
+  readonly p50: number | null
+  readonly p95: number | null
+}
+
 interface Rolled {
   readonly lo: number
   readonly hi: number
@@ -95,7 +107,10 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
       (rows): Rolled | null => rows[0] ? { lo: new Date(rows[0].lo).getTime(), hi: new Date(rows[0].hi).getTime() } : null
     )
 
-  /** Summarize the minutes `[a, b)` into minute rows and (added to) quarter rows. */
+  /**
+   * Summarize the minutes `[a, b)` into minute rows and (added to) quarter rows,
+   * written in key order so that a chart's range of rows lies on few pages.
+   */
   const summarize = (trx: Kysely<unknown>, a: number, b: number) =>
     sql`
       with src as (${finished(jobs, [[a, b]], sql`true`)}),
@@ -114,12 +129,14 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
       minutes as (
         insert into ${rollup} (width, scope, at, queue, type, metric, bin, n)
         select 60, scope, at, queue, type, metric, bin, n from scoped
+        order by scope, at, queue, type, metric, bin
         on conflict (width, scope, at, queue, type, metric, bin) do update set n = ${rollup}.n + excluded.n
         returning 1
       )
       insert into ${rollup} (width, scope, at, queue, type, metric, bin, n)
       select 900, scope, to_timestamp(floor(extract(epoch from at) / 900) * 900), queue, type, metric, bin, sum(n) from scoped
       group by 2, 3, 4, 5, 6, 7
+      order by 2, 3, 4, 5, 6, 7
       on conflict (width, scope, at, queue, type, metric, bin) do update set n = ${rollup}.n + excluded.n`.execute(trx)
 
   /** Extend the summary to `[want, horizon)` (within `keep`), unless another reader is at it. */
@@ -186,7 +203,8 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
       }
 
       const f = ts(from)
-      const index = (col: string) => sql`floor(extract(epoch from (${sql.ref(col)} - ${f})) * 1000 / ${width})::int`
+      // the start of the bucket a time falls in
+      const bucket = (col: string) => sql`date_bin(${width} * interval '1 millisecond', ${sql.ref(col)}, ${f})`
       const parts: Array<RawBuilder<unknown>> = []
       const raw: Array<readonly [number, number]> = []
       if (rolledRange === null) {
@@ -199,7 +217,7 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
         const { queue, type } = request.filter
         const scope = queue !== undefined ? (type !== undefined ? 0 : 1) : type !== undefined ? 2 : 3
         const summary = (w: number, a: number, b: number) =>
-          sql`select ${index("at")} as i, metric, bin, n from ${rollup}
+          sql`select ${bucket("at")} as b, metric, bin, n from ${rollup}
             where width = ${w} and scope = ${scope} and at >= ${ts(a)} and at < ${ts(b)}
               and queue = ${queue ?? ""} and type = ${type ?? ""}`
         const q0 = Math.ceil(lo / quarter) * quarter
@@ -214,34 +232,56 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
       }
       if (raw.length > 0) {
         parts.push(sql`select * from (with src as (${finished(jobs, raw, condition(request.filter))})
-          ${binned(sql`${index("completed_at")} as i`, 1)}) r`)
+          ${binned(sql`${bucket("completed_at")} as b`, 1)}) r`)
       }
-      const rows = yield* run("series", sql<{ i: number; metric: number; bin: number; n: string | number }>`
-        select i, metric, bin, sum(n) as n from (${sql.join(parts, sql` union all `)}) x
-        where i >= 0 and i < ${count} group by 1, 2, 3`)
+      // per bucket and metric: the counts by outcome (metric 0), and the bins holding the
+      // nearest-rank p50 and p95 (as SeriesHistogram.percentile: rank ceil(p * total), in float8)
+      const rows = yield* run("series", sql<SeriesRow>`
+        with x as (
+          select b, metric, bin, sum(n) as n from (${sql.join(parts, sql` union all `)}) p
+          where b >= ${f} and b < ${ts(from + count * width)} group by 1, 2, 3
+        ), c as (
+          select b, metric, bin, n, sum(n) over (partition by b, metric order by bin) as cum,
+            sum(n) over (partition by b, metric) as total
+          from x
+        )
+        select b, metric,
+          coalesce(sum(n) filter (where bin = 0), 0) as n0,
+          coalesce(sum(n) filter (where bin = 1), 0) as n1,
+          coalesce(sum(n) filter (where bin = 2), 0) as n2,
+          min(bin) filter (where cum >= greatest(1, ceil(0.5::float8 * total))) as p50,
+          min(bin) filter (where cum >= greatest(1, ceil(0.95::float8 * total))) as p95
+        from c group by 1, 2`)
 
-      const buckets = Array.from({ length: count }, () => ({
-        outcomes: [0, 0, 0],
-        d: new Map<number, number>(),
-        w: new Map<number, number>()
-      }))
-      for (const r of rows) {
-        const b = buckets[Number(r.i)]
-        if (!b) continue
-        const n = Number(r.n)
-        const k = Number(r.bin)
-        if (Number(r.metric) === 0) b.outcomes[k] = (b.outcomes[k] ?? 0) + n
-        else (Number(r.metric) === 1 ? b.d : b.w).set(k, n)
-      }
-      return buckets.map((b, i): AdminStore.SeriesBucket => ({
+      const buckets = Array.from({ length: count }, (_, i): Mutable<AdminStore.SeriesBucket> => ({
         start: new Date(from + i * width),
-        completed: b.outcomes[0]!,
-        failed: b.outcomes[1]!,
-        cancelled: b.outcomes[2]!,
-        durationP50Ms: SeriesHistogram.percentile(b.d, 0.5),
-        durationP95Ms: SeriesHistogram.percentile(b.d, 0.95),
-        waitP50Ms: SeriesHistogram.percentile(b.w, 0.5),
-        waitP95Ms: SeriesHistogram.percentile(b.w, 0.95)
+        completed: 0,
+        failed: 0,
+        cancelled: 0,
+        durationP50Ms: null,
+        durationP95Ms: null,
+        waitP50Ms: null,
+        waitP95Ms: null
       }))
+      const value = (bin: number | string | null) => (bin === null ? null : SeriesHistogram.binValue(Number(bin)))
+      for (const r of rows) {
+        const b = buckets[Math.round((new Date(r.b).getTime() - from) / width)]
+        if (!b) continue
+        switch (Number(r.metric)) {
+          case 0:
+            b.completed = Number(r.n0)
+            b.failed = Number(r.n1)
+            b.cancelled = Number(r.n2)
+            break
+          case 1:
+            b.durationP50Ms = value(r.p50)
+            b.durationP95Ms = value(r.p95)
+            break
+          case 2:
+            b.waitP50Ms = value(r.p50)
+            b.waitP95Ms = value(r.p95)
+        }
+      }
+      return buckets
     }) as Effect.Effect<ReadonlyArray<AdminStore.SeriesBucket>, StoreError>
 }
