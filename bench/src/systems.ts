@@ -31,8 +31,7 @@ export interface System {
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
-export const jobtrack = async (url: string): Promise<System> => {
-  const schema = "bench_jobtrack"
+export const jobtrack = async (url: string, schema = "bench_jobtrack"): Promise<System> => {
   const admin = new pg.Pool({ connectionString: url, max: 2 })
   await admin.query(`drop schema if exists ${schema} cascade`)
   let onStart: (i: number) => void = () => {}

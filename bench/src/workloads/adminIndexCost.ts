@@ -1,0 +1,76 @@
+/**
+ * What the console's indexes cost the processing path: W3 (drain N no-op
+ * jobs, concurrency 10) on three schemas of the same build: "all" with every
+ * migration; "0007" with the console's indexes as migration 0007 made them
+ * (0012's wider `jobs_admin_status_created` and trigram index undone);
+ * "none" without the indexes only the console reads (0007's
+ * `jobs_admin_created`, `jobs_admin_status_created`, `jobs_admin_finished`,
+ * 0012's trigram index). They take turns, the order rotated every round, so
+ * that the machine's noise falls on all; each round prints jobs/s of each.
+ *
+ *   DATABASE_URL=postgres://… node bench/src/workloads/adminIndexCost.ts
+ *   INDEX_N=10000 INDEX_ROUNDS=6
+ *
+ * No-op jobs write no error text, so the trigram index (partial: rows with an
+ * error message) is not touched on this path.
+ */
+import pg from "pg"
+import { jobtrack } from "../systems.ts"
+import type { System } from "../systems.ts"
+
+const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const N = Number(process.env.INDEX_N ?? 10_000)
+const ROUNDS = Number(process.env.INDEX_ROUNDS ?? 6)
+
+const drain = async (s: System) => {
+  await s.reset()
+  for (let i = 0; i < N; i += 1000) await s.enqueueBatch(i, Math.min(1000, N - i))
+  let seen = 0
+  let done!: () => void
+  const all = new Promise<void>((r) => (done = r))
+  const start = performance.now()
+  await s.startWorkers(10, () => {
+    if (++seen === N) done()
+  })
+  await all
+  const secs = (performance.now() - start) / 1000
+  await s.stopWorkers()
+  return N / secs
+}
+
+const main = async () => {
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  const variants = {
+    all: await jobtrack(url, "bench_idx_all"),
+    "0007": await jobtrack(url, "bench_idx_0007"),
+    none: await jobtrack(url, "bench_idx_none")
+  }
+  await admin.query(`
+    drop index if exists bench_idx_0007.jobs_admin_error_trgm;
+    drop index bench_idx_0007.jobs_admin_status_created;
+    create index jobs_admin_status_created on bench_idx_0007.jobs (status, created_at, id);
+    drop index bench_idx_none.jobs_admin_created;
+    drop index bench_idx_none.jobs_admin_status_created;
+    drop index bench_idx_none.jobs_admin_finished;
+    drop index if exists bench_idx_none.jobs_admin_error_trgm;`)
+  const names = Object.keys(variants) as Array<keyof typeof variants>
+  const runs = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<keyof typeof variants, Array<number>>
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order = names.map((_, i) => names[(i + round) % names.length]!)
+    const r: Record<string, number> = {}
+    for (const name of order) {
+      await admin.query("checkpoint")
+      r[name] = Math.round(await drain(variants[name]))
+      runs[name].push(r[name]!)
+    }
+    console.log(JSON.stringify({ round, n: N, order: order.join(","), ...r }))
+  }
+  const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  console.log(JSON.stringify({ median: Object.fromEntries(names.map((n) => [n, Math.round(median(runs[n]))])) }))
+  for (const s of Object.values(variants)) await s.close()
+  await admin.query("drop schema bench_idx_all cascade; drop schema bench_idx_0007 cascade; drop schema bench_idx_none cascade")
+  await admin.end()
+}
+
+await main()
