@@ -83,7 +83,10 @@ const serve = async (schema: string) => {
   } as typeof write
   const jobs = Jobtrack.make({ store: counted, definitions: [work] })
   const router = jobsRouter(jobs, { prefix: "/jobs", owner: (ctx) => ctx.get("x-owner") || undefined })
-  const server = new Koa().use(router.routes()).listen(0, "127.0.0.1")
+  const app = new Koa()
+  // the clients hang up at the end: their connection resets are expected
+  app.silent = true
+  const server = app.use(router.routes()).listen(0, "127.0.0.1")
   await new Promise<void>((resolve) => server.once("listening", resolve))
   process.stdout.write(`port ${(server.address() as AddressInfo).port}\n`)
   for await (const line of createInterface({ input: process.stdin })) {
