@@ -28,16 +28,19 @@ export const historyMetrics: Array<[string, "higher" | "lower"]> = historySizes.
 
 const chunk = 1_000_000
 
+/** Insert `count` finished no-op jobs into a jobtrack jobs table (a year ago, 10 ms apart). */
+export const loadFinishedJobtrack = (db: pg.Pool, table: string, from: number, count: number): Promise<unknown> =>
+  db.query(`
+    insert into ${table} (id, type, queue, payload, result, status, progress, attempts, max_attempts,
+      run_at, token, created_at, started_at, completed_at, updated_at)
+    select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), 'null'::jsonb, 'completed', 100, 1, 1,
+      t, 1, t, t, t + interval '5 milliseconds', t + interval '5 milliseconds'
+    from generate_series($1::bigint, $2::bigint) g, lateral (select now() - interval '365 days' + g * interval '10 milliseconds' as t) x`,
+    [from, from + count - 1])
+
 /** Per system: insert `count` finished jobs (a million rows per statement). */
 const loaders: Record<string, (db: pg.Pool, from: number, count: number) => Promise<unknown>> = {
-  jobtrack: (db, from, count) =>
-    db.query(`
-      insert into bench_jobtrack.jobs (id, type, queue, payload, result, status, progress, attempts, max_attempts,
-        run_at, token, created_at, started_at, completed_at, updated_at)
-      select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), 'null'::jsonb, 'completed', 100, 1, 1,
-        t, 1, t, t, t + interval '5 milliseconds', t + interval '5 milliseconds'
-      from generate_series($1::bigint, $2::bigint) g, lateral (select now() - interval '365 days' + g * interval '10 milliseconds' as t) x`,
-      [from, from + count - 1]),
+  jobtrack: (db, from, count) => loadFinishedJobtrack(db, "bench_jobtrack.jobs", from, count),
   "pg-boss": (db, from, count) =>
     db.query(`
       insert into bench_pgboss.job (name, data, state, retry_limit, created_on, started_on, completed_on, keep_until)
