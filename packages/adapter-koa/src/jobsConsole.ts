@@ -234,7 +234,7 @@ export const jobsConsole = <Trx>(
 /**
  * Server-Sent Events of the store's changes: `ready` once subscribed (the page
  * re-reads what it shows: nothing after this point is missed), then
- * `changes` (batched, at most every 250 ms), `resync` when the store may have
+ * `changes` (batched: the first at once, then at most every 250 ms), `resync` when the store may have
  * missed some (or when a batch is too large to be worth applying), and `tick`
  * every few seconds (a fallback: progress of unwatched jobs, an announcement
  * lost without a resync). With `?job=`, that job is watched while the stream
@@ -267,16 +267,31 @@ const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | u
     if (changed.length > 500) send("resync", {})
     else if (changed.length > 0) send("changes", changed)
   }
+  // at most one batch per 250 ms; the first change after a quiet spell goes out at once, and an
+  // idle stream holds no timer but its tick
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let flushedAt = 0
+  const soon = () => {
+    if (timer !== undefined) return
+    timer = setTimeout(() => {
+      timer = undefined
+      flushedAt = Date.now()
+      flush()
+    }, Math.max(0, flushedAt + 250 - Date.now()))
+  }
   const program = Effect.scoped(
     Effect.gen(function*() {
       yield* (job !== undefined ? store.watching(job) : store.watchingAll).pipe(Effect.ignore)
       // subscribe first (a pull subscribes when made), then say ready: nothing after it is missed
       const pull = yield* Stream.toPull(store.changes)
       send("ready", { at: new Date().toISOString() })
-      yield* Effect.forever(Effect.flatMap(pull, (batch) => Effect.sync(() => void pending.push(...batch))))
+      yield* Effect.forever(Effect.flatMap(pull, (batch) =>
+        Effect.sync(() => {
+          pending.push(...batch)
+          soon()
+        })))
     })
   ) as Effect.Effect<void, unknown>
-  const flusher = setInterval(flush, 250)
   const fiber = Effect.runFork(program)
   const tick = setInterval(() => send("tick", {}), tickMs)
   const gone = () => Effect.runFork(Fiber.interrupt(fiber))
@@ -285,7 +300,7 @@ const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | u
     await Effect.runPromise(Fiber.await(fiber))
   } finally {
     clearInterval(tick)
-    clearInterval(flusher)
+    if (timer !== undefined) clearTimeout(timer)
     res.off("close", gone)
     if (!res.writableEnded) res.end()
   }
