@@ -73,11 +73,14 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 }
 
 /**
- * The row and, when pending, its queue position (rule 8), in one query. A job
- * behind its queue's boundary (`PositionBoundary`) is past the cap with no walk;
- * otherwise a walk of the first `QueuePosition.cap` claimable jobs ahead in claim
- * order settles it, unless some of them are another group's jobs waiting for
- * room: only then a second walk of up to `QueuePosition.reach`.
+ * The row and, when pending, its queue position (rule 8). The row is read with
+ * its exact claim key and the count of jobs that left: a job behind its queue's
+ * boundary (`PositionBoundary`) is then past the cap with no walk, in that one
+ * query, about as cheap to plan and run as a get. Otherwise a second query walks the first `QueuePosition.cap` claimable
+ * jobs ahead in claim order, which settles it unless some of them are another
+ * group's jobs waiting for room: only then a third walks up to
+ * `QueuePosition.reach`. (One query holding the walks cost more to plan than a
+ * get costs in all.)
  *
  * @since 0.2.0
  * @category reads
@@ -85,37 +88,41 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queuePosition"> => {
   const { jobs, run } = ctx
   const boundaries = PositionBoundary.make(ctx)
-  const cap = sql.lit(QueuePosition.cap)
   const view = (id: string): Effect.Effect<JobView, JobNotFound | StoreError> =>
     Effect.gen(function*() {
       if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
       const t = iso(yield* now)
-      const rows = yield* run("view", sql<JobRow & { walk: ReadonlyArray<number> | null; departed: string | null; steps: unknown }>`
+      // the row, and whether it is behind its queue's boundary: a query as cheap to plan as a get
+      const rows = yield* run("view", sql<JobRow & { run_at_us: string | null; departed: string | null; steps: unknown }>`
         select j.*, ${Steps.viewColumn(ctx.schema)} as steps,
-          case when j.status = 'pending' then (
-            case when ${boundaries.proves()} then array[-1, ${cap}]::int[] else (
-              select case when w1[1] < ${cap} or w1[2] >= ${cap} then w1 else ${walk(ctx, t, QueuePosition.reach)} end
-              -- offset 0: a fence, so the first walk runs once (inlined, each use of w1 would walk)
-              from (select ${walk(ctx, t, QueuePosition.cap)} as w1 offset 0) first
-            ) end
-          ) end as walk,
+          case when j.status = 'pending' then ${PositionBoundary.runAtUs(sql`j.run_at`)} end as run_at_us,
           case when j.status = 'pending' then ${boundaries.left}::text end as departed
         from ${jobs} j where j.id = ${id}::uuid`)
       if (rows.length === 0) return yield* new JobNotFound({ id })
       const row = rows[0]!
-      const counts = row.status === "pending" ? row.walk : null
-      if (counts !== null && row.departed !== null) {
-        yield* boundaries.after({
-          queue: row.queue,
-          left: Number(row.departed),
-          walkedToCap: counts[0] !== -1 && counts[1]! >= QueuePosition.cap
-        }, t)
+      const record = { ...toRecord(row), steps: Steps.fromViewColumn(row.steps) }
+      if (row.status !== "pending" || row.departed === null || row.run_at_us === null) {
+        return { ...record, ...QueuePosition.fields(null) }
       }
-      return {
-        ...toRecord(row),
-        ...QueuePosition.fields(counts === null ? null : fromCounts(counts)),
-        steps: Steps.fromViewColumn(row.steps)
+      const key = { queue: row.queue, priority: row.priority, runAtUs: BigInt(row.run_at_us), id: row.id }
+      if (boundaries.proves(key, Number(row.departed))) {
+        return { ...record, ...QueuePosition.fields({ position: QueuePosition.cap + 1, capped: true }) }
       }
+      // otherwise walk: the first cap jobs ahead; up to reach only when some of them do not count
+      const walked = (limit: number) =>
+        Effect.map(
+          run("view", sql<{ counts: ReadonlyArray<number> | null }>`
+            select ${walk(ctx, t, limit)} as counts from ${jobs} j where j.id = ${id}::uuid`),
+          (r) => r[0]?.counts ?? [0, 0]
+        )
+      let counts = yield* walked(QueuePosition.cap)
+      if (counts[0]! >= QueuePosition.cap && counts[1]! < QueuePosition.cap) counts = yield* walked(QueuePosition.reach)
+      yield* boundaries.after({
+        queue: row.queue,
+        left: Number(row.departed),
+        walkedToCap: counts[1]! >= QueuePosition.cap
+      }, t)
+      return { ...record, ...QueuePosition.fields(fromCounts(counts)) }
     })
   return {
     view,
