@@ -8,9 +8,12 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node bench/src/workloads/producer.ts
  *   PRODUCER_ONE_N=3000 PRODUCER_BATCH_N=20000 PRODUCER_ROUNDS=3 node bench/src/workloads/producer.ts
  *
+ *   PRODUCER_LISTEN=1 …   (the same producer subscribed to the store's changes, so it LISTENs:
+ *                          what every process paid before the store listened on demand)
+ *
  * Run after `pnpm build` (it imports the built packages). Prints one JSON line per round and mode.
  */
-import { Effect, Exit, Schema, Scope } from "effect"
+import { Effect, Exit, Schema, Scope, Stream } from "effect"
 import { JobDefinition, JobStore, RetryPolicy, Tracker } from "@jobtrack/core"
 import { postgres } from "@jobtrack/adapter-kysely"
 import pg from "pg"
@@ -36,6 +39,10 @@ const main = async () => {
   const scope = Effect.runSync(Scope.make())
   const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 4 }), scope))
   const tracker = await Effect.runPromise(Tracker.make({ definitions: [job] }).pipe(Effect.provideService(JobStore, store)))
+  if (process.env.PRODUCER_LISTEN === "1") {
+    const pull = await Effect.runPromise(Scope.provide(Stream.toPull(store.changes), scope))
+    Effect.runFork(Stream.runDrain(Stream.fromPull(Effect.succeed(pull))))
+  }
   const listeners = async () =>
     (await admin.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where query = $1`, [`LISTEN "jobtrack:${schema}"`])).rows[0]!.n
   const measure = async (mode: string, n: number, body: () => Promise<void>) => {
