@@ -4,6 +4,8 @@
  * name in a cookie, since EventSource cannot set headers. Never do this for real.
  */
 import type { Context, Next } from "koa"
+import { ConsoleInput } from "@jobtrack/adapter-koa"
+import type { ConsoleApi } from "@jobtrack/adapter-koa"
 
 export const user = (ctx: Context): string | undefined => {
   const header = ctx.get("authorization")
@@ -25,16 +27,18 @@ export const requireUser = async (ctx: Context, next: Next) => {
 
 /**
  * Who may use the operator console at /admin/jobs, the demo's admin auth: the
- * demo users named in ADMIN_USERS (default "admin") may take every action,
+ * demo users named in ADMIN_USERS (default "admin") may take every action
+ * (on jobs and on schedules),
  * those in ADMIN_VIEWERS (default "viewer") may only look; anyone else gets a
  * 404. A real host would check its own admin sessions here.
  */
-export const consoleAccess = (ctx: Context): { actor: string; actions: ReadonlyArray<"retry" | "cancel" | "delete" | "runNow" | "setPriority"> } | null => {
+export const consoleAccess = (ctx: Context): ConsoleApi.Operator | null => {
   const name = user(ctx)
   if (!name) return null
   const list = (v: string | undefined, fallback: string) => (v ?? fallback).split(",").map((s) => s.trim()).filter(Boolean)
   if (list(process.env.ADMIN_USERS, "admin").includes(name)) {
-    return { actor: name, actions: ["retry", "cancel", "delete", "runNow", "setPriority"] }
+    // every action on jobs, and pause/resume/run now of the hourly re-fetch schedule
+    return { actor: name, actions: ConsoleInput.allActions }
   }
   if (list(process.env.ADMIN_VIEWERS, "viewer").includes(name)) return { actor: name, actions: [] }
   return null
