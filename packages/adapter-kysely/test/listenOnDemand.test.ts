@@ -7,9 +7,9 @@
  */
 import { afterAll, assert, describe, it } from "vitest"
 import { Effect, Exit, Schema, Scope } from "effect"
-import { JobDefinition, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
+import { JobDefinition, Jobtrack, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
-import { KyselyStore, migrate, Notifier } from "@jobtrack/adapter-kysely"
+import { KyselyStore, layerPostgres, migrate, Notifier } from "@jobtrack/adapter-kysely"
 import { sql } from "kysely"
 import { databaseUrl, pgliteDatabase, postgresDatabase, randomSchema, until } from "./databases.js"
 import type { TestDatabase } from "./databases.js"
@@ -101,6 +101,37 @@ describe("listening on demand", () => {
   })
 
   describe.skipIf(!url)("PostgreSQL", { tags: ["postgres"] }, () => {
+    it("Jobtrack.make: a process that only enqueues holds no LISTEN; start() listens, close() stops", async () => {
+      const app = `jt_lod_${Math.random().toString(36).slice(2, 8)}`
+      const schema = randomSchema("jt_lod")
+      const database = postgresDatabase(url!, 2)
+      const listening = async () =>
+        (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+          where application_name = ${app} and query = ${`LISTEN "jobtrack:${schema}"`}`.execute(database.db)).rows[0]!.n
+      const jobs = Jobtrack.make({
+        store: layerPostgres({ connectionString: `${url!}${url!.includes("?") ? "&" : "?"}application_name=${app}`, schema, max: 2 }),
+        definitions: [noop],
+        runner: { pollInterval: "60 seconds" }
+      })
+      try {
+        const many = await jobs.enqueueMany(noop, Array.from({ length: 20 }, (_, n) => ({ payload: { n } })))
+        for (let n = 0; n < 20; n++) await jobs.enqueue(noop, { n })
+        assert.strictEqual(await listening(), 0, "a producer holds a LISTEN")
+        await jobs.start()
+        assert.strictEqual(await listening(), 1)
+        for (const { job } of many) {
+          await until(() => jobs.get(job.id), (v) => v.status === "completed", 10_000, "an earlier job done")
+        }
+        const { job } = await jobs.enqueue(noop, { n: -1 })
+        await until(() => jobs.get(job.id), (v) => v.status === "completed", 5_000, "woken by the notification")
+      } finally {
+        await jobs.close()
+        await until(listening, (n) => n === 0, 5_000, "no LISTEN once closed")
+        await sql.raw(`drop schema "${schema}" cascade`).execute(database.db).catch(() => {})
+        await database.close()
+      }
+    }, 30_000)
+
     scenario("PostgreSQL", async () => {
       const app = `jt_lod_${Math.random().toString(36).slice(2, 8)}`
       const named = `${url!}${url!.includes("?") ? "&" : "?"}application_name=${app}`
