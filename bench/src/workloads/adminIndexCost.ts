@@ -59,12 +59,24 @@ const main = async () => {
   for (let round = 1; round <= ROUNDS; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]!)
     const r: Record<string, number> = {}
+    const wal: Record<string, number> = {}
+    const indexKb: Record<string, number> = {}
     for (const name of order) {
       await admin.query("checkpoint")
+      const lsn = async () => (await admin.query("select pg_current_wal_insert_lsn()::text as l")).rows[0].l as string
+      const before = await lsn()
       r[name] = Math.round(await drain(variants[name]))
+      // WAL written meanwhile (the whole server's: others' writes add to it) and the size of
+      // the jobs indexes after N jobs went through (truncated before each drain)
+      const after = await lsn()
+      wal[name] = Math.round(Number((await admin.query("select pg_wal_lsn_diff($1, $2) as d", [after, before])).rows[0].d) / N)
+      indexKb[name] = Math.round(Number((await admin.query(
+        "select sum(pg_relation_size(indexrelid)) as b from pg_index where indrelid = $1::regclass",
+        [`bench_idx_${name}.jobs`]
+      )).rows[0].b) / 1024)
       runs[name].push(r[name]!)
     }
-    console.log(JSON.stringify({ round, n: N, order: order.join(","), ...r }))
+    console.log(JSON.stringify({ round, n: N, order: order.join(","), jobs_per_s: r, wal_bytes_per_job: wal, index_kb: indexKb }))
   }
   const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   console.log(JSON.stringify({ median: Object.fromEntries(names.map((n) => [n, Math.round(median(runs[n]))])) }))
