@@ -4,7 +4,9 @@
  * and 100,000 pending jobs in the queue (loaded with one `generate_series`
  * INSERT, then ANALYZEd), over jobs spread across the queue (from place 1 to
  * the last). jobtrack only: the peers have no queue position. Gets and views
- * alternate call by call, so both see the same moments of a noisy machine.
+ * alternate call by call, so both see the same moments of a noisy machine; so
+ * does a view of a completed job (100 of them in the table): the same query
+ * with no position to find, the floor of what a view can cost.
  *
  * Alone (one workload, jobtrack only; prints the figures and view/get ratios):
  *
@@ -18,15 +20,18 @@ import type { System } from "../systems.ts"
 const depths = [10_000, 100_000] as const
 const CALLS = Number(process.env.BENCH_POSITION_CALLS ?? 1000)
 
-const metric = (what: "get" | "view", depth: number, p: string) =>
-  `pending job ${what === "get" ? "get" : "view with position"} at ${depth.toLocaleString("en")} pending ${p} (ms)`
+const metric = (what: "get" | "view" | "done", depth: number, p: string) =>
+  `${what === "get" ? "pending job get" : what === "view" ? "pending job view with position" : "completed job view (no position)"} at ${
+    depth.toLocaleString("en")
+  } pending ${p} (ms)`
 
 /** The metrics this module records, for main's table. */
 export const positionMetrics: Array<[string, "higher" | "lower"]> = depths.flatMap((d) => [
   [metric("get", d, "p50"), "lower"] as [string, "lower"],
   [metric("get", d, "p99"), "lower"] as [string, "lower"],
   [metric("view", d, "p50"), "lower"] as [string, "lower"],
-  [metric("view", d, "p99"), "lower"] as [string, "lower"]
+  [metric("view", d, "p99"), "lower"] as [string, "lower"],
+  [metric("done", d, "p50"), "lower"] as [string, "lower"]
 ])
 
 const percentile = (xs: Array<number>, p: number) => {
@@ -49,14 +54,26 @@ async (s: System): Promise<void> => {
         select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), 'pending', 1,
           now() - interval '1 hour' + g * interval '1 millisecond', now(), now()
         from generate_series(1, $1::int) g`, [depth])
+      // and 100 completed jobs: their view is the same query with no position to find
+      await db.query(`
+        insert into bench_jobtrack.jobs (id, type, queue, payload, status, max_attempts, attempts, run_at, created_at,
+          started_at, completed_at, updated_at, result)
+        select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), 'completed', 1, 1,
+          now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours',
+          now() - interval '2 hours', 'null'::jsonb
+        from generate_series(1, 100) g`)
       await db.query(`analyze bench_jobtrack.jobs`)
+      const done = (await db.query<{ id: string }>(`select id from bench_jobtrack.jobs where status = 'completed'`)).rows
+        .map((r) => r.id)
       // 100 jobs evenly spread over the claim order, from the first place to the last
       const ids = (await db.query<{ id: string }>(`
         select id from (
           select id, row_number() over (order by priority desc, run_at, id) as place from bench_jobtrack.jobs
+          where status = 'pending'
         ) o where (place - 1) % ($1::int / 100) = 0 order by place`, [depth])).rows.map((r) => r.id)
       const gets: Array<number> = []
       const views: Array<number> = []
+      const dones: Array<number> = []
       const view = s.view
       for (let k = 0; k < CALLS; k++) {
         const id = ids[k % ids.length]!
@@ -64,13 +81,17 @@ async (s: System): Promise<void> => {
         await s.getById(id)
         const t1 = performance.now()
         await view(id)
-        views.push(performance.now() - t1)
+        const t2 = performance.now()
+        await view(done[k % done.length]!)
+        dones.push(performance.now() - t2)
+        views.push(t2 - t1)
         gets.push(t1 - t0)
       }
       options.record(s.name, metric("get", depth, "p50"), percentile(gets, 0.5))
       options.record(s.name, metric("get", depth, "p99"), percentile(gets, 0.99))
       options.record(s.name, metric("view", depth, "p50"), percentile(views, 0.5))
       options.record(s.name, metric("view", depth, "p99"), percentile(views, 0.99))
+      options.record(s.name, metric("done", depth, "p50"), percentile(dones, 0.5))
     }
   } finally {
     await db.end()

@@ -112,9 +112,8 @@ export const make = (ctx: StoreContext): PositionBoundaries => {
   /** Per queue, the first step of reading a boundary (see `read`). */
   const horizons = new Map<string, Horizon>()
   const reading = new Set<string>()
-  const left = sql`(
-    select case when s.is_called then s.last_value else s.last_value - 1 end from ${sql.id(ctx.schema, "claimable_left")} s
-  )`
+  // the sequence's last number (null before the first: 0), a function call rather than a scan
+  const left = sql`coalesce(pg_sequence_last_value(${`"${ctx.schema}".claimable_left`}::regclass), 0)`
 
   const proves: PositionBoundaries["proves"] = (job, n) => {
     const b = boundaries.get(job.queue)
