@@ -149,15 +149,8 @@ export const validate = (
     // the synchronous path first: what every Effect Schema without asynchronous parts takes,
     // at the cost the tracker had before Standard Schemas were accepted
     return Effect.suspend(() => {
-      try {
-        const decoded = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
-        if (decoded._tag === "Failure") return Effect.succeed(invalid(codecIssues(decoded.failure, prefix)))
-        const encoded = Schema.encodeUnknownResult(schema)(decoded.success, { errors: "all" })
-        if (encoded._tag === "Failure") return Effect.succeed(invalid(codecIssues(encoded.failure, prefix)))
-        return Effect.succeed<Validated>({ _tag: "Valid", value: decoded.success, stored: encoded.success })
-      } catch {
-        return validateCodecAsync(schema, input, prefix)
-      }
+      const now = validateCodecSync(schema, input, prefix)
+      return now === undefined ? validateCodecAsync(schema, input, prefix) : Effect.succeed(now)
     })
   }
   return Effect.suspend(() => {
@@ -176,6 +169,38 @@ export const validate = (
 }
 
 const invalid = (issues: ReadonlyArray<Issue>): Validated => ({ _tag: "Invalid", issues })
+
+/**
+ * {@link validate} without an Effect, for an Effect Schema without
+ * asynchronous parts; `undefined` for any other schema (nothing was run:
+ * use `validate`). What a batch enqueue takes per item when it can.
+ *
+ * @example
+ * ```ts
+ * PayloadSchema.validateSync(Schema.Struct({ n: Schema.Number }), { n: 1 })
+ * // { _tag: "Valid", value: { n: 1 }, stored: { n: 1 } }
+ * ```
+ * @since 0.3.0
+ * @category validation
+ */
+export const validateSync = (
+  schema: PayloadSchema,
+  input: unknown,
+  prefix: ReadonlyArray<string | number> = []
+): Validated | undefined => (isCodec(schema) ? validateCodecSync(schema, input, prefix) : undefined)
+
+/** An Effect Schema decoded and encoded synchronously; `undefined` when it has asynchronous parts. */
+const validateCodecSync = (schema: Codec, input: unknown, prefix: ReadonlyArray<string | number>): Validated | undefined => {
+  try {
+    const decoded = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
+    if (decoded._tag === "Failure") return invalid(codecIssues(decoded.failure, prefix))
+    const encoded = Schema.encodeUnknownResult(schema)(decoded.success, { errors: "all" })
+    if (encoded._tag === "Failure") return invalid(codecIssues(encoded.failure, prefix))
+    return { _tag: "Valid", value: decoded.success, stored: encoded.success }
+  } catch {
+    return undefined
+  }
+}
 
 /** An Effect Schema with asynchronous parts: decoded and encoded as Effects. */
 const validateCodecAsync = (schema: Codec, input: unknown, prefix: ReadonlyArray<string | number>): Effect.Effect<Validated> =>

@@ -220,40 +220,39 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         ? Effect.map(store.queuePosition(job.id), (place) => ({ ...job, ...QueuePosition.fields(place) }))
         : Effect.succeed({ ...job, ...QueuePosition.fields(null) })
 
-    /** Validate one item, returning the job to insert or every issue found (no I/O besides async validators). */
-    const prepare = (
+    /** The job to insert for a validated item, or every issue found. */
+    const toNewJob = (
       def: JobDefinition.Any,
-      payload: unknown,
+      validated: PayloadSchema.Validated,
       opts: EnqueueOptions<unknown>,
       now: number,
       prefix: ReadonlyArray<string | number>
-    ): Effect.Effect<NewJob | Array<Issue>> =>
-      Effect.map(PayloadSchema.validate(def.payload, payload, [...prefix, "payload"]), (validated) => {
-        const issues = [
-          ...(validated._tag === "Invalid"
-            ? validated.issues
-            // what no store can hold is bad input, refused here for every store
-            : Storable.jsonIssues(validated.stored, [...prefix, "payload"])),
-          ...checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
-        ]
-        if (validated._tag === "Invalid" || issues.length > 0) return issues
-        const owner = opts.owner ?? null
-        const key = opts.key ?? null
-        const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
-        return {
-          id: JobId.make(),
-          type: def.type,
-          queue: def.queue,
-          payload: validated.stored as NewJob["payload"],
-          maxAttempts: def.retry.maxRetries + 1,
-          priority: opts.priority ?? def.priority,
-          runAt,
-          owner,
-          key,
-          groupKey: def.group ? def.group.key(validated.value, { owner, key }) : null,
-          groupLimit: def.group ? def.group.limit : null
-        }
-      })
+    ): NewJob | Array<Issue> => {
+      const issues = [
+        ...(validated._tag === "Invalid"
+          ? validated.issues
+          // what no store can hold is bad input, refused here for every store
+          : Storable.jsonIssues(validated.stored, [...prefix, "payload"])),
+        ...checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
+      ]
+      if (validated._tag === "Invalid" || issues.length > 0) return issues
+      const owner = opts.owner ?? null
+      const key = opts.key ?? null
+      const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
+      return {
+        id: JobId.make(),
+        type: def.type,
+        queue: def.queue,
+        payload: validated.stored as NewJob["payload"],
+        maxAttempts: def.retry.maxRetries + 1,
+        priority: opts.priority ?? def.priority,
+        runAt,
+        owner,
+        key,
+        groupKey: def.group ? def.group.key(validated.value, { owner, key }) : null,
+        groupLimit: def.group ? def.group.limit : null
+      }
+    }
 
     const enqueueMany = (
       def: JobDefinition.Any,
@@ -261,10 +260,23 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const prepared = yield* Effect.forEach(
-          items,
-          (item, i) => prepare(def, item.payload, item.options ?? {}, now, items.length === 1 ? [] : [i])
-        )
+        const prefix = (i: number) => (items.length === 1 ? [] : [i])
+        // validated in a plain loop when the schema is synchronous (no Effect per item), else
+        // every item as an Effect (ids stay in item order either way)
+        let prepared: Array<NewJob | Array<Issue>> = []
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]!
+          const validated = PayloadSchema.validateSync(def.payload, item.payload, [...prefix(i), "payload"])
+          if (validated === undefined) break
+          prepared.push(toNewJob(def, validated, item.options ?? {}, now, prefix(i)))
+        }
+        if (prepared.length < items.length) {
+          prepared = yield* Effect.forEach(items, (item, i) =>
+            Effect.map(
+              PayloadSchema.validate(def.payload, item.payload, [...prefix(i), "payload"]),
+              (validated) => toNewJob(def, validated, item.options ?? {}, now, prefix(i))
+            ))
+        }
         const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
         if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
         const transaction = items[0]?.options?.transaction
