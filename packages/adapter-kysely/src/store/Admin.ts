@@ -1,12 +1,13 @@
 /**
  * The admin verbs of the store on PostgreSQL (core's `AdminStore`, rules
- * 16–20), over the tables and indexes of migration 0007. Every read is
- * bounded: keyset pages on `(sort column, id)` indexes, counts capped per
- * status (`limit cap + 1` under the count, never a `count(*)` over the
- * table), series over the finish-time index of the requested range. Actions
- * by filter pick a chunk of ids in id order, then change them in one
- * conditional statement (cancels record their hook deliveries in the same
- * statement, rule 12).
+ * 16–20), over the tables and indexes of migrations 0007 and 0012. Every
+ * read is bounded: keyset pages on `(sort column, id)` indexes; counts capped
+ * per status (`limit cap + 1` under the count, never a `count(*)` over the
+ * table) read from the index alone; the oldest waiting job by a loose index
+ * scan of `jobs_claim`; charts from the summary of finished minutes
+ * (`AdminSeries.ts`). Actions by filter pick a chunk of ids in id order, then
+ * change them in one conditional statement (cancels record their hook
+ * deliveries in the same statement, rule 12).
  *
  * @since 0.3.0
  */
