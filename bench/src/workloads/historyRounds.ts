@@ -9,8 +9,11 @@
  * each of its rounds, the others keep their history (each drain adds N).
  *
  * Per round: jobs/s, server CPU per job (every backend of the database, from
- * /proc: the machine's noise slows a drain down but adds little CPU to it) and
- * the worker's CPU per job; at the end, the medians and their ratio to size 0.
+ * /proc: the machine's noise slows a drain down but adds little CPU to it),
+ * the database's buffer accesses per job (`pg_stat_database`, hits and reads:
+ * independent of the noise; the drain waits 11 s before and after so that
+ * every backend has flushed its counters) and the worker's CPU per job; at the
+ * end, the medians and their ratio to size 0.
  *
  *   node src/workloads/historyRounds.ts
  *   HISTORY_SIZES=0,1000000,10000000 HISTORY_ROUNDS=5 node src/workloads/historyRounds.ts
@@ -18,6 +21,8 @@
  *   HISTORY_VACUUM=1 … a plain VACUUM (no ANALYZE) of every size's table before each drain: what
  *                      autovacuum does between drains with migration 0009's churn-based threshold
  *                      (20,000 dead rows; one drain leaves 20,000), on a server where it is off
+ *   HISTORY_VACUUM=index … the same with `index_cleanup on`: the index passes too, which a vacuum
+ *                      skips while fewer than 2 % of the table's pages have dead rows
  *
  * Run from bench/ after `pnpm run build`, one workload at a time, against a
  * database of your own (it uses all of the database's backends for its CPU figure).
@@ -35,7 +40,8 @@ const N = Number(process.env.BENCH_N ?? 10_000)
 const SIZES = (process.env.HISTORY_SIZES ?? "0,1000000").split(",").map((x) => Number(x.trim()))
 const ROUNDS = Number(process.env.HISTORY_ROUNDS ?? 3)
 const KEEP = process.env.HISTORY_KEEP === "1"
-const VACUUM = process.env.HISTORY_VACUUM === "1"
+const VACUUM = process.env.HISTORY_VACUUM === "1" || process.env.HISTORY_VACUUM === "index"
+const INDEX_CLEANUP = process.env.HISTORY_VACUUM === "index"
 
 const schemaOf = (size: number) => `bench_hist_${size}`
 
@@ -67,6 +73,7 @@ const median = (xs: ReadonlyArray<number>) => {
 interface Round {
   readonly jobsPerSecond: number
   readonly serverUs: number
+  readonly buffers: number
   readonly workerUs: number
 }
 
@@ -112,7 +119,7 @@ const main = async () => {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const size of SIZES) {
       if (size === 0) await admin.query(`truncate ${schemaOf(0)}.jobs cascade`)
-      if (VACUUM) await admin.query(`vacuum ${schemaOf(size)}.jobs`)
+      if (VACUUM) await admin.query(`vacuum ${INDEX_CLEANUP ? "(index_cleanup on) " : ""}${schemaOf(size)}.jobs`)
       // every drain starts after a checkpoint, so none inherits another's WAL and dirty pages
       await admin.query("checkpoint")
       const result = await withStore(size, async (store) => {
@@ -127,6 +134,14 @@ const main = async () => {
         onStart = () => {
           if (++seen === N) done()
         }
+        // backends flush their counters when idle, at most every 10 s
+        const flushed = () => new Promise((r) => setTimeout(r, 11_000))
+        const buffers = async () =>
+          Number((await admin.query<{ n: string }>(
+            `select blks_hit + blks_read as n from pg_stat_database where datname = current_database()`
+          )).rows[0]!.n)
+        await flushed()
+        const buffers0 = await buffers()
         const before = new Map((await backends()).map((p) => [p, cpuMs(p)]))
         const worker0 = process.cpuUsage()
         const start = performance.now()
@@ -142,12 +157,18 @@ const main = async () => {
         let server = 0
         for (const p of await backends()) server += cpuMs(p) - (before.get(p) ?? 0)
         await run(Scope.close(runnerScope, Exit.void))
-        return { jobsPerSecond: N / secs, serverUs: (server * 1000) / N, workerUs: (worker.user + worker.system) / N }
+        await flushed()
+        return {
+          jobsPerSecond: N / secs,
+          serverUs: (server * 1000) / N,
+          buffers: (await buffers() - buffers0) / N,
+          workerUs: (worker.user + worker.system) / N
+        }
       })
       rounds.get(size)!.push(result)
       console.log(
         `round ${round} ${size.toLocaleString("en").padStart(10)}: ${Math.round(result.jobsPerSecond).toLocaleString("en")} jobs/s, ` +
-          `server ${result.serverUs.toFixed(0)} µs/job, worker ${result.workerUs.toFixed(0)} µs/job`
+          `server ${result.serverUs.toFixed(0)} µs/job, ${result.buffers.toFixed(1)} buffers/job, worker ${result.workerUs.toFixed(0)} µs/job`
       )
     }
   }
@@ -159,10 +180,12 @@ const main = async () => {
     const jps = median(r.map((x) => x.jobsPerSecond))
     const srv = median(r.map((x) => x.serverUs))
     const wrk = median(r.map((x) => x.workerUs))
+    const buf = median(r.map((x) => x.buffers))
     console.log(
       `${size.toLocaleString("en").padStart(10)} finished: ${Math.round(jps).toLocaleString("en")} jobs/s ` +
         `(${(jps / median(base.map((x) => x.jobsPerSecond))).toFixed(2)}×), server ${srv.toFixed(0)} µs/job ` +
-        `(${(srv / median(base.map((x) => x.serverUs))).toFixed(2)}×), worker ${wrk.toFixed(0)} µs/job`
+        `(${(srv / median(base.map((x) => x.serverUs))).toFixed(2)}×), ${buf.toFixed(1)} buffers/job ` +
+        `(${(buf / median(base.map((x) => x.buffers))).toFixed(2)}×), worker ${wrk.toFixed(0)} µs/job`
     )
   }
   if (!KEEP) for (const size of SIZES) await admin.query(`drop schema if exists ${schemaOf(size)} cascade`)
