@@ -16,6 +16,10 @@
  * filter names an owner: the summary has no owner). Nothing is written when a
  * job finishes: the summary costs the processing path nothing.
  *
+ * A bucket read from the summary alone does not change any more: the store
+ * keeps it in memory and the next read of the chart reads only the buckets
+ * after it (the last minute or quarter hour, typically).
+ *
  * Where the summary cannot be written (a read-only replica), the chart is
  * read from the jobs alone, as before migration 0012.
  *
@@ -103,6 +107,8 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
   const { db, jobs, run, schema } = ctx
   const rollup = sql.id(schema, "series_rollup")
   const rolled = sql.id(schema, "series_rolled")
+  /** Buckets read from the summary alone, by width, queue, type and start. */
+  const done = new Map<string, AdminStore.SeriesBucket>()
 
   const state = (executor: Kysely<unknown> = db) =>
     Effect.map(
@@ -190,32 +196,46 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
       const summarizable = request.filter.owner === undefined && width % minute === 0 && from % minute === 0
 
       let rolledRange: Rolled | null = null
+      let s: Rolled | null = null
       if (summarizable) {
         const horizon = Math.floor((now - lag) / minute) * minute
         const want = Math.max(from, horizon - keep)
-        let s = yield* state()
+        s = yield* state()
         if (s === null || s.hi < horizon || s.lo > Math.min(want, horizon)) {
           // a database that refuses the write (a read replica) still answers: from the jobs
           yield* catchUp(want, now).pipe(Effect.orElseSucceed(() => undefined))
           s = yield* state()
         }
-        if (s !== null) {
-          const a = Math.min(Math.max(s.lo, from), to)
-          const b = Math.min(Math.max(s.hi, from), to)
-          if (a < b) rolledRange = { lo: a, hi: b }
-        }
+      }
+      // buckets read from the summary alone do not change: the leading ones this process
+      // has already read are taken as they were, and only the rest is read
+      const key = (start: number) =>
+        `${width}|${request.filter.queue ?? "\u0000"}|${request.filter.type ?? "\u0000"}|${start}`
+      const known: Array<AdminStore.SeriesBucket> = []
+      while (s !== null && known.length < count) {
+        const b = done.get(key(from + known.length * width))
+        if (b === undefined) break
+        known.push(b)
+      }
+      if (known.length === count) return known
+      const first = from + known.length * width
+      const left = count - known.length
+      if (s !== null) {
+        const a = Math.min(Math.max(s.lo, first), to)
+        const b = Math.min(Math.max(s.hi, first), to)
+        if (a < b) rolledRange = { lo: a, hi: b }
       }
 
-      const f = ts(from)
+      const f = ts(first)
       // the start of the bucket a time falls in
       const bucket = (col: string) => sql`date_bin(${width} * interval '1 millisecond', ${sql.ref(col)}, ${f})`
       const parts: Array<RawBuilder<unknown>> = []
       const raw: Array<readonly [number, number]> = []
       if (rolledRange === null) {
-        raw.push([from, to])
+        raw.push([first, to])
       } else {
         const { hi, lo } = rolledRange
-        if (from < lo) raw.push([from, lo])
+        if (first < lo) raw.push([first, lo])
         if (hi < to) raw.push([hi, to])
         // the rows summed over what the filter leaves open: per (queue, type), queue, type or all
         const { queue, type } = request.filter
@@ -226,7 +246,7 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
               and queue = ${queue ?? ""} and type = ${type ?? ""}`
         const q0 = Math.ceil(lo / quarter) * quarter
         const q1 = Math.floor(hi / quarter) * quarter
-        if (width % quarter === 0 && from % quarter === 0 && q0 < q1) {
+        if (width % quarter === 0 && first % quarter === 0 && q0 < q1) {
           parts.push(summary(900, q0, q1))
           if (lo < q0) parts.push(summary(60, lo, q0))
           if (q1 < hi) parts.push(summary(60, q1, hi))
@@ -243,7 +263,7 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
       const rows = yield* run("series", sql<SeriesRow>`
         with x as (
           select b, metric, bin, sum(n) as n from (${sql.join(parts, sql` union all `)}) p
-          where b >= ${f} and b < ${ts(from + count * width)} group by 1, 2, 3
+          where b >= ${f} and b < ${ts(first + left * width)} group by 1, 2, 3
         ), c as (
           select b, metric, bin, n, sum(n) over (partition by b, metric order by bin) as cum,
             sum(n) over (partition by b, metric) as total
@@ -257,8 +277,8 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
           min(bin) filter (where cum >= greatest(1, ceil(0.95::float8 * total))) as p95
         from c group by 1, 2`)
 
-      const buckets = Array.from({ length: count }, (_, i): Mutable<AdminStore.SeriesBucket> => ({
-        start: new Date(from + i * width),
+      const buckets = Array.from({ length: left }, (_, i): Mutable<AdminStore.SeriesBucket> => ({
+        start: new Date(first + i * width),
         completed: 0,
         failed: 0,
         cancelled: 0,
@@ -269,7 +289,7 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
       }))
       const value = (bin: number | string | null) => (bin === null ? null : SeriesHistogram.binValue(Number(bin)))
       for (const r of rows) {
-        const b = buckets[Math.round((new Date(r.b).getTime() - from) / width)]
+        const b = buckets[Math.round((new Date(r.b).getTime() - first) / width)]
         if (!b) continue
         switch (Number(r.metric)) {
           case 0:
@@ -286,6 +306,13 @@ export const series = (ctx: StoreContext): AdminStore.AdminStoreShape["series"] 
             b.waitP95Ms = value(r.p95)
         }
       }
-      return buckets
+      if (s !== null) {
+        if (done.size > 20_000) done.clear()
+        for (const b of buckets) {
+          const start = b.start.getTime()
+          if (start >= s.lo && start + width <= Math.min(s.hi, to)) done.set(key(start), b)
+        }
+      }
+      return [...known, ...buckets]
     }) as Effect.Effect<ReadonlyArray<AdminStore.SeriesBucket>, StoreError>
 }
