@@ -74,12 +74,19 @@ const queries: Array<[string, string]> = [
   ["list by owner (first page)", `select * from ${schema}.jobs where owner = 'user42' order by id desc limit 51`],
   ["list by owner and status", `
     select * from ${schema}.jobs where owner = 'user42' and status = any(array['pending', 'processing']) order by id desc limit 51`],
-  ["view: a job and its queue position (last of 50,000 pending)", `
-    select j.*, case when j.status = 'pending' then (
-      select count(*) from ${schema}.jobs o
-      where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.id <> j.id
-        and (o.priority > j.priority or (o.priority = j.priority and (o.run_at < j.run_at or (o.run_at = j.run_at and o.id < j.id))))
-    ) end as ahead
+  // the view's walk (store/Position.ts) for a job past the cap with no boundary read yet:
+  // the first 1,000 claimable jobs ahead, two ranges of jobs_claim (groups aside)
+  ["view: the walk to the cap (last of 50,000 pending)", `
+    select (select count(*) from (
+      (select o.id from ${schema}.jobs o
+        where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority > j.priority
+        order by o.priority desc, o.run_at, o.id limit 1000)
+      union all
+      (select o.id from ${schema}.jobs o
+        where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority = j.priority
+          and (o.run_at, o.id) < (j.run_at, j.id)
+        order by o.priority desc, o.run_at, o.id limit 1000)
+      limit 1000) w) as walked
     from ${schema}.jobs j where j.id = ${lastPending}`],
   ["recover expired leases", `
     select id from ${schema}.jobs where status = 'processing' and locked_until <= now()`],
