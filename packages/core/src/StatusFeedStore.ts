@@ -8,7 +8,9 @@
  * holds a global lock through commit) announces nothing extra while nobody
  * asks, and may announce coarsely while someone does: a {@link QueueChanged}
  * ("some job of this queue and type became completed") instead of one change
- * per job, so a batch of completions is one announcement.
+ * per job, so a batch of completions is one announcement. A coarse
+ * announcement may come late (PostgreSQL: within about a second, read from a
+ * clock the writes stamp rather than notified), and may be repeated.
  *
  * @since 0.3.0
  */

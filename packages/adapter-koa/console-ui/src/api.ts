@@ -41,8 +41,8 @@ export const post = async (path: string, body: unknown) => {
  * Live changes: `onChange` is called once subscribed ("ready": re-read, nothing
  * after it is missed), on every batch of changes, on a resync and on a tick.
  * EventSource reconnects by itself; each reconnection sends "ready" again.
- * While the tab is hidden the stream is closed (an open list costs the
- * database a notification per transaction, docs/console.md); shown again,
+ * While the tab is hidden the stream is closed (an open list keeps the
+ * store's status feed open, docs/console.md); shown again,
  * it reopens and its "ready" re-reads.
  */
 export const live = (onChange: () => void, job?: string): (() => void) => {

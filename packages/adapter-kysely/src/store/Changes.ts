@@ -2,7 +2,8 @@
  * Changes (rule 11): notifications of the schema's channel, heard through
  * the store's `Notifier`, as a stream; `watching`, the registration that
  * makes the trigger announce a job's progress and status changes; and
- * `watchingAll` ({@link StatusFeed}), every job's status changes, coarsely.
+ * `watchingAll` ({@link StatusFeed}), every job's status changes, coarsely
+ * (read from the clock the trigger stamps, published on the same stream).
  *
  * The store listens only while someone subscribes: a process that only
  * enqueues holds no LISTEN and receives none of its own inserts'
@@ -61,7 +62,9 @@ export const changes = (
         return yield* Channel.toTransform(Channel.fromSubscriptionArray(subscription))(upstream, scope)
       }).pipe(Scope.provide(scope))
     ))
-    return { changes: subscribe, watching: watching(ctx), watchingAll: yield* StatusFeed.make(ctx) }
+    // the status feed's coarse changes are read (once a second, migration 0015), not notified
+    const watchingAll = yield* StatusFeed.make(ctx, (c) => PubSub.publishUnsafe(pubsub, c))
+    return { changes: subscribe, watching: watching(ctx), watchingAll }
   })
 
 /**
