@@ -1,15 +1,21 @@
 /**
- * What the console's status feed costs (issue 15 "Live", migration 0013): one
- * runner (concurrency 10) draining `FEED_N` no-op jobs on PostgreSQL, in
- * rounds that take turns between three states of the jobs trigger:
+ * What the console's status feed costs (issue 15 "Live", migrations 0013 and
+ * 0015): one runner (concurrency 10) draining `FEED_N` no-op jobs on
+ * PostgreSQL, in rounds that take turns between four states of the jobs
+ * trigger:
  *
- * - `before 0013`: the trigger of migration 0001 (0013 migrated down),
- * - `0013, no console`: the trigger of 0013 with no feed registered,
- * - `0013, console open`: a feed registered (a console list open somewhere),
- *   so every claim and completion transaction sends a coarse notification,
- *   which the runner (listening) also receives.
+ * - `before 0013`: the trigger of migration 0001 (0015 and 0013 migrated down),
+ * - `no console`: the latest trigger with no feed registered,
+ * - `0013, console open`: 0015 migrated down and a feed registered (a console
+ *   list open somewhere), so every claim and completion transaction sends a
+ *   coarse notification, which the runner (listening) also receives,
+ * - `0015, console open`: the latest trigger and a feed registered: claims and
+ *   completions stamp `feed_clock` at most every 250 ms per queue, type and
+ *   status, and notify nothing; the bench reads the stamps once a second, as
+ *   a console process does.
  *
- * Jobs per second from the insert of the backlog to its last completion.
+ * Jobs per second from the insert of the backlog to its last completion, and
+ * the medians' ratios to `before 0013` and to `no console`.
  *
  *   DATABASE_URL=postgres://… ../node_modules/.bin/node src/workloads/statusFeed.ts   (from bench/)
  */
@@ -32,6 +38,7 @@ const main = async () => {
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
   await migrate(db, { schema })
   const feed = migrations(schema)["jobtrack_0013_status_feed"]!
+  const clock = migrations(schema)["jobtrack_0015_status_feed_clock"]!
   const jobs = sql.id(schema, "jobs")
   const watches = sql.id(schema, "watches")
   const tracker = Jobtrack.make({
@@ -41,17 +48,35 @@ const main = async () => {
   })
   await tracker.start()
 
-  // each mode starts from 0013 applied and no feed; "before 0013" migrates it down for its round
-  const modes: Record<string, () => Promise<void>> = {
-    "before 0013": async () => void await feed.down!(db),
-    "0013, no console": async () => {},
-    "0013, console open": async () =>
-      void await sql`insert into ${watches} (job_id, watcher, expires_at)
-        values (${feedJobId}::uuid, 'bench', now() + interval '1 hour')`.execute(db)
+  const openFeed = async () =>
+    void await sql`insert into ${watches} (job_id, watcher, expires_at)
+      values (${feedJobId}::uuid, 'bench', now() + interval '1 hour')`.execute(db)
+  // the console process's read of the stamps, once a second while a feed is open (0015)
+  let reading: ReturnType<typeof setInterval> | undefined
+  const readStamps = () => {
+    reading = setInterval(() => {
+      void sql`select queue, type, status from ${sql.id(schema, "feed_clock")}
+        where stamped_at > clock_timestamp() - interval '2 seconds'`.execute(db)
+    }, 1000)
+  }
+  // each mode starts from every migration applied and no feed; `undo` puts that back after its round
+  const modes: Record<string, { set: () => Promise<void>; undo: () => Promise<void> }> = {
+    "before 0013": {
+      set: async () => (await clock.down!(db), await feed.down!(db)),
+      undo: async () => (await feed.up(db), await clock.up(db))
+    },
+    "no console": { set: async () => {}, undo: async () => {} },
+    "0013, console open": { set: async () => (await clock.down!(db), await openFeed()), undo: () => clock.up(db) },
+    "0015, console open": {
+      set: async () => (await openFeed(), readStamps()),
+      undo: async () => clearInterval(reading)
+    }
   }
   const perMode = new Map<string, Array<number>>()
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [mode, set] of Object.entries(modes)) {
+    // the order turns too (reversed every other round): no mode always runs after the same one
+    const order = round % 2 === 1 ? Object.entries(modes) : Object.entries(modes).reverse()
+    for (const [mode, { set, undo }] of order) {
       await sql`delete from ${watches}`.execute(db)
       await sql`delete from ${jobs}`.execute(db)
       await set()
@@ -69,13 +94,16 @@ const main = async () => {
       const perS = N / ((performance.now() - t0) / 1000)
       perMode.set(mode, [...(perMode.get(mode) ?? []), perS])
       console.log(JSON.stringify({ round, mode, jobs_per_s: Math.round(perS) }))
-      if (mode === "before 0013") await feed.up(db)
+      await undo()
     }
   }
   const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const base = median(perMode.get("before 0013")!)
+  const idle = median(perMode.get("no console")!)
+  const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100
   for (const [mode, xs] of perMode) {
-    console.log(JSON.stringify({ mode, median_jobs_per_s: Math.round(median(xs)), vs_before_0013: Math.round((median(xs) / base) * 100) / 100 }))
+    const m = median(xs)
+    console.log(JSON.stringify({ mode, median_jobs_per_s: Math.round(m), vs_before_0013: ratio(m, base), vs_no_console: ratio(m, idle) }))
   }
   await tracker.close()
   await sql.raw(`drop schema "${schema}" cascade`).execute(db)
