@@ -1,7 +1,7 @@
 /**
  * The admin verbs of the store on PostgreSQL (core's `AdminStore`, rules
- * 16–20), over the tables and indexes of migrations 0007 and 0012. Every
- * read is bounded: keyset pages on `(sort column, id)` indexes; counts capped
+ * 16–20), over the tables and indexes of migrations 0007, 0012 and 0016.
+ * Every read is bounded: keyset pages (`AdminList.ts`); counts capped
  * per status (`limit cap + 1` under the count, never a `count(*)` over the
  * table) read from the index alone; the oldest waiting job by a loose index
  * scan of `jobs_claim`; charts from the summary of finished minutes
@@ -16,17 +16,15 @@ import { AdminStore, Job, JobId } from "@jobtrack/core"
 import type { JobStatus } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { RawBuilder } from "kysely"
-import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { condition } from "./AdminFilter.js"
+import { list } from "./AdminList.js"
 import { series } from "./AdminSeries.js"
 import { recording as recordingIn } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
 const iso = (ms: number) => new Date(ms).toISOString()
 const clampLimit = (n: number, max: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
-
-const column = { createdAt: "created_at", completedAt: "completed_at", runAt: "run_at" } as const
 
 interface AuditRow {
   id: string
@@ -106,25 +104,7 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
   }
 
   return {
-    adminList: ({ cursor, filter, limit, order, sort }) =>
-      Effect.gen(function*() {
-        const n = clampLimit(limit, 500)
-        const col = sql.ref(column[sort])
-        const dir = order === "asc" ? sql`asc` : sql`desc`
-        const w = [condition(filter)]
-        if (sort === "completedAt") w.push(sql`completed_at is not null`)
-        if (cursor !== undefined) {
-          if (!JobId.isValid(cursor.id)) return { items: [], next: null }
-          const at = sql`${cursor.at.toISOString()}::timestamptz`
-          w.push(order === "asc" ? sql`(${col}, id) > (${at}, ${cursor.id}::uuid)` : sql`(${col}, id) < (${at}, ${cursor.id}::uuid)`)
-        }
-        const rows = yield* run("adminList", sql<JobRow>`
-          select * from ${jobs} where ${sql.join(w, sql` and `)} order by ${col} ${dir}, id ${dir} limit ${n + 1}`)
-        const items = rows.slice(0, n).map(toRecord)
-        const last = items[items.length - 1]
-        const value = (j: typeof last) => sort === "completedAt" ? j!.completedAt! : j![sort]
-        return { items, next: rows.length > n && last ? { at: value(last), id: last.id } : null }
-      }),
+    adminList: list(ctx),
 
     adminCounts: ({ cap, filter }) =>
       Effect.gen(function*() {

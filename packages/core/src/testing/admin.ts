@@ -122,6 +122,31 @@ export const adminRules: RuleModule = (_ctx) =>
         assert.strictEqual((yield* store.adminList({ filter: {}, sort: "createdAt", order: "asc", limit: 0 })).items.length, 1)
       }))
 
+    test("16: keyset pages by creation time run across statuses", (store) =>
+      Effect.gen(function*() {
+        // created 1 s apart, statuses interleaved: completed, failed, completed, pending, completed, pending
+        const jobs: Array<{ readonly id: string }> = []
+        for (let i = 0; i < 6; i++) {
+          const job = newJob({ type: i % 2 === 0 ? "a" : "b" })
+          yield* store.enqueueMany([job])
+          jobs.push(job)
+          yield* TestClock.adjust(1_000)
+        }
+        yield* settle(store, "a", "complete", { n: 3 })
+        yield* settle(store, "b", "fail", { n: 1 })
+        const created = ids(jobs)
+        for (const limit of [1, 2, 4]) {
+          const asc = yield* allPages(store, { filter: {}, sort: "createdAt", order: "asc", limit })
+          assert.deepStrictEqual(ids(asc), created)
+          const desc = yield* allPages(store, { filter: {}, sort: "createdAt", order: "desc", limit })
+          assert.deepStrictEqual(ids(desc), [...created].reverse())
+        }
+        const some = yield* allPages(store, { filter: { status: ["pending", "completed"] }, sort: "createdAt", order: "desc", limit: 2 })
+        assert.deepStrictEqual(ids(some), [created[5], created[4], created[3], created[2], created[0]])
+        const none = yield* store.adminList({ filter: { status: [] }, sort: "createdAt", order: "desc", limit: 10 })
+        assert.deepStrictEqual(none.items, [])
+      }))
+
     test("17: adminCounts per queue, type and status; a status over the cap is labelled capped", (store) =>
       Effect.gen(function*() {
         yield* store.enqueueMany([

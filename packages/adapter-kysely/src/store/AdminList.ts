@@ -1,0 +1,68 @@
+/**
+ * The console's job list on PostgreSQL (`AdminStore.adminList`, rule 16):
+ * keyset pages on `(sort column, id)`.
+ *
+ * By creation time the page is a merge of one range per status of
+ * `jobs_admin_status_created (status, created_at, id)`: each status is an
+ * ordered index scan of the filter stopped at the page size, and the
+ * planner's merge of them (`union all` under one `order by … limit`) reads
+ * only as many rows of each as the page takes. (A filter on owner may be
+ * cheaper from `jobs_owner`; the planner picks per status.) That index serves the per-status counts as well, so
+ * there is no second index on `(created_at, id)` for every job to write
+ * (migration 0016). By finish time the page is a scan of
+ * `jobs_admin_finished`; by run time, of what the filter leaves.
+ *
+ * @since 0.3.0
+ */
+import { Effect } from "effect"
+import { Job, JobId } from "@jobtrack/core"
+import type { AdminStore } from "@jobtrack/core"
+import { sql } from "kysely"
+import type { RawBuilder } from "kysely"
+import { toRecord } from "../Rows.js"
+import type { JobRow } from "../Rows.js"
+import { condition } from "./AdminFilter.js"
+import type { StoreContext } from "./Context.js"
+
+const clampLimit = (n: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), 500)
+
+const column = { createdAt: "created_at", completedAt: "completed_at", runAt: "run_at" } as const
+
+/**
+ * The store's `adminList`.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["adminList"] =>
+({ cursor, filter, limit, order, sort }) =>
+  Effect.gen(function*() {
+    const n = clampLimit(limit)
+    const col = sql.ref(column[sort])
+    const dir = order === "asc" ? sql`asc` : sql`desc`
+    const w = [condition(filter)]
+    if (sort === "completedAt") w.push(sql`completed_at is not null`)
+    if (cursor !== undefined) {
+      if (!JobId.isValid(cursor.id)) return { items: [], next: null }
+      const at = sql`${cursor.at.toISOString()}::timestamptz`
+      w.push(order === "asc" ? sql`(${col}, id) > (${at}, ${cursor.id}::uuid)` : sql`(${col}, id) < (${at}, ${cursor.id}::uuid)`)
+    }
+    const where = sql.join(w, sql` and `)
+    const page = sql`order by ${col} ${dir}, id ${dir} limit ${n + 1}`
+    let query: RawBuilder<JobRow>
+    if (sort === "createdAt") {
+      const statuses = Job.statuses.filter((s) => filter.status === undefined || filter.status.includes(s))
+      if (statuses.length === 0) return { items: [], next: null }
+      // each range ordered and limited itself: a branch with a WHERE is planned on its own,
+      // and only a branch's own order by makes it an ordered index scan the merge can stop
+      const ranges = statuses.map((s) => sql`(select * from ${jobs} where status = ${s} and ${where} ${page})`)
+      query = sql<JobRow>`select * from (${sql.join(ranges, sql` union all `)}) j ${page}`
+    } else {
+      query = sql<JobRow>`select * from ${jobs} where ${where} ${page}`
+    }
+    const rows = yield* run("adminList", query)
+    const items = rows.slice(0, n).map(toRecord)
+    const last = items[items.length - 1]
+    const value = (j: typeof last) => sort === "completedAt" ? j!.completedAt! : j![sort]
+    return { items, next: rows.length > n && last ? { at: value(last), id: last.id } : null }
+  })
