@@ -6,8 +6,10 @@
  * `jobs_admin_status_created (status, created_at, id)`: each status is an
  * ordered index scan of the filter stopped at the page size, and the
  * planner's merge of them (`union all` under one `order by … limit`) reads
- * only as many rows of each as the page takes. (A filter on owner may be
- * cheaper from `jobs_owner`; the planner picks per status.) That index serves the per-status counts as well, so
+ * only as many keys of each as the page takes; a filter on queue, type,
+ * owner or creation time is read from the index alone (its include
+ * columns), and the page's rows are then read by id. A filter on owner,
+ * ids or key is one statement instead, served by those columns' indexes. That index serves the per-status counts as well, so
  * there is no second index on `(created_at, id)` for every job to write
  * (migration 0016). By finish time the page is a scan of
  * `jobs_admin_finished`; by run time, of what the filter leaves.
@@ -29,6 +31,16 @@ const clampLimit = (n: number) => Math.min(Math.max(Number.isFinite(n) ? Math.fl
 const column = { createdAt: "created_at", completedAt: "completed_at", runAt: "run_at" } as const
 
 /**
+ * A filter on owner, ids or key has an index of its own (`jobs_owner`, the
+ * primary key, `jobs_type_key`) that finds its few rows at once: one
+ * statement, sorted. Merged per status instead, a status with none of them
+ * would be scanned to its end before the merge could start (measured: 40–55
+ * ms for one owner's 1,000 jobs in 1,000,000, against 1–2 ms).
+ */
+const narrowed = (f: AdminStore.AdminFilter) =>
+  (f.owner !== undefined && f.owner !== null) || f.ids !== undefined || f.key !== undefined
+
+/**
  * The store's `adminList`.
  *
  * @since 0.3.0
@@ -40,7 +52,10 @@ export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["a
     const n = clampLimit(limit)
     const col = sql.ref(column[sort])
     const dir = order === "asc" ? sql`asc` : sql`desc`
-    const w = [condition(filter)]
+    // by creation time the status is each range's own (a second status condition would
+    // count its selectivity twice in the planner's estimates)
+    const byCreation = sort === "createdAt" && !narrowed(filter)
+    const w = [condition(byCreation ? { ...filter, status: undefined } : filter)]
     if (sort === "completedAt") w.push(sql`completed_at is not null`)
     if (cursor !== undefined) {
       if (!JobId.isValid(cursor.id)) return { items: [], next: null }
@@ -50,13 +65,18 @@ export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["a
     const where = sql.join(w, sql` and `)
     const page = sql`order by ${col} ${dir}, id ${dir} limit ${n + 1}`
     let query: RawBuilder<JobRow>
-    if (sort === "createdAt") {
+    if (byCreation) {
       const statuses = Job.statuses.filter((s) => filter.status === undefined || filter.status.includes(s))
       if (statuses.length === 0) return { items: [], next: null }
       // each range ordered and limited itself: a branch with a WHERE is planned on its own,
-      // and only a branch's own order by makes it an ordered index scan the merge can stop
-      const ranges = statuses.map((s) => sql`(select * from ${jobs} where status = ${s} and ${where} ${page})`)
-      query = sql<JobRow>`select * from (${sql.join(ranges, sql` union all `)}) j ${page}`
+      // and only a branch's own order by makes it an ordered index scan the merge can stop.
+      // The ranges pick keys only, so a filter on queue, type, owner or creation time is
+      // read from the index alone (its include columns), then the page's rows by id.
+      const ranges = statuses.map((s) => sql`(select created_at, id from ${jobs} where status = ${s} and ${where} ${page})`)
+      query = sql<JobRow>`
+        select j.* from (select created_at, id from (${sql.join(ranges, sql` union all `)}) k ${page}) p
+        join ${jobs} j on j.id = p.id
+        order by p.created_at ${dir}, p.id ${dir}`
     } else {
       query = sql<JobRow>`select * from ${jobs} where ${where} ${page}`
     }
