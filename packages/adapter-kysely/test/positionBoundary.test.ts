@@ -116,7 +116,8 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       assert.deepStrictEqual(await Promise.all(fresh.map(place)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     })
 
-    it.skipIf(!concurrent)("a boundary read while jobs are leaving in an open transaction is not kept", async () => {
+    // PGlite runs one transaction at a time: the case exists only where two can be open
+    if (concurrent) it("a boundary read while jobs are leaving in an open transaction is not kept", async () => {
       const jobs = await fill(1502)
       const last = jobs[1501]!
       // three jobs leave in a transaction still open while the boundary is read
