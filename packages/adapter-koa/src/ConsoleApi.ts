@@ -19,6 +19,7 @@ import type { HttpResponse } from "./HttpError.js"
 import * as ConsoleBulk from "./ConsoleBulk.js"
 import * as ConsoleInput from "./ConsoleInput.js"
 import type { ConsoleAction } from "./ConsoleInput.js"
+import * as RunningWatches from "./RunningWatches.js"
 
 /**
  * Who is operating and what they may do: `actions` empty is read-only.
@@ -162,7 +163,7 @@ export const make = (store: JobStoreShape, options: ConsoleApiOptions = {}): Con
             filter: { ...filter, status: ["processing"] },
             sort: "createdAt",
             order: "asc",
-            limit: 50
+            limit: RunningWatches.cap
           })
         }, { concurrency: 3 }),
         ({ counts, oldest, running }) => ({

@@ -25,6 +25,7 @@ import * as ConsoleApi from "./ConsoleApi.js"
 import * as ConsoleBulk from "./ConsoleBulk.js"
 import * as ConsoleSchedules from "./ConsoleSchedules.js"
 import { bodyReader } from "./jobsRouter.js"
+import * as RunningWatches from "./RunningWatches.js"
 import * as SseResponse from "./sseResponse.js"
 
 /**
@@ -240,7 +241,8 @@ export const jobsConsole = <Trx>(
  * lost without a resync). With `?job=`, that job is watched while the stream
  * is open; without, the store's status feed is (`watchingAll`: every job's
  * status changes, coarsely; one registration per process whatever the
- * number of streams, none while no console is open).
+ * number of streams, none while no console is open), and so are the running
+ * jobs the overview shows (`RunningWatches`: their progress is announced).
  */
 /** The changes of a batch without resyncs, each coarse `queueChanged` once. */
 const distinct = (list: ReadonlyArray<JobChange>): Array<JobChange> => {
@@ -282,14 +284,30 @@ const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | u
   const program = Effect.scoped(
     Effect.gen(function*() {
       yield* (job !== undefined ? store.watching(job) : store.watchingAll).pipe(Effect.ignore)
+      // a list or overview stream watches the running jobs the overview shows: their progress is live too
+      const running = job === undefined
+        ? yield* Effect.acquireRelease(Effect.sync(() => RunningWatches.make(store)), (w) => w.release)
+        : undefined
       // subscribe first (a pull subscribes when made), then say ready: nothing after it is missed
       const pull = yield* Stream.toPull(store.changes)
+      if (running) yield* running.refresh
+      let refreshedAt = Date.now()
       send("ready", { at: new Date().toISOString() })
       yield* Effect.forever(Effect.flatMap(pull, (batch) =>
         Effect.sync(() => {
           pending.push(...batch)
           soon()
-        })))
+        }).pipe(
+          // the running set may have changed: re-read it, at most every 250 ms
+          Effect.andThen(
+            running && RunningWatches.concerns(batch)
+              ? Effect.suspend(() => Effect.sleep(Math.max(0, refreshedAt + 250 - Date.now()))).pipe(
+                Effect.andThen(running.refresh),
+                Effect.andThen(Effect.sync(() => (refreshedAt = Date.now())))
+              )
+              : Effect.void
+          )
+        )))
     })
   ) as Effect.Effect<void, unknown>
   const fiber = Effect.runFork(program)

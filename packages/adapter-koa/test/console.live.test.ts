@@ -6,7 +6,9 @@
  * The feed sends no notification (a `NOTIFY` per transaction serialised
  * completions). It costs nothing while no console is open: its registration
  * exists only while a list stream is open, one for the process however many
- * are.
+ * are. A running job's progress, reported in another process, reaches an
+ * open overview stream the same way: the stream watches the running jobs the
+ * overview shows, and only while it is open.
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -129,4 +131,64 @@ describe.skipIf(!url)("console live on PostgreSQL", { tags: ["postgres"] }, () =
     child.stdin!.end()
     await new Promise((r) => child!.once("exit", r))
   }, 90_000)
+
+  it("a running job's progress in another process reaches the overview stream without waiting for the tick", async () => {
+    const watchers = async (id: string) =>
+      Number((await sql<{ n: string }>`select count(*) as n from ${sql.id(schema, "watches")}
+        where job_id = ${id}::uuid and expires_at > now()`.execute(db)).rows[0]!.n)
+    child = spawn(process.execPath, [producer, url!, schema], { stdio: ["pipe", "pipe", "pipe"] })
+    let out = ""
+    let err = ""
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()))
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()))
+    await eventually(async () => out, (o) => o.includes("ready"), 20_000).catch((e) => {
+      throw new Error(`${e}: ${err}`)
+    })
+    // one overview stream open before the job starts: the job is watched once the feed says it runs
+    const streams = [await openStream(`${app.url}/api/events`)]
+    await eventually(async () => streams[0]!.events.some((e) => e.event === "ready"), (ok) => ok, 10_000)
+    child.stdin!.write("enqueue steps\n")
+    const id = (await eventually(async () => /enqueued (\S+)/.exec(out)?.[1], (m) => m !== undefined, 10_000))!
+    await eventually(async () => out, (o) => o.includes("running"), 10_000)
+    await eventually(() => watchers(id), (n) => n === 1, 10_000)
+    // another opened while it runs reads the running set at ready: still one registration
+    streams.push(await openStream(`${app.url}/api/events`))
+    await eventually(async () => streams[1]!.events.some((e) => e.event === "ready"), (ok) => ok, 10_000)
+    assert.strictEqual(await watchers(id), 1, "the overview streams do not share the job's registration")
+
+    const started = Date.now()
+    for (const n of [40, 70]) {
+      child.stdin!.write(`progress ${n}\n`)
+      await eventually(async () => out, (o) => o.includes(`reported ${n}`), 10_000)
+      for (const s of streams) {
+        await eventually(
+          async () => s.events.filter((e) => e.event === "changes").flatMap((e) => e.data as Array<Record<string, unknown>>),
+          (cs) => cs.filter((c) => c.id === id && c.kind === "progress").length >= (n === 40 ? 1 : 2),
+          10_000
+        )
+      }
+    }
+    // a 60 s tick cannot have done it
+    assert.isBelow(Date.now() - started, 5_000)
+    for (const s of streams) assert.isFalse(s.events.some((e) => e.event === "tick"))
+    const overview = await fetch(`${app.url}/api/overview`, { headers: { "x-user": "viewer" } })
+    const running = ((await overview.json()) as { running: Array<{ id: string; progress: number }> }).running
+    assert.deepStrictEqual(running.map((j) => [j.id, j.progress]), [[id, 70]])
+
+    // the job done, the open streams stop watching it
+    child.stdin!.end()
+    await new Promise((r) => child!.once("exit", r))
+    await eventually(() => watchers(id), (n) => n === 0, 10_000)
+    for (const s of streams) s.close()
+  }, 90_000)
+
+  it("an overview stream watches no job while nothing runs", async () => {
+    const rows = async () =>
+      Number((await sql<{ n: string }>`select count(*) as n from ${sql.id(schema, "watches")}
+        where job_id <> '00000000-0000-0000-0000-000000000000'::uuid`.execute(db)).rows[0]!.n)
+    const s = await openStream(`${app.url}/api/events`)
+    await eventually(async () => s.events.some((e) => e.event === "ready"), (ok) => ok, 10_000)
+    assert.strictEqual(await rows(), 0)
+    s.close()
+  })
 })
