@@ -58,7 +58,7 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
   it("open the console, filter, open a failed job, retry it and watch it complete live", async () => {
     // some history for the charts and counts
     for (let i = 0; i < 4; i++) await app.jobs.enqueue(flaky, { failFirst: 0 }, { owner: `user-${i}` })
-    const { job } = await app.jobs.enqueue(flaky, { failFirst: 1 }, { owner: "ann" })
+    const { job } = await app.jobs.enqueue(flaky, { failFirst: 1, withStep: true }, { owner: "ann" })
     await eventually(() => app.jobs.get(job.id), (j) => j.status === "failed")
     await app.jobs.enqueueMany(idle, [1, 2, 3].map((n) => ({ payload: { n }, options: { owner: "bob" } })))
 
@@ -87,6 +87,10 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
     // no reload: the detail follows the job through the store's changes
     await page.locator("h2 .status", { hasText: "completed" }).waitFor({ timeout: 15_000 })
     assert.include(await page.locator("pre.result").textContent(), "\"run\": 2")
+    // the timeline: the step and the log line among the job's events, in time order
+    const timeline = (await page.locator("table.timeline").textContent()) ?? ""
+    assert.match(timeline, /^\s*\+0\.0 s\s*created[\s\S]*step "check mailbox" completed[\s\S]*attempt 1 failed[\s\S]*completed\s*\+[\d.]+ \w+\s*progress \d+%.*\(current\)\s*$/)
+    assert.include(timeline, "mailbox checked")
     await page.screenshot({ path: `${docs}console-detail.png`, fullPage: true })
 
     await page.click("header nav >> text=Audit")

@@ -7,16 +7,23 @@ import type { StoreLayer } from "@jobtrack/core"
 import { ConsoleInput, jobsConsole } from "@jobtrack/adapter-koa"
 import type { JobsConsoleOptions } from "@jobtrack/adapter-koa"
 
-/** Fails while its payload says so for this attempt number: `failFirst` attempts fail. */
+/**
+ * Fails while its payload says so for this attempt number: `failFirst` attempts fail.
+ * With `withStep`, it first runs a durable step ("check mailbox") and logs a line.
+ */
 const attempts = new Map<string, number>()
 export const flaky = JobDefinition.make({
   type: "flaky",
-  payload: Schema.Struct({ failFirst: Schema.Number, message: Schema.optionalKey(Schema.String) }),
+  payload: Schema.Struct({ failFirst: Schema.Number, message: Schema.optionalKey(Schema.String), withStep: Schema.optionalKey(Schema.Boolean) }),
   retry: RetryPolicy.none,
   handler: (p, ctx) =>
     Effect.gen(function*() {
       const n = (attempts.get(ctx.id) ?? 0) + 1
       attempts.set(ctx.id, n)
+      if (p.withStep) {
+        yield* ctx.step("check mailbox", Effect.succeed(1))
+        yield* ctx.log("mailbox checked", { attempt: n })
+      }
       yield* ctx.progress(50, "half way")
       yield* Effect.sleep("50 millis")
       if (n <= p.failFirst) return yield* Effect.fail(new Error(p.message ?? "mailbox authentication failed"))

@@ -9,6 +9,7 @@ import "./style.css"
 import { ApiError, get, live, loadMe, post } from "./api.js"
 import type { Me } from "./api.js"
 import { Chart } from "./chart.js"
+import * as Timeline from "./timeline.js"
 
 const html = htm.bind(h)
 
@@ -261,6 +262,19 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
 
 // ---------------------------------------------------------------- detail
 
+/** The job's events in time order (see timeline.ts), each time relative to creation. */
+const TimelineTable = ({ job }: { job: Timeline.TimelineJob }) => {
+  const { entries, more } = Timeline.build(job)
+  const entry = (e: Timeline.TimelineEntry) => html`<tr data-kind=${e.kind}>
+    <td class="when"><time datetime=${e.at} title=${fmtTime(e.at)}>${Timeline.fmtOffset(e.offsetMs)}</time></td><td>${e.text}</td>
+  </tr>`
+  return html`<table class="timeline"><tbody>
+    ${entries.slice(0, -1).map(entry)}
+    ${more > 0 ? html`<tr class="more"><td></td><td>${more.toLocaleString("en")} more events not shown</td></tr>` : null}
+    ${entries.slice(-1).map(entry)}
+  </tbody></table>`
+}
+
 const Detail = ({ me, id }: { me: Me; id: string }) => {
   const { data: job, err } = useLive(() => get(`jobs/${encodeURIComponent(id)}`), [id], id)
   const [notice, setNotice] = useState<string | undefined>(undefined)
@@ -292,6 +306,8 @@ const Detail = ({ me, id }: { me: Me; id: string }) => {
         ${job.errorMessage ? html`<h3>Error</h3><pre class="error-text">${job.errorMessage}</pre>` : null}
       </div>
     </section>
+    <h3>Timeline</h3>
+    <${TimelineTable} job=${job} />
     <h3>Payload</h3><pre class="payload">${json(job.payload)}</pre>
     <h3>Result</h3><pre class="result">${json(job.result)}</pre>
     <h3>Attempts that failed</h3>
