@@ -22,6 +22,7 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { postgresUrl } from "../../../scripts/test-env.js"
 import { eventually, startConsoleApp } from "./consoleServer.js"
 import type { ConsoleApp } from "./consoleServer.js"
+import { sseChunks } from "./server.js"
 
 const url = postgresUrl()
 const producer = fileURLToPath(new URL("./fixtures/producer.ts", import.meta.url))
@@ -32,21 +33,11 @@ const openStream = async (address: string) => {
   const events: Array<{ event: string; data: unknown }> = []
   const res = await fetch(address, { headers: { "x-user": "viewer" }, signal: abort.signal })
   assert.strictEqual(res.status, 200)
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
   void (async () => {
-    let buffer = ""
     try {
-      while (true) {
-        const { done, value } = await reader.read()
-        if (done) return
-        buffer += value
-        let cut: number
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut)
-          buffer = buffer.slice(cut + 2)
-          const event = /^event: (.*)$/m.exec(block)?.[1]
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (event) events.push({ event, data: data ? JSON.parse(data) : undefined })
+      for await (const blocks of sseChunks(res)) {
+        for (const b of blocks) {
+          if (b.event !== "message") events.push({ event: b.event, data: b.data ? JSON.parse(b.data) : undefined })
         }
       }
     } catch {

@@ -12,6 +12,7 @@ import type { JobStoreShape } from "@jobtrack/core"
 import { jobsRouter } from "@jobtrack/adapter-koa"
 import { pglite } from "@jobtrack/adapter-kysely"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { sseChunks } from "./server.js"
 
 const CLIENTS = Number(process.env.FANOUT_CLIENTS ?? 500)
 const POLL_MS = 100
@@ -54,25 +55,14 @@ const open = async (url: string): Promise<Client> => {
   }
   const res = await fetch(url, { headers: { authorization: "Bearer ann" }, signal: abort.signal })
   assert.strictEqual(res.status, 200)
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
   void (async () => {
-    let buffer = ""
     try {
-      while (true) {
-        const { done, value } = await reader.read()
-        if (done) return
-        buffer += value
-        let sep: number
-        while ((sep = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, sep)
-          buffer = buffer.slice(sep + 2)
-          for (const line of block.split("\n")) {
-            if (line.startsWith(":")) client.heartbeats++
-            if (line.startsWith("data: ")) {
-              const data = JSON.parse(line.slice(6)) as { progress?: number }
-              if (typeof data.progress === "number") client.progress.push(data.progress)
-            }
-          }
+      for await (const blocks of sseChunks(res)) {
+        for (const block of blocks) {
+          client.heartbeats += block.comments.length
+          if (block.data === undefined) continue
+          const data = JSON.parse(block.data) as { progress?: number }
+          if (typeof data.progress === "number") client.progress.push(data.progress)
         }
         for (const w of waiters.splice(0)) {
           if (w.until(client)) w.resolve()

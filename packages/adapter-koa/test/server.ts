@@ -182,6 +182,54 @@ export interface SseFrame {
   readonly data: Record<string, unknown>
 }
 
+/** One block of a Server-Sent Events stream: its event name, id, data line and comment lines. */
+export interface SseBlock {
+  readonly event: string
+  readonly id: string | undefined
+  readonly data: string | undefined
+  readonly comments: ReadonlyArray<string>
+}
+
+/**
+ * The blocks of an SSE response as they arrive, one array per chunk read, until
+ * the body ends; leaving the loop early cancels the body, an abort rejects.
+ */
+export async function* sseChunks(res: Response): AsyncGenerator<ReadonlyArray<SseBlock>> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ""
+  let ended = false
+  try {
+    while (true) {
+      const { done, value } = await reader.read()
+      if (done) {
+        ended = true
+        return
+      }
+      buffer += value
+      const blocks: Array<SseBlock> = []
+      let sep: number
+      while ((sep = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, sep)
+        buffer = buffer.slice(sep + 2)
+        let event = "message"
+        let id: string | undefined
+        let data: string | undefined
+        const comments: Array<string> = []
+        for (const line of block.split("\n")) {
+          if (line.startsWith("data: ")) data = line.slice(6)
+          else if (line.startsWith("event: ")) event = line.slice(7)
+          else if (line.startsWith("id: ")) id = line.slice(4)
+          else if (line.startsWith(":")) comments.push(line)
+        }
+        blocks.push({ event, id, data, comments })
+      }
+      yield blocks
+    }
+  } finally {
+    if (!ended) await reader.cancel().catch(() => undefined)
+  }
+}
+
 /**
  * Read an SSE response until it ends or `stopAfter` says so: `events` are the
  * `job` frames' data, `frames` every frame with its event name and id.
@@ -193,34 +241,15 @@ export const readEvents = async (
   const events: Array<Record<string, unknown>> = []
   const frames: Array<SseFrame> = []
   const comments: Array<string> = []
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ""
-  while (true) {
-    const { done, value } = await reader.read()
-    if (done) return { events, frames, comments, ended: true }
-    buffer += value
-    let sep: number
-    while ((sep = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, sep)
-      buffer = buffer.slice(sep + 2)
-      let event = "message"
-      let id: string | undefined
-      let data: string | undefined
-      for (const line of block.split("\n")) {
-        if (line.startsWith("data: ")) data = line.slice(6)
-        else if (line.startsWith("event: ")) event = line.slice(7)
-        else if (line.startsWith("id: ")) id = line.slice(4)
-        else if (line.startsWith(":")) comments.push(line)
-      }
-      if (data !== undefined) {
-        const parsed = JSON.parse(data) as Record<string, unknown>
-        frames.push({ event, id, data: parsed })
-        if (event === "job") events.push(parsed)
-      }
+  for await (const blocks of sseChunks(res)) {
+    for (const block of blocks) {
+      comments.push(...block.comments)
+      if (block.data === undefined) continue
+      const data = JSON.parse(block.data) as Record<string, unknown>
+      frames.push({ event: block.event, id: block.id, data })
+      if (block.event === "job") events.push(data)
     }
-    if (stopAfter(events, frames)) {
-      await reader.cancel()
-      return { events, frames, comments, ended: false }
-    }
+    if (stopAfter(events, frames)) return { events, frames, comments, ended: false }
   }
+  return { events, frames, comments, ended: true }
 }
