@@ -8,11 +8,13 @@
  * @since 0.1.0
  */
 import { assert } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Queue, Stream } from "effect"
+import type { Option } from "effect"
+import { TestClock } from "effect/testing"
 import type { Scope } from "effect"
 import type { JobRecord, Lease, NewJob } from "../Job.js"
 import * as JobId from "../JobId.js"
-import type { JobStoreShape } from "../JobStore.js"
+import type { JobChange, JobStoreShape } from "../JobStore.js"
 
 /**
  * @since 0.1.0
@@ -119,3 +121,25 @@ export const rule = (title: string, body: (test: Register) => void): Rule => {
 
 /** A module of the suite: the rules of one area. */
 export type RuleModule = (ctx: RuleContext) => Rule
+
+/**
+ * Subscribe to the store's changes (open once `Stream.toPull` returns: a store
+ * may start listening at its first subscription); the function returned waits,
+ * at most 5 s of real time, for the first change that `match` accepts.
+ */
+export const subscribeChanges = (store: JobStoreShape) =>
+  Effect.gen(function*() {
+    const received = yield* Queue.unbounded<JobChange>()
+    const pull = yield* Stream.toPull(store.changes)
+    yield* Stream.fromPull(Effect.succeed(pull)).pipe(
+      Stream.runForEach((c) => Queue.offer(received, c)),
+      Effect.forkScoped({ startImmediately: true })
+    )
+    return <C extends JobChange>(match: (change: JobChange) => change is C): Effect.Effect<Option.Option<C>> =>
+      Effect.gen(function*() {
+        while (true) {
+          const c = yield* Queue.take(received)
+          if (match(c)) return c
+        }
+      }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
+  })

@@ -5,11 +5,11 @@
  * @since 0.1.0
  */
 import { assert } from "@effect/vitest"
-import { Effect, Option, Queue, Stream } from "effect"
+import { Effect, Option } from "effect"
 import { TestClock } from "effect/testing"
 import type { JobRecord, Lease, NewJob } from "../Job.js"
-import type { HookDelivery, HookEvent, JobChange, JobStoreShape } from "../JobStore.js"
-import { check, newJob as job, tagOf } from "./harness.js"
+import type { HookDelivery, HookEvent, JobChanged, JobStoreShape } from "../JobStore.js"
+import { check, newJob as job, subscribeChanges, tagOf } from "./harness.js"
 import type { Check, RuleModule } from "./harness.js"
 
 const all: ReadonlyArray<HookEvent> = ["completed", "failed", "cancelled"]
@@ -190,21 +190,10 @@ export const hookDeliveryChecks: ReadonlyArray<Check> = [
     "rule 12: " + "a recorded delivery is announced as a `hook` change",
     (store) =>
       Effect.gen(function*() {
-        const received = yield* Queue.unbounded<JobChange>()
-        // subscribed when `toPull` returns (a store may start listening only then)
-        const pull = yield* Stream.toPull(store.changes)
-        yield* Stream.fromPull(Effect.succeed(pull)).pipe(
-          Stream.runForEach((c) => Queue.offer(received, c)),
-          Effect.forkScoped({ startImmediately: true })
-        )
+        const next = yield* subscribeChanges(store)
         const held = yield* running(store)
         yield* store.complete(leaseOf(held), null)
-        const change = yield* Effect.gen(function*() {
-          while (true) {
-            const c = yield* Queue.take(received)
-            if (c.kind === "hook" && c.id === held.id) return c
-          }
-        }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
+        const change = yield* next((c): c is JobChanged => c.kind === "hook" && c.id === held.id)
         assert.isTrue(Option.isSome(change), "no hook change announced")
         assert.strictEqual(Option.getOrThrow(change).status, "completed")
       })

@@ -1,33 +1,14 @@
 /** Conformance, rule 11: change notifications. */
 import { assert } from "@effect/vitest"
-import { Effect, Option, Queue, Stream } from "effect"
-import { TestClock } from "effect/testing"
-import type { JobChange, JobChanged, JobStoreShape } from "../JobStore.js"
-import { claimOne, lease, newJob, rule } from "./harness.js"
+import { Effect, Option } from "effect"
+import type { JobChanged, JobStoreShape } from "../JobStore.js"
+import { claimOne, lease, newJob, rule, subscribeChanges } from "./harness.js"
 import type { RuleModule } from "./harness.js"
 
-/**
- * Subscribe to the store's changes (open once `Stream.toPull` returns: a
- * store may start listening at the first subscription); `next(id, kind)` waits (at most 5 s of
- * real time) for that change of that job.
- */
+/** Subscribe to the store's changes; `next(id, kind)` waits (at most 5 s of real time) for that change of that job. */
 const listen = (store: JobStoreShape) =>
-  Effect.gen(function*() {
-    const received = yield* Queue.unbounded<JobChange>()
-    // subscribed when `toPull` returns (a store may start listening only then)
-    const pull = yield* Stream.toPull(store.changes)
-    yield* Stream.fromPull(Effect.succeed(pull)).pipe(
-      Stream.runForEach((c) => Queue.offer(received, c)),
-      Effect.forkScoped({ startImmediately: true })
-    )
-    return (id: string, kind: JobChanged["kind"]) =>
-      Effect.gen(function*() {
-        while (true) {
-          const c = yield* Queue.take(received)
-          if (c.kind !== "resync" && c.kind !== "queueChanged" && c.id === id && c.kind === kind) return c
-        }
-      }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
-  })
+  Effect.map(subscribeChanges(store), (next) => (id: string, kind: JobChanged["kind"]) =>
+    next((c): c is JobChanged => c.kind !== "resync" && c.kind !== "queueChanged" && c.id === id && c.kind === kind))
 
 export const notificationRules: RuleModule = (_ctx) =>
   rule("rule 11: change notifications", (test) => {

@@ -6,11 +6,10 @@
  * @since 0.3.0
  */
 import { assert } from "@effect/vitest"
-import { Effect, Exit, Option, Queue, Scope, Stream } from "effect"
-import { TestClock } from "effect/testing"
+import { Effect, Exit, Option, Scope } from "effect"
 import type { JobStatus } from "../Job.js"
 import type { JobChange, JobStoreShape } from "../JobStore.js"
-import { claimOne, lease, newJob, rule } from "./harness.js"
+import { claimOne, lease, newJob, rule, subscribeChanges } from "./harness.js"
 import type { RuleModule } from "./harness.js"
 
 /**
@@ -19,23 +18,11 @@ import type { RuleModule } from "./harness.js"
  * "default") reached `status`, in either form.
  */
 const listen = (store: JobStoreShape) =>
-  Effect.gen(function*() {
-    const received = yield* Queue.unbounded<JobChange>()
-    // subscribed when `toPull` returns (a store may start listening only then)
-    const pull = yield* Stream.toPull(store.changes)
-    yield* Stream.fromPull(Effect.succeed(pull)).pipe(
-      Stream.runForEach((c) => Queue.offer(received, c)),
-      Effect.forkScoped({ startImmediately: true })
-    )
-    return (id: string, status: JobStatus) =>
-      Effect.gen(function*() {
-        while (true) {
-          const c = yield* Queue.take(received)
-          if (c.kind === "queueChanged" && c.queue === "default" && c.type === "test" && c.status === status) return c
-          if (c.kind === "status" && c.id === id && c.status === status) return c
-        }
-      }).pipe(Effect.timeoutOption("5 seconds"), TestClock.withLive)
-  })
+  Effect.map(subscribeChanges(store), (next) => (id: string, status: JobStatus) =>
+    next((c): c is Exclude<JobChange, { readonly kind: "resync" }> =>
+      (c.kind === "queueChanged" && c.queue === "default" && c.type === "test" && c.status === status) ||
+      (c.kind === "status" && c.id === id && c.status === status)
+    ))
 
 /**
  * @since 0.3.0
