@@ -49,7 +49,7 @@ export const make = async (n: number): Promise<InstantStore> => {
         return jobs
       }),
     completeMany: (items) =>
-      Effect.succeed({ completed: items.map((c) => ({ ...template, id: c.lease.id, status: "completed" as const })), refused: [] }),
+      Effect.succeed({ completed: items.map((c) => c.lease.id), refused: [] }),
     recoverExpired: () => Effect.succeed([]),
     stats: () => base.stats({})
   }

@@ -69,14 +69,24 @@ export const toDelivery = (row: DeliveryRow): HookDeliveryRecord => ({
  * @since 0.1.0
  * @category combinators
  */
-export const recording = (schema: string, update: RawBuilder<JobRow>): RawBuilder<JobRow> => sql<JobRow>`
+export const recording = (schema: string, update: RawBuilder<JobRow>): RawBuilder<JobRow> =>
+  recordingThen(schema, update, sql`select * from moved`)
+
+/**
+ * `recording`, answering with `answer` (a select from `moved`, the updated rows)
+ * instead of the whole rows: e.g. only their ids, when the caller needs no more.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const recordingThen = <R>(schema: string, update: RawBuilder<JobRow>, answer: RawBuilder<unknown>): RawBuilder<R> => sql<R>`
   with moved as (${update}), recorded as (
     insert into ${sql.id(schema, "hook_deliveries")} (id, job_id, type, event, job, available_at, created_at)
     select gen_random_uuid(), m.id, m.type, m.status, to_jsonb(m), m.updated_at, m.updated_at
     from moved m where m.status in ('completed', 'failed', 'cancelled')
       and exists (select 1 from ${sql.id(schema, "hook_subscriptions")} s where s.type = m.type and s.event = m.status)
   )
-  select * from moved`
+  ${answer}`
 
 type Run = <R>(operation: string, query: RawBuilder<R>) => Effect.Effect<ReadonlyArray<R>, StoreError>
 

@@ -56,7 +56,8 @@ export interface ClaimRequest {
  * @category models
  */
 export interface CompletedMany {
-  readonly completed: ReadonlyArray<JobRecord>
+  /** The ids of the jobs completed (only ids: the runner needs no more, and rows cost parsing per job). */
+  readonly completed: ReadonlyArray<string>
   readonly refused: ReadonlyArray<Lease>
 }
 

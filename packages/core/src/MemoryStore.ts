@@ -218,7 +218,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       Effect.map(
         Effect.forEach(items, ({ lease, result }) => Effect.result(store.complete(lease, result))),
         (results) => ({
-          completed: results.flatMap((r) => (r._tag === "Success" ? [r.success] : [])),
+          completed: results.flatMap((r) => (r._tag === "Success" ? [r.success.id] : [])),
           refused: items.flatMap((item, i) => (results[i]!._tag === "Failure" ? [item.lease] : []))
         })
       ),

@@ -53,7 +53,7 @@ const forgetsBatches: Break = (inner) =>
     return {
       ...inner,
       completeMany: (items) =>
-        Effect.tap(inner.completeMany(items), (out) => Effect.sync(() => out.completed.forEach((j) => forgotten.add(j.id)))),
+        Effect.tap(inner.completeMany(items), (out) => Effect.sync(() => out.completed.forEach((id) => forgotten.add(id)))),
       listDeliveries: (filter) => Effect.map(inner.listDeliveries(filter), keep),
       claimDeliveries: (request) => Effect.map(inner.claimDeliveries(request), keep)
     }

@@ -13,6 +13,7 @@ import type { JobStoreShape } from "@jobtrack/core"
 import { sql } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
+import * as HookDeliveries from "../HookDeliveries.js"
 import { held, holds, iso, now, recording } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
@@ -56,7 +57,7 @@ export const lifecycle = (
         ? Effect.succeed({ completed: [], refused: [] })
         : Effect.flatMap(now, (t) =>
           Effect.map(
-            run("completeMany", recording(ctx, sql<JobRow>`
+            run("completeMany", HookDeliveries.recordingThen<{ id: string }>(ctx.schema, sql<JobRow>`
               update ${jobs} j set status = 'completed', result = v.result, progress = 100,
                 error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
                 completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
@@ -64,10 +65,11 @@ export const lifecycle = (
               JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
             }::jsonb) as v(id uuid, token integer, result jsonb)
               where j.id = v.id and j.token = v.token and j.status = 'processing'
-              returning j.*`)),
+              returning j.*`, sql`select id from moved`)),
             (rows) => {
-              const completed = rows.map(toRecord)
-              const done = new Set(completed.map((j) => j.id))
+              // only the ids come back: the runner needs no more, and whole rows cost parsing per job
+              const completed = rows.map((r) => r.id)
+              const done = new Set(completed)
               return { completed, refused: items.flatMap((i) => (done.has(i.lease.id) ? [] : [i.lease])) }
             }
           )),

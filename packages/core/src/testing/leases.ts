@@ -48,7 +48,7 @@ export const leaseRules: RuleModule = (_ctx) =>
           { lease: stale, result: { n: 3 } },
           { lease: gone, result: null }
         ])
-        assert.sameMembers(out.completed.map((j) => j.id), [held[0]!.id, held[1]!.id])
+        assert.sameMembers([...out.completed], [held[0]!.id, held[1]!.id])
         assert.deepStrictEqual(out.refused, [stale, gone])
         assert.deepStrictEqual((yield* store.get(held[1]!.id)).result, { n: 1 })
         assert.strictEqual((yield* store.get(held[1]!.id)).status, "completed")

@@ -9,7 +9,7 @@
  */
 import { Effect, Queue } from "effect"
 import type { Fiber } from "effect"
-import type { JobRecord, Json, Lease } from "../../Job.js"
+import type { Json, Lease } from "../../Job.js"
 import { LeaseLost } from "../../JobError.js"
 import type { StoreError } from "../../JobError.js"
 import type { JobStoreShape } from "../../JobStore.js"
@@ -19,12 +19,12 @@ interface Completion {
   readonly lease: Lease
   readonly result: Json
   /** Resumes the waiting job's fiber (a callback, lighter than a Deferred per completion). */
-  readonly resume: (outcome: Effect.Effect<JobRecord, LeaseLost | StoreError>) => void
+  readonly resume: (outcome: Effect.Effect<void, LeaseLost | StoreError>) => void
 }
 
 export interface CompletionBatcher {
   /** Complete the job; succeeds once the completion is committed. */
-  readonly complete: (lease: Lease, result: Json) => Effect.Effect<JobRecord, LeaseLost | StoreError>
+  readonly complete: (lease: Lease, result: Json) => Effect.Effect<void, LeaseLost | StoreError>
   /** The writing fiber (interrupted at the end of shutdown). */
   readonly fiber: Fiber.Fiber<unknown, unknown>
 }
@@ -44,15 +44,14 @@ export const start = (store: JobStoreShape, leaseMs: number): Effect.Effect<Comp
           for (const c of batch) c.resume(failed)
           continue
         }
-        const byId = new Map(outcome.success.completed.map((job) => [job.id, job]))
+        const done = new Set(outcome.success.completed)
         for (const c of batch) {
-          const job = byId.get(c.lease.id)
-          c.resume(job ? Effect.succeed(job) : Effect.fail(new LeaseLost(c.lease)))
+          c.resume(done.has(c.lease.id) ? Effect.void : Effect.fail(new LeaseLost(c.lease)))
         }
       }
     }).pipe(Effect.forkDetach)
     const complete = (lease: Lease, result: Json) =>
-      Effect.callback<JobRecord, LeaseLost | StoreError>((resume) => {
+      Effect.callback<void, LeaseLost | StoreError>((resume) => {
         Queue.offerUnsafe(completions, { lease, result, resume })
       })
     return { complete, fiber }

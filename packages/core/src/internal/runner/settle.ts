@@ -18,6 +18,23 @@ import type { CompletionBatcher } from "./completionBatcher.js"
 import { persist } from "./persist.js"
 import type { RunnerState } from "./state.js"
 
+/** The claimed job as its completion wrote it (the store's clock is the same `Clock`). */
+const completedAs = (job: JobRecord, result: Json, now: number): JobRecord => {
+  const at = new Date(now)
+  return {
+    ...job,
+    status: "completed",
+    result,
+    progress: 100,
+    errorMessage: null,
+    lockedBy: null,
+    lockedUntil: null,
+    cancelRequested: false,
+    completedAt: at,
+    updatedAt: at
+  }
+}
+
 export const settle = (
   state: RunnerState,
   completions: CompletionBatcher,
@@ -41,7 +58,9 @@ export const settle = (
     const write = (e: Effect.Effect<JobRecord, LeaseLost | StoreError>) => persist(e, state.settings.leaseMs)
     let settled: JobRecord
     if (Exit.isSuccess(exit)) {
-      settled = yield* completions.complete(lease, exit.value)
+      yield* completions.complete(lease, exit.value)
+      // the store answers a completion with ids only: the record as written, from what the runner holds
+      settled = completedAs(job, exit.value, yield* Clock.currentTimeMillis)
     } else if (reason === "cancel") {
       settled = yield* write(store.cancelled(lease))
     } else if (reason === "shutdown") {
