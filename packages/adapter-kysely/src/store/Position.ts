@@ -74,9 +74,10 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 
 /**
  * The row and, when pending, its queue position (rule 8). The row is read with
- * its exact claim key and the count of jobs that left: a job behind its queue's
- * boundary (`PositionBoundary`) is then past the cap with no walk, in that one
- * query, about as cheap to plan and run as a get. Otherwise a second query walks the first `QueuePosition.cap` claimable
+ * its steps, its exact claim key and the count of jobs that left, by the
+ * `view_row` function (migration 0017, planned once per connection): a job
+ * behind its queue's boundary (`PositionBoundary`) is then past the cap with
+ * no walk, in that one query, about as cheap to plan and run as a get. Otherwise a second query walks the first `QueuePosition.cap` claimable
  * jobs ahead in claim order, which settles it unless some of them are another
  * group's jobs waiting for room: only then a third walks up to
  * `QueuePosition.reach`. (One query holding the walks cost more to plan than a
@@ -88,16 +89,16 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queuePosition"> => {
   const { jobs, run } = ctx
   const boundaries = PositionBoundary.make(ctx)
+  const viewRow = sql.id(ctx.schema, "view_row")
   const view = (id: string): Effect.Effect<JobView, JobNotFound | StoreError> =>
     Effect.gen(function*() {
       if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
       const t = iso(yield* now)
-      // the row, and whether it is behind its queue's boundary: a query as cheap to plan as a get
+      // the row, its steps, and when pending its claim key and the count of jobs that left (to
+      // tell whether it is behind its queue's boundary): `view_row` (migration 0017), planned
+      // once per connection, so the view costs about a get's planning
       const rows = yield* run("view", sql<JobRow & { run_at_us: string | null; departed: string | null; steps: unknown }>`
-        select j.*, ${Steps.viewColumn(ctx.schema)} as steps,
-          case when j.status = 'pending' then ${PositionBoundary.runAtUs(sql`j.run_at`)} end as run_at_us,
-          case when j.status = 'pending' then ${boundaries.left}::text end as departed
-        from ${jobs} j where j.id = ${id}::uuid`)
+        select (v.job).*, v.steps, v.run_at_us, v.departed from ${viewRow}(${id}::uuid) v`)
       if (rows.length === 0) return yield* new JobNotFound({ id })
       const row = rows[0]!
       const record = { ...toRecord(row), steps: Steps.fromViewColumn(row.steps) }

@@ -85,11 +85,10 @@ interface Horizon {
  * @category models
  */
 export interface PositionBoundaries {
-  /** The number of jobs that left so far (an SQL scalar; reads the sequence). */
-  readonly left: RawBuilder<unknown>
   /**
    * Whether the job is behind its queue's boundary and fewer than its margin
-   * left since, `left` being the count read with the job: then it is past the cap.
+   * left since, `left` being the count read with the job (the sequence
+   * `claimable_left`'s last value, read by `view_row`): then it is past the cap.
    */
   readonly proves: (job: ClaimKey, left: number) => boolean
   /**
@@ -112,8 +111,6 @@ export const make = (ctx: StoreContext): PositionBoundaries => {
   /** Per queue, the first step of reading a boundary (see `read`). */
   const horizons = new Map<string, Horizon>()
   const reading = new Set<string>()
-  // the sequence's last number (null before the first: 0), a function call rather than a scan
-  const left = sql`coalesce(pg_sequence_last_value(${`"${ctx.schema}".claimable_left`}::regclass), 0)`
 
   const proves: PositionBoundaries["proves"] = (job, n) => {
     const b = boundaries.get(job.queue)
@@ -186,5 +183,5 @@ export const make = (ctx: StoreContext): PositionBoundaries => {
       return step.pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => reading.delete(view.queue))))
     })
 
-  return { left, proves, after }
+  return { proves, after }
 }

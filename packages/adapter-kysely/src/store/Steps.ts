@@ -56,19 +56,8 @@ const info = (row: StepRow): StepInfo => ({
 export const toStep = (row: StepRow): StepRecord => ({ ...info(row), jobId: row.job_id, result: row.result })
 
 /**
- * The steps column of the job view: a JSON array of the job's steps (no
- * results), for a query over `jobs` aliased `j`.
- *
- * @since 0.3.0
- * @category combinators
- */
-export const viewColumn = (schema: string): RawBuilder<unknown> => sql`(
-  select coalesce(jsonb_agg(to_jsonb(s) - 'result' - 'job_id' order by s.idx), '[]'::jsonb)
-  from ${sql.id(schema, "job_steps")} s where s.job_id = j.id
-)`
-
-/**
- * The view's steps from {@link viewColumn}'s value.
+ * The view's steps from the `steps` column of `view_row` (migration 0017): a
+ * JSON array of the job's steps without results.
  *
  * @since 0.3.0
  * @category constructors
