@@ -1,10 +1,10 @@
 /**
  * What the console's indexes cost the processing path: W3 (drain N no-op
  * jobs, concurrency 10) on three schemas of the same build: "all" with every
- * migration; "0012" with the console's indexes as migration 0012 left them
- * (0016's dropped `jobs_admin_created (created_at, id)` created again);
+ * migration; "0016" with the console's indexes as migration 0016 left them
+ * (0018's `jobs_admin_type_created` and `jobs_admin_queue_created` dropped);
  * "none" without the indexes only the console reads (`jobs_admin_status_created`,
- * `jobs_admin_finished`, 0012's trigram index). They take turns, the order
+ * `jobs_admin_finished`, 0012's trigram index, 0018's two). They take turns, the order
  * rotated every round, so that the machine's noise falls on all; each round
  * prints jobs/s of each drain, the time of the batch inserts before it
  * (N jobs in batches of 1,000), WAL per job and the size of the jobs indexes.
@@ -46,12 +46,14 @@ const main = async () => {
   await admin.connect()
   const variants = {
     all: await jobtrack(url, "bench_idx_all"),
-    "0012": await jobtrack(url, "bench_idx_0012"),
+    "0016": await jobtrack(url, "bench_idx_0016"),
     none: await jobtrack(url, "bench_idx_none")
   }
   await admin.query(`
-    create index if not exists jobs_admin_created on bench_idx_0012.jobs (created_at, id);
-    drop index if exists bench_idx_none.jobs_admin_created;
+    drop index bench_idx_0016.jobs_admin_type_created;
+    drop index bench_idx_0016.jobs_admin_queue_created;
+    drop index bench_idx_none.jobs_admin_type_created;
+    drop index bench_idx_none.jobs_admin_queue_created;
     drop index bench_idx_none.jobs_admin_status_created;
     drop index bench_idx_none.jobs_admin_finished;
     drop index if exists bench_idx_none.jobs_admin_error_trgm;`)
@@ -85,7 +87,7 @@ const main = async () => {
   const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   console.log(JSON.stringify({ median: Object.fromEntries(names.map((n) => [n, Math.round(median(runs[n]))])) }))
   for (const s of Object.values(variants)) await s.close()
-  await admin.query("drop schema bench_idx_all cascade; drop schema bench_idx_0012 cascade; drop schema bench_idx_none cascade")
+  await admin.query("drop schema bench_idx_all cascade; drop schema bench_idx_0016 cascade; drop schema bench_idx_none cascade")
   await admin.end()
 }
 

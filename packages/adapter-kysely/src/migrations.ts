@@ -38,6 +38,7 @@ import { v0014 } from "./migrations/v0014.js"
 import { v0015 } from "./migrations/v0015.js"
 import { v0016 } from "./migrations/v0016.js"
 import { v0017 } from "./migrations/v0017.js"
+import { v0018 } from "./migrations/v0018.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -295,7 +296,8 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0014_claim_ordered_scan", v0014(s)],
     ["jobtrack_0015_status_feed_clock", v0015(s)],
     ["jobtrack_0016_console_one_index_less", v0016(s)],
-    ["jobtrack_0017_view_row", v0017(s)]
+    ["jobtrack_0017_view_row", v0017(s)],
+    ["jobtrack_0018_console_type_queue_ranges", v0018(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The admin verbs of the store on PostgreSQL (core's `AdminStore`, rules
- * 16–20), over the tables and indexes of migrations 0007, 0012 and 0016.
+ * 16–20), over the tables and indexes of migrations 0007, 0012, 0016 and 0018.
  * Every read is bounded: keyset pages (`AdminList.ts`); counts capped
  * per status (`limit cap + 1` under the count, never a `count(*)` over the
  * table) read from the index alone; the oldest waiting job by a loose index

@@ -8,7 +8,11 @@
  * planner's merge of them (`union all` under one `order by … limit`) reads
  * only as many keys of each as the page takes; a filter on queue, type,
  * owner or creation time is read from the index alone (its include
- * columns), and the page's rows are then read by id. A filter on owner,
+ * columns), and the page's rows are then read by id. With a filter on type
+ * or queue the planner reads each status's range from
+ * `jobs_admin_type_created (type, status, created_at, id)` or
+ * `jobs_admin_queue_created (queue, status, created_at, id)` instead
+ * (migration 0018), so a value with few jobs or none stops at once too. A filter on owner,
  * ids or key is one statement instead, served by those columns' indexes. That index serves the per-status counts as well, so
  * there is no second index on `(created_at, id)` for every job to write
  * (migration 0016). By finish time the page is a scan of
