@@ -21,7 +21,14 @@ export interface JobRow {
   readonly progress: number
   readonly progress_message: string | null
   readonly error_message: string | null
-  readonly errors: ReadonlyArray<{ readonly attempt: number; readonly message: string; readonly at: string }>
+  readonly errors: ReadonlyArray<{
+    readonly attempt: number
+    readonly message: string
+    readonly at: string
+    /** Since issue 15; null or absent on older entries. */
+    readonly startedAt?: string | null
+    readonly worker?: string | null
+  }>
   readonly attempts: number
   readonly max_attempts: number
   readonly priority: number
@@ -59,7 +66,13 @@ export const toRecord = (row: JobRow): JobRecord => ({
   progress: Number(row.progress),
   progressMessage: row.progress_message,
   errorMessage: row.error_message,
-  errors: row.errors.map((e): AttemptError => ({ attempt: e.attempt, message: e.message, at: new Date(e.at) })),
+  errors: row.errors.map((e): AttemptError => ({
+    attempt: e.attempt,
+    message: e.message,
+    at: new Date(e.at),
+    ...(e.startedAt == null ? {} : { startedAt: new Date(e.startedAt) }),
+    ...(e.worker == null ? {} : { worker: e.worker })
+  })),
   attempts: row.attempts,
   maxAttempts: row.max_attempts,
   priority: row.priority,

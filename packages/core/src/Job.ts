@@ -56,7 +56,12 @@ export type Json = null | boolean | number | string | ReadonlyArray<Json> | { re
 export interface AttemptError {
   readonly attempt: number
   readonly message: string
+  /** When the attempt ended (failed or its lease was found expired). */
   readonly at: Date
+  /** When the attempt started; absent on entries written before it was recorded. */
+  readonly startedAt?: Date
+  /** The worker that held the attempt; absent on entries written before it was recorded. */
+  readonly worker?: string
 }
 
 /**

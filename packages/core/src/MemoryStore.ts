@@ -8,7 +8,7 @@
 import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import { claimOrder, fromNew, isClaimable, isTerminal } from "./Job.js"
 import * as JobId from "./JobId.js"
-import type { JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
+import type { AttemptError, JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
 import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import { JobStore, Transaction } from "./JobStore.js"
 import type { Enqueued, HookDelivery, HookEvent, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
@@ -35,6 +35,14 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const pubsub = yield* PubSub.unbounded<JobChange>()
   const announce = (job: JobRecord, kind: JobChanged["kind"]) =>
     PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
+  /** The entry for the attempt that just ended: its start and worker from the row, before it is settled. */
+  const attemptError = (job: JobRecord, message: string, now: number): AttemptError => ({
+    attempt: job.attempts,
+    message,
+    at: new Date(now),
+    ...(job.startedAt === null ? {} : { startedAt: job.startedAt }),
+    ...(job.lockedBy === null ? {} : { worker: job.lockedBy })
+  })
   const snapshot = (job: JobRecord): JobRecord => ({ ...job, errors: [...job.errors] })
 
   const find = (id: string) => {
@@ -226,7 +234,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       Effect.flatMap(held(lease), (job) =>
         Clock.currentTimeMillis.pipe(Effect.map((now) => {
           job.errorMessage = message
-          job.errors = [...job.errors, { attempt: job.attempts, message, at: new Date(now) }]
+          job.errors = [...job.errors, attemptError(job, message, now)]
           if (retryAt === null) return settle(job, "failed", now)
           job.runAt = retryAt
           job.nextRetryAt = retryAt
@@ -248,7 +256,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           if (job.status !== "processing" || job.lockedUntil === null || job.lockedUntil.getTime() > now) continue
           const message = `worker lost: lease held by ${job.lockedBy} expired`
           job.errorMessage = message
-          job.errors = [...job.errors, { attempt: job.attempts, message, at: new Date(now) }]
+          job.errors = [...job.errors, attemptError(job, message, now)]
           if (job.cancelRequested) moved.push(settle(job, "cancelled", now))
           else if (job.attempts < job.maxAttempts) {
             job.runAt = new Date(now)

@@ -18,6 +18,12 @@ type Job = any
 
 const statuses = ["pending", "processing", "retrying", "completed", "failed", "cancelled"]
 const fmtTime = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "—")
+/** Milliseconds between two instants as "1.2 s"; "—" when either end is unknown. */
+const fmtDuration = (from: string | null | undefined, to: string | null | undefined) => {
+  if (!from || !to) return "—"
+  const ms = new Date(to).getTime() - new Date(from).getTime()
+  return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`
+}
 const fmtAge = (iso: string) => {
   const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000))
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`
@@ -263,6 +269,31 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
 // ---------------------------------------------------------------- detail
 
 /** The job's events in time order (see timeline.ts), each time relative to creation. */
+/**
+ * One row per failed attempt (from `errors`: start and worker where recorded), then the
+ * current or last attempt from the row itself unless it is the last failed one. Text only.
+ */
+const AttemptsTable = ({ job }: { job: Job }) => {
+  const failed: Array<Job> = job.errors
+  const last = failed[failed.length - 1]
+  const current = job.attempts > 0 && job.startedAt && !(last && last.attempt === job.attempts)
+    ? {
+      attempt: job.attempts,
+      start: job.startedAt,
+      end: job.status === "processing" ? null : job.completedAt,
+      worker: job.lockedBy,
+      outcome: job.status === "processing" ? "running" : job.status
+    }
+    : null
+  if (failed.length === 0 && current === null) return html`<p>None.</p>`
+  return html`<table class="attempts"><thead><tr><th>Attempt</th><th>Start</th><th>End</th><th>Duration</th><th>Worker</th><th>Outcome / error</th></tr></thead>
+    <tbody>${failed.map((e: Job) => html`<tr><td>${e.attempt}</td><td>${fmtTime(e.startedAt ?? null)}</td><td>${fmtTime(e.at)}</td>
+      <td>${fmtDuration(e.startedAt, e.at)}</td><td>${e.worker ?? "—"}</td><td><pre>${e.message}</pre></td></tr>`)}
+    ${current === null ? null : html`<tr class="current"><td>${current.attempt}</td><td>${fmtTime(current.start)}</td>
+      <td>${current.end === null ? "running" : fmtTime(current.end)}</td><td>${fmtDuration(current.start, current.end ?? new Date().toISOString())}</td>
+      <td>${current.worker ?? "—"}</td><td>${current.outcome}</td></tr>`}</tbody></table>`
+}
+
 const TimelineTable = ({ job }: { job: Timeline.TimelineJob }) => {
   const { entries, more } = Timeline.build(job)
   const entry = (e: Timeline.TimelineEntry) => html`<tr data-kind=${e.kind}>
@@ -310,9 +341,8 @@ const Detail = ({ me, id }: { me: Me; id: string }) => {
     <${TimelineTable} job=${job} />
     <h3>Payload</h3><pre class="payload">${json(job.payload)}</pre>
     <h3>Result</h3><pre class="result">${json(job.result)}</pre>
-    <h3>Attempts that failed</h3>
-    ${job.errors.length === 0 ? html`<p>None.</p>` : html`<table><thead><tr><th>Attempt</th><th>At</th><th>Error</th></tr></thead>
-      <tbody>${job.errors.map((e: Job) => html`<tr><td>${e.attempt}</td><td>${fmtTime(e.at)}</td><td><pre>${e.message}</pre></td></tr>`)}</tbody></table>`}
+    <h3>Attempts</h3>
+    <${AttemptsTable} job=${job} />
     ${job.steps?.length ? html`<h3>Steps</h3><table><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Attempts</th></tr></thead>
       <tbody>${job.steps.map((s: Job) => html`<tr><td>${s.index}</td><td>${s.name}</td><td>${s.status}</td><td>${s.attempts ?? ""}</td></tr>`)}</tbody></table>` : null}
     <h3>Logs</h3>

@@ -81,7 +81,8 @@ export const lifecycle = (
             status = case when ${retry}::timestamptz is null then 'failed' else 'retrying' end,
             error_message = ${message},
             errors = errors || jsonb_build_array(jsonb_build_object(
-              'attempt', attempts, 'message', ${message}::text, 'at', ${iso(t)}::text)),
+              'attempt', attempts, 'message', ${message}::text, 'at', ${iso(t)}::text,
+              'startedAt', started_at, 'worker', locked_by)),
             run_at = coalesce(${retry}::timestamptz, run_at),
             next_retry_at = ${retry}::timestamptz,
             completed_at = case when ${retry}::timestamptz is null then ${iso(t)}::timestamptz else null end,
@@ -111,7 +112,7 @@ export const lifecycle = (
               error_message = 'worker lost: lease held by ' || coalesce(locked_by, '?') || ' expired',
               errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempts,
                 'message', 'worker lost: lease held by ' || coalesce(locked_by, '?') || ' expired',
-                'at', ${iso(t)}::text)),
+                'at', ${iso(t)}::text, 'startedAt', started_at, 'worker', locked_by)),
               status = case when cancel_requested then 'cancelled'
                 when attempts < max_attempts then 'retrying' else 'failed' end,
               run_at = case when not cancel_requested and attempts < max_attempts

@@ -43,6 +43,21 @@ export const transitionRules: RuleModule = (_ctx) =>
         assert.isNull(released.lockedBy)
       }))
 
+    test("a failed attempt's entry carries its start and worker (retrying and failed alike)", (store) =>
+      Effect.gen(function*() {
+        for (const retryAt of [null, new Date(60_000)]) {
+          yield* store.enqueue(newJob({ maxAttempts: 2 }))
+          const held = yield* claimOne(store)
+          const after = yield* store.fail({ ...lease(held), message: "boom", retryAt })
+          const entry = after.errors[after.errors.length - 1]!
+          assert.strictEqual(entry.attempt, held.attempts)
+          assert.strictEqual(entry.startedAt?.getTime(), held.startedAt?.getTime())
+          assert.isDefined(entry.startedAt)
+          assert.strictEqual(entry.worker, held.lockedBy)
+          assert.isDefined(entry.worker)
+        }
+      }))
+
     test("cancel: pending and retrying at once; processing by request, then by the holder", (store) =>
       Effect.gen(function*() {
         for (const status of ["pending", "retrying"] as const) {
