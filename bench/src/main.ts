@@ -8,7 +8,7 @@
  */
 import { cpus, totalmem } from "node:os"
 import pg from "pg"
-import { graphileWorker, jobtrack, pgBoss, rawPg } from "./systems.ts"
+import { drainNoOp, graphileWorker, jobtrack, pgBoss, rawPg } from "./systems.ts"
 import type { System } from "./systems.ts"
 import { drainWithHistory, historyMetrics } from "./workloads/history.ts"
 import { positionMetrics, viewAtDepth } from "./workloads/queuePosition.ts"
@@ -58,19 +58,7 @@ const enqueueBatches = async (s: System) => {
 }
 
 const process10 = async (s: System) => {
-  await s.reset()
-  for (let i = 0; i < N; i += 1000) await s.enqueueBatch(i, Math.min(1000, N - i))
-  let seen = 0
-  let done!: () => void
-  const all = new Promise<void>((r) => (done = r))
-  const start = performance.now()
-  await s.startWorkers(10, () => {
-    if (++seen === N) done()
-  })
-  await all
-  const secs = (performance.now() - start) / 1000
-  await s.stopWorkers()
-  record(s.name, "process no-op jobs, concurrency 10 (jobs/s)", N / secs)
+  record(s.name, "process no-op jobs, concurrency 10 (jobs/s)", (await drainNoOp(s, N)).perS)
 }
 
 const latency = async (s: System) => {

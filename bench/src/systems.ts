@@ -29,6 +29,29 @@ export interface System {
   readonly close: () => Promise<void>
 }
 
+/**
+ * W3: reset, enqueue `n` no-op jobs in batches of 1,000, then drain them with
+ * workers of concurrency 10; jobs/s from the workers' start to the last job's
+ * start, and how long the enqueue took.
+ */
+export const drainNoOp = async (s: System, n: number): Promise<{ readonly perS: number; readonly enqueueMs: number }> => {
+  await s.reset()
+  const e0 = performance.now()
+  for (let i = 0; i < n; i += 1000) await s.enqueueBatch(i, Math.min(1000, n - i))
+  const enqueueMs = performance.now() - e0
+  let seen = 0
+  let done!: () => void
+  const all = new Promise<void>((r) => (done = r))
+  const start = performance.now()
+  await s.startWorkers(10, () => {
+    if (++seen === n) done()
+  })
+  await all
+  const secs = (performance.now() - start) / 1000
+  await s.stopWorkers()
+  return { perS: n / secs, enqueueMs }
+}
+
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
 export const jobtrack = async (url: string, schema = "bench_jobtrack"): Promise<System> => {

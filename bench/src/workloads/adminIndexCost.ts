@@ -16,30 +16,14 @@
  * error message) is not touched on this path.
  */
 import pg from "pg"
-import { jobtrack } from "../systems.ts"
+import { drainNoOp, jobtrack } from "../systems.ts"
 import type { System } from "../systems.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const N = Number(process.env.INDEX_N ?? 10_000)
 const ROUNDS = Number(process.env.INDEX_ROUNDS ?? 6)
 
-const drain = async (s: System) => {
-  await s.reset()
-  const e0 = performance.now()
-  for (let i = 0; i < N; i += 1000) await s.enqueueBatch(i, Math.min(1000, N - i))
-  const enqueueMs = performance.now() - e0
-  let seen = 0
-  let done!: () => void
-  const all = new Promise<void>((r) => (done = r))
-  const start = performance.now()
-  await s.startWorkers(10, () => {
-    if (++seen === N) done()
-  })
-  await all
-  const secs = (performance.now() - start) / 1000
-  await s.stopWorkers()
-  return { perS: N / secs, enqueueMs }
-}
+const drain = (s: System) => drainNoOp(s, N)
 
 const main = async () => {
   const admin = new pg.Client({ connectionString: url })

@@ -56,6 +56,20 @@ describe.skipIf(!url)("console live on PostgreSQL", { tags: ["postgres"] }, () =
     Number((await sql<{ n: string }>`select count(*) as n from ${sql.id(schema, "watches")}
       where job_id = '00000000-0000-0000-0000-000000000000'::uuid and expires_at > now()`.execute(db)).rows[0]!.n)
 
+  /** The producer fixture as a child process, once it says "ready"; `output()` is its stdout so far. */
+  const startProducer = async () => {
+    const proc = spawn(process.execPath, [producer, url!, schema], { stdio: ["pipe", "pipe", "pipe"] })
+    let out = ""
+    let err = ""
+    proc.stdout!.on("data", (d: Buffer) => (out += d.toString()))
+    proc.stderr!.on("data", (d: Buffer) => (err += d.toString()))
+    const output = () => out
+    await eventually(async () => out, (o) => o.includes("ready"), 20_000).catch((e) => {
+      throw new Error(`${e}: ${err}`)
+    })
+    return { child: proc, output }
+  }
+
   beforeAll(async () => {
     db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url!, max: 2 }) }) })
     await migrate(db, { schema })
@@ -83,16 +97,11 @@ describe.skipIf(!url)("console live on PostgreSQL", { tags: ["postgres"] }, () =
     listener.on("notification", (m) => heard.push(JSON.parse(m.payload ?? "{}") as { k?: string }))
     await listener.query(`listen "jobtrack:${schema}"`)
 
-    child = spawn(process.execPath, [producer, url!, schema], { stdio: ["pipe", "pipe", "pipe"] })
-    let out = ""
-    let err = ""
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()))
-    child.stderr!.on("data", (d: Buffer) => (err += d.toString()))
-    await eventually(async () => out, (o) => o.includes("ready"), 20_000).catch((e) => {
-      throw new Error(`${e}: ${err}`)
-    })
+    const producing = await startProducer()
+    child = producing.child
+    const output = producing.output
     child.stdin!.write("enqueue\n")
-    const id = (await eventually(async () => /enqueued (\S+)/.exec(out)?.[1], (m) => m !== undefined, 10_000))!
+    const id = (await eventually(async () => /enqueued (\S+)/.exec(output())?.[1], (m) => m !== undefined, 10_000))!
 
     const changes = (s: (typeof streams)[number]) =>
       s.events.filter((e) => e.event === "changes").flatMap((e) => e.data as Array<Record<string, unknown>>)
@@ -127,20 +136,15 @@ describe.skipIf(!url)("console live on PostgreSQL", { tags: ["postgres"] }, () =
     const watchers = async (id: string) =>
       Number((await sql<{ n: string }>`select count(*) as n from ${sql.id(schema, "watches")}
         where job_id = ${id}::uuid and expires_at > now()`.execute(db)).rows[0]!.n)
-    child = spawn(process.execPath, [producer, url!, schema], { stdio: ["pipe", "pipe", "pipe"] })
-    let out = ""
-    let err = ""
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()))
-    child.stderr!.on("data", (d: Buffer) => (err += d.toString()))
-    await eventually(async () => out, (o) => o.includes("ready"), 20_000).catch((e) => {
-      throw new Error(`${e}: ${err}`)
-    })
+    const producing = await startProducer()
+    child = producing.child
+    const output = producing.output
     // one overview stream open before the job starts: the job is watched once the feed says it runs
     const streams = [await openStream(`${app.url}/api/events`)]
     await eventually(async () => streams[0]!.events.some((e) => e.event === "ready"), (ok) => ok, 10_000)
     child.stdin!.write("enqueue steps\n")
-    const id = (await eventually(async () => /enqueued (\S+)/.exec(out)?.[1], (m) => m !== undefined, 10_000))!
-    await eventually(async () => out, (o) => o.includes("running"), 10_000)
+    const id = (await eventually(async () => /enqueued (\S+)/.exec(output())?.[1], (m) => m !== undefined, 10_000))!
+    await eventually(async () => output(), (o) => o.includes("running"), 10_000)
     await eventually(() => watchers(id), (n) => n === 1, 10_000)
     // another opened while it runs reads the running set at ready: still one registration
     streams.push(await openStream(`${app.url}/api/events`))
@@ -150,7 +154,7 @@ describe.skipIf(!url)("console live on PostgreSQL", { tags: ["postgres"] }, () =
     const started = Date.now()
     for (const n of [40, 70]) {
       child.stdin!.write(`progress ${n}\n`)
-      await eventually(async () => out, (o) => o.includes(`reported ${n}`), 10_000)
+      await eventually(async () => output(), (o) => o.includes(`reported ${n}`), 10_000)
       for (const s of streams) {
         await eventually(
           async () => s.events.filter((e) => e.event === "changes").flatMap((e) => e.data as Array<Record<string, unknown>>),
