@@ -148,6 +148,8 @@ for (const [kind, store] of Object.entries(stores)) {
       // each failed attempt keeps its start and worker for the Attempts table (issue 15)
       assert.isString(detail.body.errors[0].startedAt)
       assert.isString(detail.body.errors[0].worker)
+      // and the thrown Error's stack, for the operator only
+      assert.include(detail.body.errors[0].stack, "Error: mailbox authentication failed")
       const r = await consoleCall(app, `/api/jobs/${job.id}/action`, { user: "admin", body: { action: "retry" } })
       assert.strictEqual(r.status, 200)
       await eventually(() => app.jobs.get(job.id), (j) => j.status === "completed")

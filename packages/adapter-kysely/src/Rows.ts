@@ -28,6 +28,7 @@ export interface JobRow {
     /** Since issue 15; null or absent on older entries. */
     readonly startedAt?: string | null
     readonly worker?: string | null
+    readonly stack?: string | null
   }>
   readonly attempts: number
   readonly max_attempts: number
@@ -71,7 +72,8 @@ export const toRecord = (row: JobRow): JobRecord => ({
     message: e.message,
     at: new Date(e.at),
     ...(e.startedAt == null ? {} : { startedAt: new Date(e.startedAt) }),
-    ...(e.worker == null ? {} : { worker: e.worker })
+    ...(e.worker == null ? {} : { worker: e.worker }),
+    ...(e.stack == null ? {} : { stack: e.stack })
   })),
   attempts: row.attempts,
   maxAttempts: row.max_attempts,

@@ -62,6 +62,8 @@ export interface AttemptError {
   readonly startedAt?: Date
   /** The worker that held the attempt; absent on entries written before it was recorded. */
   readonly worker?: string
+  /** The thrown error's stack, when there was one (operator console only: it names paths). */
+  readonly stack?: string
 }
 
 /**

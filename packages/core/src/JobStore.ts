@@ -69,6 +69,11 @@ export interface CompletedMany {
  */
 export interface FailRequest extends Lease {
   readonly message: string
+  /**
+   * The thrown error's stack (storable text, a few KB at most), kept in the
+   * attempt's `errors` entry for the operator console; optional, so a store may ignore it.
+   */
+  readonly stack?: string
   /** When to try again; null when no attempt is left or the error is fatal. */
   readonly retryAt: Date | null
 }

@@ -36,12 +36,13 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const announce = (job: JobRecord, kind: JobChanged["kind"]) =>
     PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
   /** The entry for the attempt that just ended: its start and worker from the row, before it is settled. */
-  const attemptError = (job: JobRecord, message: string, now: number): AttemptError => ({
+  const attemptError = (job: JobRecord, message: string, now: number, stack?: string): AttemptError => ({
     attempt: job.attempts,
     message,
     at: new Date(now),
     ...(job.startedAt === null ? {} : { startedAt: job.startedAt }),
-    ...(job.lockedBy === null ? {} : { worker: job.lockedBy })
+    ...(job.lockedBy === null ? {} : { worker: job.lockedBy }),
+    ...(stack === undefined ? {} : { stack })
   })
   const snapshot = (job: JobRecord): JobRecord => ({ ...job, errors: [...job.errors] })
 
@@ -230,11 +231,11 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           refused: items.flatMap((item, i) => (results[i]!._tag === "Failure" ? [item.lease] : []))
         })
       ),
-    fail: ({ message, retryAt, ...lease }) =>
+    fail: ({ message, retryAt, stack, ...lease }) =>
       Effect.flatMap(held(lease), (job) =>
         Clock.currentTimeMillis.pipe(Effect.map((now) => {
           job.errorMessage = message
-          job.errors = [...job.errors, attemptError(job, message, now)]
+          job.errors = [...job.errors, attemptError(job, message, now, stack)]
           if (retryAt === null) return settle(job, "failed", now)
           job.runAt = retryAt
           job.nextRetryAt = retryAt

@@ -288,7 +288,8 @@ const AttemptsTable = ({ job }: { job: Job }) => {
   if (failed.length === 0 && current === null) return html`<p>None.</p>`
   return html`<table class="attempts"><thead><tr><th>Attempt</th><th>Start</th><th>End</th><th>Duration</th><th>Worker</th><th>Outcome / error</th></tr></thead>
     <tbody>${failed.map((e: Job) => html`<tr><td>${e.attempt}</td><td>${fmtTime(e.startedAt ?? null)}</td><td>${fmtTime(e.at)}</td>
-      <td>${fmtDuration(e.startedAt, e.at)}</td><td>${e.worker ?? "—"}</td><td><pre>${e.message}</pre></td></tr>`)}
+      <td>${fmtDuration(e.startedAt, e.at)}</td><td>${e.worker ?? "—"}</td><td><pre>${e.message}</pre>${
+      e.stack ? html`<details class="stack"><summary>Stack</summary><pre>${e.stack}</pre></details>` : null}</td></tr>`)}
     ${current === null ? null : html`<tr class="current"><td>${current.attempt}</td><td>${fmtTime(current.start)}</td>
       <td>${current.end === null ? "running" : fmtTime(current.end)}</td><td>${fmtDuration(current.start, current.end ?? new Date().toISOString())}</td>
       <td>${current.worker ?? "—"}</td><td>${current.outcome}</td></tr>`}</tbody></table>`

@@ -73,7 +73,7 @@ export const lifecycle = (
               return { completed, refused: items.flatMap((i) => (done.has(i.lease.id) ? [] : [i.lease])) }
             }
           )),
-    fail: ({ message, retryAt, ...lease }) =>
+    fail: ({ message, retryAt, stack, ...lease }) =>
       Effect.flatMap(now, (t) => {
         const retry = retryAt === null ? null : retryAt.toISOString()
         return held(ctx, lease, "fail", recording(ctx, sql<JobRow>`
@@ -82,7 +82,7 @@ export const lifecycle = (
             error_message = ${message},
             errors = errors || jsonb_build_array(jsonb_build_object(
               'attempt', attempts, 'message', ${message}::text, 'at', ${iso(t)}::text,
-              'startedAt', started_at, 'worker', locked_by)),
+              'startedAt', started_at, 'worker', locked_by, 'stack', ${stack ?? null}::text)),
             run_at = coalesce(${retry}::timestamptz, run_at),
             next_retry_at = ${retry}::timestamptz,
             completed_at = case when ${retry}::timestamptz is null then ${iso(t)}::timestamptz else null end,

@@ -15,6 +15,21 @@ import * as Storable from "../Storable.js"
 /** The text stored as a failed attempt's error (storable in every store). */
 export const errorText = (cause: Cause.Cause<unknown>): string => Storable.storableText(rawErrorText(cause))
 
+/** The most a failed attempt's stored stack keeps, in characters (the top frames matter most). */
+export const maxStackLength = 8_192
+
+/**
+ * The stack of the error a failed attempt's cause holds, storable and cut to
+ * `maxStackLength`; undefined when it holds no Error with a stack. For the
+ * operator console only: it names paths, so never for end users.
+ */
+export const errorStack = (cause: Cause.Cause<unknown>): string | undefined => {
+  const err = Cause.findErrorOption(cause)
+  const value = Option.isSome(err) ? err.value : Cause.squash(cause)
+  if (!(value instanceof Error) || typeof value.stack !== "string" || value.stack === "") return undefined
+  return Storable.storableText(value.stack.slice(0, maxStackLength))
+}
+
 const rawErrorText = (cause: Cause.Cause<unknown>): string => {
   const err = Cause.findErrorOption(cause)
   const value = Option.isSome(err) ? err.value : Cause.squash(cause)

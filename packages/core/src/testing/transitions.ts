@@ -43,13 +43,14 @@ export const transitionRules: RuleModule = (_ctx) =>
         assert.isNull(released.lockedBy)
       }))
 
-    test("a failed attempt's entry carries its start and worker (retrying and failed alike)", (store) =>
+    test("a failed attempt's entry carries its start, worker and stack (retrying and failed alike)", (store) =>
       Effect.gen(function*() {
         for (const retryAt of [null, new Date(60_000)]) {
           yield* store.enqueue(newJob({ maxAttempts: 2 }))
           const held = yield* claimOne(store)
-          const after = yield* store.fail({ ...lease(held), message: "boom", retryAt })
+          const after = yield* store.fail({ ...lease(held), message: "boom", retryAt, stack: "Error: boom\n    at handler" })
           const entry = after.errors[after.errors.length - 1]!
+          assert.strictEqual(entry.stack, "Error: boom\n    at handler")
           assert.strictEqual(entry.attempt, held.attempts)
           assert.strictEqual(entry.startedAt?.getTime(), held.startedAt?.getTime())
           assert.isDefined(entry.startedAt)

@@ -66,13 +66,15 @@ export const settle = (
     } else if (reason === "shutdown") {
       settled = yield* write(store.release(lease))
     } else {
-      const message = Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Attempt.errorText(exit.cause)
+      const interrupted = Cause.hasInterruptsOnly(exit.cause)
+      const message = interrupted ? "interrupted" : Attempt.errorText(exit.cause)
+      const stack = interrupted ? undefined : Attempt.errorStack(exit.cause)
       const delay = Attempt.isFatalCause(exit.cause) || job.attempts >= job.maxAttempts
         ? Option.none<Duration.Duration>()
         : yield* RetryPolicy.delayBefore(def.retry, job.attempts, `${job.id}:${job.attempts}`)
       const now = yield* Clock.currentTimeMillis
       const retryAt = Option.match(delay, { onNone: () => null, onSome: (d) => new Date(now + Duration.toMillis(d)) })
-      settled = yield* write(store.fail({ ...lease, message, retryAt }))
+      settled = yield* write(store.fail({ ...lease, message, retryAt, ...(stack === undefined ? {} : { stack }) }))
     }
     return settled
   }).pipe(Effect.catchTag("LeaseLost", () => Effect.as(state.log("lease lost before settling; write refused", job), null)))
