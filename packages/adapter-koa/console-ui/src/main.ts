@@ -268,15 +268,18 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
 
 // ---------------------------------------------------------------- detail
 
-/** The job's events in time order (see timeline.ts), each time relative to creation. */
 /**
  * One row per failed attempt (from `errors`: start and worker where recorded), then the
- * current or last attempt from the row itself unless it is the last failed one. Text only.
+ * current or last attempt from the row itself unless it is the last failed one (the same
+ * start; a manual retry counts attempts from 1 again, so the number alone can't tell).
+ * Text only.
  */
 const AttemptsTable = ({ job }: { job: Job }) => {
   const failed: Array<Job> = job.errors
   const last = failed[failed.length - 1]
-  const current = job.attempts > 0 && job.startedAt && !(last && last.attempt === job.attempts)
+  const sameAsLast = last !== undefined &&
+    (last.startedAt ? Date.parse(last.startedAt) === Date.parse(job.startedAt) : last.attempt === job.attempts)
+  const current = job.attempts > 0 && job.startedAt && !sameAsLast
     ? {
       attempt: job.attempts,
       start: job.startedAt,
@@ -295,6 +298,7 @@ const AttemptsTable = ({ job }: { job: Job }) => {
       <td>${current.worker ?? "—"}</td><td>${current.outcome}</td></tr>`}</tbody></table>`
 }
 
+/** The job's events in time order (see timeline.ts), each time relative to creation. */
 const TimelineTable = ({ job }: { job: Timeline.TimelineJob }) => {
   const { entries, more } = Timeline.build(job)
   const entry = (e: Timeline.TimelineEntry) => html`<tr data-kind=${e.kind}>
