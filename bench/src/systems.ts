@@ -200,24 +200,121 @@ export const graphileWorker = async (url: string): Promise<System> => {
   }
 }
 
-/** The floor: what `pg` does with a plain table and primary-key access. */
+/**
+ * The floor: what `pg` does with a plain queue table and primary-key access.
+ * Its workers do the least a durable queue must (issue 13, item 3): claim up
+ * to the free slots with `FOR UPDATE SKIP LOCKED` from a partial index of
+ * pending jobs (one statement), run the handlers, and complete them with one
+ * `UPDATE` per batch — completions that finish while a write is in flight go
+ * into the next, and a job counts as done only once its completion is
+ * committed (synchronous commit). An enqueue NOTIFYs; workers LISTEN, and
+ * poll every second as the fallback. No leases, retries, groups, priorities
+ * or progress: what a queue could not do less than.
+ */
 export const rawPg = async (url: string): Promise<System> => {
   const pool = new pg.Pool({ connectionString: url, max: 12 })
   await pool.query(`drop schema if exists bench_raw cascade`)
   await pool.query(`create schema bench_raw`)
-  await pool.query(`create table bench_raw.jobs (id bigserial primary key, payload jsonb not null, progress real not null default 0,
-    progress_message text)`)
+  await pool.query(`create table bench_raw.jobs (id bigserial primary key, status text not null default 'pending',
+    payload jsonb not null, progress real not null default 0, progress_message text)`)
+  await pool.query(`create index jobs_pending on bench_raw.jobs (id) where status = 'pending'`)
+  let stop: (() => Promise<void>) | undefined
   return {
     name: "raw pg",
     enqueueOne: async (i) =>
-      String((await pool.query(`insert into bench_raw.jobs (payload) values ($1) returning id`, [JSON.stringify({ i })])).rows[0].id),
+      String((await pool.query(
+        `with j as (insert into bench_raw.jobs (payload) values ($1) returning id)
+         select id, pg_notify('bench_raw', '') from j`,
+        [JSON.stringify({ i })]
+      )).rows[0].id),
     enqueueBatch: async (from, count) => {
-      await pool.query(`insert into bench_raw.jobs (payload) select x from jsonb_array_elements($1::jsonb) x`, [
-        JSON.stringify(Array.from({ length: count }, (_, k) => ({ i: from + k })))
-      ])
+      await pool.query(
+        `with j as (insert into bench_raw.jobs (payload) select x from jsonb_array_elements($1::jsonb) x returning 1)
+         select pg_notify('bench_raw', '') from (select 1 from j limit 1) one`,
+        [JSON.stringify(Array.from({ length: count }, (_, k) => ({ i: from + k })))]
+      )
     },
-    startWorkers: async () => {},
-    stopWorkers: async () => {},
+    startWorkers: async (concurrency, onStart) => {
+      const listener = new pg.Client({ connectionString: url })
+      await listener.connect()
+      await listener.query("listen bench_raw")
+      let stopped = false
+      let running = 0
+      // a wake-up (a slot freed, a job announced); many before the loop looks count as one
+      let signalled = false
+      let wake: () => void = () => {}
+      const kick = () => {
+        signalled = true
+        wake()
+      }
+      listener.on("notification", kick)
+      // completions: one UPDATE per batch, the next batch gathered while one is in flight
+      const done: Array<string> = []
+      let writing = false
+      const flush = async () => {
+        if (writing) return
+        writing = true
+        try {
+          while (done.length > 0) {
+            const batch = done.splice(0, done.length)
+            await pool.query(`update bench_raw.jobs set status = 'completed' where id = any($1::bigint[])`, [batch])
+          }
+        } finally {
+          writing = false
+        }
+      }
+      const run = async (job: { id: string; payload: { i: number } }) => {
+        onStart(job.payload.i)
+        running--
+        kick()
+        done.push(job.id)
+        await flush()
+      }
+      const loop = (async () => {
+        while (!stopped) {
+          const free = concurrency - running
+          if (free > 0) {
+            const { rows } = await pool.query(
+              `update bench_raw.jobs set status = 'active' where id in (
+                 select id from bench_raw.jobs where status = 'pending' order by id limit $1 for update skip locked
+               ) returning id, payload`,
+              [free]
+            )
+            running += rows.length
+            for (const job of rows) void run(job)
+            if (rows.length === free) continue
+          }
+          if (signalled) {
+            signalled = false
+            continue
+          }
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 1000)
+            wake = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+          wake = () => {}
+          signalled = false
+        }
+      })()
+      stop = async () => {
+        stopped = true
+        kick()
+        await loop
+        // the last completions committed
+        while (running > 0 || done.length > 0 || writing) {
+          void flush()
+          await new Promise((r) => setTimeout(r, 1))
+        }
+        await listener.end()
+      }
+    },
+    stopWorkers: async () => {
+      await stop?.()
+      stop = undefined
+    },
     runningJobs: async (count) => {
       const r = await pool.query(`insert into bench_raw.jobs (payload) select '{}'::jsonb from generate_series(1, $1) returning id`, [count])
       return r.rows.map((row: { id: string }) => String(row.id))

@@ -10,6 +10,7 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node bench/src/workloads/workerCpu.ts
  *   WORKER_CPU_N=10000 WORKER_CPU_ROUNDS=4 WORKER_CPU_SYSTEMS=jobtrack,pg-boss node bench/src/workloads/workerCpu.ts
  *   WORKER_CPU_SYSTEMS=memory node bench/src/workloads/workerCpu.ts   (jobtrack's runner on MemoryStore, no database)
+ *   WORKER_CPU_SYSTEMS=jobtrack,pg-boss,raw-pg node bench/src/workloads/workerCpu.ts   (raw-pg: the floor, `rawPg` in systems.ts)
  *   WORKER_CPU_PROFILE=/tmp/prof node bench/src/workloads/workerCpu.ts   (a .cpuprofile of each drain of the last round)
  *
  * Run after `pnpm build` (it imports the built packages). Prints one JSON line per system per round.
@@ -19,7 +20,7 @@ import { Session } from "node:inspector/promises"
 import { Effect, Exit, Schema, Scope } from "effect"
 import { JobDefinition, JobStore, MemoryStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
 import pg from "pg"
-import { graphileWorker, jobtrack, pgBoss } from "../systems.ts"
+import { graphileWorker, jobtrack, pgBoss, rawPg } from "../systems.ts"
 import type { System } from "../systems.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -69,6 +70,7 @@ const makers: Record<string, (url: string) => Promise<System>> = {
   jobtrack,
   "pg-boss": pgBoss,
   "graphile-worker": graphileWorker,
+  "raw-pg": rawPg,
   memory
 }
 
