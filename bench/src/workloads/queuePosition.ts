@@ -8,6 +8,12 @@
  * does a view of a completed job (100 of them in the table): the same query
  * with no position to find, the floor of what a view can cost.
  *
+ * Run alone it also prints the views' p50 / p99 by class of place: within the
+ * first 1,000 (the view counts the jobs ahead), places 1,001-1,500 (before the
+ * end of the queue's boundary walk) and behind place 1,500 (proved past the
+ * cap by the boundary). Before migration 0023 the first two classes (a walk,
+ * planned on every call, in a second query) made the p99 of all views.
+ *
  * Alone (one workload, jobtrack only; prints the figures and view/get ratios):
  *
  *   DATABASE_URL=postgres://… node src/workloads/queuePosition.ts     (from bench/)
@@ -39,9 +45,18 @@ const percentile = (xs: Array<number>, p: number) => {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]
 }
 
+/** The sampled places by what a view does for them: counts them, counts to the cap, or proves the cap. */
+const classes = [
+  ["within the first 1,000 places (counted)", (place: number) => place <= 1000],
+  ["places 1,001-1,500 (before the boundary's end)", (place: number) => place > 1000 && place <= 1500],
+  ["behind place 1,500", (place: number) => place > 1500]
+] as const
+
 export const viewAtDepth = (options: {
   readonly url: string
   readonly record: (system: string, metric: string, value: number | undefined) => void
+  /** The views' p50 / p99 by class of place (`classes`), when given. */
+  readonly detail?: (depth: number, what: string, calls: number, p50: number, p99: number) => void
 }) =>
 async (s: System): Promise<void> => {
   if (s.name !== "jobtrack" || !s.view) return
@@ -66,11 +81,14 @@ async (s: System): Promise<void> => {
       const done = (await db.query<{ id: string }>(`select id from bench_jobtrack.jobs where status = 'completed'`)).rows
         .map((r) => r.id)
       // 100 jobs evenly spread over the claim order, from the first place to the last
-      const ids = (await db.query<{ id: string }>(`
-        select id from (
+      const sampled = (await db.query<{ id: string; place: string }>(`
+        select id, place from (
           select id, row_number() over (order by priority desc, run_at, id) as place from bench_jobtrack.jobs
           where status = 'pending'
-        ) o where (place - 1) % ($1::int / 100) = 0 order by place`, [depth])).rows.map((r) => r.id)
+        ) o where (place - 1) % ($1::int / 100) = 0 order by place`, [depth])).rows
+      const ids = sampled.map((r) => r.id)
+      const byClass = classes.map(() => [] as Array<number>)
+      const classOf = sampled.map((r) => classes.findIndex(([, has]) => has(Number(r.place))))
       const gets: Array<number> = []
       const views: Array<number> = []
       const dones: Array<number> = []
@@ -86,7 +104,12 @@ async (s: System): Promise<void> => {
         dones.push(performance.now() - t2)
         views.push(t2 - t1)
         gets.push(t1 - t0)
+        byClass[classOf[k % ids.length]!]!.push(t2 - t1)
       }
+      classes.forEach(([what], i) => {
+        const xs = byClass[i]!
+        if (xs.length > 0) options.detail?.(depth, what, xs.length, percentile(xs, 0.5)!, percentile(xs, 0.99)!)
+      })
       options.record(s.name, metric("get", depth, "p50"), percentile(gets, 0.5))
       options.record(s.name, metric("get", depth, "p99"), percentile(gets, 0.99))
       options.record(s.name, metric("view", depth, "p50"), percentile(views, 0.5))
@@ -103,7 +126,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const figures = new Map<string, number | undefined>()
   const system = await jobtrack(url)
   try {
-    await viewAtDepth({ url, record: (_system, m, value) => figures.set(m, value) })(system)
+    await viewAtDepth({
+      url,
+      record: (_system, m, value) => figures.set(m, value),
+      detail: (depth, what, calls, p50, p99) =>
+        console.log(`  view at ${depth.toLocaleString("en")} pending, ${what}: ${calls} calls, p50 ${p50.toFixed(3)} / p99 ${p99.toFixed(3)} ms`)
+    })(system)
   } finally {
     await system.reset()
     await system.close()

@@ -4,23 +4,35 @@
  * jobs that left it relies on).
  *
  * A boundary is read by walking the first `cap + margin` claimable jobs of the
- * queue from the front: its key is the last one's, and `counted` of them start
- * before any job behind it (another group's job only while its group has room,
- * as in the view's walk; a job's own group would only add to that). Each job
- * that leaves the claimable set takes one number of `claimable_left`, and one
- * leaving takes at most one job from that count (a claim of a group's job takes
- * one place of its group too, but it is itself one that left). So while fewer
- * than `counted - cap` numbers were taken since the boundary's `stamp`, every
- * job behind it has at least `cap` jobs ahead that start first: "more than
- * 1,000". New jobs and jobs becoming due only add to the jobs ahead.
+ * queue from the front. Along that walk, the jobs that start before any job
+ * behind them are counted (another group's job only while its group has room,
+ * as in the view's walk; a job's own group would only add to that), and the
+ * walk keeps checkpoints: the claim keys where that count reaches `cap`,
+ * `cap + 10`, … and its last one. Each job that leaves the claimable set takes
+ * one number of `claimable_left`, and one leaving takes at most one job from a
+ * count (a claim of a group's job takes one place of its group too, but it is
+ * itself one that left). So while no more than `counted - cap` numbers were
+ * taken since the boundary's `stamp`, every job behind a checkpoint has at
+ * least `cap` jobs ahead that start first: "more than 1,000". New jobs and
+ * jobs becoming due only add to the jobs ahead. As jobs leave, the first
+ * checkpoints expire and the later ones still prove; the boundary is gone when
+ * the last one expires.
  *
- * The stamp must not miss a job that left before it was read but whose
- * transaction committed after the walk's snapshot (the walk would have counted
- * it, the stamp would not): the stamp is read first (by a view), then a new
- * transaction id is taken, and the walk, on a later view, counts only when its
- * snapshot has no transaction older than that id running. A database that
- * always has an older transaction running (an hours-long report) gets no
- * boundary: views then walk, as they would without one.
+ * The proof runs in the view's own query (`view_row`, migration 0023): the
+ * process passes each queue's earliest checkpoint that is still valid by the
+ * last count it saw ({@link PositionBoundaries.bounds}), and the query checks
+ * it against the count it reads itself, so a checkpoint that expired since is
+ * never used (the view then walks).
+ *
+ * The stamp is the count of jobs that left as the view that triggers the
+ * read saw it, read before the walk. A job that left before the stamp was
+ * read, in a transaction the walk's snapshot does not see committed yet, is
+ * still claimable to the walk: the walk must not count it. Such a job's row
+ * has its `xmax` set (its update or delete wrote it before the counting
+ * trigger took its number), so the walk counts only rows whose `xmax` is
+ * unset. Rows being claimed or locked then are not counted either; that only
+ * makes the count lower. This holds whatever other transactions run on the
+ * server, however long.
  *
  * @since 0.3.0
  */
@@ -28,33 +40,34 @@ import { Effect } from "effect"
 import { QueuePosition } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { RawBuilder } from "kysely"
+import { iso } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
-/** Jobs counted past the cap: how many may leave before a boundary expires. */
+/** Jobs walked past the cap: how many may leave before a boundary expires. */
 export const margin = 500
 
-interface Boundary {
+/** Checkpoints are kept every `step` counted jobs past the cap (and at the walk's end). */
+const step = 10
+
+/** A claim key along a boundary's walk, and the jobs counted up to and including it. */
+interface Checkpoint {
   readonly priority: number
   /** run_at in microseconds since the epoch (exact, as text), as the claim order compares it. */
-  readonly runAtUs: bigint
+  readonly runAtUs: string
   readonly id: string
-  readonly stamp: number
-  readonly margin: number
+  readonly counted: number
 }
 
-/**
- * A job's claim key, with `run_at` in microseconds since the epoch (see
- * {@link runAtUs}), for comparing with a boundary in the process.
- *
- * @since 0.3.0
- * @category models
- */
-export interface ClaimKey {
-  readonly queue: string
-  readonly priority: number
-  readonly runAtUs: bigint
-  readonly id: string
+interface Boundary {
+  readonly stamp: number
+  /** In claim order, `counted` rising, every `counted >= cap`. */
+  readonly checkpoints: ReadonlyArray<Checkpoint>
+  /** The first checkpoint still valid by the last count seen. */
+  first: number
 }
+
+/** The count of jobs that left up to which a checkpoint proves. */
+const validUntil = (b: Boundary, c: Checkpoint) => b.stamp + c.counted - QueuePosition.cap
 
 /**
  * `run_at` exactly, as text of an integer (microseconds since the epoch); a
@@ -66,38 +79,25 @@ export interface ClaimKey {
 export const runAtUs = (column: RawBuilder<unknown>): RawBuilder<string> =>
   sql<string>`((extract(epoch from ${column}) * 1000000)::bigint)::text`
 
-/** Claim order: is `a` after `b` (priority desc, run_at, id; ids compare as PostgreSQL's uuid order). */
-const after_ = (a: Omit<ClaimKey, "queue">, b: Omit<ClaimKey, "queue">): boolean =>
-  a.priority !== b.priority
-    ? a.priority < b.priority
-    : a.runAtUs !== b.runAtUs
-    ? a.runAtUs > b.runAtUs
-    : a.id > b.id
-
-interface Horizon {
-  readonly stamp: number
-  /** A transaction id taken after the stamp was read. */
-  readonly x: string
-}
-
 /**
  * @since 0.3.0
  * @category models
  */
 export interface PositionBoundaries {
   /**
-   * Whether the job is behind its queue's boundary and fewer than its margin
-   * left since, `left` being the count read with the job (the sequence
-   * `claimable_left`'s last value, read by `view_row`): then it is past the cap.
+   * For `view_row`: per queue with a boundary, its earliest checkpoint still
+   * valid by the last count seen, as JSON `{ queue: [priority, run_at in µs,
+   * id, last valid count of jobs that left] }`; `null` when there is none.
    */
-  readonly proves: (job: ClaimKey, left: number) => boolean
+  readonly bounds: () => string | null
   /**
-   * After a view of a pending job of `queue`: forget the queue's boundary once
-   * it expired, and read a new one when the view walked to the cap without one.
+   * After a view of a pending job of `queue`, `left` being the count of jobs
+   * that left as it read it: drop the checkpoints (and the boundary) that
+   * expired, and read a new boundary when the view walked to the cap without one.
    */
   readonly after: (
     view: { readonly queue: string; readonly left: number; readonly walkedToCap: boolean },
-    t: string
+    now: number
   ) => Effect.Effect<void>
 }
 
@@ -108,80 +108,86 @@ export interface PositionBoundaries {
 export const make = (ctx: StoreContext): PositionBoundaries => {
   const { jobs, run } = ctx
   const boundaries = new Map<string, Boundary>()
-  /** Per queue, the first step of reading a boundary (see `read`). */
-  const horizons = new Map<string, Horizon>()
   const reading = new Set<string>()
+  /** Per queue, when a read found too few jobs counted: no other read for a second. */
+  const failed = new Map<string, number>()
+  /** `bounds()`'s text, until a boundary or its first checkpoint changes. */
+  let text: string | null | undefined
 
-  const proves: PositionBoundaries["proves"] = (job, n) => {
-    const b = boundaries.get(job.queue)
-    return b !== undefined && n - b.stamp < b.margin && after_(job, b)
+  const bounds = () => {
+    if (text === undefined) {
+      const o: Record<string, [number, string, string, number]> = {}
+      for (const [queue, b] of boundaries) {
+        const c = b.checkpoints[b.first]!
+        o[queue] = [c.priority, c.runAtUs, c.id, validUntil(b, c)]
+      }
+      text = boundaries.size === 0 ? null : JSON.stringify(o)
+    }
+    return text
+  }
+
+  /** Move a queue's boundary to its first checkpoint valid at `left`; drop it when none is. */
+  const seen = (queue: string, left: number) => {
+    const b = boundaries.get(queue)
+    if (b === undefined || left <= validUntil(b, b.checkpoints[b.first]!)) return
+    while (b.first < b.checkpoints.length && left > validUntil(b, b.checkpoints[b.first]!)) b.first++
+    if (b.first === b.checkpoints.length) boundaries.delete(queue)
+    text = undefined
   }
 
   /**
-   * Read a queue's boundary in two steps, on two views that walked to the cap.
-   * First the stamp (the count of jobs that left, as that view read it) and a new
-   * transaction id, newer than any transaction that had taken one of those
-   * numbers (a snapshot's xmax is not: a transaction can run with an id at or
-   * past it). Then, on a later view, the walk, which counts only once its
-   * snapshot has no transaction older than that id running: a job that left
-   * before the stamp is then seen gone. Until then the boundary is not read.
+   * Read a queue's boundary: walk its first `cap + margin` claimable jobs, counting
+   * those that start first and whose row no transaction has written since (`xmax`
+   * unset), and keep the checkpoints; `stamp` is the count of jobs that left as read
+   * before the walk.
    */
-  const read = (queue: string, horizon: Horizon, t: string) =>
+  const read = (queue: string, stamp: number, now: number) =>
     Effect.gen(function*() {
-      const limit = sql.lit(QueuePosition.cap + margin)
+      const cap = sql.lit(QueuePosition.cap)
       const rows = yield* run("positionBoundary", sql<{ counted: number; priority: number; run_at_us: string; id: string }>`
         with w as materialized (
-          select o.id, o.group_key, o.group_limit, o.priority, o.run_at from ${jobs} o
-          where o.queue = ${queue} and o.status in ('pending', 'retrying') and o.run_at <= ${t}::timestamptz
-            and pg_snapshot_xmin(pg_current_snapshot()) > ${horizon.x}::xid8
-          order by o.priority desc, o.run_at, o.id limit ${limit}
+          select o.id, o.group_key, o.group_limit, o.priority, o.run_at, o.written,
+            row_number() over (order by o.priority desc, o.run_at, o.id) as walked
+          from (
+            select o.id, o.group_key, o.group_limit, o.priority, o.run_at, o.xmax <> '0'::xid as written from ${jobs} o
+            where o.queue = ${queue} and o.status in ('pending', 'retrying') and o.run_at <= ${iso(now)}::timestamptz
+            order by o.priority desc, o.run_at, o.id limit ${sql.lit(QueuePosition.cap + margin)}
+          ) o
         ), grouped as (
-          select w.group_key, w.group_limit,
-            row_number() over (partition by w.group_key order by w.priority desc, w.run_at, w.id) - 1 as before
+          select w.id, row_number() over (partition by w.group_key order by w.walked) - 1 as before
           from w where w.group_key is not null and w.group_limit is not null
         ), running as (
           select r.group_key, count(*) as n from ${jobs} r
-          where r.status = 'processing' and r.group_key in (select grouped.group_key from grouped)
+          where r.status = 'processing' and r.group_key in (select w.group_key from w join grouped on grouped.id = w.id)
           group by r.group_key
+        ), counts as (
+          select w.walked, w.priority, w.run_at, w.id,
+            sum(case when w.written then 0 when w.group_key is null or w.group_limit is null
+              or grouped.before + coalesce(running.n, 0) < w.group_limit then 1 else 0 end)
+              over (order by w.walked) as counted
+          from w left join grouped on grouped.id = w.id left join running on running.group_key = w.group_key
         )
-        select
-          ((select count(*) from w where w.group_key is null or w.group_limit is null)
-            + (select count(*) from grouped left join running on running.group_key = grouped.group_key
-               where grouped.before + coalesce(running.n, 0) < grouped.group_limit))::int as counted,
-          last.priority, ${runAtUs(sql`last.run_at`)} as run_at_us, last.id::text as id
-        from (select w.priority, w.run_at, w.id from w order by w.priority, w.run_at desc, w.id desc limit 1) last`)
-      const b = rows[0]
-      if (b === undefined) return // older transactions still running (or nothing due): next time
-      horizons.delete(queue)
-      if (b.counted > QueuePosition.cap) {
-        boundaries.set(queue, {
-          priority: b.priority,
-          runAtUs: BigInt(b.run_at_us),
-          id: b.id,
-          stamp: horizon.stamp,
-          margin: b.counted - QueuePosition.cap
-        })
-      }
+        select counted::int, priority, ${runAtUs(sql`run_at`)} as run_at_us, id::text as id from counts
+        where (counted >= ${cap} and (counted - ${cap}) % ${sql.lit(step)} = 0) or walked = (select max(walked) from w)
+        order by walked`)
+      // the first key of each count past the cap: it has the most jobs behind it
+      const checkpoints = rows
+        .filter((r, i) => r.counted >= QueuePosition.cap && (i === 0 || r.counted !== rows[i - 1]!.counted))
+        .map((r) => ({ priority: r.priority, runAtUs: r.run_at_us, id: r.id, counted: r.counted }))
+      if (checkpoints.length === 0) return void failed.set(queue, now)
+      failed.delete(queue)
+      boundaries.set(queue, { stamp, checkpoints, first: 0 })
+      text = undefined
     })
 
-  const begin = (queue: string, stamp: number) =>
-    Effect.map(
-      run("positionBoundary", sql<{ x: string }>`select pg_current_xact_id()::text as x`),
-      ([row]) => void horizons.set(queue, { stamp, x: row!.x })
-    )
+  const after: PositionBoundaries["after"] = (view, now) => {
+    seen(view.queue, view.left)
+    if (!view.walkedToCap || boundaries.has(view.queue) || reading.has(view.queue)) return Effect.void
+    if (now - (failed.get(view.queue) ?? -Infinity) < 1000) return Effect.void
+    reading.add(view.queue)
+    // best effort: a view never fails for want of a boundary
+    return read(view.queue, view.left, now).pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => reading.delete(view.queue))))
+  }
 
-  const after: PositionBoundaries["after"] = (view, t) =>
-    Effect.suspend(() => {
-      const b = boundaries.get(view.queue)
-      if (b && view.left - b.stamp >= b.margin) boundaries.delete(view.queue)
-      if (!view.walkedToCap || boundaries.has(view.queue) || reading.has(view.queue)) return Effect.void
-      const h = horizons.get(view.queue)
-      reading.add(view.queue)
-      // a stamp that many jobs left since would give a boundary about to expire: start over
-      const step = h === undefined || view.left - h.stamp >= margin / 2 ? begin(view.queue, view.left) : read(view.queue, h, t)
-      // best effort: a view never fails for want of a boundary
-      return step.pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => reading.delete(view.queue))))
-    })
-
-  return { proves, after }
+  return { bounds, after }
 }
