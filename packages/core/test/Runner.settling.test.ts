@@ -4,9 +4,9 @@
  * Promise code stops too.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Exit, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { FatalError, JobDefinition, RetryPolicy } from "@jobtrack/core"
+import { FatalError, JobDefinition, MemoryStore, RetryPolicy, StoreError } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
 import { setup } from "./helpers.js"
 
@@ -80,5 +80,61 @@ describe("Runner: settling", () => {
       assert.deepStrictEqual(reasons, ["AbortError"])
       assert.isTrue(stoppedListening)
       assert.strictEqual((yield* tracker.get(job.id)).status, "cancelled")
+    }))
+
+  it.effect("ctx's functions may be taken apart (`const { progress, log } = ctx`) and still reach the store", () =>
+    Effect.gen(function*() {
+      let store: JobStoreShape | undefined
+      const def = JobDefinition.make({
+        type: "apart",
+        payload: Schema.Struct({}),
+        handler: (_, ctx) =>
+          Effect.gen(function*() {
+            const { id, log, progress, signal } = ctx
+            yield* progress(40, "halfway")
+            yield* log("a line", { n: 1 })
+            yield* stored(store!, id, 40)
+            return signal.aborted
+          })
+      })
+      const made = yield* setup([def], { progressInterval: "1 millis" })
+      store = made.store
+      const { job } = yield* made.tracker.enqueue(def, {})
+      yield* TestClock.adjust("1 second")
+      const done = yield* made.tracker.get(job.id)
+      assert.strictEqual(done.status, "completed")
+      assert.strictEqual(done.result, false)
+      assert.strictEqual(done.progressMessage, "halfway")
+    }))
+
+  it.effect("a completion the store refuses leaves the job to lease recovery, frees its slot, and shutdown still ends", () =>
+    Effect.gen(function*() {
+      const base = yield* MemoryStore.make
+      let refused = 0
+      const store: JobStoreShape = {
+        ...base,
+        completeMany: (items) =>
+          items.some((c) => c.result === "refuse")
+            ? Effect.sync(() => refused++).pipe(
+              Effect.andThen(Effect.fail(new StoreError({ reason: "refused by the test", retryable: false })))
+            )
+            : base.completeMany(items)
+      }
+      const def = JobDefinition.make({
+        type: "echo",
+        payload: Schema.Struct({ say: Schema.String }),
+        handler: ({ say }) => Effect.succeed(say)
+      })
+      const scope = yield* Scope.make()
+      const { runners, tracker } = yield* setup([def], { store, concurrency: 1 }).pipe(Scope.provide(scope))
+      const bad = (yield* tracker.enqueue(def, { say: "refuse" })).job
+      const ok = (yield* tracker.enqueue(def, { say: "fine" })).job
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(refused, 1)
+      // the refused job is still the store's "processing" (its lease will expire); the next one ran in its slot
+      assert.strictEqual((yield* tracker.get(bad.id)).status, "processing")
+      assert.strictEqual((yield* tracker.get(ok.id)).status, "completed")
+      assert.deepStrictEqual(runners[0]!.running(), [])
+      yield* Scope.close(scope, Exit.void)
     }))
 })

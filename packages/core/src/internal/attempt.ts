@@ -4,10 +4,12 @@
  * what the runner needs to judge its failure (its text, whether it is fatal).
  */
 import { Cause, Duration, Effect, Option, Schema } from "effect"
+import type { Exit } from "effect"
 import type { Json } from "../Job.js"
 import type { JobContext } from "../JobContext.js"
 import type * as JobDefinition from "../JobDefinition.js"
 import { FatalError, isFatal, JobTimeout } from "../JobError.js"
+import type { Issue } from "../JobError.js"
 import * as PayloadSchema from "../PayloadSchema.js"
 import type { LazyAbort } from "./runner/lazyAbort.js"
 import * as Storable from "../Storable.js"
@@ -49,27 +51,111 @@ export const isFatalCause = (cause: Cause.Cause<unknown>): boolean =>
   cause.reasons.some((r) => (r._tag === "Fail" && isFatal(r.error)) || (r._tag === "Die" && isFatal(r.defect)))
 
 /**
- * The stored payload as the handler receives it. An Effect Schema is only
- * decoded (the enqueue already stored its encoded form), synchronously when it
- * can be; anything else, and any invalid payload (for its issues), goes
- * through `PayloadSchema.validate`.
+ * What one definition's attempts share, made at its first attempt: the
+ * payload decoder and the result encoder (an Effect Schema's are built once,
+ * not per job), and the step from the handler's value to the stored result.
  */
-const decodePayload = (schema: PayloadSchema.PayloadSchema, payload: unknown): Effect.Effect<PayloadSchema.Validated> => {
-  if (PayloadSchema.isCodec(schema)) {
-    try {
-      const decoded = Schema.decodeUnknownResult(schema)(payload)
-      if (decoded._tag === "Success") return Effect.succeed({ _tag: "Valid", value: decoded.success, stored: payload })
-    } catch {
-      // a schema with asynchronous parts: validated below
-    }
+interface Plan {
+  /** The payload decoded at once; undefined when it needs `PayloadSchema.validate` (a Standard Schema, an async part, an invalid payload). */
+  readonly decode: (payload: unknown) => { readonly value: unknown } | undefined
+  /** The handler's value as the stored result, or the attempt's fatal failure. */
+  readonly finish: (value: unknown) => Effect.Effect<Json, FatalError>
+}
+
+const plans = new WeakMap<JobDefinition.Any, Plan>()
+
+const planOf = (def: JobDefinition.Any): Plan => {
+  let plan = plans.get(def)
+  if (plan === undefined) {
+    plan = { decode: decoder(def.payload), finish: finisher(def.result) }
+    plans.set(def, plan)
   }
-  return PayloadSchema.validate(schema, payload)
+  return plan
 }
 
 /**
- * The attempt's effect. `abort` is aborted whenever the attempt is
- * interrupted: by the runner (cancel, shutdown, lease lost: an `AbortError`)
- * or by the timeout (a `TimeoutError`), so Promise code stops too.
+ * An Effect Schema is only decoded (the enqueue already stored its encoded
+ * form), synchronously when it can be.
+ */
+const decoder = (schema: PayloadSchema.PayloadSchema): Plan["decode"] => {
+  if (!PayloadSchema.isCodec(schema)) return () => undefined
+  const decode = Schema.decodeUnknownResult(schema)
+  return (payload) => {
+    try {
+      const decoded = decode(payload)
+      return decoded._tag === "Success" ? { value: decoded.success } : undefined
+    } catch {
+      // a schema with asynchronous parts: validated by PayloadSchema.validate
+      return undefined
+    }
+  }
+}
+
+const allErrors = { errors: "all" } as const
+
+const stored = (value: unknown): Effect.Effect<Json, FatalError> => {
+  const unstorable = Storable.jsonIssues(value, ["result"])
+  return unstorable.length > 0
+    ? Effect.fail(new FatalError({ message: `result cannot be stored: ${PayloadSchema.describe(unstorable)}` }))
+    : Effect.succeed(value as Json)
+}
+
+const invalidResult = (issues: ReadonlyArray<Issue>) =>
+  Effect.fail(new FatalError({ message: `result does not match its schema: ${PayloadSchema.describe(issues)}` }))
+
+const finisher = (schema: PayloadSchema.PayloadSchema): Plan["finish"] => {
+  const validated = (value: unknown) =>
+    Effect.flatMap(PayloadSchema.validateResult(schema, value), (result) =>
+      result._tag === "Invalid" ? invalidResult(result.issues) : stored(result.stored))
+  // the default result schema: its encoding is the value itself
+  if (schema === Schema.Unknown) return stored
+  if (!PayloadSchema.isCodec(schema)) return validated
+  const encode = Schema.encodeUnknownResult(schema)
+  return (value) => {
+    try {
+      const encoded = encode(value, allErrors)
+      if (encoded._tag === "Success") return stored(encoded.success)
+    } catch {
+      // a schema with asynchronous parts
+    }
+    return validated(value)
+  }
+}
+
+/** The payload as the handler receives it, through `PayloadSchema.validate` (the slower path, with every issue). */
+const validatedPayload = (def: JobDefinition.Any, payload: unknown): Effect.Effect<unknown, FatalError> =>
+  Effect.flatMap(PayloadSchema.validate(def.payload, payload), (decoded) =>
+    decoded._tag === "Invalid"
+      ? Effect.fail(new FatalError({ message: `payload no longer matches its schema: ${PayloadSchema.describe(decoded.issues)}` }))
+      : Effect.succeed(decoded.value))
+
+/** The reason `abort` is aborted with when the attempt was interrupted. */
+const abortReason = (stoppedByRunner: boolean) =>
+  stoppedByRunner
+    ? new DOMException("The job attempt was stopped", "AbortError")
+    : new DOMException("The job attempt timed out", "TimeoutError")
+
+/**
+ * Abort the attempt's signal if its fiber ended interrupted (the runner calls
+ * this when the fiber of an attempt without a timeout ends; see {@link make}).
+ */
+export const abortIfInterrupted = (
+  exit: Exit.Exit<unknown, unknown>,
+  abort: LazyAbort,
+  stoppedByRunner: () => boolean
+): void => {
+  if (exit._tag === "Failure" && !abort.isAborted && Cause.hasInterrupts(exit.cause)) abort.abort(abortReason(stoppedByRunner()))
+}
+
+/**
+ * The attempt's effect: decode the payload, call the handler, validate and
+ * encode its result, under the definition's timeout. `abort` is aborted
+ * whenever the attempt is interrupted: by the runner (cancel, shutdown, lease
+ * lost: an `AbortError`) or by the timeout (a `TimeoutError`), so Promise code
+ * stops too. With a timeout this effect does it itself; without one, the
+ * attempt can only be interrupted as a whole, and the caller runs it as a
+ * fiber of its own and calls {@link abortIfInterrupted} with the fiber's exit
+ * (one wrapper less per job).
  */
 export const make = (
   def: JobDefinition.Any,
@@ -78,36 +164,20 @@ export const make = (
   abort: LazyAbort,
   stoppedByRunner: () => boolean
 ): Effect.Effect<Json, unknown, unknown> => {
-  const attempt = Effect.gen(function*() {
-    const decoded = yield* decodePayload(def.payload, payload)
-    if (decoded._tag === "Invalid") {
-      return yield* new FatalError({ message: `payload no longer matches its schema: ${PayloadSchema.describe(decoded.issues)}` })
-    }
-    const value = yield* def.handler(decoded.value, context)
-    const result = yield* PayloadSchema.validateResult(def.result, value)
-    if (result._tag === "Invalid") {
-      return yield* new FatalError({ message: `result does not match its schema: ${PayloadSchema.describe(result.issues)}` })
-    }
-    const unstorable = Storable.jsonIssues(result.stored, ["result"])
-    if (unstorable.length > 0) {
-      return yield* new FatalError({ message: `result cannot be stored: ${PayloadSchema.describe(unstorable)}` })
-    }
-    return result.stored as Json
-  }).pipe(
-    Effect.onInterrupt(() =>
-      Effect.sync(() => {
-        if (abort.isAborted) return
-        abort.abort(
-          stoppedByRunner()
-            ? new DOMException("The job attempt was stopped", "AbortError")
-            : new DOMException("The job attempt timed out", "TimeoutError")
-        )
-      })
-    )
-  )
+  const plan = planOf(def)
+  const decoded = plan.decode(payload)
+  const run = (value: unknown) => Effect.flatMap(def.handler(value, context), plan.finish)
+  const attempt: Effect.Effect<Json, unknown, unknown> = decoded === undefined
+    ? Effect.flatMap(validatedPayload(def, payload), run)
+    : Effect.suspend(() => run(decoded.value))
   const timeout = def.timeout
   if (timeout === undefined) return attempt
   return attempt.pipe(
+    Effect.onInterrupt(() =>
+      Effect.sync(() => {
+        if (!abort.isAborted) abort.abort(abortReason(stoppedByRunner()))
+      })
+    ),
     Effect.timeoutOrElse({
       duration: timeout,
       orElse: () => Effect.fail(new JobTimeout({ afterMs: Duration.toMillis(timeout) }))

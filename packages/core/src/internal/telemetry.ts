@@ -4,7 +4,7 @@
  * attempt's `ctx.log` lines. With telemetry off (and no tracer of the host's)
  * every helper is a constant no-op, so the hot paths pay one branch.
  */
-import { Cause, Clock, Duration, Effect, Exit, LogLevel as EffectLogLevel, Metric, Option, Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, LogLevel as EffectLogLevel, Metric, Option, References, Tracer } from "effect"
 import type { Tracer as TracerNs } from "effect"
 import { Headers, HttpTraceContext } from "effect/http"
 import type { JobRecord } from "../Job.js"
@@ -128,11 +128,11 @@ export const depthSampler = (
 
 // -- attempt logs ------------------------------------------------------------
 
-/** An attempt's `ctx.log` lines not yet written, bounded per attempt. */
+/** An attempt's `ctx.log` lines not yet written, bounded per attempt. Call its functions as methods. */
 export interface LogBuffer {
-  readonly add: (level: LogLevel, message: string, fields: Readonly<Record<string, unknown>>, at: Date) => void
+  add(level: LogLevel, message: string, fields: Readonly<Record<string, unknown>>, at: Date): void
   /** The lines added since the last take. */
-  readonly take: () => ReadonlyArray<LogLine>
+  take(): ReadonlyArray<LogLine>
 }
 
 const clip = (s: string) => (s.length > maxLineLength ? `${s.slice(0, maxLineLength - 1)}…` : s)
@@ -149,34 +149,39 @@ const keptFields = (fields: Readonly<Record<string, unknown>>): Readonly<Record<
   }
 }
 
-export const logBuffer = (attempt: number): LogBuffer => {
-  let pending: Array<LogLine> = []
-  let kept = 0
-  let dropped = 0
-  return {
-    add: (level, message, fields, at) => {
-      if (kept >= maxLinesPerAttempt - 1) {
-        dropped++
-        const last = pending[pending.length - 1]
-        const note = `${dropped} more line${dropped === 1 ? "" : "s"} dropped (at most ${maxLinesPerAttempt} per attempt)`
-        if (kept === maxLinesPerAttempt && last?.fields?.["jobtrack.dropped"] !== undefined) {
-          pending[pending.length - 1] = { ...last, at, message: note, fields: { "jobtrack.dropped": dropped } }
-        } else if (kept < maxLinesPerAttempt) {
-          kept++
-          pending.push({ attempt, at, level: "warning", message: note, fields: { "jobtrack.dropped": dropped } })
-        }
-        return
+/** Every job's run makes one: a plain object until the first line (no closures per job). */
+class Lines implements LogBuffer {
+  private pending: Array<LogLine> = []
+  private kept = 0
+  private dropped = 0
+  constructor(private readonly attempt: number) {}
+
+  add(level: LogLevel, message: string, fields: Readonly<Record<string, unknown>>, at: Date): void {
+    const { attempt, pending } = this
+    if (this.kept >= maxLinesPerAttempt - 1) {
+      const dropped = ++this.dropped
+      const last = pending[pending.length - 1]
+      const note = `${dropped} more line${dropped === 1 ? "" : "s"} dropped (at most ${maxLinesPerAttempt} per attempt)`
+      if (this.kept === maxLinesPerAttempt && last?.fields?.["jobtrack.dropped"] !== undefined) {
+        pending[pending.length - 1] = { ...last, at, message: note, fields: { "jobtrack.dropped": dropped } }
+      } else if (this.kept < maxLinesPerAttempt) {
+        this.kept++
+        pending.push({ attempt, at, level: "warning", message: note, fields: { "jobtrack.dropped": dropped } })
       }
-      kept++
-      pending.push({ attempt, at, level, message: clip(Storable.storableText(message)), fields: keptFields(fields) })
-    },
-    take: () => {
-      const out = pending
-      pending = []
-      return out
+      return
     }
+    this.kept++
+    pending.push({ attempt, at, level, message: clip(Storable.storableText(message)), fields: keptFields(fields) })
+  }
+
+  take(): ReadonlyArray<LogLine> {
+    const out = this.pending
+    this.pending = []
+    return out
   }
 }
+
+export const logBuffer = (attempt: number): LogBuffer => new Lines(attempt)
 
 // -- the attempt -------------------------------------------------------------
 
@@ -245,6 +250,21 @@ export const attempt = (settings: Settings, job: JobRecord, workerId: string): E
     // off: one check of the tracer, and the same quiet observer for every job of this worker
     : Effect.flatMap(Effect.tracer, (tracer) =>
       tracer === Tracer.nativeTracer ? Effect.succeed(quietOf(workerId)) : observe(settings, job, workerId))
+
+/**
+ * {@link attempt} without an Effect when nothing is observed in `context`
+ * (telemetry off, no tracer of the host's): the worker's quiet observer.
+ * Undefined otherwise: then use `attempt`.
+ */
+export const quietIn = (context: Context.Context<never>, workerId: string): AttemptObserver | undefined => {
+  const settings = Context.get(context, Telemetry)
+  if (settings.tracing || settings.metrics || settings.lifecycleLogs) return undefined
+  return Context.get(context, Tracer.Tracer) === Tracer.nativeTracer ? quietOf(workerId) : undefined
+}
+
+/** Whether debug lines (the quiet observer's lifecycle lines, the runner's own) are written in `context`. */
+export const debugIn = (context: Context.Context<never>): boolean =>
+  !EffectLogLevel.isGreaterThan(Context.get(context, References.MinimumLogLevel), "Debug")
 
 const quietObservers = new Map<string, AttemptObserver>()
 const quietOf = (workerId: string): AttemptObserver => {

@@ -15,17 +15,20 @@ export class Stopper {
   private handler: Fiber.Fiber<unknown, unknown> | undefined
 
   /** Interrupt the handler for this reason (the first reason wins); before it started: as soon as it starts. */
-  readonly stop = (why: StopReason): Effect.Effect<void> =>
-    Effect.suspend(() => {
+  stop(why: StopReason): Effect.Effect<void> {
+    return Effect.suspend(() => {
       if (this.reason !== null) return Effect.void
       this.reason = why
       return this.handler ? Fiber.interrupt(this.handler).pipe(Effect.forkDetach, Effect.asVoid) : Effect.void
     })
+  }
 
-  /** The handler's fiber, once started; interrupted at once if a stop came first. */
-  readonly attach = (handler: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      this.handler = handler
-      return this.reason !== null ? Fiber.interrupt(handler).pipe(Effect.forkDetach, Effect.asVoid) : Effect.void
-    })
+  /**
+   * The handler's fiber, once started (outside any fiber); interrupted at
+   * once if a stop came first.
+   */
+  attach(handler: Fiber.Fiber<unknown, unknown>): void {
+    this.handler = handler
+    if (this.reason !== null) handler.interruptUnsafe()
+  }
 }

@@ -18,13 +18,15 @@ import { persist } from "./persist.js"
 interface Completion {
   readonly lease: Lease
   readonly result: Json
-  /** Resumes the waiting job's fiber (a callback, lighter than a Deferred per completion). */
-  readonly resume: (outcome: Effect.Effect<void, LeaseLost | StoreError>) => void
+  /** Called once the write is over: with nothing when committed, else with why not (lighter than a Deferred per completion). */
+  readonly resume: (failure: LeaseLost | StoreError | undefined) => void
 }
 
 export interface CompletionBatcher {
   /** Complete the job; succeeds once the completion is committed. */
   readonly complete: (lease: Lease, result: Json) => Effect.Effect<void, LeaseLost | StoreError>
+  /** `complete` without a fiber: `done` is called once the completion is committed (no argument) or refused. */
+  readonly completeUnsafe: (lease: Lease, result: Json, done: (failure: LeaseLost | StoreError | undefined) => void) => void
   /** The writing fiber (interrupted at the end of shutdown). */
   readonly fiber: Fiber.Fiber<unknown, unknown>
 }
@@ -40,19 +42,21 @@ export const start = (store: JobStoreShape, leaseMs: number): Effect.Effect<Comp
         const batch = yield* Queue.takeBetween(completions, 1, maxBatch)
         const outcome = yield* Effect.result(persist(store.completeMany(batch), leaseMs))
         if (outcome._tag === "Failure") {
-          const failed = Effect.fail(outcome.failure)
-          for (const c of batch) c.resume(failed)
+          for (const c of batch) c.resume(outcome.failure)
           continue
         }
         const done = new Set(outcome.success.completed)
         for (const c of batch) {
-          c.resume(done.has(c.lease.id) ? Effect.void : Effect.fail(new LeaseLost(c.lease)))
+          c.resume(done.has(c.lease.id) ? undefined : new LeaseLost(c.lease))
         }
       }
     }).pipe(Effect.forkDetach)
+    const completeUnsafe = (lease: Lease, result: Json, resume: Completion["resume"]) => {
+      Queue.offerUnsafe(completions, { lease, result, resume })
+    }
     const complete = (lease: Lease, result: Json) =>
       Effect.callback<void, LeaseLost | StoreError>((resume) => {
-        Queue.offerUnsafe(completions, { lease, result, resume })
+        completeUnsafe(lease, result, (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)))
       })
-    return { complete, fiber }
+    return { complete, completeUnsafe, fiber }
   })

@@ -1,15 +1,25 @@
 /**
  * Running one claimed job: register it as held (the runner's lease keeper
- * heartbeats it from then on), start its attempt (see `../attempt.ts`); when
- * the handler ends, free the slot, write the last progress and settle the
- * attempt. Per job: this fiber and the handler's, nothing else unless the
- * handler reports progress.
+ * heartbeats it from then on), start its attempt (see `../attempt.ts`) on a
+ * fiber of its own; when the handler ends, free the slot, write the last
+ * progress and settle the attempt.
+ *
+ * Per job: one object for the run (its entry in `running`, its stop reason,
+ * its context's source), one for the handler's context, and the attempt's
+ * fiber, nothing else unless the handler uses more. A completed attempt with
+ * nothing else to write (no progress or log line, not stopped, nothing
+ * observed) is settled without an Effect: its completion is handed to the
+ * completion batcher and the run ends when the batch is committed. Any other
+ * outcome is settled on a second fiber, by `settle`.
  *
  * @internal
  */
-import { Cause, Clock, Effect, Exit, Fiber } from "effect"
+import { Cause, Clock, Context, Effect, Exit, References } from "effect"
+import type { Fiber, Scheduler } from "effect"
 import type { JobRecord, Json, Lease } from "../../Job.js"
+import type * as JobDefinition from "../../JobDefinition.js"
 import type { JobContext as JobContextShape } from "../../JobContext.js"
+import type { LeaseLost, StoreError } from "../../JobError.js"
 import * as Attempt from "../attempt.js"
 import * as DurableSteps from "../durableSteps.js"
 import * as Telemetry from "../telemetry.js"
@@ -28,87 +38,175 @@ export interface Parts {
   readonly keeper: LeaseKeeper
 }
 
-const run = (state: RunnerState, parts: Parts, job: JobRecord) => {
-  const { settings, store } = state
-  const lease: Lease = { id: job.id, token: job.token }
-  const stopper = new Stopper()
-  // the attempt's ctx.log lines, written by the progress writer
-  const logs = Telemetry.logBuffer(job.attempts)
-  const progress = ProgressWriter.make(store, lease, settings.progressMs, stopper, logs)
-  return Effect.gen(function*() {
-    const def = state.definitions.get(job.type)!
-    const abort = new LazyAbort()
-    const now = yield* Clock.currentTimeMillis
-    const entry: Running = {
-      job,
-      stop: stopper.stop,
-      beatNow: () => parts.keeper.beatNow(entry),
-      nextBeatAt: now + settings.heartbeatMs
-    }
-    state.running.set(job.id, entry)
-    parts.keeper.held()
-
-    // the attempt's span (a child of the enqueue span), metrics, lifecycle logs; no-ops when off
-    const observer = yield* Telemetry.attempt(yield* Telemetry.current, job, settings.workerId)
-    // durable steps are set up at the first ctx.step / ctx.sleep: most handlers call neither
-    let durable: Pick<JobContextShape, "step" | "sleep"> | undefined
-    const steps = () => (durable ??= DurableSteps.make(store, lease, job, stopper.stop("leaseLost")))
-    const context = JobContext.make(
-      job,
-      abort,
-      progress.report,
-      { step: (name, work, options) => steps().step(name, work, options), sleep: (duration) => steps().sleep(duration) },
-      { observer, logs, logged: progress.logged }
-    )
-    // with telemetry off, the attempt costs what it did before telemetry: no "job started"
-    // line, no span wrapping, no settle observer (each is work per job)
-    const active = observer.active
-    if (active) yield* observer.lifecycle("job started", job)
-
-    const attempt = Attempt.make(def, job.payload, context, abort, () => stopper.reason !== null)
-    const handler = yield* ((active ? observer.within(attempt) : attempt).pipe(
-      Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }),
-      Effect.provideContext(state.services as never),
-      Effect.forkChild
-    ) as Effect.Effect<Fiber.Fiber<Json, unknown>>)
-    yield* stopper.attach(handler)
-
-    const exit: Exit.Exit<Json, unknown> = yield* Fiber.await(handler)
-    // the next job may start while this one's result is written; the lease keeper skips it
-    entry.settling = true
-    state.wake()
-    yield* progress.close
-    const settling = settle(state, parts.completions, job, lease, exit, stopper.reason, def)
-    const settled = yield* (active
-      ? settling.pipe(observer.within, Effect.onError(() => observer.settled(exit, null, "lost")))
-      : settling)
-    if (active) {
-      // a durable sleep ends the attempt without failing it
-      const slept = DurableSteps.slept(exit)
-      yield* observer.settled(slept ? Exit.void : exit, settled, slept ? "sleeping" : Telemetry.outcomeOf(settled))
-    }
-    if (settled) yield* observer.lifecycle(`job ${settled.status}`, settled)
-  }).pipe(
-    Effect.catchCause((cause) =>
-      Cause.hasInterruptsOnly(cause)
-        ? Effect.void
-        : Effect.logError(`jobtrack: runner failed to settle job ${job.id}`, Cause.pretty(cause))
-    ),
-    Effect.ensuring(Effect.andThen(
-      progress.dispose,
-      Effect.sync(() => {
-        state.running.delete(job.id)
-        state.wake()
-      })
-    ))
-  )
+/** What the runs started from one fiber (the claim loop's) share, worked out at its first job. */
+interface Launcher {
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  /** Where the attempts' fibers are started: on the starting fiber's scheduler, after the claimed batch is registered. */
+  readonly dispatcher: Scheduler.SchedulerDispatcher
+  /** The starting fiber's context: settling runs in it. */
+  readonly parent: Context.Context<never>
+  /** The handlers' context: the parent's with the definitions' services. */
+  readonly handlers: Context.Context<never>
+  /** The log annotations in force before the job's own. */
+  readonly annotations: Readonly<Record<string, unknown>>
+  readonly clock: Clock.Clock
+  /** The observer of every attempt when nothing observes them (no Effect needed to make it). */
+  readonly quiet: Telemetry.AttemptObserver | undefined
+  /** Debug lines are written: settling logs them, so it runs as an Effect. */
+  readonly debug: boolean
 }
 
-/** Start running a claimed job on its own fiber. */
+const launchers = new WeakMap<RunnerState, Launcher>()
+
+const launcherOf = (state: RunnerState, parent: Fiber.Fiber<unknown, unknown>): Launcher => {
+  let launcher = launchers.get(state)
+  if (launcher === undefined || launcher.fiber !== parent || launcher.parent !== parent.context) {
+    const context = parent.context
+    launcher = {
+      fiber: parent,
+      dispatcher: parent.currentDispatcher,
+      parent: context,
+      handlers: Context.merge(context, state.services),
+      annotations: Context.get(context, References.CurrentLogAnnotations),
+      clock: Context.get(context, Clock.Clock),
+      quiet: Telemetry.quietIn(context, state.settings.workerId),
+      debug: Telemetry.debugIn(context)
+    }
+    launchers.set(state, launcher)
+  }
+  return launcher
+}
+
+/** One claimed job's run: its entry in the runner's `running`, its stopper, its context's source. */
+class Run extends Stopper implements Running, JobContext.Source {
+  nextBeatAt: number
+  beating = false
+  settling = false
+  readonly lease: Lease
+  readonly abort = new LazyAbort()
+  readonly logs: Telemetry.LogBuffer
+  readonly writer: ProgressWriter.ProgressWriter
+  private steps: Pick<JobContextShape, "step" | "sleep"> | undefined
+
+  constructor(
+    readonly state: RunnerState,
+    readonly parts: Parts,
+    readonly launcher: Launcher,
+    readonly job: JobRecord,
+    readonly def: JobDefinition.Any,
+    readonly observer: Telemetry.AttemptObserver
+  ) {
+    super()
+    this.lease = { id: job.id, token: job.token }
+    this.nextBeatAt = launcher.clock.currentTimeMillisUnsafe() + state.settings.heartbeatMs
+    // the attempt's ctx.log lines, written by the progress writer
+    this.logs = Telemetry.logBuffer(job.attempts)
+    this.writer = ProgressWriter.make(state.store, this.lease, state.settings.progressMs, this, this.logs)
+  }
+
+  beatNow(): void {
+    this.parts.keeper.beatNow(this)
+  }
+
+  /** Durable steps are set up at the first ctx.step / ctx.sleep: most handlers call neither. */
+  durable(): Pick<JobContextShape, "step" | "sleep"> {
+    return (this.steps ??= DurableSteps.make(this.state.store, this.lease, this.job, this.stop("leaseLost")))
+  }
+
+  /** Start the attempt's fiber soon (as a forked fiber starts): the claim loop registers its whole batch first. */
+  launch(): void {
+    this.launcher.dispatcher.scheduleTask(() => this.begin(), 0)
+  }
+
+  private begin(): void {
+    const { def, job, launcher, observer } = this
+    const context = JobContext.make(this)
+    const attempt = Attempt.make(def, job.payload, context, this.abort, () => this.reason !== null)
+    const annotations = { ...launcher.annotations, jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }
+    const handler = Effect.runForkWith(Context.add(launcher.handlers, References.CurrentLogAnnotations, annotations))(
+      (observer.active ? observer.within(attempt) : attempt) as Effect.Effect<Json, unknown>
+    )
+    this.attach(handler)
+    handler.addObserver((exit) => this.ended(exit))
+  }
+
+  /** The handler ended: free the slot, then settle. */
+  private ended(exit: Exit.Exit<Json, unknown>): void {
+    Attempt.abortIfInterrupted(exit, this.abort, () => this.reason !== null)
+    // the next job may start while this one's result is written; the lease keeper skips it
+    this.settling = true
+    this.state.wake()
+    if (
+      exit._tag === "Success" && this.reason === null && !this.writer.used && !this.observer.active &&
+      !this.launcher.debug
+    ) {
+      this.parts.completions.completeUnsafe(this.lease, exit.value, (failure) => this.completed(failure))
+    } else {
+      Effect.runForkWith(this.launcher.parent)(this.settleAsEffect(exit))
+    }
+  }
+
+  /** The batched completion is committed (or refused: the lease was lost, or the store failed). */
+  private completed(failure: LeaseLost | StoreError | undefined): void {
+    // a refused completion is a debug line ("lease lost before settling"), not written here (see `ended`)
+    if (failure?._tag === "StoreError") {
+      Effect.runForkWith(this.launcher.parent)(
+        Effect.logError(`jobtrack: runner failed to settle job ${this.job.id}`, Cause.pretty(Cause.fail(failure)))
+      )
+    }
+    this.state.release(this.job.id)
+  }
+
+  /** Settling as an Effect: write the last progress, then the outcome; observed when telemetry is on. */
+  private settleAsEffect(exit: Exit.Exit<Json, unknown>): Effect.Effect<void> {
+    const run = this
+    const { def, job, lease, observer, parts, state, writer } = this
+    return Effect.gen(function*() {
+      yield* writer.close
+      const settling = settle(state, parts.completions, job, lease, exit, run.reason, def)
+      const active = observer.active
+      const settled = yield* (active
+        ? settling.pipe(observer.within, Effect.onError(() => observer.settled(exit, null, "lost")))
+        : settling)
+      if (active) {
+        // a durable sleep ends the attempt without failing it
+        const slept = DurableSteps.slept(exit)
+        yield* observer.settled(slept ? Exit.void : exit, settled, slept ? "sleeping" : Telemetry.outcomeOf(settled))
+      }
+      if (settled) yield* observer.lifecycle(`job ${settled.status}`, settled)
+    }).pipe(
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.void
+          : Effect.logError(`jobtrack: runner failed to settle job ${job.id}`, Cause.pretty(cause))
+      ),
+      Effect.ensuring(Effect.andThen(writer.dispose, Effect.sync(() => state.release(job.id))))
+    )
+  }
+}
+
+const launch = (state: RunnerState, parts: Parts, launcher: Launcher, job: JobRecord, observer: Telemetry.AttemptObserver) => {
+  const run = new Run(state, parts, launcher, job, state.definitions.get(job.type)!, observer)
+  state.running.set(job.id, run)
+  parts.keeper.held()
+  run.launch()
+}
+
+/**
+ * Start running a claimed job on its own fiber. It is registered in `running`
+ * before this returns (before any other fiber runs).
+ */
 export const start = (state: RunnerState, parts: Parts, job: JobRecord): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    // registers itself in `running` synchronously, before any other fiber runs
-    const done = yield* Effect.forkDetach(run(state, parts, job), { startImmediately: true })
-    const entry = state.running.get(job.id)
-    if (entry) entry.done = done
+  Effect.withFiber((parent) => {
+    const launcher = launcherOf(state, parent)
+    if (launcher.quiet) {
+      launch(state, parts, launcher, job, launcher.quiet)
+      return Effect.void
+    }
+    // observed: the attempt's span (a child of the enqueue span), metrics, lifecycle logs
+    return Effect.flatMap(Telemetry.current, (settings) =>
+      Effect.flatMap(Telemetry.attempt(settings, job, state.settings.workerId), (observer) => {
+        const started = Effect.sync(() => launch(state, parts, launcher, job, observer))
+        return observer.active ? Effect.andThen(observer.lifecycle("job started", job), started) : started
+      }))
   })

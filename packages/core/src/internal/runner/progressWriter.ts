@@ -18,8 +18,10 @@ import type { Stopper } from "./cancellation.js"
 type Reported = { readonly progress: number; readonly message: string | null }
 
 export interface ProgressWriter {
-  /** `JobContext.progress`: record the latest value (clamped to 0–100, two decimals). */
-  readonly report: (percent: number, message?: string) => Effect.Effect<void>
+  /** `JobContext.progress`: record the latest value (clamped to 0–100, two decimals). Call it as a method. */
+  report(percent: number, message?: string): Effect.Effect<void>
+  /** A report or a kept log line started the writer: closing it may write. */
+  readonly used: boolean
   /** A log line was kept: write it with the next write. */
   readonly logged: Effect.Effect<void>
   /** Stop the periodic writer, then write the latest value (and log lines) not written yet. */
@@ -92,27 +94,58 @@ const active = (
   }
 }
 
+/**
+ * A job's progress writer. Made with every job's run, so it is one object
+ * and nothing else until the first report or kept log line (its parts and
+ * fiber are made then).
+ */
+class Writer implements ProgressWriter {
+  private parts: ReturnType<typeof active> | undefined
+  private closed = false
+  constructor(
+    private readonly store: JobStoreShape,
+    private readonly lease: Lease,
+    private readonly progressMs: number,
+    private readonly stopper: Stopper,
+    private readonly logs: LogBuffer
+  ) {}
+
+  private use() {
+    return (this.parts ??= active(this.store, this.lease, this.progressMs, this.stopper, this.logs))
+  }
+
+  /** Whether a report or a log line made the writer's parts: then `close` may have something to write. */
+  get used(): boolean {
+    return this.parts !== undefined
+  }
+
+  report(percent: number, message?: string): Effect.Effect<void> {
+    return Effect.suspend(() => (this.closed ? Effect.void : this.use().report(percent, message)))
+  }
+
+  get logged(): Effect.Effect<void> {
+    return Effect.suspend(() => (this.closed ? Effect.void : this.use().dirty))
+  }
+
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.closed = true
+      return this.parts ? this.parts.close : Effect.void
+    })
+  }
+
+  get dispose(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.closed = true
+      return this.parts ? this.parts.dispose : Effect.void
+    })
+  }
+}
+
 export const make = (
   store: JobStoreShape,
   lease: Lease,
   progressMs: number,
   stopper: Stopper,
   logs: LogBuffer
-): ProgressWriter => {
-  // a job that reports no progress and keeps no log line costs this closure and nothing else
-  let parts: ReturnType<typeof active> | undefined
-  let closed = false
-  const use = () => (parts ??= active(store, lease, progressMs, stopper, logs))
-  return {
-    report: (percent, message) => Effect.suspend(() => (closed ? Effect.void : use().report(percent, message))),
-    logged: Effect.suspend(() => (closed ? Effect.void : use().dirty)),
-    close: Effect.suspend(() => {
-      closed = true
-      return parts ? parts.close : Effect.void
-    }),
-    dispose: Effect.suspend(() => {
-      closed = true
-      return parts ? parts.dispose : Effect.void
-    })
-  }
-}
+): ProgressWriter => new Writer(store, lease, progressMs, stopper, logs)

@@ -27,11 +27,11 @@ export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
       yield* Fiber.interrupt(parts.loop)
       yield* Fiber.interrupt(parts.recovery)
       if (parts.prune) yield* Fiber.interrupt(parts.prune)
-      const all = () => Fiber.awaitAll([...state.running.values()].flatMap((r) => (r.done ? [r.done] : [])))
-      const finished = yield* all().pipe(Effect.timeoutOption(state.settings.graceMs))
+      // every job's run ends by leaving `running` (settled, released or dropped)
+      const finished = yield* state.drained.pipe(Effect.timeoutOption(state.settings.graceMs))
       if (Option.isNone(finished)) {
         yield* Effect.forEach([...state.running.values()], (r) => r.stop("shutdown"), { discard: true })
-        yield* all()
+        yield* state.drained
       }
       yield* Fiber.interrupt(parts.listener)
       yield* Fiber.interrupt(parts.completer)

@@ -9,7 +9,7 @@
  */
 import { hostname } from "node:os"
 import { Duration, Effect, Queue } from "effect"
-import type { Context, Fiber } from "effect"
+import type { Context } from "effect"
 import type { JobRecord } from "../../Job.js"
 import type * as JobDefinition from "../../JobDefinition.js"
 import type { JobStoreShape } from "../../JobStore.js"
@@ -20,11 +20,10 @@ import type { StopReason } from "./cancellation.js"
 /** A job this runner holds. */
 export interface Running {
   readonly job: JobRecord
-  /** Interrupt the handler for this reason (the first reason wins). */
-  readonly stop: (reason: StopReason) => Effect.Effect<void>
+  /** Interrupt the handler for this reason (the first reason wins). Called as a method. */
+  stop(reason: StopReason): Effect.Effect<void>
   /** Heartbeat now rather than at the next period: learns of a cancel request that was not announced. */
-  readonly beatNow: () => void
-  done?: Fiber.Fiber<void>
+  beatNow(): void
   /** When the lease keeper heartbeats this job next (0: at once). */
   nextBeatAt: number
   /** A heartbeat of this job is in flight. */
@@ -57,6 +56,10 @@ export interface RunnerState {
   readonly wake: () => void
   /** Set once shutdown begins: claim no more. */
   stopping: boolean
+  /** A job's run is over (settled or dropped): forget it, wake the claim loop and whoever waits for {@link drained}. */
+  readonly release: (id: string) => void
+  /** Succeeds once this runner holds no job (at once when it holds none now). */
+  readonly drained: Effect.Effect<void>
   readonly log: (message: string, job: JobRecord, extra?: Record<string, unknown>) => Effect.Effect<void>
 }
 
@@ -88,14 +91,33 @@ export const make = (
     const resolved = settings(options, definitions)
     const wakes = yield* Queue.sliding<void>(1)
     const workerId = resolved.workerId
+    const running = new Map<string, Running>()
+    const wake = () => Queue.offerUnsafe(wakes, undefined)
+    // resumed when `running` becomes empty (shutdown waits for the jobs it holds this way)
+    const waiters = new Set<() => void>()
     const state: RunnerState = {
       store,
       settings: resolved,
       definitions,
       services,
-      running: new Map(),
-      wake: () => Queue.offerUnsafe(wakes, undefined),
+      running,
+      wake,
       stopping: false,
+      release: (id) => {
+        running.delete(id)
+        wake()
+        if (running.size === 0 && waiters.size > 0) {
+          const all = [...waiters]
+          waiters.clear()
+          for (const w of all) w()
+        }
+      },
+      drained: Effect.callback<void>((resume) => {
+        if (running.size === 0) return resume(Effect.void)
+        const w = () => resume(Effect.void)
+        waiters.add(w)
+        return Effect.sync(() => waiters.delete(w))
+      }),
       log: (message, job, extra = {}) =>
         Effect.logDebug(message).pipe(
           Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts, workerId, ...extra })
