@@ -1,6 +1,6 @@
 /**
  * The admin verbs of the store on PostgreSQL (core's `AdminStore`, rules
- * 16–20), over the tables and indexes of migrations 0007, 0012, 0016 and 0018.
+ * 16–20), over the tables and indexes of migrations 0007, 0012, 0016 and 0021.
  * Every read is bounded: keyset pages (`AdminList.ts`); counts capped
  * per status (`limit cap + 1` under the count, never a `count(*)` over the
  * table) read from the index alone; the oldest waiting job by a loose index
@@ -17,13 +17,15 @@ import type { JobStatus } from "@jobtrack/core"
 import { sql } from "kysely"
 import type { RawBuilder } from "kysely"
 import type { JobRow } from "../Rows.js"
-import { condition } from "./AdminFilter.js"
+import { condition, pairs } from "./AdminFilter.js"
 import { list } from "./AdminList.js"
 import { series } from "./AdminSeries.js"
 import { recording as recordingIn } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
 const iso = (ms: number) => new Date(ms).toISOString()
+/** More (queue, type) pairs than this: counted by the status index with a filter instead. */
+const maxPairs = 64
 const clampLimit = (n: number, max: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
 
 interface AuditRow {
@@ -110,15 +112,37 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
       Effect.gen(function*() {
         const limit = clampLimit(cap ?? 10_000, 1_000_000)
         const cond = condition(filter)
+        // a queue or a type: its (queue, type) pairs first (a loose scan of the index on
+        // (queue, type, status, created_at, id), migration 0021), each status then counted as a
+        // merge of the pairs' ranges, which reads the newest cap + 1 and stops
+        const prefix = pairs(jobs, filter)
+        const found = prefix === undefined
+          ? undefined
+          : yield* run("adminCounts", sql<{ queue: string; type: string }>`${prefix} select queue, type from pairs`)
         // per status: the newest cap + 1 matching jobs counted, read from the index on
         // (status, created_at, id) that carries queue, type and owner (migration 0012); the
         // statuses are counted side by side (separate statements: separate backends)
-        const per = (status: JobStatus) =>
-          run("adminCounts", sql<{ queue: string; type: string; status: JobStatus; n: string | number }>`
+        const per = (status: JobStatus) => {
+          type Row = { queue: string; type: string; status: JobStatus; n: string | number }
+          if (found !== undefined && found.length <= maxPairs) {
+            if (found.length === 0) return Effect.succeed<ReadonlyArray<Row>>([])
+            const ranges = found.map((p) =>
+              sql`(select queue, type, created_at, id from ${jobs}
+                where queue = ${p.queue} and type = ${p.type} and status = ${status} and ${cond}
+                order by created_at desc, id desc limit ${limit + 1})`
+            )
+            return run("adminCounts", sql<Row>`
+              select queue, type, ${status}::text as status, count(*) as n from (
+                select queue, type from (${sql.join(ranges, sql` union all `)}) k
+                order by created_at desc, id desc limit ${limit + 1}
+              ) x group by queue, type`)
+          }
+          return run("adminCounts", sql<Row>`
             select queue, type, ${status}::text as status, count(*) as n from (
               select queue, type from ${jobs} where status = ${status} and ${cond}
               order by created_at desc, id desc limit ${limit + 1}
             ) x group by queue, type`)
+        }
         const rows = (yield* Effect.forEach(Job.statuses, per, { concurrency: 3 })).flat()
         const totals = new Map<string, number>()
         for (const r of rows) totals.set(r.status, (totals.get(r.status) ?? 0) + Number(r.n))

@@ -35,3 +35,39 @@ export const condition = (f: AdminStore.AdminFilter): RawBuilder<unknown> => {
   if (f.errorContains !== undefined) w.push(sql`error_message ilike ${`%${escapeLike(f.errorContains)}%`}`)
   return sql.join(w, sql` and `)
 }
+
+/**
+ * For a filter naming a queue or a type: a `with recursive` clause defining
+ * `pairs(queue, type)`, the (queue, type) values whose ranges of
+ * `jobs_admin_queue_type_created (queue, type, status, created_at, id)`
+ * (migration 0021) hold every job the filter can match. A queue and a type:
+ * that pair. A type: every queue, found by a loose scan of the index's first
+ * column (one descent per distinct queue; a queue without the type is an
+ * empty range). A queue: that queue's types, by a loose scan of its range.
+ * Undefined when the filter names neither.
+ *
+ * @since 0.3.0
+ * @category sql
+ */
+export const pairs = (jobs: RawBuilder<unknown>, f: Pick<AdminStore.AdminFilter, "queue" | "type">): RawBuilder<unknown> | undefined => {
+  if (f.queue !== undefined && f.type !== undefined) {
+    return sql`with pairs(queue, type) as (select ${f.queue}::text, ${f.type}::text)`
+  }
+  if (f.type !== undefined) {
+    return sql`with recursive queues(queue) as (
+        (select queue from ${jobs} order by queue limit 1)
+        union all
+        select (select j.queue from ${jobs} j where j.queue > q.queue order by j.queue limit 1)
+        from queues q where q.queue is not null
+      ), pairs(queue, type) as (select queue, ${f.type}::text from queues where queue is not null)`
+  }
+  if (f.queue !== undefined) {
+    return sql`with recursive types(type) as (
+        (select type from ${jobs} where queue = ${f.queue} order by type limit 1)
+        union all
+        select (select j.type from ${jobs} j where j.queue = ${f.queue} and j.type > t.type order by j.type limit 1)
+        from types t where t.type is not null
+      ), pairs(queue, type) as (select ${f.queue}::text, type from types where type is not null)`
+  }
+  return undefined
+}

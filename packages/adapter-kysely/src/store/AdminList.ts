@@ -9,10 +9,10 @@
  * only as many keys of each as the page takes; a filter on queue, type,
  * owner or creation time is read from the index alone (its include
  * columns), and the page's rows are then read by id. With a filter on type
- * or queue the planner reads each status's range from
- * `jobs_admin_type_created (type, status, created_at, id)` or
- * `jobs_admin_queue_created (queue, status, created_at, id)` instead
- * (migration 0018), so a value with few jobs or none stops at once too. A filter on owner,
+ * or queue the ranges are those of each (queue, type, status) of
+ * `jobs_admin_queue_type_created (queue, type, status, created_at, id)`
+ * (migration 0021; the pairs found by a loose scan, `AdminFilter.pairs`),
+ * each stopped at the page, so a value with few jobs or none stops at once too. A filter on owner,
  * ids or key is one statement instead, served by those columns' indexes. That index serves the per-status counts as well, so
  * there is no second index on `(created_at, id)` for every job to write
  * (migration 0016). By finish time the page is a scan of
@@ -27,7 +27,7 @@ import { sql } from "kysely"
 import type { RawBuilder } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
-import { condition } from "./AdminFilter.js"
+import { condition, pairs } from "./AdminFilter.js"
 import type { StoreContext } from "./Context.js"
 
 const clampLimit = (n: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), 500)
@@ -76,11 +76,29 @@ export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["a
       // and only a branch's own order by makes it an ordered index scan the merge can stop.
       // The ranges pick keys only, so a filter on queue, type, owner or creation time is
       // read from the index alone (its include columns), then the page's rows by id.
-      const ranges = statuses.map((s) => sql`(select created_at, id from ${jobs} where status = ${s} and ${where} ${page})`)
-      query = sql<JobRow>`
-        select j.* from (select created_at, id from (${sql.join(ranges, sql` union all `)}) k ${page}) p
-        join ${jobs} j on j.id = p.id
-        order by p.created_at ${dir}, p.id ${dir}`
+      const prefix = pairs(jobs, filter)
+      if (prefix !== undefined) {
+        // a queue or a type: one range per (queue, type, status) of the index on those
+        // (migration 0021), each ordered and stopped at the page, the few ranges' keys sorted
+        query = sql<JobRow>`
+          ${prefix}
+          select j.* from (
+            select r.created_at, r.id from pairs v cross join unnest(${statuses}::text[]) as st(status)
+              cross join lateral (
+                select created_at, id from ${jobs}
+                where queue = v.queue and type = v.type and status = st.status and ${where} ${page}
+              ) r
+            order by r.created_at ${dir}, r.id ${dir} limit ${n + 1}
+          ) p
+          join ${jobs} j on j.id = p.id
+          order by p.created_at ${dir}, p.id ${dir}`
+      } else {
+        const ranges = statuses.map((s) => sql`(select created_at, id from ${jobs} where status = ${s} and ${where} ${page})`)
+        query = sql<JobRow>`
+          select j.* from (select created_at, id from (${sql.join(ranges, sql` union all `)}) k ${page}) p
+          join ${jobs} j on j.id = p.id
+          order by p.created_at ${dir}, p.id ${dir}`
+      }
     } else {
       query = sql<JobRow>`select * from ${jobs} where ${where} ${page}`
     }
