@@ -34,6 +34,28 @@ describe("async handlers (run)", () => {
       assert.deepStrictEqual(seen, [1])
     }))
 
+  it.live("an async handler may take its context apart (`{ progress, log, signal }`); a plain value is its result", () =>
+    Effect.gen(function*() {
+      const apart = JobDefinition.make({
+        type: "apart",
+        payload: Empty,
+        run: async (_, { attempt, log, progress, signal }) => {
+          await progress(70, "most of it")
+          log("done soon")
+          return { attempt, aborted: signal.aborted }
+        }
+      })
+      const plain = JobDefinition.make({ type: "plain", payload: Empty, run: (_, { id }) => id.length })
+      const { tracker } = yield* setup([apart, plain], { progressInterval: "1 millis" })
+      const a = (yield* tracker.enqueue(apart, {})).job
+      const b = (yield* tracker.enqueue(plain, {})).job
+      const va = yield* waitFor(tracker, a.id, (v) => v.status === "completed")
+      const vb = yield* waitFor(tracker, b.id, (v) => v.status === "completed")
+      assert.deepStrictEqual(va.result, { attempt: 1, aborted: false })
+      assert.strictEqual(va.progressMessage, "most of it")
+      assert.strictEqual(vb.result, b.id.length)
+    }))
+
   it.live("a FatalError thrown by an async handler fails after 1 attempt; an error marked fatal too", () =>
     Effect.gen(function*() {
       const runs: Record<string, number> = { fatal: 0, marked: 0 }

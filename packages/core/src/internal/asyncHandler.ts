@@ -6,7 +6,7 @@
  * aborts on cancel, timeout, shutdown and lease loss.
  */
 import { Effect, Exit } from "effect"
-import type { Cause } from "effect"
+import type { Cause, Context } from "effect"
 import type { AsyncJobContext, JobContext } from "../JobContext.js"
 import { FatalError, isFatal } from "../JobError.js"
 
@@ -26,37 +26,99 @@ const rejection = (cause: Cause.Cause<unknown>): unknown => {
   return new DOMException("The job attempt was stopped", "AbortError")
 }
 
-export const fromAsync = <P, A>(run: (payload: P, context: AsyncJobContext) => Promise<A> | A) =>
-(payload: P, ctx: JobContext): Effect.Effect<A, unknown> =>
-  Effect.gen(function*() {
-    const services = yield* Effect.context<never>()
-    const runSync = Effect.runSyncWith(services)
-    const runExit = Effect.runPromiseExitWith(services)
-    const settled = async <A>(effect: Effect.Effect<A, unknown>): Promise<A> => {
-      const exit = await runExit(effect, { signal: ctx.signal })
+/**
+ * The async handler's context: one object per attempt; its functions are
+ * made when the handler first reads them (destructuring still gives working
+ * functions), `signal` is the attempt's (made when first read).
+ */
+class AsyncContext implements AsyncJobContext {
+  readonly id: string
+  readonly type: string
+  readonly attempt: number
+  readonly maxAttempts: number
+  readonly owner: string | null
+  readonly key: string | null
+  private made: {
+    runSync?: <A>(effect: Effect.Effect<A, unknown>) => A
+    progress?: AsyncJobContext["progress"]
+    log?: AsyncJobContext["log"]
+    step?: AsyncJobContext["step"]
+    sleep?: AsyncJobContext["sleep"]
+  } | undefined
+
+  constructor(private readonly ctx: JobContext, private readonly services: Context.Context<never>) {
+    this.id = ctx.id
+    this.type = ctx.type
+    this.attempt = ctx.attempt
+    this.maxAttempts = ctx.maxAttempts
+    this.owner = ctx.owner
+    this.key = ctx.key
+  }
+
+  private get fns() {
+    return (this.made ??= {})
+  }
+
+  private get runSync() {
+    return (this.fns.runSync ??= Effect.runSyncWith(this.services))
+  }
+
+  /** Run `effect` as the attempt's, rejecting as a step does (see `rejection`); stopped with the attempt. */
+  private settled<A>(effect: Effect.Effect<A, unknown>): Promise<A> {
+    return Effect.runPromiseExitWith(this.services)(effect, { signal: this.ctx.signal }).then((exit) => {
       if (Exit.isSuccess(exit)) return exit.value
       throw rejection(exit.cause)
-    }
-    const context: AsyncJobContext = {
-      id: ctx.id,
-      type: ctx.type,
-      attempt: ctx.attempt,
-      maxAttempts: ctx.maxAttempts,
-      owner: ctx.owner,
-      key: ctx.key,
-      signal: ctx.signal,
-      progress: (percent, message) => {
-        // recording is synchronous (the write is coalesced by the runner)
-        runSync(ctx.progress(percent, message))
-        return Promise.resolve()
-      },
-      log: (message, fields) => runSync(ctx.log(message, fields)),
-      step: (name, work, options) =>
-        settled(ctx.step(name, Effect.tryPromise({ try: () => Promise.resolve().then(work), catch: (u) => u }), options)),
-      sleep: (duration) => settled(ctx.sleep(duration))
-    }
-    return yield* Effect.tryPromise({
-      try: () => Promise.resolve().then(() => run(payload, context)),
-      catch: fromThrown
     })
+  }
+
+  get signal(): AbortSignal {
+    return this.ctx.signal
+  }
+
+  get progress(): AsyncJobContext["progress"] {
+    const { ctx, runSync } = this
+    return (this.fns.progress ??= (percent, message) => {
+      // recording is synchronous (the write is coalesced by the runner)
+      runSync(ctx.progress(percent, message))
+      return Promise.resolve()
+    })
+  }
+
+  get log(): AsyncJobContext["log"] {
+    const { ctx, runSync } = this
+    return (this.fns.log ??= (message, fields) => runSync(ctx.log(message, fields)))
+  }
+
+  get step(): AsyncJobContext["step"] {
+    const ctx = this.ctx
+    return (this.fns.step ??= (name, work, options) =>
+      this.settled(ctx.step(name, Effect.tryPromise({ try: () => Promise.resolve().then(work), catch: (u) => u }), options)))
+  }
+
+  get sleep(): AsyncJobContext["sleep"] {
+    const ctx = this.ctx
+    return (this.fns.sleep ??= (duration) => this.settled(ctx.sleep(duration)))
+  }
+}
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+/**
+ * The Effect handler that runs `run`: called at once on the attempt's fiber;
+ * a synchronous throw, a rejection or a returned value settle the attempt as
+ * a throw, a rejection or a resolved promise would.
+ */
+export const fromAsync = <P, A>(run: (payload: P, context: AsyncJobContext) => Promise<A> | A) =>
+(payload: P, ctx: JobContext): Effect.Effect<A, unknown> =>
+  Effect.withFiber((fiber) => {
+    let out: Promise<A> | A
+    try {
+      out = run(payload, new AsyncContext(ctx, fiber.context))
+    } catch (u) {
+      return Effect.fail(fromThrown(u))
+    }
+    if (!isThenable(out)) return Effect.succeed(out)
+    const promise = out
+    return Effect.tryPromise({ try: () => Promise.resolve(promise), catch: fromThrown })
   })

@@ -92,7 +92,10 @@ export const make = (
     const wakes = yield* Queue.sliding<void>(1)
     const workerId = resolved.workerId
     const running = new Map<string, Running>()
-    const wake = () => Queue.offerUnsafe(wakes, undefined)
+    // a wake already waiting to be taken stands for this one too (no offer, no allocation)
+    const wake = () => {
+      if (Queue.sizeUnsafe(wakes) === 0) Queue.offerUnsafe(wakes, undefined)
+    }
     // resumed when `running` becomes empty (shutdown waits for the jobs it holds this way)
     const waiters = new Set<() => void>()
     const state: RunnerState = {
