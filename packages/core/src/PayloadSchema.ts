@@ -189,12 +189,28 @@ export const validateSync = (
   prefix: ReadonlyArray<string | number> = []
 ): Validated | undefined => (isCodec(schema) ? validateCodecSync(schema, input, prefix) : undefined)
 
+/** A codec's synchronous decoder and encoder, built once per schema (a batch reuses them per item). */
+const syncCodecs = new WeakMap<Codec, {
+  readonly decode: ReturnType<typeof Schema.decodeUnknownResult>
+  readonly encode: ReturnType<typeof Schema.encodeUnknownResult>
+}>()
+const syncCodec = (schema: Codec) => {
+  let c = syncCodecs.get(schema)
+  if (c === undefined) {
+    c = { decode: Schema.decodeUnknownResult(schema), encode: Schema.encodeUnknownResult(schema) }
+    syncCodecs.set(schema, c)
+  }
+  return c
+}
+const allErrors = { errors: "all" } as const
+
 /** An Effect Schema decoded and encoded synchronously; `undefined` when it has asynchronous parts. */
 const validateCodecSync = (schema: Codec, input: unknown, prefix: ReadonlyArray<string | number>): Validated | undefined => {
   try {
-    const decoded = Schema.decodeUnknownResult(schema)(input, { errors: "all" })
+    const codec = syncCodec(schema)
+    const decoded = codec.decode(input, allErrors)
     if (decoded._tag === "Failure") return invalid(codecIssues(decoded.failure, prefix))
-    const encoded = Schema.encodeUnknownResult(schema)(decoded.success, { errors: "all" })
+    const encoded = codec.encode(decoded.success, allErrors)
     if (encoded._tag === "Failure") return invalid(codecIssues(encoded.failure, prefix))
     return { _tag: "Valid", value: decoded.success, stored: encoded.success }
   } catch {

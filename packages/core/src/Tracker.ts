@@ -154,6 +154,12 @@ export interface TrackerOptions {
  */
 export class Tracker extends Context.Service<Tracker, TrackerShape>()("@jobtrack/core/Tracker") {}
 
+/** An item without options (the usual case in a batch): nothing to check. */
+const noOptions: EnqueueOptions<unknown> = Object.freeze({})
+const noIssues: ReadonlyArray<Issue> = Object.freeze([])
+const noPrefix: ReadonlyArray<string | number> = Object.freeze([])
+const payloadPath: ReadonlyArray<string | number> = Object.freeze(["payload"])
+
 const checkOptions = (options: EnqueueOptions<unknown>): Array<Issue> => {
   const issues: Array<Issue> = []
   const text = (name: "owner" | "key", value: unknown, max: number) => {
@@ -220,25 +226,30 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
         ? Effect.map(store.queuePosition(job.id), (place) => ({ ...job, ...QueuePosition.fields(place) }))
         : Effect.succeed({ ...job, ...QueuePosition.fields(null) })
 
-    /** The job to insert for a validated item, or every issue found. */
+    /**
+     * The job to insert for a validated item, or every issue found. `runNow` is
+     * the batch's one Date for jobs without a run time or delay (record times
+     * are never mutated, so the jobs of a batch share it).
+     */
     const toNewJob = (
       def: JobDefinition.Any,
       validated: PayloadSchema.Validated,
       opts: EnqueueOptions<unknown>,
-      now: number,
+      runNow: Date,
       prefix: ReadonlyArray<string | number>
     ): NewJob | Array<Issue> => {
-      const issues = [
-        ...(validated._tag === "Invalid"
-          ? validated.issues
-          // what no store can hold is bad input, refused here for every store
-          : Storable.jsonIssues(validated.stored, [...prefix, "payload"])),
-        ...checkOptions(opts).map((i) => ({ ...i, path: [...prefix, ...i.path] }))
-      ]
-      if (validated._tag === "Invalid" || issues.length > 0) return issues
+      const optionIssues = opts === noOptions ? noIssues : checkOptions(opts)
+      // what no store can hold is bad input, refused here for every store
+      const payloadIssues = validated._tag === "Invalid"
+        ? validated.issues
+        : Storable.jsonIssues(validated.stored, prefix.length === 0 ? payloadPath : [...prefix, "payload"])
+      if (validated._tag === "Invalid" || payloadIssues.length > 0 || optionIssues.length > 0) {
+        return [...payloadIssues, ...optionIssues.map((i) => ({ ...i, path: [...prefix, ...i.path] }))]
+      }
       const owner = opts.owner ?? null
       const key = opts.key ?? null
-      const runAt = opts.runAt ?? new Date(now + (opts.delay === undefined ? 0 : Duration.toMillis(opts.delay)))
+      const runAt = opts.runAt ??
+        (opts.delay === undefined ? runNow : new Date(runNow.getTime() + Duration.toMillis(opts.delay)))
       return {
         id: JobId.make(),
         type: def.type,
@@ -259,22 +270,23 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
       items: ReadonlyArray<{ readonly payload: unknown; readonly options?: EnqueueOptions<unknown> | undefined }>
     ) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const prefix = (i: number) => (items.length === 1 ? [] : [i])
+        const runNow = new Date(yield* Clock.currentTimeMillis)
+        const single = items.length === 1
+        const prefix = (i: number) => (single ? noPrefix : [i])
         // validated in a plain loop when the schema is synchronous (no Effect per item), else
         // every item as an Effect (ids stay in item order either way)
         let prepared: Array<NewJob | Array<Issue>> = []
         for (let i = 0; i < items.length; i++) {
           const item = items[i]!
-          const validated = PayloadSchema.validateSync(def.payload, item.payload, [...prefix(i), "payload"])
+          const validated = PayloadSchema.validateSync(def.payload, item.payload, single ? payloadPath : [i, "payload"])
           if (validated === undefined) break
-          prepared.push(toNewJob(def, validated, item.options ?? {}, now, prefix(i)))
+          prepared.push(toNewJob(def, validated, item.options ?? noOptions, runNow, prefix(i)))
         }
         if (prepared.length < items.length) {
           prepared = yield* Effect.forEach(items, (item, i) =>
             Effect.map(
               PayloadSchema.validate(def.payload, item.payload, [...prefix(i), "payload"]),
-              (validated) => toNewJob(def, validated, item.options ?? {}, now, prefix(i))
+              (validated) => toNewJob(def, validated, item.options ?? noOptions, runNow, prefix(i))
             ))
         }
         const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
