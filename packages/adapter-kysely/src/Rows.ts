@@ -53,6 +53,18 @@ export interface JobRow {
 
 const date = (d: Date | string | null): Date | null => (d === null ? null : d instanceof Date ? d : new Date(d))
 
+/** The errors of a job with none (a claimed job's, nearly always): shared, never written to. */
+const noErrors: ReadonlyArray<AttemptError> = Object.freeze([])
+
+const attemptError = (e: JobRow["errors"][number]): AttemptError => ({
+  attempt: e.attempt,
+  message: e.message,
+  at: new Date(e.at),
+  ...(e.startedAt == null ? {} : { startedAt: new Date(e.startedAt) }),
+  ...(e.worker == null ? {} : { worker: e.worker }),
+  ...(e.stack == null ? {} : { stack: e.stack })
+})
+
 /**
  * @since 0.1.0
  * @category constructors
@@ -67,14 +79,7 @@ export const toRecord = (row: JobRow): JobRecord => ({
   progress: Number(row.progress),
   progressMessage: row.progress_message,
   errorMessage: row.error_message,
-  errors: row.errors.map((e): AttemptError => ({
-    attempt: e.attempt,
-    message: e.message,
-    at: new Date(e.at),
-    ...(e.startedAt == null ? {} : { startedAt: new Date(e.startedAt) }),
-    ...(e.worker == null ? {} : { worker: e.worker }),
-    ...(e.stack == null ? {} : { stack: e.stack })
-  })),
+  errors: row.errors.length === 0 ? noErrors : row.errors.map(attemptError),
   attempts: row.attempts,
   maxAttempts: row.max_attempts,
   priority: row.priority,

@@ -93,8 +93,12 @@ const decoder = (schema: PayloadSchema.PayloadSchema): Plan["decode"] => {
 
 const allErrors = { errors: "all" } as const
 
+const resultPath = ["result"] as const
+
 const stored = (value: unknown): Effect.Effect<Json, FatalError> => {
-  const unstorable = Storable.jsonIssues(value, ["result"])
+  // most results are nothing, or a flag: storable as they are
+  if (value === undefined || value === null || typeof value === "boolean") return Effect.succeed(value as Json)
+  const unstorable = Storable.jsonIssues(value, resultPath)
   return unstorable.length > 0
     ? Effect.fail(new FatalError({ message: `result cannot be stored: ${PayloadSchema.describe(unstorable)}` }))
     : Effect.succeed(value as Json)
@@ -164,12 +168,11 @@ export const make = (
   abort: LazyAbort,
   stoppedByRunner: () => boolean
 ): Effect.Effect<Json, unknown, unknown> => {
-  const plan = planOf(def)
-  const decoded = plan.decode(payload)
-  const run = (value: unknown) => Effect.flatMap(def.handler(value, context), plan.finish)
+  const { decode, finish } = planOf(def)
+  const decoded = decode(payload)
   const attempt: Effect.Effect<Json, unknown, unknown> = decoded === undefined
-    ? Effect.flatMap(validatedPayload(def, payload), run)
-    : Effect.suspend(() => run(decoded.value))
+    ? Effect.flatMap(validatedPayload(def, payload), (value) => Effect.flatMap(def.handler(value, context), finish))
+    : Effect.suspend(() => Effect.flatMap(def.handler(decoded.value, context), finish))
   const timeout = def.timeout
   if (timeout === undefined) return attempt
   return attempt.pipe(

@@ -49,6 +49,8 @@ interface Launcher {
   readonly handlers: Context.Context<never>
   /** The log annotations in force before the job's own. */
   readonly annotations: Readonly<Record<string, unknown>>
+  /** There are some. */
+  readonly annotated: boolean
   readonly clock: Clock.Clock
   /** The observer of every attempt when nothing observes them (no Effect needed to make it). */
   readonly quiet: Telemetry.AttemptObserver | undefined
@@ -68,6 +70,7 @@ const launcherOf = (state: RunnerState, parent: Fiber.Fiber<unknown, unknown>): 
       parent: context,
       handlers: Context.merge(context, state.services),
       annotations: Context.get(context, References.CurrentLogAnnotations),
+      annotated: Object.keys(Context.get(context, References.CurrentLogAnnotations)).length > 0,
       clock: Context.get(context, Clock.Clock),
       quiet: Telemetry.quietIn(context, state.settings.workerId),
       debug: Telemetry.debugIn(context)
@@ -122,7 +125,9 @@ class Run extends Stopper implements Running, JobContext.Source {
     const { def, job, launcher, observer } = this
     const context = JobContext.make(this)
     const attempt = Attempt.make(def, job.payload, context, this.abort, () => this.reason !== null)
-    const annotations = { ...launcher.annotations, jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }
+    const annotations = launcher.annotated || observer.active
+      ? { ...launcher.annotations, jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }
+      : { jobId: job.id, type: job.type, attempt: job.attempts }
     const handler = Effect.runForkWith(Context.add(launcher.handlers, References.CurrentLogAnnotations, annotations))(
       (observer.active ? observer.within(attempt) : attempt) as Effect.Effect<Json, unknown>
     )
