@@ -20,9 +20,20 @@
  *   HISTORY_KEEP=1 …   keep the loaded schemas for the next run (a 10,000,000 load takes minutes)
  *   HISTORY_VACUUM=1 … a plain VACUUM (no ANALYZE) of every size's table before each drain: what
  *                      autovacuum does between drains with migration 0009's churn-based threshold
- *                      (20,000 dead rows; one drain leaves 20,000), on a server where it is off
+ *                      (20,000 dead rows; one drain leaves 20,000), on a server where it is off.
+ *                      The default when the server runs without autovacuum (as the bench machine
+ *                      does): without it nothing ever removes the dead index entries of earlier
+ *                      drains from the tables with history, while the empty table is truncated
+ *                      before each of its drains. HISTORY_VACUUM=0: no VACUUM at all
  *   HISTORY_VACUUM=index … the same with `index_cleanup on`: the index passes too, which a vacuum
  *                      skips while fewer than 2 % of the table's pages have dead rows
+ *   HISTORY_RELOPTIONS="vacuum_index_cleanup = on" … storage parameters set on every size's table
+ *                      before the rounds (`alter table … set (…)`), e.g. to compare a table setting
+ *                      with HISTORY_VACUUM=1 (a plain VACUUM follows the table's setting)
+ *
+ * Each round prints every size's ratio to the same round's empty table (jobs/s and buffers per
+ * job), the time of the VACUUM before the drain and whether it cleaned the indexes; the summary
+ * gives the medians and the worst round.
  *
  * Run from bench/ after `pnpm run build`, one workload at a time, against a
  * database of your own (it uses all of the database's backends for its CPU figure).
@@ -40,8 +51,8 @@ const N = Number(process.env.BENCH_N ?? 10_000)
 const SIZES = (process.env.HISTORY_SIZES ?? "0,1000000").split(",").map((x) => Number(x.trim()))
 const ROUNDS = Number(process.env.HISTORY_ROUNDS ?? 3)
 const KEEP = process.env.HISTORY_KEEP === "1"
-const VACUUM = process.env.HISTORY_VACUUM === "1" || process.env.HISTORY_VACUUM === "index"
 const INDEX_CLEANUP = process.env.HISTORY_VACUUM === "index"
+const RELOPTIONS = process.env.HISTORY_RELOPTIONS
 
 const schemaOf = (size: number) => `bench_hist_${size}`
 
@@ -75,10 +86,24 @@ interface Round {
   readonly serverUs: number
   readonly buffers: number
   readonly workerUs: number
+  readonly vacuumMs: number
+  readonly vacuumIndexes: string
 }
 
 const main = async () => {
   const admin = new pg.Pool({ connectionString: url, max: 1 })
+  const autovacuum = (await admin.query<{ autovacuum: string }>("show autovacuum")).rows[0]!.autovacuum
+  const VACUUM = process.env.HISTORY_VACUUM === undefined
+    ? autovacuum === "off"
+    : process.env.HISTORY_VACUUM === "1" || process.env.HISTORY_VACUUM === "index"
+  console.log(
+    `autovacuum ${autovacuum}: ${VACUUM ? `a ${INDEX_CLEANUP ? "VACUUM (index_cleanup on)" : "plain VACUUM"} of each table before each drain` : "no VACUUM between drains"}`
+  )
+  // the VACUUM's report: did it clean the indexes or bypass them
+  let notices: Array<string> = []
+  admin.on("connect", (client) => {
+    client.on("notice", (n) => notices.push(n.message ?? ""))
+  })
   const backends = async () =>
     (await admin.query<{ pid: number }>(
       `select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`
@@ -115,11 +140,32 @@ const main = async () => {
     console.log(`${size.toLocaleString("en")}: loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
   }
 
+  if (RELOPTIONS) {
+    for (const size of SIZES) await admin.query(`alter table ${schemaOf(size)}.jobs set (${RELOPTIONS})`)
+  }
+  for (const size of SIZES) {
+    const r = await admin.query<{ reloptions: Array<string> | null }>(
+      `select reloptions from pg_class where oid = $1::regclass`, [`${schemaOf(size)}.jobs`]
+    )
+    console.log(`${size.toLocaleString("en")}: ${(r.rows[0]?.reloptions ?? []).join(", ")}`)
+  }
+
   const rounds = new Map<number, Array<Round>>(SIZES.map((s) => [s, []]))
   for (let round = 1; round <= ROUNDS; round++) {
     for (const size of SIZES) {
       if (size === 0) await admin.query(`truncate ${schemaOf(0)}.jobs cascade`)
-      if (VACUUM) await admin.query(`vacuum ${INDEX_CLEANUP ? "(index_cleanup on) " : ""}${schemaOf(size)}.jobs`)
+      let vacuumMs = 0
+      let vacuumIndexes = "-"
+      if (VACUUM) {
+        notices = []
+        const v0 = performance.now()
+        await admin.query(`vacuum (verbose${INDEX_CLEANUP ? ", index_cleanup on" : ""}) ${schemaOf(size)}.jobs`)
+        vacuumMs = performance.now() - v0
+        const text = notices.join("\n")
+        const pass = /index scan (?:bypassed|not needed|needed): \d+ pages from table \([\d.]+% of total\)/.exec(text)
+        const scans = /index scans: (\d+)/.exec(text)
+        vacuumIndexes = `${scans ? `index scans: ${scans[1]}` : "?"}${pass ? ` (${pass[0]})` : ""}`
+      }
       // every drain starts after a checkpoint, so none inherits another's WAL and dirty pages
       await admin.query("checkpoint")
       const result = await withStore(size, async (store) => {
@@ -162,13 +208,19 @@ const main = async () => {
           jobsPerSecond: N / secs,
           serverUs: (server * 1000) / N,
           buffers: (await buffers() - buffers0) / N,
-          workerUs: (worker.user + worker.system) / N
+          workerUs: (worker.user + worker.system) / N,
+          vacuumMs,
+          vacuumIndexes
         }
       })
       rounds.get(size)!.push(result)
+      const base0 = rounds.get(SIZES[0]!)![round - 1]!
       console.log(
-        `round ${round} ${size.toLocaleString("en").padStart(10)}: ${Math.round(result.jobsPerSecond).toLocaleString("en")} jobs/s, ` +
-          `server ${result.serverUs.toFixed(0)} µs/job, ${result.buffers.toFixed(1)} buffers/job, worker ${result.workerUs.toFixed(0)} µs/job`
+        `round ${round} ${size.toLocaleString("en").padStart(10)}: ${Math.round(result.jobsPerSecond).toLocaleString("en")} jobs/s ` +
+          `(${(result.jobsPerSecond / base0.jobsPerSecond).toFixed(2)}×), ` +
+          `server ${result.serverUs.toFixed(0)} µs/job, ${result.buffers.toFixed(1)} buffers/job ` +
+          `(${(result.buffers / base0.buffers).toFixed(2)}×), worker ${result.workerUs.toFixed(0)} µs/job` +
+          (VACUUM ? `; vacuum before: ${(result.vacuumMs / 1000).toFixed(1)} s, ${result.vacuumIndexes}` : "")
       )
     }
   }
@@ -186,6 +238,16 @@ const main = async () => {
         `(${(jps / median(base.map((x) => x.jobsPerSecond))).toFixed(2)}×), server ${srv.toFixed(0)} µs/job ` +
         `(${(srv / median(base.map((x) => x.serverUs))).toFixed(2)}×), ${buf.toFixed(1)} buffers/job ` +
         `(${(buf / median(base.map((x) => x.buffers))).toFixed(2)}×), worker ${wrk.toFixed(0)} µs/job`
+    )
+  }
+  // the worst round: each round against the same round's empty table
+  for (const size of ROUNDS > 0 ? SIZES.slice(1) : []) {
+    const r = rounds.get(size)!
+    const jps = r.map((x, i) => x.jobsPerSecond / base[i]!.jobsPerSecond)
+    const buf = r.map((x, i) => x.buffers / base[i]!.buffers)
+    console.log(
+      `${size.toLocaleString("en").padStart(10)} finished, by round: jobs/s ${jps.map((x) => x.toFixed(2)).join(", ")} ` +
+        `(worst ${Math.min(...jps).toFixed(2)}×); buffers/job ${buf.map((x) => x.toFixed(2)).join(", ")} (worst ${Math.max(...buf).toFixed(2)}×)`
     )
   }
   if (!KEEP) for (const size of SIZES) await admin.query(`drop schema if exists ${schemaOf(size)} cascade`)
