@@ -42,6 +42,7 @@ import { v0018 } from "./migrations/v0018.js"
 import { v0021 } from "./migrations/v0021.js"
 import { v0022 } from "./migrations/v0022.js"
 import { v0023 } from "./migrations/v0023.js"
+import { v0024 } from "./migrations/v0024.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -303,7 +304,8 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0018_console_type_queue_ranges", v0018(s)],
     ["jobtrack_0021_console_one_queue_type_index", v0021(s)],
     ["jobtrack_0022_notify_when_needed", v0022(s)],
-    ["jobtrack_0023_view_position_in_one_call", v0023(s)]
+    ["jobtrack_0023_view_position_in_one_call", v0023(s)],
+    ["jobtrack_0024_vacuum_index_cleanup", v0024(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**
