@@ -11,7 +11,8 @@
  *
  * @since 0.3.0
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
+import type { StandardSchemaV1 } from "effect/StandardSchema"
 import { JobDefinition, JobStore, RetryPolicy } from "@jobtrack/core"
 import type { AdminStore, Issue } from "@jobtrack/core"
 import * as ConsoleInput from "./ConsoleInput.js"
@@ -42,18 +43,71 @@ export const chunkSize = 1_000
  * @since 0.3.0
  * @category models
  */
-export const Payload = Schema.Struct({
-  action: Schema.String,
-  priority: Schema.optionalKey(Schema.Number),
-  filter: Schema.Record(Schema.String, Schema.String),
-  actor: Schema.String
+export type Payload = {
+  readonly action: string
+  readonly priority?: number
+  readonly filter: { readonly [field: string]: string }
+  readonly actor: string
+}
+
+/** A Standard Schema checked by `check` (which reports issues into the array it is given). */
+const standard = <A>(check: (u: unknown, issues: Array<StandardSchemaV1.Issue>) => A): StandardSchemaV1<A, A> => ({
+  "~standard": {
+    version: 1,
+    vendor: "jobtrack",
+    validate: (u) => {
+      const issues: Array<StandardSchemaV1.Issue> = []
+      const value = check(u, issues)
+      return issues.length === 0 ? { value } : { issues }
+    }
+  }
 })
 
+const record = (
+  u: unknown,
+  issues: Array<StandardSchemaV1.Issue>,
+  path: ReadonlyArray<string> = []
+): Readonly<Record<string, unknown>> => {
+  if (typeof u === "object" && u !== null && !Array.isArray(u)) return u as Readonly<Record<string, unknown>>
+  issues.push({ message: "Expected an object", path })
+  return {}
+}
+
+const field = (
+  o: Readonly<Record<string, unknown>>,
+  key: string,
+  type: "string" | "number",
+  issues: Array<StandardSchemaV1.Issue>
+) => {
+  if (typeof o[key] !== type) issues.push({ message: `Expected a ${type}`, path: [key] })
+}
+
 /**
+ * The payload's schema: a Standard Schema (an Effect Schema would load effect's
+ * Schema module with the package, for a job only the console runs).
+ *
  * @since 0.3.0
  * @category models
  */
-export type Payload = typeof Payload.Type
+export const Payload: StandardSchemaV1<Payload, Payload> = standard((u, issues) => {
+  const o = record(u, issues)
+  field(o, "action", "string", issues)
+  field(o, "actor", "string", issues)
+  if (o.priority !== undefined) field(o, "priority", "number", issues)
+  const filter = record(o.filter, issues, ["filter"])
+  for (const [k, v] of Object.entries(filter)) {
+    if (typeof v !== "string") issues.push({ message: "Expected a string", path: ["filter", k] })
+  }
+  return o as unknown as Payload
+})
+
+/** The job's result: how many jobs the action changed and skipped. */
+const Result = standard((u, issues) => {
+  const o = record(u, issues)
+  field(o, "applied", "number", issues)
+  field(o, "skipped", "number", issues)
+  return o as unknown as { readonly applied: number; readonly skipped: number }
+})
 
 /** Milliseconds encoded in a UUIDv7 job id. */
 const idTime = (id: string): number => parseInt(id.replaceAll("-", "").slice(0, 12), 16)
@@ -68,7 +122,7 @@ export const definition = JobDefinition.make({
   type,
   queue,
   payload: Payload,
-  result: Schema.Struct({ applied: Schema.Number, skipped: Schema.Number }),
+  result: Result,
   retry: RetryPolicy.exponential({ initial: "1 second", factor: 2, cap: "30 seconds", maxRetries: 5 }),
   handler: (payload, ctx) =>
     Effect.gen(function*() {

@@ -13,7 +13,6 @@
  * @since 0.3.0
  */
 import { Effect } from "effect"
-import { PrometheusMetrics } from "effect/observability"
 import Router from "@koa/router"
 import type { Context } from "koa"
 import { Telemetry } from "@jobtrack/core"
@@ -38,6 +37,13 @@ export interface MetricsRouterOptions {
 }
 
 const contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+/**
+ * Effect's Prometheus formatter, loaded on the first scrape: it links effect's
+ * HTTP server modules (about 40 files), which a host that never serves metrics
+ * should not load when it imports this package.
+ */
+const prometheus = () => import("effect/observability/PrometheusMetrics")
 
 /**
  * @example
@@ -85,7 +91,8 @@ export const metricsRouter = (options: MetricsRouterOptions): Router => {
     }
     ctx.set("Cache-Control", "no-store")
     ctx.type = contentType
-    ctx.body = await Effect.runPromise(PrometheusMetrics.format())
+    const { format } = await prometheus()
+    ctx.body = await Effect.runPromise(format())
   })
   return router
 }

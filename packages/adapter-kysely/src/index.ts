@@ -28,6 +28,22 @@ export {
 } from "./migrations.js"
 export type { Migration, MigrationResultSet } from "./migrations.js"
 export { PgliteDialect } from "./PgliteDialect.js"
-export { sqlMigrations } from "./sqlFiles.js"
-export type { SqlMigration } from "./sqlFiles.js"
+import type { SqlMigration } from "./sqlFiles.js"
+export type { SqlMigration }
+
+/**
+ * The migrations as plain SQL for a schema, for hosts on other migration
+ * tools (dbmate, Flyway, Prisma, psql). Loaded when called (it is no part of
+ * a store's import).
+ *
+ * @example
+ * ```ts
+ * import { sqlMigrations } from "@jobtrack/adapter-kysely"
+ *
+ * for (const m of await sqlMigrations("jobs")) console.log(m.name, m.up)
+ * ```
+ * @since 0.1.0
+ */
+export const sqlMigrations = async (schema = "jobtrack"): Promise<ReadonlyArray<SqlMigration>> =>
+  (await import("./sqlFiles.js")).sqlMigrations(schema)
 export type { PgliteDatabase } from "./PgliteDialect.js"

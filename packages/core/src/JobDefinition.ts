@@ -4,12 +4,13 @@
  *
  * @since 0.1.0
  */
-import { Duration, Option, Schema } from "effect"
+import { Duration, Option } from "effect"
 import type { Effect } from "effect"
 import type { AsyncJobContext, JobContext } from "./JobContext.js"
-import type * as PayloadSchema from "./PayloadSchema.js"
+import * as PayloadSchema from "./PayloadSchema.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import { fromAsync } from "./internal/asyncHandler.js"
+import * as EffectSchema from "./internal/effectSchema.js"
 
 /**
  * A schema payloads and results may use: an Effect Schema that decodes
@@ -171,10 +172,10 @@ const optionIssues = (options: CommonOptions<Codec, Codec>): Array<string> => {
  * @since 0.1.0
  * @category constructors
  */
-export function make<Payload extends Codec, Result extends Codec = typeof Schema.Unknown, E = never, R = never>(
+export function make<Payload extends Codec, Result extends Codec = PayloadSchema.Unknown, E = never, R = never>(
   options: Options<Payload, Result, E, R>
 ): JobDefinition<Payload, Result, E, R>
-export function make<Payload extends Codec, Result extends Codec = typeof Schema.Unknown>(
+export function make<Payload extends Codec, Result extends Codec = PayloadSchema.Unknown>(
   options: AsyncOptions<Payload, Result>
 ): JobDefinition<Payload, Result, unknown, never>
 export function make(
@@ -185,11 +186,15 @@ export function make(
   const hasRun = "run" in options && typeof options.run === "function"
   if (hasHandler === hasRun) issues.push("give exactly one of handler (an Effect) or run (an async function)")
   if (issues.length > 0) throw new TypeError(`job definition "${String(options.type)}": ${issues.join("; ")}`)
+  // effect's Schema module is loaded on first use: start now, so that the first enqueue finds it
+  if (PayloadSchema.isCodec(options.payload) || (options.result !== undefined && PayloadSchema.isCodec(options.result))) {
+    EffectSchema.preload()
+  }
   return {
     type: options.type,
     queue: options.queue ?? "default",
     payload: options.payload,
-    result: options.result ?? Schema.Unknown,
+    result: options.result ?? PayloadSchema.unknown,
     retry: options.retry ?? RetryPolicy.defaultPolicy,
     timeout: options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout),
     group: options.group,

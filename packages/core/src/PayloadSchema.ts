@@ -11,8 +11,10 @@
  *
  * @since 0.2.0
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Effect } from "effect"
+import type { Schema } from "effect"
 import type { StandardSchemaV1 } from "effect/StandardSchema"
+import * as EffectSchema from "./internal/effectSchema.js"
 import type { Issue } from "./JobError.js"
 
 /**
@@ -91,12 +93,38 @@ export type Validated =
   | { readonly _tag: "Invalid"; readonly issues: ReadonlyArray<Issue> }
 
 /**
+ * A result schema that accepts any value and stores it as it is: a job
+ * definition's result when it names none (what `Schema.Unknown` does, without
+ * loading effect's Schema module).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Unknown = StandardSchemaV1<unknown, unknown>
+
+/**
+ * The {@link Unknown} schema.
+ *
+ * @example
+ * ```ts
+ * import { PayloadSchema } from "@jobtrack/core"
+ *
+ * PayloadSchema.unknown["~standard"].validate({ any: "thing" }) // { value: { any: "thing" } }
+ * ```
+ * @since 0.3.0
+ * @category constructors
+ */
+export const unknown: Unknown = {
+  "~standard": { version: 1, vendor: "jobtrack", validate: (value) => ({ value }) }
+}
+
+/**
  * Whether a schema is an Effect Schema (else it is a Standard Schema).
  *
  * @since 0.2.0
  * @category guards
  */
-export const isCodec = (schema: PayloadSchema): schema is Codec => Schema.isSchema(schema)
+export const isCodec = (schema: PayloadSchema): schema is Codec => EffectSchema.isSchema(schema)
 
 /**
  * Whether a value is a Standard Schema V1.
@@ -108,7 +136,10 @@ export const isStandard = (u: unknown): u is Standard =>
   (typeof u === "object" || typeof u === "function") && u !== null && "~standard" in u &&
   typeof (u as Standard)["~standard"]?.validate === "function"
 
-const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+/** Effect Schema's issue formatter, made once its module is loaded. */
+let formatter: ((issue: unknown) => StandardSchemaV1.FailureResult) | undefined
+const formatIssues = (m: EffectSchema.Modules, issue: unknown) =>
+  (formatter ??= m.SchemaIssue.makeFormatterStandardSchemaV1() as (issue: unknown) => StandardSchemaV1.FailureResult)(issue)
 
 const segment = (p: PropertyKey | StandardSchemaV1.PathSegment): string | number => {
   const key = typeof p === "object" && p !== null && "key" in p ? p.key : p
@@ -118,9 +149,9 @@ const segment = (p: PropertyKey | StandardSchemaV1.PathSegment): string | number
 const fromStandard = (issues: ReadonlyArray<StandardSchemaV1.Issue>, prefix: ReadonlyArray<string | number>) =>
   issues.map((i): Issue => ({ path: [...prefix, ...(i.path ?? []).map(segment)], message: i.message }))
 
-const codecIssues = (error: unknown, prefix: ReadonlyArray<string | number>): ReadonlyArray<Issue> =>
-  Schema.isSchemaError(error)
-    ? fromStandard(formatIssues(error.issue).issues, prefix)
+const codecIssues = (m: EffectSchema.Modules, error: unknown, prefix: ReadonlyArray<string | number>): ReadonlyArray<Issue> =>
+  m.Schema.isSchemaError(error)
+    ? fromStandard(formatIssues(m, error.issue).issues, prefix)
     : [{ path: [...prefix], message: "could not be validated" }]
 
 /**
@@ -172,8 +203,9 @@ const invalid = (issues: ReadonlyArray<Issue>): Validated => ({ _tag: "Invalid",
 
 /**
  * {@link validate} without an Effect, for an Effect Schema without
- * asynchronous parts; `undefined` for any other schema (nothing was run:
- * use `validate`). What a batch enqueue takes per item when it can.
+ * asynchronous parts; `undefined` for any other schema, and until effect's
+ * Schema module is loaded (nothing was run: use `validate`, which loads it).
+ * What a batch enqueue takes per item when it can.
  *
  * @example
  * ```ts
@@ -191,27 +223,32 @@ export const validateSync = (
 
 /** A codec's synchronous decoder and encoder, built once per schema (a batch reuses them per item). */
 const syncCodecs = new WeakMap<Codec, {
-  readonly decode: ReturnType<typeof Schema.decodeUnknownResult>
-  readonly encode: ReturnType<typeof Schema.encodeUnknownResult>
+  readonly decode: ReturnType<EffectSchema.Modules["Schema"]["decodeUnknownResult"]>
+  readonly encode: ReturnType<EffectSchema.Modules["Schema"]["encodeUnknownResult"]>
 }>()
-const syncCodec = (schema: Codec) => {
+const syncCodec = (m: EffectSchema.Modules, schema: Codec) => {
   let c = syncCodecs.get(schema)
   if (c === undefined) {
-    c = { decode: Schema.decodeUnknownResult(schema), encode: Schema.encodeUnknownResult(schema) }
+    c = { decode: m.Schema.decodeUnknownResult(schema), encode: m.Schema.encodeUnknownResult(schema) }
     syncCodecs.set(schema, c)
   }
   return c
 }
 const allErrors = { errors: "all" } as const
 
-/** An Effect Schema decoded and encoded synchronously; `undefined` when it has asynchronous parts. */
+/**
+ * An Effect Schema decoded and encoded synchronously; `undefined` when it has
+ * asynchronous parts, or effect's Schema module is not loaded yet.
+ */
 const validateCodecSync = (schema: Codec, input: unknown, prefix: ReadonlyArray<string | number>): Validated | undefined => {
+  const m = EffectSchema.loaded()
+  if (m === undefined) return undefined
   try {
-    const codec = syncCodec(schema)
+    const codec = syncCodec(m, schema)
     const decoded = codec.decode(input, allErrors)
-    if (decoded._tag === "Failure") return invalid(codecIssues(decoded.failure, prefix))
+    if (decoded._tag === "Failure") return invalid(codecIssues(m, decoded.failure, prefix))
     const encoded = codec.encode(decoded.success, allErrors)
-    if (encoded._tag === "Failure") return invalid(codecIssues(encoded.failure, prefix))
+    if (encoded._tag === "Failure") return invalid(codecIssues(m, encoded.failure, prefix))
     return { _tag: "Valid", value: decoded.success, stored: encoded.success }
   } catch {
     return undefined
@@ -220,17 +257,21 @@ const validateCodecSync = (schema: Codec, input: unknown, prefix: ReadonlyArray<
 
 /** An Effect Schema with asynchronous parts: decoded and encoded as Effects. */
 const validateCodecAsync = (schema: Codec, input: unknown, prefix: ReadonlyArray<string | number>): Effect.Effect<Validated> =>
-  Effect.gen(function*() {
-    const value = yield* Schema.decodeUnknownEffect(schema)(input, { errors: "all" })
-    // stored in its encoded (JSON) form, whatever form the caller gave
-    const stored = yield* Schema.encodeUnknownEffect(schema)(value, { errors: "all" })
-    return { _tag: "Valid", value, stored } as Validated
-  }).pipe(
-    Effect.catchCause((cause) => {
-      const err = cause.reasons.find((r) => r._tag === "Fail")
-      return Effect.succeed<Validated>({ _tag: "Invalid", issues: codecIssues(err?._tag === "Fail" ? err.error : undefined, prefix) })
-    })
-  )
+  Effect.flatMap(EffectSchema.load, (m) =>
+    Effect.gen(function*() {
+      const value = yield* m.Schema.decodeUnknownEffect(schema)(input, { errors: "all" })
+      // stored in its encoded (JSON) form, whatever form the caller gave
+      const stored = yield* m.Schema.encodeUnknownEffect(schema)(value, { errors: "all" })
+      return { _tag: "Valid", value, stored } as Validated
+    }).pipe(
+      Effect.catchCause((cause) => {
+        const err = cause.reasons.find((r) => r._tag === "Fail")
+        return Effect.succeed<Validated>({
+          _tag: "Invalid",
+          issues: codecIssues(m, err?._tag === "Fail" ? err.error : undefined, prefix)
+        })
+      })
+    ))
 
 /**
  * Validate a handler's result: the stored form is the encoded value (Effect
@@ -241,20 +282,24 @@ const validateCodecAsync = (schema: Codec, input: unknown, prefix: ReadonlyArray
  */
 export const validateResult = (schema: PayloadSchema, value: unknown): Effect.Effect<Validated> => {
   if (!isCodec(schema)) return validate(schema, value)
-  try {
-    // the synchronous path first (every handler's result goes through here)
-    const encoded = Schema.encodeUnknownResult(schema)(value, { errors: "all" })
-    if (encoded._tag === "Success") return Effect.succeed({ _tag: "Valid", value, stored: encoded.success })
-  } catch {
-    // a schema with asynchronous parts: encoded as an Effect below
+  const now = EffectSchema.loaded()
+  if (now !== undefined) {
+    try {
+      // the synchronous path first (every handler's result goes through here)
+      const encoded = now.Schema.encodeUnknownResult(schema)(value, { errors: "all" })
+      if (encoded._tag === "Success") return Effect.succeed({ _tag: "Valid", value, stored: encoded.success })
+    } catch {
+      // a schema with asynchronous parts: encoded as an Effect below
+    }
   }
-  return Schema.encodeUnknownEffect(schema)(value, { errors: "all" }).pipe(
-    Effect.map((stored): Validated => ({ _tag: "Valid", value, stored })),
-    Effect.catchCause((cause) => {
-      const err = cause.reasons.find((r) => r._tag === "Fail")
-      return Effect.succeed<Validated>({ _tag: "Invalid", issues: codecIssues(err?._tag === "Fail" ? err.error : undefined, []) })
-    })
-  )
+  return Effect.flatMap(EffectSchema.load, (m) =>
+    m.Schema.encodeUnknownEffect(schema)(value, { errors: "all" }).pipe(
+      Effect.map((stored): Validated => ({ _tag: "Valid", value, stored })),
+      Effect.catchCause((cause) => {
+        const err = cause.reasons.find((r) => r._tag === "Fail")
+        return Effect.succeed<Validated>({ _tag: "Invalid", issues: codecIssues(m, err?._tag === "Fail" ? err.error : undefined, []) })
+      })
+    ))
 }
 
 /**

@@ -3,7 +3,7 @@
  * call the handler, validate its result, under the definition's timeout; and
  * what the runner needs to judge its failure (its text, whether it is fatal).
  */
-import { Cause, Duration, Effect, Option, Schema } from "effect"
+import { Cause, Duration, Effect, Option } from "effect"
 import type { Exit } from "effect"
 import type { Json } from "../Job.js"
 import type { JobContext } from "../JobContext.js"
@@ -11,6 +11,7 @@ import type * as JobDefinition from "../JobDefinition.js"
 import { FatalError, isFatal, JobTimeout } from "../JobError.js"
 import type { Issue } from "../JobError.js"
 import * as PayloadSchema from "../PayloadSchema.js"
+import * as EffectSchema from "./effectSchema.js"
 import type { LazyAbort } from "./runner/lazyAbort.js"
 import * as Storable from "../Storable.js"
 
@@ -79,8 +80,14 @@ const planOf = (def: JobDefinition.Any): Plan => {
  */
 const decoder = (schema: PayloadSchema.PayloadSchema): Plan["decode"] => {
   if (!PayloadSchema.isCodec(schema)) return () => undefined
-  const decode = Schema.decodeUnknownResult(schema)
+  // built once effect's Schema module is loaded (until then: the slower path)
+  let decode: ReturnType<EffectSchema.Modules["Schema"]["decodeUnknownResult"]> | undefined
   return (payload) => {
+    if (decode === undefined) {
+      const m = EffectSchema.loaded()
+      if (m === undefined) return undefined
+      decode = m.Schema.decodeUnknownResult(schema)
+    }
     try {
       const decoded = decode(payload)
       return decoded._tag === "Success" ? { value: decoded.success } : undefined
@@ -112,10 +119,16 @@ const finisher = (schema: PayloadSchema.PayloadSchema): Plan["finish"] => {
     Effect.flatMap(PayloadSchema.validateResult(schema, value), (result) =>
       result._tag === "Invalid" ? invalidResult(result.issues) : stored(result.stored))
   // the default result schema: its encoding is the value itself
-  if (schema === Schema.Unknown) return stored
+  if (schema === PayloadSchema.unknown) return stored
   if (!PayloadSchema.isCodec(schema)) return validated
-  const encode = Schema.encodeUnknownResult(schema)
+  // built once effect's Schema module is loaded (until then: the slower path)
+  let encode: ReturnType<EffectSchema.Modules["Schema"]["encodeUnknownResult"]> | undefined
   return (value) => {
+    if (encode === undefined) {
+      const m = EffectSchema.loaded()
+      if (m === undefined) return validated(value)
+      encode = m.Schema.encodeUnknownResult(schema)
+    }
     try {
       const encoded = encode(value, allErrors)
       if (encoded._tag === "Success") return stored(encoded.success)
