@@ -1,0 +1,80 @@
+/**
+ * A plain import of each package loads none of its optional heavy parts: they
+ * are loaded when used (issue 13, item 6). Checked in a real child process per
+ * package and Node version (the system Node 20 and Node 24), by a module loader
+ * hook registered before the import that reports every module it loads, plus
+ * the CommonJS files in `require.cache`.
+ */
+import { spawnSync } from "node:child_process"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "vitest"
+import { root } from "../src/snippets.ts"
+
+const cwd = fileURLToPath(new URL("..", import.meta.url)) // packaging/: resolves the three packages
+const nodes = { "Node 20": "/usr/bin/node", "Node 24": join(root, "node_modules", "node", "bin", "node") }
+
+/** The modules a fresh process loads when it runs `code` (an ES module's body; file URLs). */
+const loadedBy = (node: string, code: string): ReadonlyArray<string> => {
+  const script = `
+    import { createRequire, register } from "node:module"
+    import { MessageChannel } from "node:worker_threads"
+    const { port1, port2 } = new MessageChannel()
+    const urls = new Set()
+    port1.on("message", (u) => urls.add(u))
+    register("data:text/javascript," + encodeURIComponent(
+      "let port; export function initialize(d) { port = d.port }" +
+      " export async function load(url, context, next) { port.postMessage(url); return next(url, context) }"),
+      { data: { port: port2 }, transferList: [port2] })
+    ${code}
+    // the hook runs off the main thread: wait until its messages stop coming
+    for (let n = -1; n !== urls.size;) { n = urls.size; await new Promise((r) => setTimeout(r, 50)) }
+    port1.close()
+    for (const f of Object.keys(createRequire(import.meta.url).cache)) urls.add("file://" + f)
+    process.stdout.write(JSON.stringify([...urls]))`
+  const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd, encoding: "utf8" })
+  assert.strictEqual(child.status, 0, child.stderr)
+  return JSON.parse(child.stdout) as Array<string>
+}
+
+/** Loaded only when used: PGlite, telemetry exporters, Prometheus, effect's Schema. */
+const optional: ReadonlyArray<readonly [string, RegExp]> = [
+  ["PGlite", /\/@electric-sql\/pglite\//],
+  ["the OTLP exporters", /\/effect\/dist\/observability\/Otlp/],
+  ["effect's fetch HTTP client", /\/effect\/dist\/http\/FetchHttpClient\.js$/],
+  ["the Prometheus formatter", /\/effect\/dist\/observability\/PrometheusMetrics\.js$/],
+  ["effect's Schema", /\/effect\/dist\/Schema\.js$/],
+  ["the SQL files of the migrations", /\/adapter-kysely\/dist\/sqlFiles\.js$/]
+]
+
+describe("a plain import loads no optional part", () => {
+  for (const [version, node] of Object.entries(nodes)) {
+    for (const pkg of ["@jobtrack/core", "@jobtrack/adapter-kysely", "@jobtrack/adapter-koa"]) {
+      it(`${pkg} on ${version}`, () => {
+        const urls = loadedBy(node, `await import(${JSON.stringify(pkg)})`)
+        // the hook saw the import (else the check below would pass on nothing)
+        assert.isTrue(urls.some((u) => /\/effect\/dist\/Effect\.js$/.test(u)), `no effect module seen: ${urls.length} urls`)
+        for (const [what, pattern] of optional) {
+          const hit = urls.find((u) => pattern.test(u))
+          assert.isUndefined(hit, `${pkg} loaded ${what} on import`)
+        }
+      }, 60_000)
+    }
+  }
+
+  it("and loads them when used: PGlite, and effect's Schema for an Effect Schema", () => {
+    const urls = loadedBy(nodes["Node 24"], `
+      const Effect = await import("effect/Effect")
+      const Exit = await import("effect/Exit")
+      const Scope = await import("effect/Scope")
+      const { PayloadSchema } = await import("@jobtrack/core")
+      const { pglite } = await import("@jobtrack/adapter-kysely")
+      // what an Effect Schema looks like to jobtrack (one made here would load the module itself)
+      await Effect.runPromise(PayloadSchema.validate({ "~effect/Schema/Schema": "~effect/Schema/Schema" }, "x"))
+      const scope = Effect.runSync(Scope.make())
+      await Effect.runPromise(Scope.provide(pglite(), scope))
+      await Effect.runPromise(Scope.close(scope, Exit.void))`)
+    assert.isDefined(urls.find((u) => /\/@electric-sql\/pglite\//.test(u)))
+    assert.isDefined(urls.find((u) => /\/effect\/dist\/Schema\.js$/.test(u)))
+  }, 120_000)
+})
