@@ -4,7 +4,10 @@
  * `pnpm bench`), enqueue N no-op jobs on PostgreSQL, then drain them with
  * workers of concurrency 10 in this process, and report the process's CPU
  * time during the drain (user + system, from `process.cpuUsage`) and the
- * drain's jobs/s. Systems take turns within each round, so each round
+ * drain's jobs/s, and the CPU time the database's backends used meanwhile
+ * (every backend connected to this database, from `/proc/<pid>/stat`, so only
+ * when PostgreSQL runs on this machine: the claims, completions and commits
+ * of the system under test). Systems take turns within each round, so each round
  * compares them in the same minutes; the first round is JIT warm-up.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node bench/src/workloads/workerCpu.ts
@@ -15,6 +18,7 @@
  *
  * Run after `pnpm build` (it imports the built packages). Prints one JSON line per system per round.
  */
+import { readFileSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { Session } from "node:inspector/promises"
 import { Effect, Exit, Schema, Scope } from "effect"
@@ -66,6 +70,30 @@ const memory = async (): Promise<System> => {
   }
 }
 
+/** CPU time (ms) used so far by each backend connected to this database (none when not readable). */
+const backendsCpuMs = async (admin: pg.Client): Promise<Map<number, number>> => {
+  const { rows } = await admin.query<{ pid: number }>(
+    "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+  )
+  const cpu = new Map<number, number>()
+  for (const { pid } of rows) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) * 10) // utime + stime, in 10 ms ticks
+    } catch {
+      // not on this machine, or the backend is gone
+    }
+  }
+  return cpu
+}
+
+/** CPU the backends used between two readings (a backend that ended meanwhile is not counted). */
+const backendsCpuSince = (before: Map<number, number>, after: Map<number, number>): number => {
+  let ms = 0
+  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0)
+  return ms
+}
+
 const makers: Record<string, (url: string) => Promise<System>> = {
   jobtrack,
   "pg-boss": pgBoss,
@@ -97,6 +125,7 @@ const main = async () => {
         await profile.post("Profiler.enable")
         await profile.post("Profiler.start")
       }
+      const db0 = admin ? await backendsCpuMs(admin) : new Map<number, number>()
       const cpu0 = process.cpuUsage()
       const t0 = performance.now()
       await s.startWorkers(10, () => {
@@ -105,6 +134,7 @@ const main = async () => {
       await all
       const secs = (performance.now() - t0) / 1000
       const cpu = process.cpuUsage(cpu0)
+      const db = admin ? backendsCpuSince(db0, await backendsCpuMs(admin)) : 0
       if (profile) {
         const { profile: p } = await profile.post("Profiler.stop")
         await writeFile(`${PROFILE}/${s.name}.cpuprofile`, JSON.stringify(p))
@@ -116,7 +146,8 @@ const main = async () => {
         system: s.name,
         n: N,
         jobsPerSecond: Math.round(N / secs),
-        cpuMsPer1000: Math.round((cpu.user + cpu.system) / 1000 / (N / 1000))
+        cpuMsPer1000: Math.round((cpu.user + cpu.system) / 1000 / (N / 1000)),
+        dbCpuMsPer1000: Math.round(db / (N / 1000))
       }))
     }
   }
