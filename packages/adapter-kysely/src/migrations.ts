@@ -39,6 +39,7 @@ import { v0015 } from "./migrations/v0015.js"
 import { v0016 } from "./migrations/v0016.js"
 import { v0017 } from "./migrations/v0017.js"
 import { v0018 } from "./migrations/v0018.js"
+import { v0019 } from "./migrations/v0019.js"
 import { v0021 } from "./migrations/v0021.js"
 import { v0022 } from "./migrations/v0022.js"
 import { v0023 } from "./migrations/v0023.js"
@@ -302,6 +303,7 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0016_console_one_index_less", v0016(s)],
     ["jobtrack_0017_view_row", v0017(s)],
     ["jobtrack_0018_console_type_queue_ranges", v0018(s)],
+    ["jobtrack_0019_complete_many", v0019(s)],
     ["jobtrack_0021_console_one_queue_type_index", v0021(s)],
     ["jobtrack_0022_notify_when_needed", v0022(s)],
     ["jobtrack_0023_view_position_in_one_call", v0023(s)],

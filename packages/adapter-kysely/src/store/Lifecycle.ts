@@ -3,7 +3,8 @@
  * token, still processing): heartbeat, progress, complete, completeMany,
  * fail, cancelled, release; and `recoverExpired` for leases nobody renewed.
  * Transitions into a terminal status record their hook deliveries in the
- * same statement (rule 12).
+ * same statement (rule 12); `completeMany` runs its statement through the
+ * `complete_many` function (migration 0019), planned once per connection.
  *
  * @since 0.2.0
  */
@@ -13,7 +14,6 @@ import type { JobStoreShape } from "@jobtrack/core"
 import { sql } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
-import * as HookDeliveries from "../HookDeliveries.js"
 import { held, holds, iso, now, recording } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
@@ -57,15 +57,10 @@ export const lifecycle = (
         ? Effect.succeed({ completed: [], refused: [] })
         : Effect.flatMap(now, (t) =>
           Effect.map(
-            run("completeMany", HookDeliveries.recordingThen<{ id: string }>(ctx.schema, sql<JobRow>`
-              update ${jobs} j set status = 'completed', result = v.result, progress = 100,
-                error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
-                completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
-              from jsonb_to_recordset(${
+            // complete_many (migration 0019): the update and its hook deliveries, planned once per connection
+            run("completeMany", sql<{ id: string }>`select completed as id from ${sql.id(ctx.schema, "complete_many")}(${
               JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
-            }::jsonb) as v(id uuid, token integer, result jsonb)
-              where j.id = v.id and j.token = v.token and j.status = 'processing'
-              returning j.*`, sql`select id from moved`)),
+            }::jsonb, ${iso(t)}::timestamptz)`),
             (rows) => {
               // only the ids come back: the runner needs no more, and whole rows cost parsing per job
               const completed = rows.map((r) => r.id)
