@@ -7,7 +7,7 @@ create schema if not exists "jobtrack";
 -- group's job counts only while its group has room (running + its jobs ahead < limit)
 create function "jobtrack".position_walk(j "jobtrack".jobs, p_t timestamptz, p_limit int)
   returns int[] language plpgsql stable
-  set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off as $fn$
+  set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off set jit = off as $fn$
 declare
   result int[];
 begin
@@ -45,7 +45,7 @@ $fn$;
 create function "jobtrack".view_row(p_id uuid, p_t timestamptz, p_bounds jsonb)
   returns table (job "jobtrack".jobs, steps jsonb, departed text, behind boolean, walked int, counted int)
   language plpgsql stable
-  set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off as $fn$
+  set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off set jit = off as $fn$
 declare
   j "jobtrack".jobs;
   b jsonb;

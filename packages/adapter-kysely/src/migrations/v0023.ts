@@ -15,7 +15,10 @@
  * ahead with a bitmap scan and sort it (a job at place 9,000 would sort 9,000
  * rows); `enable_sort` and `enable_bitmapscan` are off in these functions so
  * that each range is read in claim order from `jobs_claim` and stops at the
- * limit, whatever the estimates:
+ * limit, whatever the estimates. `jit` is off too: the group walk's window
+ * still sorts, a disabled sort adds 10^10 to a plan's cost, and above
+ * `jit_above_cost` PostgreSQL compiled the statement on every call (0.7-1.2 s
+ * per view of a job behind another group's waiting jobs):
  *
  * - the row and its steps, as `view_row(id)` returned them;
  * - when pending, the count of jobs that left the claimable set
@@ -63,7 +66,7 @@ export const v0023 = (s: string): {
       -- group's job counts only while its group has room (running + its jobs ahead < limit)
       create function "${s}".position_walk(j "${s}".jobs, p_t timestamptz, p_limit int)
         returns int[] language plpgsql stable
-        set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off as $fn$
+        set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off set jit = off as $fn$
       declare
         result int[];
       begin
@@ -92,7 +95,7 @@ export const v0023 = (s: string): {
       create function "${s}".view_row(p_id uuid, p_t timestamptz, p_bounds jsonb)
         returns table (job "${s}".jobs, steps jsonb, departed text, behind boolean, walked int, counted int)
         language plpgsql stable
-        set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off as $fn$
+        set plan_cache_mode = force_generic_plan set enable_sort = off set enable_bitmapscan = off set jit = off as $fn$
       declare
         j "${s}".jobs;
         b jsonb;

@@ -146,26 +146,28 @@ export const make = (ctx: StoreContext): PositionBoundaries => {
       const cap = sql.lit(QueuePosition.cap)
       const rows = yield* run("positionBoundary", sql<{ counted: number; priority: number; run_at_us: string; id: string }>`
         with w as materialized (
+          -- walked: the place in the walk; before: the group's limited jobs ahead of it in the walk
           select o.id, o.group_key, o.group_limit, o.priority, o.run_at, o.written,
-            row_number() over (order by o.priority desc, o.run_at, o.id) as walked
+            row_number() over (order by o.priority desc, o.run_at, o.id) as walked,
+            row_number() over (partition by o.group_key, o.group_limit is null order by o.priority desc, o.run_at, o.id) - 1
+              as before
           from (
             select o.id, o.group_key, o.group_limit, o.priority, o.run_at, o.xmax <> '0'::xid as written from ${jobs} o
             where o.queue = ${queue} and o.status in ('pending', 'retrying') and o.run_at <= ${iso(now)}::timestamptz
             order by o.priority desc, o.run_at, o.id limit ${sql.lit(QueuePosition.cap + margin)}
           ) o
-        ), grouped as (
-          select w.id, row_number() over (partition by w.group_key order by w.walked) - 1 as before
-          from w where w.group_key is not null and w.group_limit is not null
         ), running as (
           select r.group_key, count(*) as n from ${jobs} r
-          where r.status = 'processing' and r.group_key in (select w.group_key from w join grouped on grouped.id = w.id)
+          where r.status = 'processing'
+            and r.group_key in (select w.group_key from w where w.group_key is not null and w.group_limit is not null)
           group by r.group_key
         ), counts as (
+          -- no join by id (a nested loop over the walk twice, with an empty table's estimates)
           select w.walked, w.priority, w.run_at, w.id,
             sum(case when w.written then 0 when w.group_key is null or w.group_limit is null
-              or grouped.before + coalesce(running.n, 0) < w.group_limit then 1 else 0 end)
+              or w.before + coalesce(running.n, 0) < w.group_limit then 1 else 0 end)
               over (order by w.walked) as counted
-          from w left join grouped on grouped.id = w.id left join running on running.group_key = w.group_key
+          from w left join running on running.group_key = w.group_key
         )
         select counted::int, priority, ${runAtUs(sql`run_at`)} as run_at_us, id::text as id from counts
         where (counted >= ${cap} and (counted - ${cap}) % ${sql.lit(step)} = 0) or walked = (select max(walked) from w)
