@@ -41,9 +41,10 @@ export const condition = (f: AdminStore.AdminFilter): RawBuilder<unknown> => {
  * `pairs(queue, type)`, the (queue, type) values whose ranges of
  * `jobs_admin_queue_type_created (queue, type, status, created_at, id)`
  * (migration 0021) hold every job the filter can match. A queue and a type:
- * that pair. A type: every queue, found by a loose scan of the index's first
- * column (one descent per distinct queue; a queue without the type is an
- * empty range). A queue: that queue's types, by a loose scan of its range.
+ * that pair. A type: the queues that hold it, found by a loose scan of the
+ * index's first column (one descent per distinct queue, and one more to
+ * check it holds the type; a type is usually in its definition's one queue).
+ * A queue: that queue's types, by a loose scan of its range.
  * Undefined when the filter names neither.
  *
  * @since 0.3.0
@@ -59,7 +60,10 @@ export const pairs = (jobs: RawBuilder<unknown>, f: Pick<AdminStore.AdminFilter,
         union all
         select (select j.queue from ${jobs} j where j.queue > q.queue order by j.queue limit 1)
         from queues q where q.queue is not null
-      ), pairs(queue, type) as (select queue, ${f.type}::text from queues where queue is not null)`
+      ), pairs(queue, type) as (
+        select q.queue, ${f.type}::text from queues q
+        where q.queue is not null and exists (select 1 from ${jobs} j where j.queue = q.queue and j.type = ${f.type})
+      )`
   }
   if (f.queue !== undefined) {
     return sql`with recursive types(type) as (
