@@ -1,10 +1,11 @@
 /**
  * What the console's indexes cost the processing path: W3 (drain N no-op
  * jobs, concurrency 10) on three schemas of the same build: "all" with every
- * migration; "0016" with the console's indexes as migration 0016 left them
- * (0018's `jobs_admin_type_created` and `jobs_admin_queue_created` dropped);
+ * migration; "0018" with the console's indexes as migration 0018 left them
+ * (0021's `jobs_admin_queue_type_created` replaced by 0018's
+ * `jobs_admin_type_created` and `jobs_admin_queue_created`);
  * "none" without the indexes only the console reads (`jobs_admin_status_created`,
- * `jobs_admin_finished`, 0012's trigram index, 0018's two). They take turns, the order
+ * `jobs_admin_finished`, 0012's trigram index, 0021's). They take turns, the order
  * rotated every round, so that the machine's noise falls on all; each round
  * prints jobs/s of each drain, the time of the batch inserts before it
  * (N jobs in batches of 1,000), WAL per job and the size of the jobs indexes.
@@ -30,14 +31,14 @@ const main = async () => {
   await admin.connect()
   const variants = {
     all: await jobtrack(url, "bench_idx_all"),
-    "0016": await jobtrack(url, "bench_idx_0016"),
+    "0018": await jobtrack(url, "bench_idx_0018"),
     none: await jobtrack(url, "bench_idx_none")
   }
   await admin.query(`
-    drop index bench_idx_0016.jobs_admin_type_created;
-    drop index bench_idx_0016.jobs_admin_queue_created;
-    drop index bench_idx_none.jobs_admin_type_created;
-    drop index bench_idx_none.jobs_admin_queue_created;
+    drop index bench_idx_0018.jobs_admin_queue_type_created;
+    create index jobs_admin_type_created on bench_idx_0018.jobs (type, status, created_at, id) include (queue, owner);
+    create index jobs_admin_queue_created on bench_idx_0018.jobs (queue, status, created_at, id) include (type, owner);
+    drop index bench_idx_none.jobs_admin_queue_type_created;
     drop index bench_idx_none.jobs_admin_status_created;
     drop index bench_idx_none.jobs_admin_finished;
     drop index if exists bench_idx_none.jobs_admin_error_trgm;`)
@@ -71,7 +72,7 @@ const main = async () => {
   const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   console.log(JSON.stringify({ median: Object.fromEntries(names.map((n) => [n, Math.round(median(runs[n]))])) }))
   for (const s of Object.values(variants)) await s.close()
-  await admin.query("drop schema bench_idx_all cascade; drop schema bench_idx_0016 cascade; drop schema bench_idx_none cascade")
+  await admin.query("drop schema bench_idx_all cascade; drop schema bench_idx_0018 cascade; drop schema bench_idx_none cascade")
   await admin.end()
 }
 
