@@ -5,7 +5,8 @@ create schema if not exists "jobtrack";
 
 drop index if exists "jobtrack".jobs_admin_type_created;
 drop index if exists "jobtrack".jobs_admin_queue_created;
-create index if not exists jobs_admin_queue_type_created on "jobtrack".jobs (queue, type, status, created_at, id) include (owner);
+create index if not exists jobs_admin_queue_type_created on "jobtrack".jobs
+  (queue collate "C", type collate "C", status, created_at, id) include (owner);
 
 create table if not exists "jobtrack".applied_migrations (
   name        text primary key,

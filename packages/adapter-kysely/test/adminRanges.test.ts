@@ -5,7 +5,8 @@
  * the same capped counts as the rows themselves, sorted and counted here:
  * several queues per type and types per queue, shared creation times (ties
  * broken by id), keyset pages both ways, a status subset, an owner, a value
- * with no job, and a count cap smaller than a status's jobs.
+ * with no job, and a count cap smaller than a status's jobs; and the claim's
+ * first read cannot use that index (its keys are in the collation "C").
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
@@ -125,5 +126,27 @@ describe.skipIf(!url)("console lists and counts by queue or type (one index on b
     assert.include(names, "jobs_admin_queue_type_created")
     assert.notInclude(names, "jobs_admin_type_created")
     assert.notInclude(names, "jobs_admin_queue_created")
+    const explain = async (q: string) =>
+      (await sql.raw<{ "QUERY PLAN": string }>(`explain ${q}`).execute(db)).rows.map((r) => r["QUERY PLAN"]).join("\n")
+    // the console's range of a pair and status is read from it
+    const range = await explain(`select created_at, id from "${schema}".jobs
+      where queue collate "C" = 'q-1' and type collate "C" = 'type-1' and status = 'failed'
+      order by created_at desc, id desc limit 51`)
+    assert.include(range, "jobs_admin_queue_type_created", range)
+    // the claim's first read cannot use it (its keys are in the collation "C"), even with the
+    // claim index gone and sequential scans off: no index condition on its queue or type
+    await db.connection().execute(async (c) => {
+      await sql.raw(`begin`).execute(c)
+      try {
+        await sql.raw(`drop index "${schema}".jobs_claim; set local enable_seqscan = off`).execute(c)
+        const claim = (await sql.raw<{ "QUERY PLAN": string }>(`explain select id from "${schema}".jobs
+          where status in ('pending', 'retrying') and queue = 'q-1' and type = any('{type-1}'::text[]) and run_at <= now()
+          order by priority desc, run_at, id limit 10`).execute(c)).rows.map((r) => r["QUERY PLAN"]).join("\n")
+        const conds = claim.split("\n").filter((l) => l.includes("Index Cond"))
+        assert.isFalse(conds.some((l) => /queue|type/.test(l)), claim)
+      } finally {
+        await sql.raw(`rollback`).execute(c)
+      }
+    })
   })
 })

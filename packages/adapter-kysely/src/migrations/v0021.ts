@@ -11,7 +11,7 @@
  * of a batch insert, docs/benchmarks.md "Migration 0018").
  *
  * `jobs_admin_queue_type_created (queue, type, status, created_at, id)
- * include (owner)` serves both filters with one entry per row version: a
+ * include (owner)` (queue and type in collation "C", below) serves both filters with one entry per row version: a
  * filter on a queue reads the ranges of that queue's types, a filter on a
  * type the ranges of that type in each queue. The values are found by a
  * loose scan of the index's leading columns (one descent per distinct
@@ -19,6 +19,17 @@
  * an ordered scan stopped at the page or the count's cap
  * (`store/AdminFilter.ts` `ranges`, used by `store/AdminList.ts` and the
  * capped counts in `store/Admin.ts`).
+ *
+ * The index's `queue` and `type` are keyed in the collation "C", which no
+ * other statement names: the claim's first read (`queue = … and type =
+ * any(…) and status in (pending, retrying)`, in the columns' own collation)
+ * cannot use it. Keyed in the columns' collation, it could: with a large
+ * history and column statistics from before the backlog, the planner read
+ * the claimable jobs from it and sorted the whole backlog at every claim
+ * (docs/benchmarks.md, "A regression at 1,000,000 on main at 79a68bc"). The
+ * console's statements compare `queue collate "C"` and `type collate "C"`
+ * (equality is the same in every deterministic collation; the loose scan's
+ * order is byte order).
  *
  * Down restores 0018's two indexes.
  *
@@ -36,7 +47,8 @@ export const v0021 = (s: string): {
     await sql.raw(`
       drop index if exists "${s}".jobs_admin_type_created;
       drop index if exists "${s}".jobs_admin_queue_created;
-      create index if not exists jobs_admin_queue_type_created on "${s}".jobs (queue, type, status, created_at, id) include (owner);
+      create index if not exists jobs_admin_queue_type_created on "${s}".jobs
+        (queue collate "C", type collate "C", status, created_at, id) include (owner);
     `).execute(db)
   },
   down: async (db) => {

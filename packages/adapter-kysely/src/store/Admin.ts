@@ -128,7 +128,7 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
             if (found.length === 0) return Effect.succeed<ReadonlyArray<Row>>([])
             const ranges = found.map((p) =>
               sql`(select queue, type, created_at, id from ${jobs}
-                where queue = ${p.queue} and type = ${p.type} and status = ${status} and ${cond}
+                where queue collate "C" = ${p.queue} and type collate "C" = ${p.type} and status = ${status} and ${cond}
                 order by created_at desc, id desc limit ${limit + 1})`
             )
             return run("adminCounts", sql<Row>`

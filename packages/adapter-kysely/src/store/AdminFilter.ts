@@ -45,33 +45,37 @@ export const condition = (f: AdminStore.AdminFilter): RawBuilder<unknown> => {
  * index's first column (one descent per distinct queue, and one more to
  * check it holds the type; a type is usually in its definition's one queue).
  * A queue: that queue's types, by a loose scan of its range.
- * Undefined when the filter names neither.
+ * Undefined when the filter names neither. The index keys queue and type in
+ * the collation "C" (so that no other statement can read it, migration
+ * 0021): these statements, and the ranges read per pair, compare in it.
  *
  * @since 0.3.0
  * @category sql
  */
 export const pairs = (jobs: RawBuilder<unknown>, f: Pick<AdminStore.AdminFilter, "queue" | "type">): RawBuilder<unknown> | undefined => {
   if (f.queue !== undefined && f.type !== undefined) {
-    return sql`with pairs(queue, type) as (select ${f.queue}::text, ${f.type}::text)`
+    return sql`with pairs(queue, type) as (select ${f.queue}::text collate "C", ${f.type}::text collate "C")`
   }
   if (f.type !== undefined) {
     return sql`with recursive queues(queue) as (
-        (select queue from ${jobs} order by queue limit 1)
+        (select queue collate "C" from ${jobs} order by queue collate "C" limit 1)
         union all
-        select (select j.queue from ${jobs} j where j.queue > q.queue order by j.queue limit 1)
+        select (select j.queue collate "C" from ${jobs} j where j.queue collate "C" > q.queue order by j.queue collate "C" limit 1)
         from queues q where q.queue is not null
       ), pairs(queue, type) as (
-        select q.queue, ${f.type}::text from queues q
-        where q.queue is not null and exists (select 1 from ${jobs} j where j.queue = q.queue and j.type = ${f.type})
+        select q.queue, ${f.type}::text collate "C" from queues q
+        where q.queue is not null
+          and exists (select 1 from ${jobs} j where j.queue collate "C" = q.queue and j.type collate "C" = ${f.type})
       )`
   }
   if (f.queue !== undefined) {
     return sql`with recursive types(type) as (
-        (select type from ${jobs} where queue = ${f.queue} order by type limit 1)
+        (select type collate "C" from ${jobs} where queue collate "C" = ${f.queue} order by type collate "C" limit 1)
         union all
-        select (select j.type from ${jobs} j where j.queue = ${f.queue} and j.type > t.type order by j.type limit 1)
+        select (select j.type collate "C" from ${jobs} j where j.queue collate "C" = ${f.queue} and j.type collate "C" > t.type
+          order by j.type collate "C" limit 1)
         from types t where t.type is not null
-      ), pairs(queue, type) as (select ${f.queue}::text, type from types where type is not null)`
+      ), pairs(queue, type) as (select ${f.queue}::text collate "C", type from types where type is not null)`
   }
   return undefined
 }

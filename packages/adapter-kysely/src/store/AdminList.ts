@@ -86,7 +86,7 @@ export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["a
             select r.created_at, r.id from pairs v cross join unnest(${statuses}::text[]) as st(status)
               cross join lateral (
                 select created_at, id from ${jobs}
-                where queue = v.queue and type = v.type and status = st.status and ${where} ${page}
+                where queue collate "C" = v.queue and type collate "C" = v.type and status = st.status and ${where} ${page}
               ) r
             order by r.created_at ${dir}, r.id ${dir} limit ${n + 1}
           ) p
