@@ -168,6 +168,12 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
       Effect.flatMap(now, (t) => {
         const claimable = sql`status in ('pending', 'retrying')`
         const queue = filter.queue !== undefined ? sql`and queue = ${filter.queue}` : sql``
+        // a type: its claimable jobs of the queue may also be read from the index on (queue, type,
+        // status, …) of migration 0021, keyed in the collation "C" (a rare type's are few, where
+        // the claim index would be walked to the end of the queue's range)
+        const byType = filter.type !== undefined
+          ? sql`and queue collate "C" = qp.queue and type collate "C" = ${filter.type}`
+          : sql``
         // a loose index scan of jobs_claim (queue, priority desc, run_at, id): each (queue,
         // priority) present, then the first claimable job of each, instead of sorting them all
         return Effect.map(
@@ -187,7 +193,7 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
             select distinct on (qp.queue) qp.queue, o.run_at, o.id from qp cross join lateral (
               select run_at, id from ${jobs}
               where ${claimable} and queue = qp.queue and priority = qp.priority
-                and run_at <= ${iso(t)}::timestamptz and ${condition(filter)}
+                and run_at <= ${iso(t)}::timestamptz and ${condition(filter)} ${byType}
               order by run_at, id limit 1
             ) o
             order by qp.queue, o.run_at, o.id`),
