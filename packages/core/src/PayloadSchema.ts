@@ -221,19 +221,6 @@ export const validateSync = (
   prefix: ReadonlyArray<string | number> = []
 ): Validated | undefined => (isCodec(schema) ? validateCodecSync(schema, input, prefix) : undefined)
 
-/** A codec's synchronous decoder and encoder, built once per schema (a batch reuses them per item). */
-const syncCodecs = new WeakMap<Codec, {
-  readonly decode: ReturnType<EffectSchema.Modules["Schema"]["decodeUnknownResult"]>
-  readonly encode: ReturnType<EffectSchema.Modules["Schema"]["encodeUnknownResult"]>
-}>()
-const syncCodec = (m: EffectSchema.Modules, schema: Codec) => {
-  let c = syncCodecs.get(schema)
-  if (c === undefined) {
-    c = { decode: m.Schema.decodeUnknownResult(schema), encode: m.Schema.encodeUnknownResult(schema) }
-    syncCodecs.set(schema, c)
-  }
-  return c
-}
 const allErrors = { errors: "all" } as const
 
 /**
@@ -241,10 +228,10 @@ const allErrors = { errors: "all" } as const
  * asynchronous parts, or effect's Schema module is not loaded yet.
  */
 const validateCodecSync = (schema: Codec, input: unknown, prefix: ReadonlyArray<string | number>): Validated | undefined => {
+  const codec = EffectSchema.syncCodec(schema)
   const m = EffectSchema.loaded()
-  if (m === undefined) return undefined
+  if (codec === undefined || m === undefined) return undefined
   try {
-    const codec = syncCodec(m, schema)
     const decoded = codec.decode(input, allErrors)
     if (decoded._tag === "Failure") return invalid(codecIssues(m, decoded.failure, prefix))
     const encoded = codec.encode(decoded.success, allErrors)
@@ -282,11 +269,11 @@ const validateCodecAsync = (schema: Codec, input: unknown, prefix: ReadonlyArray
  */
 export const validateResult = (schema: PayloadSchema, value: unknown): Effect.Effect<Validated> => {
   if (!isCodec(schema)) return validate(schema, value)
-  const now = EffectSchema.loaded()
-  if (now !== undefined) {
+  const codec = EffectSchema.syncCodec(schema)
+  if (codec !== undefined) {
     try {
       // the synchronous path first (every handler's result goes through here)
-      const encoded = now.Schema.encodeUnknownResult(schema)(value, { errors: "all" })
+      const encoded = codec.encode(value, allErrors)
       if (encoded._tag === "Success") return Effect.succeed({ _tag: "Valid", value, stored: encoded.success })
     } catch {
       // a schema with asynchronous parts: encoded as an Effect below

@@ -81,13 +81,10 @@ const planOf = (def: JobDefinition.Any): Plan => {
 const decoder = (schema: PayloadSchema.PayloadSchema): Plan["decode"] => {
   if (!PayloadSchema.isCodec(schema)) return () => undefined
   // built once effect's Schema module is loaded (until then: the slower path)
-  let decode: ReturnType<EffectSchema.Modules["Schema"]["decodeUnknownResult"]> | undefined
+  let decode: EffectSchema.SyncCodec["decode"] | undefined
   return (payload) => {
-    if (decode === undefined) {
-      const m = EffectSchema.loaded()
-      if (m === undefined) return undefined
-      decode = m.Schema.decodeUnknownResult(schema)
-    }
+    decode ??= EffectSchema.syncCodec(schema)?.decode
+    if (decode === undefined) return undefined
     try {
       const decoded = decode(payload)
       return decoded._tag === "Success" ? { value: decoded.success } : undefined
@@ -122,13 +119,10 @@ const finisher = (schema: PayloadSchema.PayloadSchema): Plan["finish"] => {
   if (schema === PayloadSchema.unknown) return stored
   if (!PayloadSchema.isCodec(schema)) return validated
   // built once effect's Schema module is loaded (until then: the slower path)
-  let encode: ReturnType<EffectSchema.Modules["Schema"]["encodeUnknownResult"]> | undefined
+  let encode: EffectSchema.SyncCodec["encode"] | undefined
   return (value) => {
-    if (encode === undefined) {
-      const m = EffectSchema.loaded()
-      if (m === undefined) return validated(value)
-      encode = m.Schema.encodeUnknownResult(schema)
-    }
+    encode ??= EffectSchema.syncCodec(schema)?.encode
+    if (encode === undefined) return validated(value)
     try {
       const encoded = encode(value, allErrors)
       if (encoded._tag === "Success") return stored(encoded.success)

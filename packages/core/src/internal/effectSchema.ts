@@ -47,6 +47,29 @@ export const load: Effect.Effect<Modules> = Effect.suspend(() =>
   modules !== undefined ? Effect.succeed(modules) : Effect.promise(start)
 )
 
+/** A codec's synchronous decoder and encoder (they throw on asynchronous parts). */
+export interface SyncCodec {
+  readonly decode: ReturnType<typeof SchemaModule.decodeUnknownResult<SchemaModule.Codec<unknown, unknown>>>
+  readonly encode: ReturnType<typeof SchemaModule.encodeUnknownResult<SchemaModule.Codec<unknown, unknown>>>
+}
+
+const syncCodecs = new WeakMap<SchemaModule.Codec<unknown, unknown>, SyncCodec>()
+
+/**
+ * The codec's synchronous decoder and encoder, built once per schema (batches
+ * and attempts reuse them); `undefined` until the modules are loaded.
+ */
+export const syncCodec = (schema: SchemaModule.Codec<unknown, unknown>): SyncCodec | undefined => {
+  const m = loaded()
+  if (m === undefined) return undefined
+  let c = syncCodecs.get(schema)
+  if (c === undefined) {
+    c = { decode: m.Schema.decodeUnknownResult(schema), encode: m.Schema.encodeUnknownResult(schema) }
+    syncCodecs.set(schema, c)
+  }
+  return c
+}
+
 /** Whether `u` is an Effect Schema, without loading the Schema module. */
 export const isSchema = (u: unknown): boolean =>
   (typeof u === "object" || typeof u === "function") && u !== null && TypeId in u
