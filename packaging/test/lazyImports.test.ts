@@ -37,8 +37,9 @@ const loadedBy = (node: string, code: string): ReadonlyArray<string> => {
   return JSON.parse(child.stdout) as Array<string>
 }
 
-/** Loaded only when used: PGlite, telemetry exporters, Prometheus, effect's Schema. */
+/** Loaded only when used: kysely, PGlite, telemetry exporters, Prometheus, effect's Schema. */
 const optional: ReadonlyArray<readonly [string, RegExp]> = [
+  ["kysely", /\/kysely\/dist\//],
   ["PGlite", /\/@electric-sql\/pglite\//],
   ["the OTLP exporters", /\/effect\/dist\/observability\/Otlp/],
   ["effect's fetch HTTP client", /\/effect\/dist\/http\/FetchHttpClient\.js$/],
@@ -62,7 +63,7 @@ describe("a plain import loads no optional part", () => {
     }
   }
 
-  it("and loads them when used: PGlite, and effect's Schema for an Effect Schema", () => {
+  it("and loads them when used: kysely and PGlite by a store, and effect's Schema for an Effect Schema", () => {
     const urls = loadedBy(nodes["Node 24"], `
       const Effect = await import("effect/Effect")
       const Exit = await import("effect/Exit")
@@ -74,6 +75,7 @@ describe("a plain import loads no optional part", () => {
       const scope = Effect.runSync(Scope.make())
       await Effect.runPromise(Scope.provide(pglite(), scope))
       await Effect.runPromise(Scope.close(scope, Exit.void))`)
+    assert.isDefined(urls.find((u) => /\/kysely\/dist\/index\.js$/.test(u)))
     assert.isDefined(urls.find((u) => /\/@electric-sql\/pglite\//.test(u)))
     assert.isDefined(urls.find((u) => /\/effect\/dist\/Schema\.js$/.test(u)))
   }, 120_000)

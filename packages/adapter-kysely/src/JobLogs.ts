@@ -9,7 +9,7 @@
 import { Effect } from "effect"
 import { JobId, JobLogStore, JobNotFound, LeaseLost } from "@jobtrack/core"
 import type { JobLogStoreShape, LogLevel, LogLine, StoreError } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "./kyselyModule.js"
 import type { RawBuilder } from "kysely"
 
 type Run = <R>(operation: string, query: RawBuilder<R>) => Effect.Effect<ReadonlyArray<R>, StoreError>

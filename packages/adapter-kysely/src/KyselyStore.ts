@@ -18,6 +18,7 @@ import type { JobStoreShape, StoreLayer } from "@jobtrack/core"
 import type { Kysely, Transaction as KyselyTransaction } from "kysely"
 import * as HookDeliveries from "./HookDeliveries.js"
 import * as JobLogs from "./JobLogs.js"
+import { load as loadKysely } from "./kyselyModule.js"
 import { checkSchema, verify } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import * as Schedules from "./Schedules.js"
@@ -70,6 +71,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
   Effect.gen(function*() {
     const schema = checkSchema(options.schema ?? "jobtrack")
     const db = options.db as unknown as Kysely<unknown>
+    yield* Effect.promise(loadKysely)
     yield* Effect.tryPromise({
       try: () => verify(db, { schema }),
       catch: (e) =>

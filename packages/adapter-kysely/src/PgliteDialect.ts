@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
-import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely"
-import type { DatabaseConnection, DatabaseIntrospector, Dialect, Driver, QueryResult, TransactionSettings } from "kysely"
+import type { CompiledQuery, DatabaseConnection, DatabaseIntrospector, Dialect, Driver, QueryResult, TransactionSettings } from "kysely"
+import { kysely } from "./kyselyModule.js"
 
 /**
  * What the dialect uses of a PGlite instance: `PGlite` from
@@ -66,13 +66,13 @@ class PgliteDriver implements Driver {
   }
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
     const level = settings.isolationLevel ? ` isolation level ${settings.isolationLevel}` : ""
-    await connection.executeQuery(CompiledQuery.raw(`begin${level}`))
+    await connection.executeQuery(kysely().CompiledQuery.raw(`begin${level}`))
   }
   async commitTransaction(connection: DatabaseConnection) {
-    await connection.executeQuery(CompiledQuery.raw("commit"))
+    await connection.executeQuery(kysely().CompiledQuery.raw("commit"))
   }
   async rollbackTransaction(connection: DatabaseConnection) {
-    await connection.executeQuery(CompiledQuery.raw("rollback"))
+    await connection.executeQuery(kysely().CompiledQuery.raw("rollback"))
   }
   async releaseConnection(connection: DatabaseConnection) {
     this.releases.get(connection)?.()
@@ -98,14 +98,14 @@ export class PgliteDialect implements Dialect {
     return new PgliteDriver(this.db)
   }
   createQueryCompiler() {
-    return new PostgresQueryCompiler()
+    return new (kysely().PostgresQueryCompiler)()
   }
   createAdapter() {
-    return new PostgresAdapter()
+    return new (kysely().PostgresAdapter)()
   }
   // typed from the interface (Kysely<any>): a narrower Kysely type here makes TypeScript
   // compare two Kysely instantiations in hosts' type checks (TS2589 with kysely 0.28)
   createIntrospector(db: Parameters<Dialect["createIntrospector"]>[0]): DatabaseIntrospector {
-    return new PostgresIntrospector(db)
+    return new (kysely().PostgresIntrospector)(db)
   }
 }

@@ -11,7 +11,7 @@
 import { Clock, Effect } from "effect"
 import { ScheduleNotFound } from "@jobtrack/core"
 import type { NewJob, ScheduleState, ScheduleStoreShape, StoreError } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "./kyselyModule.js"
 import type { RawBuilder } from "kysely"
 import { toRecord } from "./Rows.js"
 import type { JobRow } from "./Rows.js"

@@ -9,9 +9,10 @@ import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { JobStore, StoreError } from "@jobtrack/core"
 import type { JobStoreShape, StoreLayer } from "@jobtrack/core"
-import { Kysely, PostgresDialect } from "kysely"
+import type { Kysely } from "kysely"
 import type pg from "pg"
 import * as KyselyStore from "./KyselyStore.js"
+import { load as loadKysely } from "./kyselyModule.js"
 import { migrate } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { PgliteDialect } from "./PgliteDialect.js"
@@ -85,6 +86,7 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       getTypeParser: (oid: number, format?: "text" | "binary") =>
         oid === 1184 && format !== "binary" ? timestamptz : driver.types.getTypeParser(oid, format)
     } as pg.CustomTypesConfig
+    const { Kysely, PostgresDialect } = yield* Effect.promise(loadKysely)
     const pool = new driver.Pool({ ...config, types })
     // A lost connection fails the query using it (a StoreError, retried by the runner); the
     // 'error' events pg also emits for it, on the pool or on the client, need a listener.
@@ -126,6 +128,7 @@ export const pglite = (options: PgliteOptions = {}): Effect.Effect<JobStoreShape
       }),
       (p) => Effect.promise(() => p.close().catch(() => {}))
     )
+    const { Kysely } = yield* Effect.promise(loadKysely)
     return yield* storeOn(new Kysely<unknown>({ dialect: new PgliteDialect(pgl) }), options.schema, Notifier.pglite(pgl), true)
   })
 

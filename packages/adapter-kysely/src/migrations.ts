@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { sql } from "kysely"
+import { load as loadKysely, sql } from "./kyselyModule.js"
 import type { Kysely } from "kysely"
 import { v0002 } from "./migrations/v0002.js"
 import { v0003 } from "./migrations/v0003.js"
@@ -408,11 +408,13 @@ const migrator = async <DB>(db: Kysely<DB>, schema: string): Promise<MigratorLik
   })
 }
 
-const ensureSchema = <DB>(db: Kysely<DB>, schema: string) =>
-  sql.raw(`create schema if not exists "${checkSchema(schema)}"`).execute(db).catch((e: { code?: string }) => {
+const ensureSchema = async <DB>(db: Kysely<DB>, schema: string) => {
+  await loadKysely()
+  await sql.raw(`create schema if not exists "${checkSchema(schema)}"`).execute(db).catch((e: { code?: string }) => {
     // two processes creating the schema at once: the loser's error is harmless
     if (e.code !== "23505" && e.code !== "42P06") throw e
   })
+}
 
 /**
  * Migrate the schema to the latest version (or, with `to`, up or down to that
@@ -470,8 +472,10 @@ export class SchemaVersionError extends Error {
   }
 }
 
-const exists = async <DB>(db: Kysely<DB>, schema: string, table: string) =>
-  (await sql<{ t: string | null }>`select to_regclass(${`"${schema}"."${table}"`})::text as t`.execute(db)).rows[0]?.t != null
+const exists = async <DB>(db: Kysely<DB>, schema: string, table: string) => {
+  await loadKysely()
+  return (await sql<{ t: string | null }>`select to_regclass(${`"${schema}"."${table}"`})::text as t`.execute(db)).rows[0]?.t != null
+}
 
 /**
  * The migrations applied to the schema, whoever ran them.

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
 
 /** @internal */

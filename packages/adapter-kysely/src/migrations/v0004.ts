@@ -18,7 +18,7 @@
  *
  * @since 0.2.0
  */
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
 
 /** The claim function: candidates from `jobs_claim`, chosen ids locked by primary key. */

@@ -23,7 +23,7 @@
  *
  * @since 0.4.0
  */
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
 
 /** @internal */

@@ -14,7 +14,7 @@
 import { Clock, Effect } from "effect"
 import { AdminStore, Job, JobId } from "@jobtrack/core"
 import type { JobStatus } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 import type { JobRow } from "../Rows.js"
 import { condition, pairs } from "./AdminFilter.js"

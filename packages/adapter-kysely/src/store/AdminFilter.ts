@@ -8,7 +8,7 @@
  */
 import { JobId } from "@jobtrack/core"
 import type { AdminStore } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 
 /** `%`, `_` and `\` match themselves in ILIKE. */

@@ -23,7 +23,7 @@
 import { Effect } from "effect"
 import { Job, JobId } from "@jobtrack/core"
 import type { AdminStore } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"

@@ -33,7 +33,7 @@
 import { Clock, Effect } from "effect"
 import { AdminStore, SeriesHistogram } from "@jobtrack/core"
 import type { StoreError } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely, RawBuilder } from "kysely"
 import { toStoreError } from "../SqlError.js"
 import { condition } from "./AdminFilter.js"

@@ -17,7 +17,7 @@
 import { Channel, Deferred, Effect, Exit, PubSub, Scope, Stream } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobChange, JobChanged, JobStatus, JobStoreShape } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type * as Notifier from "../Notifier.js"
 import type { StoreContext } from "./Context.js"
 import * as StatusFeed from "./StatusFeed.js"

@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import type { JobStoreShape } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import type { JobStoreShape } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now, recording, transition } from "./Context.js"
 import type { StoreContext } from "./Context.js"

@@ -9,7 +9,7 @@
 import { Clock, Effect } from "effect"
 import { InvalidTransition, JobId, JobNotFound, LeaseLost } from "@jobtrack/core"
 import type { JobRecord, Lease, StoreError } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely, RawBuilder } from "kysely"
 import * as HookDeliveries from "../HookDeliveries.js"
 import { toRecord } from "../Rows.js"

@@ -16,7 +16,7 @@
 import { Effect } from "effect"
 import { Job, StoreError, Transaction } from "@jobtrack/core"
 import type { NewJob, StoreEnqueued as Enqueued } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely, RawBuilder } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"

@@ -11,7 +11,7 @@
 import { Effect } from "effect"
 import { LeaseLost } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { held, holds, iso, now, recording } from "./Context.js"

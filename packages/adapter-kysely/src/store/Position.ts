@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import { JobId, JobNotFound, QueuePosition } from "@jobtrack/core"
 import type { JobStoreShape, JobView, StoreError } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"

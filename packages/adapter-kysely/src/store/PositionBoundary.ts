@@ -38,7 +38,7 @@
  */
 import { Effect } from "effect"
 import { QueuePosition } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 import { iso } from "./Context.js"
 import type { StoreContext } from "./Context.js"

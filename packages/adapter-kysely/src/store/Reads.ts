@@ -6,7 +6,7 @@
 import { Effect } from "effect"
 import { JobId, JobNotFound } from "@jobtrack/core"
 import type { JobStatus, JobStoreShape, Stats } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { getRow, one } from "./Context.js"

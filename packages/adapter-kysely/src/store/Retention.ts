@@ -9,7 +9,7 @@
  */
 import { Effect } from "effect"
 import type { JobStoreShape } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import * as HookDeliveries from "../HookDeliveries.js"
 import type { StoreContext } from "./Context.js"
 

@@ -19,7 +19,7 @@
 import { Effect, Exit, Scope, Semaphore } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobStatus, JobStoreShape, QueueChanged } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import { feedJobId } from "../migrations/v0013.js"
 import type { StoreContext } from "./Context.js"
 

@@ -12,7 +12,7 @@
 import { Effect } from "effect"
 import { JobId, LeaseLost } from "@jobtrack/core"
 import type { Json, Lease, StepInfo, StepKey, StepRecord, StepStatus, StepStoreShape, StoreError } from "@jobtrack/core"
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
