@@ -3,16 +3,34 @@
  * on the same PostgreSQL in one run, with raw `pg` as the floor (a minimal
  * queue table; its workers do the least a durable queue must: see `rawPg`).
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test pnpm bench
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test pnpm bench     (about 8 minutes on an idle 2-core machine)
  *   BENCH_N=2000 pnpm bench        (a quicker, smaller run)
  *   BENCH_ONLY=history BENCH_HISTORY=1000000,10000000 pnpm bench   (one workload; see workloads/)
+ *   BENCH_SKIP=history,processes,sse pnpm bench   (without the slow parts: about 3 minutes)
+ *
+ * Workloads (names for BENCH_ONLY / BENCH_SKIP): enqueue, batches, process,
+ * latency, progress/get, processes, history, position, sse.
+ * - process (W2): BENCH_PROCESS_ROUNDS (default 5) interleaved rounds, each
+ *   every system in turn, the order rotating by one each round, after one
+ *   unrecorded warm-up drain each; the table has the median of the rounds and
+ *   the best (labelled), and the log each round's figures and ratios.
+ * - processes: W2 with 1, 2 and 4 worker processes per system
+ *   (workloads/scaleOut.ts; SCALE_OUT_PROCESSES, SCALE_OUT_POOL).
+ * - sse: jobtrack only, once, after the rounds, in a database of its own
+ *   that it creates and drops (`<database>_sse`, or BENCH_SSE_DATABASE_URL);
+ *   workloads/sse.ts.
+ * - the others: BENCH_ROUNDS (default 2) rounds, systems taking turns in an
+ *   order that rotates each round, the better of the rounds kept.
  */
-import { cpus, totalmem } from "node:os"
+import { cpus, loadavg, totalmem } from "node:os"
 import pg from "pg"
 import { drainNoOp, graphileWorker, jobtrack, pgBoss, rawPg } from "./systems.ts"
 import type { System } from "./systems.ts"
+import { median } from "./workloads/fleet.ts"
 import { drainWithHistory, historyMetrics } from "./workloads/history.ts"
 import { positionMetrics, viewAtDepth } from "./workloads/queuePosition.ts"
+import { drainWithProcesses, processesMetrics } from "./workloads/scaleOut.ts"
+import { measureSse } from "./workloads/sse.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const N = Number(process.env.BENCH_N ?? 10_000)
@@ -58,9 +76,77 @@ const enqueueBatches = async (s: System) => {
   record(s.name, "enqueue in batches of 1,000 (jobs/s)", N / secs)
 }
 
-const process10 = async (s: System) => {
-  record(s.name, "process no-op jobs, concurrency 10 (jobs/s)", (await drainNoOp(s, N)).perS)
+const PROCESS_ROUNDS = Number(process.env.BENCH_PROCESS_ROUNDS ?? 5)
+const processMedian = `process no-op jobs, concurrency 10, median of ${PROCESS_ROUNDS} rounds (jobs/s)`
+const processBest = `process no-op jobs, concurrency 10, best of ${PROCESS_ROUNDS} rounds (jobs/s)`
+
+/** `xs` turned left by `k`: round k's order of the systems. */
+const rotate = <A>(xs: ReadonlyArray<A>, k: number): Array<A> => [...xs.slice(k % xs.length), ...xs.slice(0, k % xs.length)]
+
+/**
+ * W2, interleaved: one unrecorded warm-up drain per system, then
+ * `PROCESS_ROUNDS` rounds, each every system in turn (the order rotating),
+ * each drain after a reset and a checkpoint. Records the median and the best.
+ */
+const processRounds = async (systems: ReadonlyArray<System>, admin: pg.Client) => {
+  for (const s of systems) {
+    process.stdout.write(`process: warm-up ${s.name}…\n`)
+    await drainNoOp(s, Math.max(1000, Math.round(N / 10)))
+  }
+  const perS = new Map<string, Array<number>>(systems.map((s) => [s.name, []]))
+  for (let round = 0; round < PROCESS_ROUNDS; round++) {
+    const figures: Array<string> = []
+    for (const s of rotate(systems, round)) {
+      await s.reset()
+      await admin.query("checkpoint")
+      const { perS: x } = await drainNoOp(s, N)
+      perS.get(s.name)!.push(x)
+      figures.push(`${s.name} ${Math.round(x).toLocaleString("en")}`)
+    }
+    const last = (name: string) => perS.get(name)?.at(-1)
+    const vs = (other: string) => `${(last("jobtrack")! / last(other)!).toFixed(2)}×`
+    process.stdout.write(
+      `process round ${round + 1}: ${figures.join(", ")} jobs/s; jobtrack ÷ pg-boss ${vs("pg-boss")}, ÷ graphile-worker ${
+        vs("graphile-worker")
+      }, ÷ raw pg ${vs("raw pg")}\n`
+    )
+  }
+  for (const [name, xs] of perS) {
+    record(name, processMedian, median(xs))
+    record(name, processBest, Math.max(...xs))
+  }
 }
+
+/** SSE (jobtrack only), in a database of its own: created, measured, dropped. */
+const sseWorkload = async (admin: pg.Client) => {
+  let sseUrl = process.env.BENCH_SSE_DATABASE_URL
+  let created: string | undefined
+  if (!sseUrl) {
+    const u = new URL(url)
+    created = `${u.pathname.slice(1) || "postgres"}_sse`
+    await admin.query(`drop database if exists "${created}"`)
+    await admin.query(`create database "${created}"`)
+    u.pathname = `/${created}`
+    sseUrl = u.toString()
+  }
+  try {
+    process.stdout.write(`sse: ${SSE_CLIENTS} streams on ${created ?? "BENCH_SSE_DATABASE_URL"}…\n`)
+    const f = await measureSse({ url: sseUrl, clients: SSE_CLIENTS, baseline: false, log: (line) => process.stdout.write(`sse: ${line}\n`) })
+    record("jobtrack", sseMetrics[0]![0], f.idleQueriesPerS)
+    record("jobtrack", sseMetrics[1]![0], f.idleXactPerS)
+    record("jobtrack", sseMetrics[2]![0], f.allClientsP50Ms)
+    record("jobtrack", sseMetrics[3]![0], f.allClientsP99Ms)
+  } finally {
+    if (created) await admin.query(`drop database if exists "${created}"`)
+  }
+}
+const SSE_CLIENTS = Number(process.env.SSE_CLIENTS ?? 500)
+const sseMetrics: Array<[string, "higher" | "lower"]> = [
+  [`SSE: server queries/s with ${SSE_CLIENTS} idle streams`, "lower"],
+  [`SSE: database transactions/s with ${SSE_CLIENTS} idle streams (incl. autovacuum)`, "lower"],
+  [`SSE: one change → all ${SSE_CLIENTS} clients p50 (ms)`, "lower"],
+  [`SSE: one change → all ${SSE_CLIENTS} clients p99 (ms)`, "lower"]
+]
 
 const latency = async (s: System) => {
   await s.reset()
@@ -115,7 +201,9 @@ const progressAndGet = async (s: System) => {
 const metrics: Array<[string, "higher" | "lower"]> = [
   ["enqueue one by one (jobs/s)", "higher"],
   ["enqueue in batches of 1,000 (jobs/s)", "higher"],
-  ["process no-op jobs, concurrency 10 (jobs/s)", "higher"],
+  [processMedian, "higher"],
+  [processBest, "higher"],
+  ...processesMetrics,
   ["enqueue→start p50 (ms)", "lower"],
   ["enqueue→start p95 (ms)", "lower"],
   ["enqueue→start p99 (ms)", "lower"],
@@ -125,7 +213,8 @@ const metrics: Array<[string, "higher" | "lower"]> = [
   ["view with queue position p50 (ms)", "lower"],
   ["view with queue position p99 (ms)", "lower"],
   ...historyMetrics,
-  ...positionMetrics
+  ...positionMetrics,
+  ...sseMetrics
 ]
 
 const fmt = (v: number | undefined) => (v === undefined ? "n/a" : v >= 100 ? Math.round(v).toLocaleString("en") : v.toFixed(2))
@@ -134,6 +223,10 @@ const ratio = (mine: number | undefined, other: number | undefined, better: "hig
   mine === undefined || other === undefined ? "n/a" : `${(better === "higher" ? mine / other : other / mine).toFixed(2)}×`
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+// BENCH_ONLY=history,position: only these workloads (a quick check of one); BENCH_SKIP=sse,…: all but these
+const only = process.env.BENCH_ONLY?.split(",")
+const skip = process.env.BENCH_SKIP?.split(",") ?? []
+const wanted = (name: string) => (!only || only.includes(name)) && !skip.includes(name)
 
 /** Keep the better of the rounds (noise on a shared 2-core machine only ever slows a run down). */
 const best = (system: string, metric: string, value: number | undefined, better: "higher" | "lower") => {
@@ -143,27 +236,32 @@ const best = (system: string, metric: string, value: number | undefined, better:
 }
 
 const main = async () => {
+  const started = performance.now()
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
   const version = (await admin.query("show server_version")).rows[0].server_version
-  console.log(`jobtrack benchmark — N=${N}, ${ROUNDS} rounds (best kept), PostgreSQL ${version}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB\n`)
+  console.log(
+    `jobtrack benchmark — N=${N}, W2 median of ${PROCESS_ROUNDS} interleaved rounds, other workloads best of ${ROUNDS}, PostgreSQL ${version}, Node ${process.version}, ${
+      cpus().length
+    } × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}\n`
+  )
   const systems: Array<System> = []
   for (const make of [jobtrack, pgBoss, graphileWorker, rawPg]) systems.push(await make(url))
+  if (wanted("process")) await processRounds(systems, admin)
   const workloads = [
     ["enqueue", enqueueOne],
     ["batches", enqueueBatches],
-    ["process", process10],
     ["latency", latency],
     ["progress/get", progressAndGet],
+    ["processes", drainWithProcesses({ url, n: N, record })],
     ["history", drainWithHistory({ url, n: N, record })],
     ["position", viewAtDepth({ url, record })]
   ] as const
   for (let round = 1; round <= ROUNDS; round++) {
-    // BENCH_ONLY=history,position: only these workloads (a quick check of one)
-    const only = process.env.BENCH_ONLY?.split(",")
-    for (const [name, workload] of workloads.filter(([n]) => !only || only.includes(n))) {
-      // systems take turns on each workload, each after a checkpoint, so none inherits another's WAL
-      for (const s of systems) {
+    for (const [name, workload] of workloads.filter(([n]) => wanted(n))) {
+      // systems take turns on each workload (in an order that rotates each round), each after a
+      // checkpoint, so none inherits another's WAL
+      for (const s of rotate(systems, round - 1)) {
         process.stdout.write(`round ${round}: ${name} ${s.name}…\n`)
         await s.reset()
         await admin.query("checkpoint")
@@ -182,6 +280,8 @@ const main = async () => {
     await s.reset()
     await s.close()
   }
+  // alone, with no system's pools open
+  if (wanted("sse")) await sseWorkload(admin)
   await admin.end()
   const names = ["jobtrack", "pg-boss", "graphile-worker", "raw pg"]
   const rows = [
@@ -195,6 +295,7 @@ const main = async () => {
     } | ${ratio(v("jobtrack"), v("raw pg"), better)} |`)
   }
   console.log(`\n${rows.join("\n")}\n\nRatios: how many times better jobtrack is (above 1: jobtrack is faster).`)
+  console.log(`Took ${((performance.now() - started) / 60_000).toFixed(1)} min; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}.`)
   process.exit(0)
 }
 

@@ -54,9 +54,29 @@ export const drainNoOp = async (s: System, n: number): Promise<{ readonly perS: 
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
-export const jobtrack = async (url: string, schema = "bench_jobtrack"): Promise<System> => {
+/** How a system is opened (every field optional: the defaults are the main process's). */
+export interface SystemOptions {
+  /**
+   * Open the schema another process set up and leave it as it is: no drop, no
+   * migration, and `close` drops nothing (a worker process of the
+   * multi-process workload).
+   */
+  readonly attach?: boolean
+  /** The size of the system's connection pool (default 12). */
+  readonly max?: number
+}
+
+/** The systems by name, each opened on its default schema: what a worker process opens. */
+export const systemsByName: Record<string, (url: string, options?: SystemOptions) => Promise<System>> = {
+  jobtrack: (url, options) => jobtrack(url, "bench_jobtrack", options),
+  "pg-boss": (url, options) => pgBoss(url, options),
+  "graphile-worker": (url, options) => graphileWorker(url, options),
+  "raw pg": (url, options) => rawPg(url, options)
+}
+
+export const jobtrack = async (url: string, schema = "bench_jobtrack", options: SystemOptions = {}): Promise<System> => {
   const admin = new pg.Pool({ connectionString: url, max: 2 })
-  await admin.query(`drop schema if exists ${schema} cascade`)
+  if (!options.attach) await admin.query(`drop schema if exists ${schema} cascade`)
   let onStart: (i: number) => void = () => {}
   const noop = JobDefinition.make({
     type: "noop",
@@ -65,7 +85,9 @@ export const jobtrack = async (url: string, schema = "bench_jobtrack"): Promise<
     handler: ({ i }) => Effect.sync(() => onStart(i))
   })
   const scope = Effect.runSync(Scope.make())
-  const store: JobStoreShape = await run(Scope.provide(postgres({ connectionString: url, schema, max: 12 }), scope))
+  const store: JobStoreShape = await run(
+    Scope.provide(postgres({ connectionString: url, schema, max: options.max ?? 12, migrate: !options.attach }), scope)
+  )
   const tracker = await run(Tracker.make({ definitions: [noop] }).pipe(Effect.provideService(JobStore, store)))
   let runnerScope: Scope.Closeable | undefined
   return {
@@ -114,15 +136,15 @@ export const jobtrack = async (url: string, schema = "bench_jobtrack"): Promise<
   }
 }
 
-export const pgBoss = async (url: string): Promise<System> => {
+export const pgBoss = async (url: string, options: SystemOptions = {}): Promise<System> => {
   const schema = "bench_pgboss"
   const admin = new pg.Pool({ connectionString: url, max: 2 })
-  await admin.query(`drop schema if exists ${schema} cascade`)
-  const boss = new PgBoss({ connectionString: url, schema, max: 12, useListenNotify: true, supervise: false, schedule: false })
+  if (!options.attach) await admin.query(`drop schema if exists ${schema} cascade`)
+  const boss = new PgBoss({ connectionString: url, schema, max: options.max ?? 12, useListenNotify: true, supervise: false, schedule: false })
   boss.on("error", () => {})
   await boss.start()
   const queue = "noop"
-  await boss.createQueue(queue, { notify: true, retryLimit: 0 } as never)
+  if (!options.attach) await boss.createQueue(queue, { notify: true, retryLimit: 0 } as never)
   let workers: Array<string> = []
   return {
     name: "pg-boss",
@@ -157,14 +179,15 @@ export const pgBoss = async (url: string): Promise<System> => {
   }
 }
 
-export const graphileWorker = async (url: string): Promise<System> => {
+export const graphileWorker = async (url: string, options: SystemOptions = {}): Promise<System> => {
   const schema = "bench_graphile"
   const admin = new pg.Pool({ connectionString: url, max: 2 })
-  await admin.query(`drop schema if exists ${schema} cascade`)
-  const pgPool = new pg.Pool({ connectionString: url, max: 12 })
+  if (!options.attach) await admin.query(`drop schema if exists ${schema} cascade`)
+  const pgPool = new pg.Pool({ connectionString: url, max: options.max ?? 12 })
+  pgPool.on("error", () => {}) // an idle client's error (a server restart) is not the benchmark's
   const logger = new Logger(() => () => {}) // silent, like the others
   const utils: WorkerUtils = await makeWorkerUtils({ pgPool, schema, logger })
-  await utils.migrate()
+  if (!options.attach) await utils.migrate()
   let runner: GraphileRunner | undefined
   return {
     name: "graphile-worker",
@@ -211,13 +234,15 @@ export const graphileWorker = async (url: string): Promise<System> => {
  * poll every second as the fallback. No leases, retries, groups, priorities
  * or progress: what a queue could not do less than.
  */
-export const rawPg = async (url: string): Promise<System> => {
-  const pool = new pg.Pool({ connectionString: url, max: 12 })
-  await pool.query(`drop schema if exists bench_raw cascade`)
-  await pool.query(`create schema bench_raw`)
-  await pool.query(`create table bench_raw.jobs (id bigserial primary key, status text not null default 'pending',
-    payload jsonb not null, progress real not null default 0, progress_message text)`)
-  await pool.query(`create index jobs_pending on bench_raw.jobs (id) where status = 'pending'`)
+export const rawPg = async (url: string, options: SystemOptions = {}): Promise<System> => {
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 12 })
+  if (!options.attach) {
+    await pool.query(`drop schema if exists bench_raw cascade`)
+    await pool.query(`create schema bench_raw`)
+    await pool.query(`create table bench_raw.jobs (id bigserial primary key, status text not null default 'pending',
+      payload jsonb not null, progress real not null default 0, progress_message text)`)
+    await pool.query(`create index jobs_pending on bench_raw.jobs (id) where status = 'pending'`)
+  }
   let stop: (() => Promise<void>) | undefined
   return {
     name: "raw pg",
@@ -328,7 +353,7 @@ export const rawPg = async (url: string): Promise<System> => {
       await pool.query(`vacuum analyze bench_raw.jobs`)
     },
     close: async () => {
-      await pool.query(`drop schema if exists bench_raw cascade`)
+      if (!options.attach) await pool.query(`drop schema if exists bench_raw cascade`)
       await pool.end()
     }
   }

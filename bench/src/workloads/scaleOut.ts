@@ -1,82 +1,123 @@
 /**
- * Scale-out (issue 13, item 7): W2 — drain a backlog of no-op jobs — with 1,
- * 2 and 4 runner processes (real child processes, concurrency 10 each) on one
- * PostgreSQL. The parent enqueues the backlog, starts the children, and
- * reads the store's counts until all are completed.
+ * Scale-out, W2 with several worker processes (issue 13, item 7): a backlog of `n` no-op
+ * jobs drained by 1, 2 and 4 real child processes on one PostgreSQL, each
+ * running the system's own workers with concurrency 10 (what `pnpm bench`'s
+ * "process no-op jobs" runs in one process). Each child opens the system on
+ * the parent's schema (`systemsByName`, `attach`), reports ready, and all
+ * start together: jobs/s from "go" to the start of the backlog's last job,
+ * as reported by the children (start-up is not timed). Then the ratio of 4
+ * processes to 1: how the system grows with processes on this machine (on 2
+ * cores, CPU-bound no-op jobs cannot grow much; `scaleOutIo.ts` measures the
+ * database's share with I/O-bound jobs).
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node bench/src/workloads/scaleOut.ts
- *   SCALE_OUT_N=1000 SCALE_OUT_PROCESSES=1,2 node bench/src/workloads/scaleOut.ts   (a quick check)
+ * In `pnpm bench` (workload `processes`) for every system, N = BENCH_N. Alone
+ * (from bench/, after `pnpm build`), one JSON line per figure:
  *
- * Run after `pnpm build` (it imports the built packages). Prints one JSON line per process count.
+ *   DATABASE_URL=postgres://…/<yours> ../node_modules/.bin/node src/workloads/scaleOut.ts
+ *   SCALE_OUT_N=10000 SCALE_OUT_PROCESSES=1,2,4 SCALE_OUT_POOL=8 SCALE_OUT_SYSTEMS=jobtrack,pg-boss,graphile-worker,raw\ pg
+ *
+ * (Before session 5 this file measured jobtrack alone, counting completions
+ * through the store and timing the children's start-up too.)
  */
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
-import { Effect, Exit, Schema, Scope } from "effect"
-import { JobDefinition, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
-import { postgres } from "@jobtrack/adapter-kysely"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import pg from "pg"
+import { systemsByName } from "../systems.ts"
+import type { System } from "../systems.ts"
+import { serveFleetChild, spawnFleet } from "./fleet.ts"
 
-const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-const N = Number(process.env.SCALE_OUT_N ?? 10_000)
-const COUNTS = (process.env.SCALE_OUT_PROCESSES ?? "1,2,4").split(",").map(Number)
-const schema = "bench_scale_out"
+/** Process counts (SCALE_OUT_PROCESSES, default 1,2,4). */
+export const processCounts: ReadonlyArray<number> = (process.env.SCALE_OUT_PROCESSES ?? "1,2,4")
+  .split(",")
+  .map((x) => Number(x.trim()))
+  .filter((n) => Number.isInteger(n) && n > 0)
 
-const noop = JobDefinition.make({
-  type: "noop",
-  payload: Schema.Struct({ i: Schema.Int }),
-  retry: RetryPolicy.none,
-  handler: () => Effect.void
-})
+/** Each child's pool (SCALE_OUT_POOL, default 8): 4 processes of 12 would crowd a shared server. */
+const POOL = Number(process.env.SCALE_OUT_POOL ?? 8)
+const CONCURRENCY = 10
 
-/** A child: one runner until SIGTERM. */
-const child = async () => {
-  const scope = Effect.runSync(Scope.make())
-  const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 4, migrate: false }), scope))
-  await Effect.runPromise(Scope.provide(
-    Runner.make({ definitions: [noop], concurrency: 10, prune: false }).pipe(Effect.provideService(JobStore, store)),
-    scope
-  ))
-  process.send?.("ready")
-  process.once("SIGTERM", () => {
-    void Effect.runPromise(Scope.close(scope, Exit.void)).then(() => process.exit(0))
-  })
-}
+export const processesMetric = (processes: number): string =>
+  `process no-op jobs, ${processes} worker process${processes === 1 ? "" : "es"} × concurrency 10 (jobs/s)`
 
-const parent = async () => {
-  const admin = new pg.Client({ connectionString: url })
+const first = processCounts[0]!
+const last = processCounts.at(-1)!
+export const scalingMetric = `${last} processes ÷ ${first} (jobs/s ratio)`
+
+/** The metrics this module records, for main's table ("higher" is better). */
+export const processesMetrics: Array<[string, "higher" | "lower"]> = [
+  ...processCounts.map((p) => [processesMetric(p), "higher"] as [string, "higher"]),
+  ...(processCounts.length > 1 ? [[scalingMetric, "higher"] as [string, "higher"]] : [])
+]
+
+const self = fileURLToPath(import.meta.url)
+
+/**
+ * The workload: for each process count, reset, enqueue `n` jobs in batches
+ * of 1,000, checkpoint, spawn the children, time the drain. `record` is main's.
+ */
+export const drainWithProcesses = (options: {
+  readonly url: string
+  readonly n: number
+  readonly record: (system: string, metric: string, value: number | undefined) => void
+}) =>
+async (s: System): Promise<void> => {
+  if (!(s.name in systemsByName)) return
+  const admin = new pg.Client({ connectionString: options.url })
   await admin.connect()
-  await admin.query(`drop schema if exists ${schema} cascade`)
-  const scope = Effect.runSync(Scope.make())
-  const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 4 }), scope))
-  const tracker = await Effect.runPromise(Tracker.make({ definitions: [noop] }).pipe(Effect.provideService(JobStore, store)))
-  for (const processes of COUNTS) {
-    await Effect.runPromise(store.prune(new Date(Date.now() + 60_000)))
-    for (let i = 0; i < N; i += 1000) {
-      const count = Math.min(1000, N - i)
-      await Effect.runPromise(tracker.enqueueMany(noop, Array.from({ length: count }, (_, k) => ({ payload: { i: i + k } }))))
+  try {
+    const perS = new Map<number, number>()
+    for (const processes of processCounts) {
+      await s.reset()
+      for (let i = 0; i < options.n; i += 1000) await s.enqueueBatch(i, Math.min(1000, options.n - i))
+      await admin.query("checkpoint")
+      const fleet = await spawnFleet(self, ["child", s.name, options.url], processes)
+      try {
+        const t0 = performance.now()
+        fleet.go()
+        await fleet.startedAtLeast(options.n)
+        perS.set(processes, options.n / ((performance.now() - t0) / 1000))
+      } finally {
+        await fleet.stop()
+      }
+      options.record(s.name, processesMetric(processes), perS.get(processes))
     }
-    await admin.query(`vacuum analyze ${schema}.jobs`)
-    const t0 = performance.now()
-    const children = Array.from({ length: processes }, () =>
-      spawn(process.execPath, [fileURLToPath(import.meta.url), "child"], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
-    )
-    while (true) {
-      // through the store, wherever it keeps finished jobs
-      const stats = await Effect.runPromise(store.stats({}))
-      if (stats.counts.completed >= N) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    const secs = (performance.now() - t0) / 1000
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      c.once("exit", () => resolve())
-      c.kill("SIGTERM")
-    })))
-    // includes the children's start-up (node, imports, connecting): small N overstates it
-    console.log(JSON.stringify({ processes, n: N, jobsPerSecond: Math.round(N / secs) }))
+    if (processCounts.length > 1) options.record(s.name, scalingMetric, perS.get(last)! / perS.get(first)!)
+  } finally {
+    await admin.end()
   }
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  await admin.query(`drop schema if exists ${schema} cascade`)
-  await admin.end()
 }
 
-await (process.argv[2] === "child" ? child() : parent())
+/** A child: the system's workers on the parent's schema, concurrency 10. */
+const child = (name: string, url: string) =>
+  serveFleetChild(async () => {
+    const system = await systemsByName[name]!(url, { attach: true, max: POOL })
+    return {
+      start: (onJob) => system.startWorkers(CONCURRENCY, onJob),
+      stop: async () => {
+        await system.stopWorkers()
+        await system.close()
+      }
+    }
+  })
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  if (process.argv[2] === "child") {
+    await child(process.argv[3]!, process.argv[4]!)
+  } else {
+    const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+    const n = Number(process.env.SCALE_OUT_N ?? process.env.BENCH_N ?? 10_000)
+    const names = (process.env.SCALE_OUT_SYSTEMS ?? Object.keys(systemsByName).join(",")).split(",")
+    for (const name of names) {
+      const s = await systemsByName[name]!(url)
+      try {
+        await drainWithProcesses({
+          url,
+          n,
+          record: (system, metric, value) => console.log(JSON.stringify({ system, metric, value: Number(value?.toFixed(2)) }))
+        })(s)
+      } finally {
+        await s.reset()
+        await s.close()
+      }
+    }
+  }
+}

@@ -37,9 +37,6 @@
  * own (it counts every backend of the database). Prints one JSON line per configuration and a
  * table of medians at the end.
  */
-import { spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Duration, Effect, Exit, Schema, Scope } from "effect"
@@ -48,6 +45,7 @@ import { postgres } from "@jobtrack/adapter-kysely"
 import { Logger, makeWorkerUtils, run as runGraphile } from "graphile-worker"
 import pg from "pg"
 import { PgBoss } from "pg-boss"
+import { cpuMs, median, serveFleetChild, spawnFleet } from "./fleet.ts"
 import { groupLockClaim } from "./groupLockClaim.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -94,8 +92,8 @@ const ioGrouped = JobDefinition.make({
   handler: () => Effect.sleep(Duration.millis(DELAY_MS))
 })
 
-/** A child: set up, say "ready", start working on "go", stop on SIGTERM. */
-const child = async (system: string) => {
+/** A child: set up, say "ready", start working on "go", stop on SIGTERM (fleet.ts). */
+const child = (system: string) => serveFleetChild(async () => {
   const curl = childUrl(system)
   let start: () => Promise<void>
   let stop: () => Promise<void>
@@ -149,30 +147,9 @@ const child = async (system: string) => {
   } else {
     throw new Error(`unknown system ${system}`)
   }
-  process.on("message", (m) => {
-    if (m === "go") void start()
-  })
-  process.once("SIGTERM", () => {
-    setTimeout(() => process.exit(0), 3000).unref()
-    void stop().finally(() => process.exit(0))
-  })
-  process.send?.("ready")
-}
-
-/** CPU milliseconds (user + system) a process has used so far; 0 once it is gone. */
-const cpuMs = (pid: number): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return 0
-  }
-}
-
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-}
+  // jobs are counted in the database, not reported
+  return { start: () => start(), stop: () => stop() }
+})
 
 interface Result {
   readonly system: string
@@ -301,13 +278,8 @@ const parent = async () => {
         const backlog = Math.ceil(ideal * (WARMUP_S + SECONDS + 3))
         await setup.enqueue(backlog)
         await admin.query("checkpoint")
-        const children: Array<ChildProcess> = Array.from({ length: processes }, () =>
-          spawn(process.execPath, [fileURLToPath(import.meta.url), "child", system], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
-        )
-        await Promise.all(children.map((c) => new Promise<void>((resolve, reject) => {
-          c.once("message", () => resolve())
-          c.once("exit", (code) => reject(new Error(`child exited with ${code}`)))
-        })))
+        const fleet = await spawnFleet(fileURLToPath(import.meta.url), ["child", system], processes)
+        const children = fleet.children
         // the children's backends are idle: their function counters are flushed (at exit at the latest)
         const claims0 = await claimFn(schemaOf(system))
         const app = `scale_io_${system}`
@@ -332,7 +304,7 @@ const parent = async () => {
             await pause(25)
           }
         })()
-        for (const c of children) c.send("go")
+        fleet.go()
         await pause(WARMUP_S * 1000)
         // the window: finished jobs, CPU of the children and of every backend of the database
         const pids = await backends()
@@ -350,10 +322,7 @@ const parent = async () => {
         sampling = false
         await sampleLoop
         const s = { samples, advisory, otherLock, held, active }
-        await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-          c.once("exit", () => resolve())
-          c.kill("SIGTERM")
-        })))
+        await fleet.stop()
         // the backends flush their function counters when they exit
         await pause(1500)
         const claims1 = await claimFn(schemaOf(system))

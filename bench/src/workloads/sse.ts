@@ -23,12 +23,16 @@
  * Run it against a database of its own (other sessions' transactions would
  * be counted):
  *   DATABASE_URL=postgres://…/jt_sse ../node_modules/.bin/node src/workloads/sse.ts   (from bench/)
+ *
+ * `pnpm bench` runs it (`measureSse`, workload `sse`, without the 0-stream
+ * baseline) once, after the other workloads, in a database it creates for it
+ * (`<DATABASE_URL's database>_sse`, dropped afterwards).
  */
 import { spawn } from "node:child_process"
 import { request, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import Koa from "koa"
 import { Effect, Exit, Layer, Schema, Scope } from "effect"
 import { JobDefinition, JobId, JobStore, Jobtrack } from "@jobtrack/core"
@@ -38,10 +42,6 @@ import { migrate, postgres } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
 
-const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-const CLIENTS = Number(process.env.SSE_CLIENTS ?? 500)
-const IDLE_S = Number(process.env.SSE_IDLE_S ?? 10)
-const ROUNDS = Number(process.env.SSE_ROUNDS ?? 20)
 
 const work = JobDefinition.make({ type: "work", payload: Schema.Struct({}), handler: () => Effect.void })
 
@@ -50,7 +50,7 @@ const work = JobDefinition.make({ type: "work", payload: Schema.Struct({}), hand
  * the queries its `pg` clients send (pool and LISTEN connection alike);
  * "count" on stdin prints both.
  */
-const serve = async (schema: string) => {
+const serve = async (schema: string, url: string) => {
   let calls = 0
   let queries = 0
   const send = pg.Client.prototype.query
@@ -146,7 +146,37 @@ const pct = (xs: Array<number>, p: number) => {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-const main = async () => {
+/** What `measureSse` returns: the figures of the JSON lines it logs. */
+export interface SseFigures {
+  /** With every stream open and nothing changing: the server's own count of its queries. */
+  readonly idleQueriesPerS: number
+  readonly idleStoreCallsPerS: number
+  /** The database's transactions per second meanwhile (an upper bound: autovacuum's count too). */
+  readonly idleXactPerS: number
+  /** From one progress write to the last of the clients having it. */
+  readonly allClientsP50Ms: number
+  readonly allClientsP99Ms: number
+}
+
+/**
+ * The workload: `clients` streams of one job on a server child process,
+ * against `url` (a database of its own: its transactions are counted).
+ * `baseline`: measure the idle cost with no stream open first. Each phase's
+ * figures go to `log` as a JSON line.
+ */
+export const measureSse = async (options: {
+  readonly url: string
+  readonly clients?: number
+  readonly idleSeconds?: number
+  readonly rounds?: number
+  readonly baseline?: boolean
+  readonly log?: (line: string) => void
+}): Promise<SseFigures> => {
+  const url = options.url
+  const CLIENTS = options.clients ?? 500
+  const IDLE_S = options.idleSeconds ?? 10
+  const ROUNDS = options.rounds ?? 20
+  const log = options.log ?? (() => {})
   const schema = `bench_sse_${Math.random().toString(36).slice(2, 8)}`
   const pool = new pg.Pool({ connectionString: url, max: 2 })
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
@@ -167,7 +197,7 @@ const main = async () => {
 
   // SSE_PROFILE=<dir>: a CPU profile of the server
   const profile = process.env.SSE_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SSE_PROFILE}`] : []
-  const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), "server", schema], {
+  const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), "server", schema, url], {
     stdio: ["pipe", "pipe", "inherit"]
   })
   const lines = createInterface({ input: child.stdout! })
@@ -200,17 +230,19 @@ const main = async () => {
     const [x1, c1] = [await xacts(), await serverCounts()]
     const s = (performance.now() - t0) / 1000
     const rate = (n: number) => Math.round((n / s) * 100) / 100
-    console.log(JSON.stringify({
+    const figures = {
       phase: "idle",
       clients,
       seconds: Math.round(s * 10) / 10,
       server_queries_per_s: rate(c1.queries - c0.queries),
       server_store_calls_per_s: rate(c1.calls - c0.calls),
       database_xact_per_s: rate(x1 - x0 - 1)
-    }))
+    }
+    log(JSON.stringify(figures))
+    return figures
   }
 
-  await idle(0)
+  if (options.baseline ?? true) await idle(0)
 
   const arrivals = Array.from({ length: CLIENTS }, () => new Map<number, number>())
   const closers: Array<() => void> = []
@@ -227,7 +259,7 @@ const main = async () => {
     }
   }
   await allHave(1, 60_000)
-  await idle(CLIENTS)
+  const idleFigures = await idle(CLIENTS)
 
   const lastArrival: Array<number> = []
   const perClient: Array<number> = []
@@ -250,7 +282,7 @@ const main = async () => {
     writeSpan.push(last! - first!)
     await sleep(300)
   }
-  console.log(JSON.stringify({
+  log(JSON.stringify({
     phase: "fanout",
     clients: CLIENTS,
     rounds: ROUNDS,
@@ -273,7 +305,25 @@ const main = async () => {
   await Effect.runPromise(Scope.close(scope, Exit.void))
   await sql.raw(`drop schema "${schema}" cascade`).execute(db)
   await db.destroy()
+  return {
+    idleQueriesPerS: idleFigures.server_queries_per_s,
+    idleStoreCallsPerS: idleFigures.server_store_calls_per_s,
+    idleXactPerS: idleFigures.database_xact_per_s,
+    allClientsP50Ms: pct(lastArrival, 0.5),
+    allClientsP99Ms: pct(lastArrival, 0.99)
+  }
 }
 
-if (process.argv[2] === "server") await serve(process.argv[3]!)
-else await main()
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  if (process.argv[2] === "server") {
+    await serve(process.argv[3]!, process.argv[4]!)
+  } else {
+    await measureSse({
+      url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+      clients: Number(process.env.SSE_CLIENTS ?? 500),
+      idleSeconds: Number(process.env.SSE_IDLE_S ?? 10),
+      rounds: Number(process.env.SSE_ROUNDS ?? 20),
+      log: (line) => console.log(line)
+    })
+  }
+}
