@@ -37,9 +37,10 @@ const loadedBy = (node: string, code: string): ReadonlyArray<string> => {
   return JSON.parse(child.stdout) as Array<string>
 }
 
-/** Loaded only when used: kysely, PGlite, telemetry exporters, Prometheus, effect's Schema. */
+/** Loaded only when used: kysely, PGlite, the body parser, telemetry exporters, Prometheus, effect's Schema. */
 const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["kysely", /\/kysely\/dist\//],
+  ["the JSON body parser", /\/@koa\/bodyparser\//],
   ["PGlite", /\/@electric-sql\/pglite\//],
   ["the OTLP exporters", /\/effect\/dist\/observability\/Otlp/],
   ["effect's fetch HTTP client", /\/effect\/dist\/http\/FetchHttpClient\.js$/],

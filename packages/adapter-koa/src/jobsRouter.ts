@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Fiber, Stream } from "effect"
-import { bodyParser } from "@koa/bodyparser"
+import type { bodyParser } from "@koa/bodyparser"
 import Router from "@koa/router"
 import type { Context } from "koa"
 import type { Jobtrack, Tracker } from "@jobtrack/core"
@@ -48,13 +48,15 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
  * @internal
  */
 export const bodyReader = (limit: number) => {
-  const parse = bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: false, detectJSON: () => true })
+  // loaded with the first body read, not with the package (issue 13, item 6: ~90 files)
+  let parse: ReturnType<typeof bodyParser> | undefined
   return async (ctx: Context): Promise<{ readonly value: unknown } | HttpResponse> => {
     const preParsed = (ctx.request as { body?: unknown }).body
     if (preParsed !== undefined) return { value: preParsed }
     if (!ctx.request.is("application/json", "+json")) {
       return error(400, "invalid_input", "Content-Type must be application/json")
     }
+    parse ??= (await import("@koa/bodyparser")).bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: false, detectJSON: () => true })
     try {
       await parse(ctx, async () => {})
     } catch (e) {
