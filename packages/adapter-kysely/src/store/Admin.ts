@@ -1,6 +1,6 @@
 /**
  * The admin verbs of the store on PostgreSQL (core's `AdminStore`, rules
- * 16–20), over the tables and indexes of migrations 0007, 0012, 0016 and 0021.
+ * 16–20), over the tables and indexes of migrations 0007, 0012, 0016, 0021 and 0025.
  * Every read is bounded: keyset pages (`AdminList.ts`); counts capped
  * per status (`limit cap + 1` under the count, never a `count(*)` over the
  * table) read from the index alone; the oldest waiting job by a loose index
@@ -13,18 +13,18 @@
  */
 import { Clock, Effect } from "effect"
 import { AdminStore, Job, JobId } from "@jobtrack/core"
-import type { JobStatus } from "@jobtrack/core"
+import type { JobStatus, StoreError } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 import type { JobRow } from "../Rows.js"
-import { condition, pairs } from "./AdminFilter.js"
+import { condition, pairs, rangeOf } from "./AdminFilter.js"
 import { list } from "./AdminList.js"
 import { series } from "./AdminSeries.js"
 import { recording as recordingIn } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
 const iso = (ms: number) => new Date(ms).toISOString()
-/** More (queue, type) pairs than this: counted by the status index with a filter instead. */
+/** More (queue, type) pairs than this: each pair's range read to the cap, then merged. */
 const maxPairs = 64
 const clampLimit = (n: number, max: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
 
@@ -112,35 +112,41 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
       Effect.gen(function*() {
         const limit = clampLimit(cap ?? 10_000, 1_000_000)
         const cond = condition(filter)
-        // a queue or a type: its (queue, type) pairs first (a loose scan of the index on
-        // (queue, type, status, created_at, id), migration 0021), each status then counted as a
-        // merge of the pairs' ranges, which reads the newest cap + 1 and stops
-        const prefix = pairs(jobs, filter)
-        const found = prefix === undefined
-          ? undefined
-          : yield* run("adminCounts", sql<{ queue: string; type: string }>`${prefix} select queue, type from pairs`)
-        // per status: the newest cap + 1 matching jobs counted, read from the index on
-        // (status, created_at, id) that carries queue, type and owner (migration 0012); the
-        // statuses are counted side by side (separate statements: separate backends)
-        const per = (status: JobStatus) => {
-          type Row = { queue: string; type: string; status: JobStatus; n: string | number }
-          if (found !== undefined && found.length <= maxPairs) {
-            if (found.length === 0) return Effect.succeed<ReadonlyArray<Row>>([])
-            const ranges = found.map((p) =>
-              sql`(select queue, type, created_at, id from ${jobs}
-                where queue collate "C" = ${p.queue} and type collate "C" = ${p.type} and status = ${status} and ${cond}
-                order by created_at desc, id desc limit ${limit + 1})`
-            )
+        type Row = { queue: string; type: string; status: JobStatus; n: string | number }
+        // pending, running and completed (every status with a queue or a type): the (queue,
+        // type) pairs first (a loose scan of jobs_admin_queue_type_created, migration 0021),
+        // each status then counted as a merge of the pairs' ranges, which reads the newest
+        // cap + 1 and stops
+        const byPairs = Job.statuses.some((st) => rangeOf(st, filter) === "pairs")
+        const found = byPairs
+          ? yield* run("adminCounts", sql<{ queue: string; type: string }>`${pairs(jobs, filter)} select queue, type from pairs`)
+          : []
+        const newest = sql`order by created_at desc, id desc limit ${limit + 1}`
+        // per status: the newest cap + 1 matching jobs counted, read from the indexes alone
+        // (their include columns); the statuses are counted side by side (separate statements:
+        // separate backends)
+        const per = (status: JobStatus): Effect.Effect<ReadonlyArray<Row>, StoreError> => {
+          const st = sql.lit(status)
+          if (rangeOf(status, filter) !== "pairs") {
+            // a status off the usual path, without queue or type: one range of jobs_admin_off_path
             return run("adminCounts", sql<Row>`
-              select queue, type, ${status}::text as status, count(*) as n from (
-                select queue, type from (${sql.join(ranges, sql` union all `)}) k
-                order by created_at desc, id desc limit ${limit + 1}
+              select queue, type, ${st}::text as status, count(*) as n from (
+                select queue, type from ${jobs} where status = ${st} and ${cond} ${newest}
               ) x group by queue, type`)
           }
+          if (found.length === 0) return Effect.succeed([])
+          const range = (queue: RawBuilder<unknown>, type: RawBuilder<unknown>) =>
+            sql`select queue, type, created_at, id from ${jobs}
+              where queue collate "C" = ${queue} and type collate "C" = ${type} and status = ${st} and ${cond} ${newest}`
+          // few pairs: the planner merges the ranges and stops at cap + 1; many: each range read
+          // to cap + 1, then the newest cap + 1 of them
+          const merged = found.length <= maxPairs
+            ? sql.join(found.map((p) => sql`(${range(sql`${p.queue}`, sql`${p.type}`)})`), sql` union all `)
+            : sql`select r.* from unnest(${found.map((p) => p.queue)}::text[], ${found.map((p) => p.type)}::text[])
+                as v(queue, type) cross join lateral (${range(sql`v.queue`, sql`v.type`)}) r`
           return run("adminCounts", sql<Row>`
-            select queue, type, ${status}::text as status, count(*) as n from (
-              select queue, type from ${jobs} where status = ${status} and ${cond}
-              order by created_at desc, id desc limit ${limit + 1}
+            select queue, type, ${st}::text as status, count(*) as n from (
+              select queue, type from (${merged}) k ${newest}
             ) x group by queue, type`)
         }
         const rows = (yield* Effect.forEach(Job.statuses, per, { concurrency: 3 })).flat()

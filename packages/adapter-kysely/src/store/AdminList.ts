@@ -2,21 +2,23 @@
  * The console's job list on PostgreSQL (`AdminStore.adminList`, rule 16):
  * keyset pages on `(sort column, id)`.
  *
- * By creation time the page is a merge of one range per status of
- * `jobs_admin_status_created (status, created_at, id)`: each status is an
- * ordered index scan of the filter stopped at the page size, and the
- * planner's merge of them (`union all` under one `order by … limit`) reads
- * only as many keys of each as the page takes; a filter on queue, type,
- * owner or creation time is read from the index alone (its include
- * columns), and the page's rows are then read by id. With a filter on type
- * or queue the ranges are those of each (queue, type, status) of
- * `jobs_admin_queue_type_created (queue, type, status, created_at, id)`
- * (migration 0021; the pairs found by a loose scan, `AdminFilter.pairs`),
- * each stopped at the page, so a value with few jobs or none stops at once too. A filter on owner,
- * ids or key is one statement instead, served by those columns' indexes. That index serves the per-status counts as well, so
- * there is no second index on `(created_at, id)` for every job to write
- * (migration 0016). By finish time the page is a scan of
- * `jobs_admin_finished`; by run time, of what the filter leaves.
+ * By creation time the page is the newest (or oldest) of a few ranges, each
+ * an ordered index scan of the filter stopped at the page size (migration
+ * 0025, `AdminFilter.rangeOf`): a pending, running or completed job's range
+ * is one per (queue, type, status) of `jobs_admin_queue_type_created (queue,
+ * type, status, created_at, id)` (migration 0021; the pairs found by a loose
+ * scan, `AdminFilter.pairs`; a filter on type or queue reads only its own
+ * pairs, so a value with few jobs or none stops at once, and so are the
+ * other statuses' with such a filter); without one, each status off the
+ * usual path (retrying, failed, cancelled) is one range of
+ * `jobs_admin_off_path (status, created_at, id)`. A filter on queue, type,
+ * owner or creation time is read from the indexes alone (their include
+ * columns), and the page's rows are then read by id. A filter on owner, ids
+ * or key is one statement instead, served by those columns' indexes. The
+ * same ranges serve the per-status counts, so no index on `(created_at, id)`
+ * takes an entry at every transition of every job (migrations 0016, 0025).
+ * By finish time the page is a scan of `jobs_admin_finished`; by run time,
+ * of what the filter leaves.
  *
  * @since 0.3.0
  */
@@ -27,7 +29,7 @@ import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
-import { condition, pairs } from "./AdminFilter.js"
+import { condition, pairs, rangeOf } from "./AdminFilter.js"
 import type { StoreContext } from "./Context.js"
 
 const clampLimit = (n: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), 500)
@@ -73,32 +75,32 @@ export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["a
       const statuses = Job.statuses.filter((s) => filter.status === undefined || filter.status.includes(s))
       if (statuses.length === 0) return { items: [], next: null }
       // each range ordered and limited itself: a branch with a WHERE is planned on its own,
-      // and only a branch's own order by makes it an ordered index scan the merge can stop.
-      // The ranges pick keys only, so a filter on queue, type, owner or creation time is
-      // read from the index alone (its include columns), then the page's rows by id.
-      const prefix = pairs(jobs, filter)
-      if (prefix !== undefined) {
-        // a queue or a type: one range per (queue, type, status) of the index on those
-        // (migration 0021), each ordered and stopped at the page, the few ranges' keys sorted
-        query = sql<JobRow>`
-          ${prefix}
-          select j.* from (
-            select r.created_at, r.id from pairs v cross join unnest(${statuses}::text[]) as st(status)
-              cross join lateral (
-                select created_at, id from ${jobs}
-                where queue collate "C" = v.queue and type collate "C" = v.type and status = st.status and ${where} ${page}
-              ) r
-            order by r.created_at ${dir}, r.id ${dir} limit ${n + 1}
-          ) p
-          join ${jobs} j on j.id = p.id
-          order by p.created_at ${dir}, p.id ${dir}`
-      } else {
-        const ranges = statuses.map((s) => sql`(select created_at, id from ${jobs} where status = ${s} and ${where} ${page})`)
-        query = sql<JobRow>`
-          select j.* from (select created_at, id from (${sql.join(ranges, sql` union all `)}) k ${page}) p
-          join ${jobs} j on j.id = p.id
-          order by p.created_at ${dir}, p.id ${dir}`
+      // and only a branch's own order by makes it an ordered index scan that stops at the
+      // page. The ranges pick keys only, so a filter on queue, type, owner or creation time
+      // is read from the index alone (its include columns), then the page's rows by id.
+      const single = statuses.filter((s) => rangeOf(s, filter) !== "pairs")
+      const byPairs = statuses.filter((s) => rangeOf(s, filter) === "pairs")
+      // with neither queue nor type, each status off the usual path: one range of
+      // jobs_admin_off_path, the status a literal so that the planner proves its predicate
+      const ranges = single.map((s) =>
+        sql`(select created_at, id from ${jobs} where status = ${sql.lit(s)} and ${where} ${page})`
+      )
+      // the others: one range per (queue, type, status) of jobs_admin_queue_type_created
+      // (migration 0021; the pairs found by a loose scan, AdminFilter.pairs)
+      if (byPairs.length > 0) {
+        ranges.push(sql`(
+          select r.created_at, r.id from pairs v cross join unnest(${byPairs}::text[]) as st(status)
+            cross join lateral (
+              select created_at, id from ${jobs}
+              where queue collate "C" = v.queue and type collate "C" = v.type and status = st.status
+                and ${where} ${page}
+            ) r)`)
       }
+      query = sql<JobRow>`
+        ${byPairs.length > 0 ? pairs(jobs, filter) : sql``}
+        select j.* from (select created_at, id from (${sql.join(ranges, sql` union all `)}) k ${page}) p
+        join ${jobs} j on j.id = p.id
+        order by p.created_at ${dir}, p.id ${dir}`
     } else {
       query = sql<JobRow>`select * from ${jobs} where ${where} ${page}`
     }
