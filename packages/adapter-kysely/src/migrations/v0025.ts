@@ -40,7 +40,7 @@
  *
  * @since 0.3.0
  */
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
 
 /** @internal */
