@@ -37,7 +37,7 @@ const loadedBy = (node: string, code: string): ReadonlyArray<string> => {
   return JSON.parse(child.stdout) as Array<string>
 }
 
-/** Loaded only when used: kysely, PGlite, the body parser, telemetry exporters, Prometheus, effect's Schema. */
+/** Loaded only when used: kysely, PGlite, the body parser, telemetry exporters and JSON logs, Prometheus, effect's Schema. */
 const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["kysely", /\/kysely\/dist\//],
   ["the JSON body parser", /\/@koa\/bodyparser\//],
@@ -46,6 +46,9 @@ const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["effect's fetch HTTP client", /\/effect\/dist\/http\/FetchHttpClient\.js$/],
   ["the Prometheus formatter", /\/effect\/dist\/observability\/PrometheusMetrics\.js$/],
   ["effect's Schema", /\/effect\/dist\/Schema\.js$/],
+  ["effect's JSON logger", /\/effect\/dist\/Logger\.js$/],
+  ["effect's HTTP headers (trace context)", /\/effect\/dist\/http\/(Headers|HttpTraceContext)\.js$/],
+  ["effect's DateTime", /\/effect\/dist\/DateTime\.js$/],
   ["the SQL files of the migrations", /\/adapter-kysely\/dist\/sqlFiles\.js$/]
 ]
 

@@ -19,7 +19,7 @@
  * ```
  * @since 0.3.0
  */
-import { Cron, Data, DateTime, Duration, Effect, Exit, Option, Result } from "effect"
+import { Cron, Data, Duration, Effect, Exit, Option, Result } from "effect"
 import type { Json, NewJob } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import type { Issue } from "./JobError.js"
@@ -129,6 +129,16 @@ export interface Parsed {
   readonly groupKey: string | null
 }
 
+/** An IANA time zone this runtime knows (as `DateTime.zoneMakeNamed` checks it, without loading DateTime). */
+const isTimeZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}
+
 const checkOne = (
   s: Any,
   i: number,
@@ -147,7 +157,7 @@ const checkOne = (
       if (problem) at("name", problem)
     }
     const timeZone = s.timeZone ?? "UTC"
-    const zoneOk = typeof timeZone === "string" && Option.isSome(DateTime.zoneMakeNamed(timeZone))
+    const zoneOk = typeof timeZone === "string" && isTimeZone(timeZone)
     if (!zoneOk) at("timeZone", `Unknown IANA time zone "${String(timeZone)}"`)
     let cron: Cron.Cron | undefined
     if (typeof s.cron !== "string") at("cron", "Expected a cron expression string")

@@ -32,7 +32,7 @@
  * ```
  * @since 0.3.0
  */
-import { Context, Duration, Effect, Layer, Logger, Metric } from "effect"
+import { Context, Duration, Effect, Layer, Metric } from "effect"
 import type { StoreError } from "./JobError.js"
 import type { Stats } from "./JobStore.js"
 
@@ -138,7 +138,10 @@ export const settings = (options: TelemetryOptions = {}): Settings => ({
  */
 export const layer = (options: TelemetryOptions = {}): Layer.Layer<never> => {
   const parts: Array<Layer.Layer<never>> = [Layer.succeed(Telemetry, settings(options))]
-  if (options.jsonLogs) parts.push(Logger.layer([Logger.consoleJson]))
+  // effect's Logger module (and the file system modules it links) loaded only for JSON logs
+  if (options.jsonLogs) parts.push(Layer.unwrap(Effect.promise(() => import("effect/Logger")).pipe(
+    Effect.map((Logger) => Logger.layer([Logger.consoleJson]))
+  )))
   if (options.otlp) {
     const o = options.otlp
     // loaded when an exporter is configured: importing jobtrack does not load the OTLP and HTTP client modules

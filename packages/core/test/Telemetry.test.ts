@@ -199,3 +199,19 @@ describe("Telemetry", () => {
       assert.strictEqual((yield* tracker.logs(job.id)).length, 2)
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })
+
+describe("Telemetry.layer({ jsonLogs: true })", () => {
+  // outside it.effect, whose test services replace the logger
+  it("writes log lines as JSON (effect's Logger loaded with the layer)", async () => {
+    const lines: Array<unknown> = []
+    const log = console.log
+    console.log = (...args: Array<unknown>) => void lines.push(...args)
+    try {
+      await Effect.runPromise(Effect.log("hello").pipe(Effect.provide(Telemetry.layer({ jsonLogs: true }))))
+    } finally {
+      console.log = log
+    }
+    assert.strictEqual(lines.length, 1)
+    assert.strictEqual(JSON.parse(String(lines[0])).message, "hello")
+  })
+})

@@ -4,14 +4,14 @@
  * attempt's `ctx.log` lines. With telemetry off (and no tracer of the host's)
  * every helper is a constant no-op, so the hot paths pay one branch.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, LogLevel as EffectLogLevel, Metric, Option, References, Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, LogLevel as EffectLogLevel, Metric, References, Tracer } from "effect"
 import type { Tracer as TracerNs } from "effect"
-import { Headers, HttpTraceContext } from "effect/http"
 import type { JobRecord } from "../Job.js"
 import type { JobStoreShape } from "../JobStore.js"
 import type { LogLevel, LogLine } from "../JobLogStore.js"
 import { maxLineLength, maxLinesPerAttempt } from "../JobLogStore.js"
 import * as Storable from "../Storable.js"
+import * as Traceparent from "./traceparent.js"
 import { metrics, sampleQueueDepth, Telemetry } from "../Telemetry.js"
 import type { Settings } from "../Telemetry.js"
 
@@ -64,7 +64,7 @@ export const enqueue = <A extends ReadonlyArray<{ readonly job: JobRecord; reado
       : insert
     if (!traced) return counted(null)
     return Effect.flatMap(Effect.currentSpan.pipe(Effect.orDie), (span) => {
-      const traceparent = HttpTraceContext.toHeaders(span)["traceparent"] ?? null
+      const traceparent = Traceparent.format(span)
       return counted(traceparent).pipe(
         Effect.tap((out) =>
           Effect.sync(() => {
@@ -237,7 +237,7 @@ const quiet = (workerId: string): AttemptObserver => ({
 })
 
 const remoteParent = (traceparent: string | null | undefined): TracerNs.ExternalSpan | undefined =>
-  traceparent ? Option.getOrUndefined(HttpTraceContext.w3c(Headers.fromInput({ traceparent }))) : undefined
+  traceparent ? Traceparent.parse(traceparent) : undefined
 
 /**
  * The observer of one attempt of `job` (as claimed), started now: its span (a
