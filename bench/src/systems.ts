@@ -153,7 +153,11 @@ export const pgBoss = async (url: string, options: SystemOptions = {}): Promise<
       await boss.insert(queue, Array.from({ length: count }, (_, k) => ({ data: { i: from + k } })))
     },
     startWorkers: async (concurrency, onStart) => {
-      // pg-boss's throughput setting: fetch `concurrency` jobs at once, keep fetching while batches are full
+      // pg-boss's throughput setting: fetch `concurrency` jobs at once, keep fetching while batches are full.
+      // Its fastest way to have `concurrency` jobs in flight: measured in session 5 (bench/src/workloads/
+      // peerConfigs.ts) against 2 workers × batches of 5 (`localConcurrency`: no faster) and 5 × 2 (slower);
+      // with batches of 1 a worker waits its polling interval after every job. One worker's loop is serial
+      // (fetch, handlers, complete, fetch), so its jobs/s is 10 ÷ two round trips: it moves with the machine's latency.
       const id = await boss.work<{ i: number }>(
         queue,
         { batchSize: concurrency, burstWhenBatchFull: true, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 } as never,
@@ -169,7 +173,9 @@ export const pgBoss = async (url: string, options: SystemOptions = {}): Promise<
     },
     getById: (id) => boss.getJobById(queue, id),
     reset: async () => {
-      await boss.deleteAllJobs(queue)
+      // a fresh table, as jobtrack's and raw pg's resets leave theirs (until session 5: `deleteAllJobs`,
+      // whose batched DELETE left the pages of the history workload's 1,000,000 rows to every later workload)
+      await admin.query(`truncate ${schema}.job`)
       await admin.query(`vacuum analyze`)
     },
     close: async () => {
@@ -203,6 +209,11 @@ export const graphileWorker = async (url: string, options: SystemOptions = {}): 
         noHandleSignals: true,
         pollInterval: 1000,
         logger,
+        // its docs' batching for throughput (worker.graphile.org/docs/performance#batching), at their
+        // starting point `concurrency + 1`: jobs fetched and locked a batch at a time, handed to the workers
+        // without a round trip each (since session 5; peerConfigs.ts). Not
+        // `completeJobBatchDelay`: it returns before the completion is committed, which the others may not.
+        preset: { worker: { localQueue: { size: concurrency + 1 } } },
         taskList: { noop: async (payload) => onStart((payload as { i: number }).i) }
       })
     },
@@ -212,7 +223,8 @@ export const graphileWorker = async (url: string, options: SystemOptions = {}): 
     },
     getById: (id) => utils.withPgClient((c) => c.query(`select * from ${schema}.jobs where id = $1`, [id]).then((r) => r.rows[0])),
     reset: async () => {
-      await admin.query(`delete from ${schema}._private_jobs`)
+      // a fresh table, like the others' (until session 5: a DELETE)
+      await admin.query(`truncate ${schema}._private_jobs`)
       await admin.query(`vacuum analyze`)
     },
     close: async () => {
