@@ -6,9 +6,12 @@
  *
  * - `import`: `performance.now()` around `await import(package)` in the child
  *   (module resolution, reading, compiling and evaluating what it links);
+ * - `cpu`: the child's CPU time (user + system, all its threads) over the same
+ *   span: less moved than `import` by other processes on a loaded machine;
  * - `wall`: spawning the child to its exit (adds starting Node, the same for all);
- * - `files`: the files the child loaded (ES modules seen by a loader hook, and
- *   CommonJS files in `require.cache`; one more child per package).
+ * - `files` and `KiB`: the files the child loaded and their size (ES modules
+ *   seen by a loader hook, and CommonJS files in `require.cache`; one more
+ *   child per package). These do not depend on the machine's load.
  *
  * Alone:
  *
@@ -16,8 +19,12 @@
  *
  * `IMPORT_SAMPLES` (default 21) sets the samples per package, `IMPORT_NODE` the
  * node binary (default: this one), `IMPORT_PACKAGES` a comma-separated list.
+ * `IMPORT_COMPARE=<dir>` also measures jobtrack's packages as resolved from
+ * another checkout's `bench/` directory (built), interleaved with this one's
+ * (rows `… (compared)`): before/after figures from the same minutes.
  */
 import { spawnSync } from "node:child_process"
+import { statSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 /** The packages measured: jobtrack's three and the peers'. */
@@ -31,15 +38,16 @@ export const packages = [
 
 const cwd = fileURLToPath(new URL("../..", import.meta.url)) // bench/: where the packages resolve
 
-/** One cold import in a fresh process: [import ms, wall ms]. */
-export const sample = (pkg: string, node = process.execPath): readonly [number, number] => {
-  const script = `const t = performance.now(); await import(${JSON.stringify(pkg)});
-    process.stdout.write(String(performance.now() - t))`
+/** One cold import in a fresh process: [import ms, wall ms, cpu ms]. */
+export const sample = (pkg: string, node = process.execPath, from = cwd): readonly [number, number, number] => {
+  const script = `const t = performance.now(); const c = process.cpuUsage(); await import(${JSON.stringify(pkg)});
+    const u = process.cpuUsage(c); process.stdout.write(JSON.stringify([performance.now() - t, (u.user + u.system) / 1000]))`
   const t0 = performance.now()
-  const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd, encoding: "utf8" })
+  const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd: from, encoding: "utf8" })
   const wall = performance.now() - t0
   if (child.status !== 0) throw new Error(`importing ${pkg}: ${child.stderr}`)
-  return [Number(child.stdout), wall]
+  const [ms, cpu] = JSON.parse(child.stdout) as [number, number]
+  return [ms, wall, cpu]
 }
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -52,7 +60,7 @@ const median = (xs: ReadonlyArray<number>) => {
  * (registered before the import) sees, and the CommonJS files required from
  * them (`require.cache`).
  */
-export const modulesLoaded = (pkg: string, node = process.execPath): ReadonlyArray<string> => {
+export const modulesLoaded = (pkg: string, node = process.execPath, from = cwd): ReadonlyArray<string> => {
   const script = `
     import { createRequire, register } from "node:module"
     import { MessageChannel } from "node:worker_threads"
@@ -68,42 +76,66 @@ export const modulesLoaded = (pkg: string, node = process.execPath): ReadonlyArr
     port1.close()
     for (const f of Object.keys(createRequire(import.meta.url).cache)) urls.add("file://" + f)
     process.stdout.write(JSON.stringify([...urls].filter((u) => !u.startsWith("node:") && !u.startsWith("data:"))))`
-  const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd, encoding: "utf8" })
+  const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd: from, encoding: "utf8" })
   if (child.status !== 0) throw new Error(`importing ${pkg}: ${child.stderr}`)
   return JSON.parse(child.stdout) as Array<string>
 }
 
-/** Per package: medians of `import` and `wall` (ms) over `samples` interleaved cold starts. */
+/** The bytes of the files at `urls` (file: URLs). */
+const bytesOf = (urls: ReadonlyArray<string>) =>
+  urls.reduce((n, u) => n + (u.startsWith("file:") ? statSync(fileURLToPath(u)).size : 0), 0)
+
+/** One measured row: a package, resolved from a `bench/` directory. */
+export interface Subject {
+  readonly label: string
+  readonly pkg: string
+  readonly from: string
+}
+
+/** Per subject: medians of `import`, `wall` and `cpu` (ms) over `samples` interleaved cold starts, files and bytes. */
 export const importTimes = (
-  list: ReadonlyArray<string> = packages,
+  list: ReadonlyArray<string | Subject> = packages,
   samples = 21,
   node = process.execPath
-): Map<string, { importMs: number; wallMs: number; modules: number }> => {
-  const ms = new Map<string, Array<number>>(list.map((p) => [p, []]))
-  const walls = new Map<string, Array<number>>(list.map((p) => [p, []]))
-  for (const pkg of list) sample(pkg, node) // warm the file system cache
+): Map<string, { importMs: number; wallMs: number; cpuMs: number; modules: number; bytes: number }> => {
+  const subjects = list.map((s) => typeof s === "string" ? { label: s, pkg: s, from: cwd } : s)
+  const runs = new Map(subjects.map((s) => [s.label, { ms: [] as Array<number>, walls: [] as Array<number>, cpus: [] as Array<number> }]))
+  for (const s of subjects) sample(s.pkg, node, s.from) // warm the file system cache
   for (let i = 0; i < samples; i++) {
-    for (const pkg of list) {
-      const [m, w] = sample(pkg, node)
-      ms.get(pkg)!.push(m)
-      walls.get(pkg)!.push(w)
+    for (const s of subjects) {
+      const [m, w, c] = sample(s.pkg, node, s.from)
+      const r = runs.get(s.label)!
+      r.ms.push(m)
+      r.walls.push(w)
+      r.cpus.push(c)
     }
   }
-  return new Map(list.map((p) => [p, {
-    importMs: median(ms.get(p)!),
-    wallMs: median(walls.get(p)!),
-    modules: modulesLoaded(p, node).length
-  }]))
+  return new Map(subjects.map((s) => {
+    const r = runs.get(s.label)!
+    const urls = modulesLoaded(s.pkg, node, s.from)
+    return [s.label, {
+      importMs: median(r.ms),
+      wallMs: median(r.walls),
+      cpuMs: median(r.cpus),
+      modules: urls.length,
+      bytes: bytesOf(urls)
+    }]
+  }))
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const list = process.env.IMPORT_PACKAGES?.split(",") ?? packages
   const node = process.env.IMPORT_NODE ?? process.execPath
   const samples = Number(process.env.IMPORT_SAMPLES ?? 21)
+  const compare = process.env.IMPORT_COMPARE
+  const subjects: Array<Subject> = list.flatMap((pkg) => [
+    ...(compare && pkg.startsWith("@jobtrack/") ? [{ label: `${pkg} (compared)`, pkg, from: compare }] : []),
+    { label: pkg, pkg, from: cwd }
+  ])
   const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()
-  console.log(`cold import, ${samples} samples per package, interleaved, node ${version}`)
-  console.log("package | import p50 (ms) | wall p50 (ms) | files loaded")
-  for (const [pkg, r] of importTimes(list, samples, node)) {
-    console.log(`${pkg} | ${r.importMs.toFixed(1)} | ${r.wallMs.toFixed(1)} | ${r.modules}`)
+  console.log(`cold import, ${samples} samples per package, interleaved, node ${version}${compare ? `, compared: ${compare}` : ""}`)
+  console.log("package | import p50 (ms) | cpu p50 (ms) | wall p50 (ms) | files loaded | KiB loaded")
+  for (const [label, r] of importTimes(subjects, samples, node)) {
+    console.log(`${label} | ${r.importMs.toFixed(1)} | ${r.cpuMs.toFixed(1)} | ${r.wallMs.toFixed(1)} | ${r.modules} | ${(r.bytes / 1024).toFixed(0)}`)
   }
 }
