@@ -19,7 +19,6 @@
  *
  * @since 0.1.0
  */
-import { spawn } from "node:child_process"
 import { basename } from "node:path"
 import { Cause, Data, Effect, Exit, Option } from "effect"
 import * as Reaper from "./internal/reaper.js"
@@ -115,6 +114,7 @@ export const run = (
       const runLine = (f: ((line: string) => Effect.Effect<void>) | undefined, line: string) => {
         if (f) Effect.runForkWith(services)(f(line))
       }
+      const { spawn } = process.getBuiltinModule("node:child_process") // loaded when used, not on import
       const child = spawn(command, [...args], {
         cwd: options.cwd,
         env: options.env ? { ...options.env } : process.env,

@@ -5,8 +5,6 @@
  *
  * @since 0.1.0
  */
-import { randomBytes } from "node:crypto"
-
 let lastMs = 0
 let seq = 0
 // random bytes drawn 4 KiB at a time: one crypto call per 256 ids (the first 2 bytes of a
@@ -15,7 +13,8 @@ let pool = Buffer.alloc(0)
 let offset = 0
 const random16 = (): number => {
   if (offset + 16 > pool.length) {
-    pool = randomBytes(4096)
+    // node:crypto loaded with the first id, not by a plain import (issue 13, item 6)
+    pool = process.getBuiltinModule("node:crypto").randomBytes(4096)
     offset = 0
   }
   const at = offset

@@ -18,7 +18,6 @@
  *
  * @internal
  */
-import { spawn } from "node:child_process"
 
 const SCRIPT = `trap '' INT HUP TERM QUIT
 read -r _ || :
@@ -39,6 +38,7 @@ export interface Reaper {
  * is told, and the command runs unguarded.
  */
 export const watch = (pgid: number, graceMs: number, onError: (cause: unknown) => void): Reaper => {
+  const { spawn } = process.getBuiltinModule("node:child_process") // loaded when used, not on import
   const reaper = spawn("/bin/sh", ["-c", SCRIPT, "jobtrack-reaper", String(pgid), (Math.max(graceMs, 0) / 1000).toFixed(3)], {
     stdio: ["pipe", "ignore", "ignore"]
   })
