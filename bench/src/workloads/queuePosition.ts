@@ -8,6 +8,13 @@
  * does a view of a completed job (100 of them in the table): the same query
  * with no position to find, the floor of what a view can cost.
  *
+ * Over HTTP too, as issue 13 measured it: the adapter-koa jobs router on a
+ * listening server (its own store and tracker on the same schema), `GET /:id`
+ * of the same pending jobs (the view, position included) against `GET /:id`
+ * of the completed jobs (the same route with no position to find; there is no
+ * plain-get route): p50 / p99 of one request at a time, alternating, and
+ * req/s of `HTTP_CONCURRENCY` requests in flight, in alternating batches.
+ *
  * Run alone it also prints the views' p50 / p99 by class of place: within the
  * first 1,000 (the view counts the jobs ahead), places 1,001-1,500 (before the
  * end of the queue's boundary walk) and behind place 1,500 (proved past the
@@ -18,18 +25,30 @@
  *
  *   DATABASE_URL=postgres://… node src/workloads/queuePosition.ts     (from bench/)
  */
+import http from "node:http"
+import type { AddressInfo } from "node:net"
 import { pathToFileURL } from "node:url"
+import { Effect, Exit, Scope } from "effect"
+import { JobStore, Tracker } from "@jobtrack/core"
+import { jobsRouter } from "@jobtrack/adapter-koa"
+import { postgres } from "@jobtrack/adapter-kysely"
+import Koa from "koa"
 import pg from "pg"
 import { jobtrack } from "../systems.ts"
 import type { System } from "../systems.ts"
 
 const depths = [10_000, 100_000] as const
 const CALLS = Number(process.env.BENCH_POSITION_CALLS ?? 1000)
+const HTTP_REQUESTS = Number(process.env.BENCH_POSITION_HTTP_REQUESTS ?? 2000)
+const HTTP_CONCURRENCY = 8
 
 const metric = (what: "get" | "view" | "done", depth: number, p: string) =>
   `${what === "get" ? "pending job get" : what === "view" ? "pending job view with position" : "completed job view (no position)"} at ${
     depth.toLocaleString("en")
   } pending ${p} (ms)`
+
+const httpMetric = (what: "pending" | "completed", depth: number, p: "p50" | "p99" | "req/s") =>
+  `HTTP GET of a ${what} job's status at ${depth.toLocaleString("en")} pending ${p === "req/s" ? "(req/s)" : `${p} (ms)`}`
 
 /** The metrics this module records, for main's table. */
 export const positionMetrics: Array<[string, "higher" | "lower"]> = depths.flatMap((d) => [
@@ -37,8 +56,89 @@ export const positionMetrics: Array<[string, "higher" | "lower"]> = depths.flatM
   [metric("get", d, "p99"), "lower"] as [string, "lower"],
   [metric("view", d, "p50"), "lower"] as [string, "lower"],
   [metric("view", d, "p99"), "lower"] as [string, "lower"],
-  [metric("done", d, "p50"), "lower"] as [string, "lower"]
+  [metric("done", d, "p50"), "lower"] as [string, "lower"],
+  ...(["pending", "completed"] as const).flatMap((what) => [
+    [httpMetric(what, d, "p50"), "lower"] as [string, "lower"],
+    [httpMetric(what, d, "p99"), "lower"] as [string, "lower"],
+    [httpMetric(what, d, "req/s"), "higher"] as [string, "higher"]
+  ])
 ])
+
+/**
+ * The jobs router (adapter-koa) of its own tracker and store on `schema`, on a
+ * listening server, and a keep-alive client of it: `get(id)` answers the status code.
+ */
+const statusServer = async (url: string, schema: string) => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: HTTP_CONCURRENCY }), scope))
+    const tracker = await Effect.runPromise(Tracker.make({ definitions: [] }).pipe(Effect.provideService(JobStore, store)))
+    const router = jobsRouter(tracker, { owner: () => null, allowAnonymous: true })
+    const server = new Koa().use(router.routes()).use(router.allowedMethods()).listen(0, "127.0.0.1")
+    await new Promise<void>((resolve) => server.once("listening", resolve))
+    const { port } = server.address() as AddressInfo
+    const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY })
+    const get = (id: string) =>
+      new Promise<number>((resolve, reject) => {
+        http.get({ host: "127.0.0.1", port, path: `/${id}`, agent }, (res) => {
+          res.resume()
+          res.on("end", () => resolve(res.statusCode ?? 0))
+          res.on("error", reject)
+        }).on("error", reject)
+      })
+    const close = async () => {
+      agent.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+    return { get, close }
+  } catch (e) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    throw e
+  }
+}
+
+/**
+ * HTTP status of pending jobs (`pending`, their places spread over the queue)
+ * against completed ones: one request at a time, alternating, for p50 / p99;
+ * then `HTTP_CONCURRENCY` in flight, in alternating batches, for req/s.
+ */
+const statusOverHttp = async (
+  get: (id: string) => Promise<number>,
+  pending: ReadonlyArray<string>,
+  done: ReadonlyArray<string>
+) => {
+  const check = (status: number) => {
+    if (status !== 200) throw new Error(`GET of a job's status answered ${status}`)
+  }
+  const latencies = { pending: [] as Array<number>, completed: [] as Array<number> }
+  for (let k = 0; k < HTTP_REQUESTS; k++) {
+    for (const [what, ids] of [["pending", pending], ["completed", done]] as const) {
+      const t0 = performance.now()
+      check(await get(ids[k % ids.length]!))
+      latencies[what].push(performance.now() - t0)
+    }
+  }
+  const busy = { pending: 0, completed: 0 }
+  const batch = 200
+  for (let k = 0; k < HTTP_REQUESTS; k += batch) {
+    for (const [what, ids] of [["pending", pending], ["completed", done]] as const) {
+      let next = k
+      const t0 = performance.now()
+      await Promise.all(Array.from({ length: HTTP_CONCURRENCY }, async () => {
+        while (next < k + batch) check(await get(ids[next++ % ids.length]!))
+      }))
+      busy[what] += performance.now() - t0
+    }
+  }
+  const requests = Math.ceil(HTTP_REQUESTS / batch) * batch
+  return (["pending", "completed"] as const).map((what) => ({
+    what,
+    p50: percentile(latencies[what], 0.5)!,
+    p99: percentile(latencies[what], 0.99)!,
+    perS: requests / (busy[what] / 1000)
+  }))
+}
 
 const percentile = (xs: Array<number>, p: number) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -61,6 +161,7 @@ export const viewAtDepth = (options: {
 async (s: System): Promise<void> => {
   if (s.name !== "jobtrack" || !s.view) return
   const db = new pg.Pool({ connectionString: options.url, max: 1 })
+  const server = await statusServer(options.url, "bench_jobtrack")
   try {
     for (const depth of depths) {
       await s.reset()
@@ -115,8 +216,14 @@ async (s: System): Promise<void> => {
       options.record(s.name, metric("view", depth, "p50"), percentile(views, 0.5))
       options.record(s.name, metric("view", depth, "p99"), percentile(views, 0.99))
       options.record(s.name, metric("done", depth, "p50"), percentile(dones, 0.5))
+      for (const r of await statusOverHttp(server.get, ids, done)) {
+        options.record(s.name, httpMetric(r.what, depth, "p50"), r.p50)
+        options.record(s.name, httpMetric(r.what, depth, "p99"), r.p99)
+        options.record(s.name, httpMetric(r.what, depth, "req/s"), r.perS)
+      }
     }
   } finally {
+    await server.close()
     await db.end()
   }
 }
@@ -140,5 +247,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   for (const depth of depths) {
     const ratio = (p: string) => (figures.get(metric("view", depth, p))! / figures.get(metric("get", depth, p))!).toFixed(2)
     console.log(`view/get at ${depth.toLocaleString("en")} pending: p50 ${ratio("p50")}×, p99 ${ratio("p99")}×`)
+    const http = (p: "p50" | "p99" | "req/s") =>
+      (figures.get(httpMetric("pending", depth, p))! / figures.get(httpMetric("completed", depth, p))!).toFixed(2)
+    console.log(`HTTP pending/completed at ${depth.toLocaleString("en")} pending: p50 ${http("p50")}×, p99 ${http("p99")}×, req/s ${http("req/s")}×`)
   }
 }

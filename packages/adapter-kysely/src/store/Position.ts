@@ -25,7 +25,7 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 
 /**
  * The row and, when pending, its queue position (rule 8), in one call of the
- * `view_row` function (migration 0023, planned once per connection): the
+ * `job_view` function (migration 0027; its statements planned once per connection): the
  * row, its steps, and when pending either "behind its queue's boundary"
  * (`PositionBoundary`: past the cap, proved with no walk) or the count of the
  * first `QueuePosition.cap` claimable jobs ahead in claim order (up to
@@ -39,7 +39,7 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queuePosition"> => {
   const { run } = ctx
   const boundaries = PositionBoundary.make(ctx)
-  const viewRow = sql.id(ctx.schema, "view_row")
+  const jobView = sql.id(ctx.schema, "job_view")
   const view = (id: string): Effect.Effect<JobView, JobNotFound | StoreError> =>
     Effect.gen(function*() {
       if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
@@ -47,7 +47,7 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
       const t = iso(ms)
       const rows = yield* run("view", sql<ViewRow>`
         select (v.job).*, v.steps, v.departed, v.behind, v.walked, v.counted
-        from ${viewRow}(${id}::uuid, ${t}::timestamptz, ${boundaries.bounds()}::jsonb) v`)
+        from ${jobView}(${id}::uuid, ${t}::timestamptz, ${boundaries.bounds()}::jsonb) v`)
       if (rows.length === 0) return yield* new JobNotFound({ id })
       const row = rows[0]!
       const record = { ...toRecord(row), steps: Steps.fromViewColumn(row.steps) }
@@ -69,7 +69,7 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
   }
 }
 
-/** A row of `view_row(id, t, bounds)` (migration 0023). */
+/** A row of `job_view(id, t, bounds)` (migration 0027). */
 type ViewRow = JobRow & {
   readonly steps: unknown
   readonly departed: string | null

@@ -18,7 +18,7 @@
  * checkpoints expire and the later ones still prove; the boundary is gone when
  * the last one expires.
  *
- * The proof runs in the view's own query (`view_row`, migration 0023): the
+ * The proof runs in the view's own query (`job_view`, migrations 0023 and 0027): the
  * process passes each queue's earliest checkpoint that is still valid by the
  * last count it saw ({@link PositionBoundaries.bounds}), and the query checks
  * it against the count it reads itself, so a checkpoint that expired since is
@@ -85,7 +85,7 @@ export const runAtUs = (column: RawBuilder<unknown>): RawBuilder<string> =>
  */
 export interface PositionBoundaries {
   /**
-   * For `view_row`: per queue with a boundary, its earliest checkpoint still
+   * For `job_view`: per queue with a boundary, its earliest checkpoint still
    * valid by the last count seen, as JSON `{ queue: [priority, run_at in µs,
    * id, last valid count of jobs that left] }`; `null` when there is none.
    */
