@@ -18,10 +18,13 @@
  *   WRITE_EACH_INDEX=1                  also each index of the current layout dropped alone
  *
  * Layouts, all on schemas migrated by this build: `current` (every
- * migration), `0018` (the table as migration 0018 left it: its two console
- * indexes instead of 0021's one, and 0001's notify trigger instead of
- * 0022's), `0018 indexes` and `row triggers` (one of the two),
- * `bare` (no index only the console reads).
+ * migration), `0024` (0012's index of every job's status instead of 0025's
+ * of those off the usual path), `settled` (0021's index without the running
+ * jobs, so that a claim writes no console index; not adopted) and `0024
+ * settled` (both), `0018` (the table as migration 0018 left it: its two
+ * console indexes instead of 0021's one, 0012's status index, and 0001's
+ * notify trigger instead of 0022's), `0018 indexes` and `row triggers` (one
+ * of the two), `bare` (no index only the console reads).
  */
 import pg from "pg"
 import { jobtrack } from "../systems.ts"
@@ -30,11 +33,24 @@ const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test
 const N = Number(process.env.WRITE_N ?? 10_000)
 const ROUNDS = Number(process.env.WRITE_ROUNDS ?? 3)
 
-const consoleOnly = ["jobs_admin_status_created", "jobs_admin_finished", "jobs_admin_error_trgm", "jobs_admin_queue_type_created"]
+const consoleOnly = ["jobs_admin_off_path", "jobs_admin_finished", "jobs_admin_error_trgm", "jobs_admin_queue_type_created"]
+
+/** 0012's index of every job's status instead of 0025's of those off the usual path. */
+const indexes0024 = (s: string) => `
+    drop index ${s}.jobs_admin_off_path;
+    create index jobs_admin_status_created on ${s}.jobs (status, created_at, id) include (queue, type, owner);`
+
+/** 0021's index without the running jobs (a claim writes no console index; not adopted, migration 0025). */
+const settled = (s: string) => `
+    drop index ${s}.jobs_admin_queue_type_created;
+    create index jobs_admin_queue_type_settled on ${s}.jobs
+      (queue collate "C", type collate "C", status, created_at, id) include (owner) where status <> 'processing';`
 
 /** 0018's two console indexes instead of 0021's one. */
 const indexes0018 = (s: string) => `
     drop index if exists ${s}.jobs_admin_queue_type_created;
+    drop index if exists ${s}.jobs_admin_off_path;
+    create index if not exists jobs_admin_status_created on ${s}.jobs (status, created_at, id) include (queue, type, owner);
     create index jobs_admin_type_created on ${s}.jobs (type, status, created_at, id) include (queue, owner);
     create index jobs_admin_queue_created on ${s}.jobs (queue, status, created_at, id) include (type, owner);`
 
@@ -47,6 +63,9 @@ const rowTriggers = (s: string) => `
 
 const layouts: Record<string, (s: string) => string> = {
   current: () => "",
+  "0024": indexes0024,
+  "0024 settled": (s) => indexes0024(s) + settled(s),
+  settled,
   "0018": (s) => indexes0018(s) + rowTriggers(s),
   "0018 indexes": indexes0018,
   "row triggers": rowTriggers,
