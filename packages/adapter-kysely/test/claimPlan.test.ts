@@ -1,6 +1,6 @@
 /**
  * The claim's plan with a large history and stale statistics (migrations 0004,
- * 0011 and 0014): EXPLAIN of the claim function's own statements, through
+ * 0011, 0014 and 0026): EXPLAIN of the claim function's own statements, through
  * auto_explain, so the plans checked are the ones the function really runs
  * (plan shape, not timing), on both of its paths: the lock-free one (no
  * limited group among the first jobs) and the group-exact one under the lock.
@@ -112,8 +112,12 @@ describe.skipIf(!url)("the claim with a large history on PostgreSQL", { tags: ["
       )
       assert.deepStrictEqual(groups.rows.map((r) => r.n), Array.from({ length: 7 }, () => 2), "a group limit was not kept")
 
-      // the lock-free path: the first jobs read from the claim index and locked as read, then claimed by id
+      // the lock-free path: the head of the queue read from the claim index (is a limited group
+      // among it?), the first jobs without one read from it and locked as read, then claimed by id;
+      // when fewer were free than wanted, whether a limited group waits (migration 0026)
       const firstPlans = plans.filter((p) => p.includes("bool_or"))
+      const lockedReadPlans = plans.filter((p) => p.includes("for update of j skip locked"))
+      const waitingPlans = plans.filter((p) => p.includes("select 1 from") && p.includes("j.group_limit is not null"))
       const claimByIdPlans = plans.filter((p) => p.includes("where j.id = any(v_ids)") && !p.includes("locked as"))
       // the group-exact path: candidates from the claim index, chosen rows locked by primary key
       const lockPlans = plans.filter((p) => p.includes("locked as"))
@@ -125,6 +129,10 @@ describe.skipIf(!url)("the claim with a large history on PostgreSQL", { tags: ["
       for (const p of plans) {
         assert.notMatch(p, /Seq Scan on jobs\b/, `a sequential scan of jobs:\n${p}`)
         assert.notMatch(p, /Bitmap Heap Scan on jobs\b/, `a bitmap scan of jobs:\n${p}`)
+      }
+      assert.isAtLeast(lockedReadPlans.length, 8, "no plan of the lock-free locked read was seen")
+      for (const p of [...lockedReadPlans, ...waitingPlans]) {
+        assert.include(p, "Index Scan using jobs_claim", `the step does not read the claim index in order:\n${p}`)
       }
       for (const p of firstPlans) {
         assert.include(p, "Index Scan using jobs_claim", `the first jobs do not come from an ordered scan of the claim index:\n${p}`)
