@@ -19,6 +19,7 @@
  *
  * `IMPORT_SAMPLES` (default 21) sets the samples per package, `IMPORT_NODE` the
  * node binary (default: this one), `IMPORT_PACKAGES` a comma-separated list.
+ * Each round of samples starts one package further in the list.
  * `IMPORT_COMPARE=<dir>` also measures jobtrack's packages as resolved from
  * another checkout's `bench/` directory (built), interleaved with this one's
  * (rows `… (compared)`): before/after figures from the same minutes.
@@ -102,7 +103,8 @@ export const importTimes = (
   const runs = new Map(subjects.map((s) => [s.label, { ms: [] as Array<number>, walls: [] as Array<number>, cpus: [] as Array<number> }]))
   for (const s of subjects) sample(s.pkg, node, s.from) // warm the file system cache
   for (let i = 0; i < samples; i++) {
-    for (const s of subjects) {
+    // each round starts one subject further: none is always the one after a given other
+    for (const s of [...subjects.slice(i % subjects.length), ...subjects.slice(0, i % subjects.length)]) {
       const [m, w, c] = sample(s.pkg, node, s.from)
       const r = runs.get(s.label)!
       r.ms.push(m)
