@@ -42,7 +42,7 @@
  *
  * @since 0.4.0
  */
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
 
 const header = (s: string) => `
