@@ -6,6 +6,7 @@
  * the CommonJS files in `require.cache`.
  */
 import { spawnSync } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "vitest"
@@ -83,4 +84,15 @@ describe("a plain import loads no optional part", () => {
     assert.isDefined(urls.find((u) => /\/@electric-sql\/pglite\//.test(u)))
     assert.isDefined(urls.find((u) => /\/effect\/dist\/Schema\.js$/.test(u)))
   }, 120_000)
+})
+
+describe("adapter-kysely's sources", () => {
+  // kysely is loaded by kyselyModule.ts when first needed; sqlFiles.ts is itself loaded when used
+  it("take kysely's values (sql, …) from kyselyModule.ts, never from \"kysely\" at the top", () => {
+    const src = join(root, "packages", "adapter-kysely", "src")
+    const offenders = (readdirSync(src, { recursive: true }) as Array<string>)
+      .filter((f) => f.endsWith(".ts") && f !== "kyselyModule.ts" && f !== "sqlFiles.ts")
+      .filter((f) => /^import (?!type\b)(?:\{[^}]*\}|[^\n{]*?) from "kysely(\/[^"]*)?"/m.test(readFileSync(join(src, f), "utf8")))
+    assert.deepStrictEqual(offenders, [], `use import { sql } from "./kyselyModule.js" (or "../kyselyModule.js")`)
+  })
 })
