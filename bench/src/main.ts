@@ -29,7 +29,7 @@ import type { System } from "./systems.ts"
 import { median } from "./workloads/fleet.ts"
 import { drainWithHistory, historyMetrics } from "./workloads/history.ts"
 import { positionMetrics, viewAtDepth } from "./workloads/queuePosition.ts"
-import { drainWithProcesses, processesMetrics } from "./workloads/scaleOut.ts"
+import { drainWithProcesses, processesMetrics, scaling, scalingMetric } from "./workloads/scaleOut.ts"
 import { measureSse } from "./workloads/sse.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -276,6 +276,8 @@ const main = async () => {
       }
     }
   }
+  // the ratio of the kept figures (each the best of its rounds)
+  for (const s of systems) record(s.name, scalingMetric, scaling((m) => results.get(s.name)?.[m]))
   for (const s of systems) {
     await s.reset()
     await s.close()

@@ -42,6 +42,12 @@ const first = processCounts[0]!
 const last = processCounts.at(-1)!
 export const scalingMetric = `${last} processes ÷ ${first} (jobs/s ratio)`
 
+/** The ratio of `scalingMetric` from a system's kept figures (`figure(metric)`), when it has both. */
+export const scaling = (figure: (metric: string) => number | undefined): number | undefined => {
+  const [a, b] = [figure(processesMetric(first)), figure(processesMetric(last))]
+  return processCounts.length > 1 && a !== undefined && b !== undefined ? b / a : undefined
+}
+
 /** The metrics this module records, for main's table ("higher" is better). */
 export const processesMetrics: Array<[string, "higher" | "lower"]> = [
   ...processCounts.map((p) => [processesMetric(p), "higher"] as [string, "higher"]),
@@ -80,7 +86,6 @@ async (s: System): Promise<void> => {
       }
       options.record(s.name, processesMetric(processes), perS.get(processes))
     }
-    if (processCounts.length > 1) options.record(s.name, scalingMetric, perS.get(last)! / perS.get(first)!)
   } finally {
     await admin.end()
   }
@@ -108,12 +113,16 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     const names = (process.env.SCALE_OUT_SYSTEMS ?? Object.keys(systemsByName).join(",")).split(",")
     for (const name of names) {
       const s = await systemsByName[name]!(url)
+      const figures = new Map<string, number | undefined>()
+      const print = (metric: string, value: number | undefined) =>
+        console.log(JSON.stringify({ system: name, metric, value: Number(value?.toFixed(2)) }))
       try {
         await drainWithProcesses({
           url,
           n,
-          record: (system, metric, value) => console.log(JSON.stringify({ system, metric, value: Number(value?.toFixed(2)) }))
+          record: (_system, metric, value) => (figures.set(metric, value), print(metric, value))
         })(s)
+        print(scalingMetric, scaling((m) => figures.get(m)))
       } finally {
         await s.reset()
         await s.close()
