@@ -47,6 +47,7 @@ import { v0024 } from "./migrations/v0024.js"
 import { v0025 } from "./migrations/v0025.js"
 import { v0026 } from "./migrations/v0026.js"
 import { v0027 } from "./migrations/v0027.js"
+import { v0028 } from "./migrations/v0028.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -313,7 +314,8 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0024_vacuum_index_cleanup", v0024(s)],
     ["jobtrack_0025_console_index_writes", v0025(s)],
     ["jobtrack_0026_claim_waits_holding_nothing", v0026(s)],
-    ["jobtrack_0027_view_lighter_call", v0027(s)]
+    ["jobtrack_0027_view_lighter_call", v0027(s)],
+    ["jobtrack_0028_claim_completion_planned_once", v0028(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**

@@ -106,6 +106,20 @@ describe.skipIf(!url)("a worker's statements with a large history on PostgreSQL"
         assert.match(p, /jobs_pkey|jobs_processing|Index Cond: \(\(?status = 'processing'::text\)/,
           `a write finds its jobs neither by primary key nor among the running:\n${p}`)
       }
+      // the batched completion reads its jobs by primary key, never all the running jobs,
+      // and the claim's and completion's statements run on plans made once per connection
+      // (generic: parameters, not the call's values, in their conditions; migration 0028)
+      const completions = writes.filter((p) => p.includes("jsonb_to_recordset"))
+      assert.isAtLeast(completions.length, 8, "no plan of the batched completion")
+      const claimWrites = plans.filter((p) => p.includes("where j.id = any(v_ids)"))
+      assert.isAtLeast(claimWrites.length, 8, "no plan of the claim's update")
+      for (const p of completions) {
+        assert.include(p, "jobs_pkey", `the completion does not find its jobs by primary key:\n${p}`)
+        assert.notInclude(p, "jobs_processing", `the completion reads the running jobs:\n${p}`)
+      }
+      for (const p of [...completions, ...claimWrites]) {
+        assert.notMatch(p, /= ANY \('\{/, `a plan made for one call's values (a custom plan):\n${p}`)
+      }
       for (const p of prunes) {
         assert.include(p, "jobs_admin_finished", `prune does not read the finish-time index:\n${p}`)
       }

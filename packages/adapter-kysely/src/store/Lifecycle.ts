@@ -57,7 +57,7 @@ export const lifecycle = (
         ? Effect.succeed({ completed: [], refused: [] })
         : Effect.flatMap(now, (t) =>
           Effect.map(
-            // complete_many (migration 0019): the update and its hook deliveries, planned once per connection
+            // complete_many (migrations 0019, 0028): the update and its hook deliveries, planned once per connection
             run("completeMany", sql<{ id: string }>`select completed as id from ${sql.id(ctx.schema, "complete_many")}(${
               JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
             }::jsonb, ${iso(t)}::timestamptz)`),
