@@ -235,6 +235,17 @@ const best = (system: string, metric: string, value: number | undefined, better:
   record(system, metric, better === "higher" ? Math.max(old, value) : Math.min(old, value))
 }
 
+/** Seconds each workload took (all its rounds and systems), for the closing line. */
+const spent = new Map<string, number>()
+const timedWorkload = async (name: string, f: () => Promise<void>) => {
+  const t0 = performance.now()
+  try {
+    await f()
+  } finally {
+    spent.set(name, (spent.get(name) ?? 0) + (performance.now() - t0) / 1000)
+  }
+}
+
 const main = async () => {
   const started = performance.now()
   const admin = new pg.Client({ connectionString: url })
@@ -247,7 +258,7 @@ const main = async () => {
   )
   const systems: Array<System> = []
   for (const make of [jobtrack, pgBoss, graphileWorker, rawPg]) systems.push(await make(url))
-  if (wanted("process")) await processRounds(systems, admin)
+  if (wanted("process")) await timedWorkload("process", () => processRounds(systems, admin))
   const workloads = [
     ["enqueue", enqueueOne],
     ["batches", enqueueBatches],
@@ -267,7 +278,7 @@ const main = async () => {
         await admin.query("checkpoint")
         const before = new Map(results)
         results.set(s.name, {})
-        await workload(s)
+        await timedWorkload(name, () => workload(s))
         const fresh = results.get(s.name)!
         results.set(s.name, { ...before.get(s.name) })
         for (const [metric, value] of Object.entries(fresh)) {
@@ -283,7 +294,7 @@ const main = async () => {
     await s.close()
   }
   // alone, with no system's pools open
-  if (wanted("sse")) await sseWorkload(admin)
+  if (wanted("sse")) await timedWorkload("sse", () => sseWorkload(admin))
   await admin.end()
   const names = ["jobtrack", "pg-boss", "graphile-worker", "raw pg"]
   const rows = [
@@ -298,6 +309,7 @@ const main = async () => {
   }
   console.log(`\n${rows.join("\n")}\n\nRatios: how many times better jobtrack is (above 1: jobtrack is faster).`)
   console.log(`Took ${((performance.now() - started) / 60_000).toFixed(1)} min; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}.`)
+  console.log(`Seconds by workload (BENCH_SKIP leaves one out): ${[...spent].map(([name, secs]) => `${name} ${Math.round(secs)}`).join(", ")}.`)
   process.exit(0)
 }
 
