@@ -2,23 +2,23 @@
  * The console's job list on PostgreSQL (`AdminStore.adminList`, rule 16):
  * keyset pages on `(sort column, id)`.
  *
- * By creation time the page is the newest (or oldest) of a few ranges, each
- * an ordered index scan of the filter stopped at the page size (migration
- * 0025, `AdminFilter.rangeOf`): a pending, running or completed job's range
- * is one per (queue, type, status) of `jobs_admin_queue_type_created (queue,
- * type, status, created_at, id)` (migration 0021; the pairs found by a loose
- * scan, `AdminFilter.pairs`; a filter on type or queue reads only its own
- * pairs, so a value with few jobs or none stops at once, and so are the
- * other statuses' with such a filter); without one, each status off the
- * usual path (retrying, failed, cancelled) is one range of
- * `jobs_admin_off_path (status, created_at, id)`. A filter on queue, type,
- * owner or creation time is read from the indexes alone (their include
- * columns), and the page's rows are then read by id. A filter on owner, ids
- * or key is one statement instead, served by those columns' indexes. The
- * same ranges serve the per-status counts, so no index on `(created_at, id)`
- * takes an entry at every transition of every job (migrations 0016, 0025).
- * By finish time the page is a scan of `jobs_admin_finished`; by run time,
- * of what the filter leaves.
+ * By creation time the page is the newest (or oldest) keys of a few ranges,
+ * each an ordered index scan of the filter stopped at the page size
+ * (migration 0025, `AdminFilter.rangeOf`), then the page's rows by id:
+ * - with a filter on type or queue, one range per (queue, type, status) of
+ *   `jobs_admin_queue_type_created (queue, type, status, created_at, id)`
+ *   (migration 0021), over that filter's pairs only (found by a loose scan,
+ *   `AdminFilter.pairs`), so a value with few jobs or none stops at once;
+ * - without one, the same for the pending, running and completed jobs over
+ *   every pair, and one range of `jobs_admin_off_path (status, created_at,
+ *   id)` per status off the usual path (retrying, failed, cancelled).
+ * A filter on queue, type, owner or creation time is read from the indexes
+ * alone (their include columns). No index on `(created_at, id)` or
+ * `(status, created_at, id)` takes an entry at every transition of every
+ * job (migrations 0016 and 0025). A filter on owner, ids or key is one
+ * statement instead, served by those columns' indexes. By finish time the
+ * page is a scan of `jobs_admin_finished`; by run time, of what the filter
+ * leaves.
  *
  * @since 0.3.0
  */
