@@ -34,7 +34,7 @@
  *
  * @since 0.4.0
  */
-import { sql } from "kysely"
+import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
 
 const claim = (s: string) => `"${s}".claim(text[], text[], text, integer, integer, timestamptz)`
