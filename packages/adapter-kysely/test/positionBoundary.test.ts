@@ -58,7 +58,7 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       await migrate(database.db, { schema })
       scope = Effect.runSync(Scope.make())
       store = await run(Scope.provide(KyselyStore.make({ db: database.db, schema, notifier: database.notifier }), scope))
-    })
+    }, 120_000) // PGlite runs every migration in this process: over 30 s on a loaded machine (CI at 106b47c)
     afterAll(async () => {
       await run(Scope.close(scope, Exit.void))
       await raw(`drop schema $s cascade`).catch(() => {})
