@@ -3,10 +3,10 @@
  * on the same PostgreSQL in one run, with raw `pg` as the floor (a minimal
  * queue table; its workers do the least a durable queue must: see `rawPg`).
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test pnpm bench     (about 8 minutes on an idle 2-core machine)
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test pnpm bench     (about 7 minutes on an idle 2-core machine)
  *   BENCH_N=2000 pnpm bench        (a quicker, smaller run)
  *   BENCH_ONLY=history BENCH_HISTORY=1000000,10000000 pnpm bench   (one workload; see workloads/)
- *   BENCH_SKIP=history,processes,sse pnpm bench   (without the slow parts: about 3 minutes)
+ *   BENCH_SKIP=history,processes,sse,position pnpm bench   (without the slow parts: about 3-4 minutes)
  *
  * Workloads (names for BENCH_ONLY / BENCH_SKIP): enqueue, batches, process,
  * latency, progress/get, processes, history, position, sse.
