@@ -24,8 +24,8 @@
  * No-op jobs write no error text, so the trigram index (partial: rows with an
  * error message) is not touched on this path.
  */
-import { readFileSync } from "node:fs"
 import pg from "pg"
+import { backendsCpuMs, backendsCpuSince } from "../procCpu.ts"
 import { jobtrack } from "../systems.ts"
 import type { System } from "../systems.ts"
 
@@ -33,28 +33,8 @@ const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test
 const N = Number(process.env.INDEX_N ?? 10_000)
 const ROUNDS = Number(process.env.INDEX_ROUNDS ?? 6)
 
-/** CPU time (ms) used so far by each backend connected to this database (none when not readable). */
-const backendsCpuMs = async (admin: pg.Client): Promise<Map<number, number>> => {
-  const { rows } = await admin.query<{ pid: number }>(
-    "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
-  )
-  const cpu = new Map<number, number>()
-  for (const { pid } of rows) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) * 10) // utime + stime, in 10 ms ticks
-    } catch {
-      // not on this machine, or the backend is gone
-    }
-  }
-  return cpu
-}
-
-const cpuSince = async (admin: pg.Client, before: Map<number, number>) => {
-  let ms = 0
-  for (const [pid, t] of await backendsCpuMs(admin)) ms += t - (before.get(pid) ?? 0)
-  return Math.round(ms / (N / 1000))
-}
+const cpuSince = async (admin: pg.Client, before: Map<number, number>) =>
+  Math.round(backendsCpuSince(before, await backendsCpuMs(admin)) / (N / 1000))
 
 /** Enqueue N no-op jobs, then drain them: jobs/s, insert time, backends' CPU per 1,000 jobs in each. */
 const drain = async (s: System, admin: pg.Client) => {

@@ -13,11 +13,11 @@
  *
  * Run after `pnpm build` (it imports the built packages). Prints one JSON line per round.
  */
-import { readFileSync } from "node:fs"
 import { Effect, Exit, Schema, Scope } from "effect"
 import { JobDefinition, JobStore, RetryPolicy, Tracker } from "@jobtrack/core"
 import { postgres } from "@jobtrack/adapter-kysely"
 import pg from "pg"
+import { cpuMs } from "../procCpu.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const N = Number(process.env.CLAIM_COST_N ?? 10_000)
@@ -30,12 +30,6 @@ const noop = JobDefinition.make({
   retry: RetryPolicy.none,
   handler: () => Effect.void
 })
-
-/** CPU time (ms) the backend process has used so far. */
-const backendCpuMs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) * 10 // utime + stime, in 10 ms ticks
-}
 
 const main = async () => {
   const admin = new pg.Client({ connectionString: url })
@@ -53,7 +47,7 @@ const main = async () => {
       await Effect.runPromise(tracker.enqueueMany(noop, Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ payload: { i: i + k } }))))
     }
     await admin.query(`vacuum analyze ${schema}.jobs`)
-    const cpu0 = backendCpuMs(pid)
+    const cpu0 = cpuMs(pid)
     const t0 = performance.now()
     let claims = 0
     let claimed = 0
@@ -78,7 +72,7 @@ const main = async () => {
       claimed,
       // wall includes the completion write after each claim; the backend CPU is the claim's alone
       wallMsPerClaimAndComplete: Number((wall / claims).toFixed(3)),
-      backendCpuMsPerClaim: Number(((backendCpuMs(pid) - cpu0) / claims).toFixed(3))
+      backendCpuMsPerClaim: Number(((cpuMs(pid) - cpu0) / claims).toFixed(3))
     }))
   }
   await claimer.end()

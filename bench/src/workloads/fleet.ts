@@ -10,7 +10,6 @@
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { readFileSync } from "node:fs"
 
 /** What a child runs: its workers, started once, stopped once. */
 export interface FleetWorkers {
@@ -106,15 +105,7 @@ export const serveFleetChild = async (setup: () => Promise<FleetWorkers>): Promi
   process.send?.("ready")
 }
 
-/** CPU milliseconds (user + system) a process has used so far, from /proc; 0 once it is gone. */
-export const cpuMs = (pid: number): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return 0
-  }
-}
+export { cpuMs } from "../procCpu.ts"
 
 export const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)

@@ -38,12 +38,12 @@
  * Run from bench/ after `pnpm run build`, one workload at a time, against a
  * database of your own (it uses all of the database's backends for its CPU figure).
  */
-import { readFileSync } from "node:fs"
 import { Effect, Exit, Schema, Scope } from "effect"
 import { JobDefinition, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
 import { postgres } from "@jobtrack/adapter-kysely"
 import pg from "pg"
+import { cpuMs } from "../procCpu.ts"
 import { loadFinishedJobtrack } from "./history.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -65,16 +65,6 @@ const noop = JobDefinition.make({
 })
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
-
-/** CPU milliseconds (user + system) a process has used so far; 0 once it is gone. */
-const cpuMs = (pid: number): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return 0
-  }
-}
 
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)

@@ -18,12 +18,12 @@
  *
  * Run after `pnpm build` (it imports the built packages). Prints one JSON line per system per round.
  */
-import { readFileSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { Session } from "node:inspector/promises"
 import { Effect, Exit, Schema, Scope } from "effect"
 import { JobDefinition, JobStore, MemoryStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
 import pg from "pg"
+import { backendsCpuMs, backendsCpuSince } from "../procCpu.ts"
 import { graphileWorker, jobtrack, pgBoss, rawPg } from "../systems.ts"
 import type { System } from "../systems.ts"
 
@@ -68,30 +68,6 @@ const memory = async (): Promise<System> => {
     },
     close: async () => {}
   }
-}
-
-/** CPU time (ms) used so far by each backend connected to this database (none when not readable). */
-const backendsCpuMs = async (admin: pg.Client): Promise<Map<number, number>> => {
-  const { rows } = await admin.query<{ pid: number }>(
-    "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
-  )
-  const cpu = new Map<number, number>()
-  for (const { pid } of rows) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) * 10) // utime + stime, in 10 ms ticks
-    } catch {
-      // not on this machine, or the backend is gone
-    }
-  }
-  return cpu
-}
-
-/** CPU the backends used between two readings (a backend that ended meanwhile is not counted). */
-const backendsCpuSince = (before: Map<number, number>, after: Map<number, number>): number => {
-  let ms = 0
-  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0)
-  return ms
 }
 
 const makers: Record<string, (url: string) => Promise<System>> = {
