@@ -48,6 +48,8 @@ import { v0025 } from "./migrations/v0025.js"
 import { v0026 } from "./migrations/v0026.js"
 import { v0027 } from "./migrations/v0027.js"
 import { v0028 } from "./migrations/v0028.js"
+import { v0031 } from "./migrations/v0031.js"
+import { v0032 } from "./migrations/v0032.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -315,7 +317,9 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0025_console_index_writes", v0025(s)],
     ["jobtrack_0026_claim_waits_holding_nothing", v0026(s)],
     ["jobtrack_0027_view_lighter_call", v0027(s)],
-    ["jobtrack_0028_claim_completion_planned_once", v0028(s)]
+    ["jobtrack_0028_claim_completion_planned_once", v0028(s)],
+    ["jobtrack_0031_claim_counts_departures", v0031(s)],
+    ["jobtrack_0032_watch_horizon", v0032(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**
