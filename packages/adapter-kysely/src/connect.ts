@@ -16,6 +16,7 @@ import { load as loadKysely } from "./kyselyModule.js"
 import { migrate } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { PgliteDialect } from "./PgliteDialect.js"
+import * as Prepared from "./Prepared.js"
 import { toStoreError } from "./SqlError.js"
 import * as Timestamps from "./Timestamps.js"
 
@@ -51,6 +52,13 @@ export interface PostgresOptions {
    * needs, and fails naming the missing migration when it is behind.
    */
   readonly migrate?: boolean
+  /**
+   * Send the claim and the batched completion as named prepared statements,
+   * parsed and planned once per connection (default true). Pass `false`
+   * behind a pooler in transaction mode that does not keep prepared
+   * statements (PgBouncer before 1.21).
+   */
+  readonly preparedStatements?: boolean
 }
 
 /**
@@ -91,7 +99,11 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
     // A lost connection fails the query using it (a StoreError, retried by the runner); the
     // 'error' events pg also emits for it, on the pool or on the client, need a listener.
     pool.on("error", () => {})
-    pool.on("connect", (client) => client.on("error", () => {}))
+    const prepare = options.preparedStatements !== false
+    pool.on("connect", (client) => {
+      client.on("error", () => {})
+      if (prepare) Prepared.install(client)
+    })
     const db = yield* Effect.acquireRelease(
       Effect.sync(() => new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })),
       (db) => Effect.promise(() => db.destroy())

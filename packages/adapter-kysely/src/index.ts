@@ -8,6 +8,8 @@
 export * as KyselyStore from "./KyselyStore.js"
 /** @since 0.1.0 */
 export * as Notifier from "./Notifier.js"
+/** @since 0.4.0 */
+export * as Prepared from "./Prepared.js"
 /** @since 0.1.0 */
 export * as SqlError from "./SqlError.js"
 /** @since 0.3.0 */

@@ -8,13 +8,15 @@
  * cancel request: `claimSet` of migration 0026/0031), so those fields of the
  * returned records are filled in here from the claim's own arguments, not
  * sent by the server and parsed by the worker: five timestamps and two more
- * columns per job fewer on the hottest read (issue 13, item 3).
+ * columns per job fewer on the hottest read (issue 13, item 3). The
+ * statement is sent as a named prepared statement (`Prepared.ts`).
  *
  * @since 0.2.0
  */
 import { Effect } from "effect"
 import type { JobRecord, JobStoreShape } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
+import { marker } from "../Prepared.js"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"
@@ -57,7 +59,7 @@ export const claim = (ctx: StoreContext): JobStoreShape["claim"] => ({ leaseMs, 
       return Effect.map(
         ctx.run(
           "claim",
-          sql<ClaimedRow>`select ${sql.raw(claimedColumns)} from ${sql.id(ctx.schema, "claim")}(${[...queues]}::text[],
+          sql<ClaimedRow>`${sql.raw(marker)}select ${sql.raw(claimedColumns)} from ${sql.id(ctx.schema, "claim")}(${[...queues]}::text[],
             ${[...types]}::text[], ${workerId}, ${limit}, ${lease}, ${iso(t)}::timestamptz)`
         ),
         (rows) => rows.map((row) => claimed(row, t, lease, workerId))

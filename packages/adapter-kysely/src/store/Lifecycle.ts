@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import { LeaseLost } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
+import { marker } from "../Prepared.js"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { held, holds, iso, now, recording } from "./Context.js"
@@ -57,8 +58,9 @@ export const lifecycle = (
         ? Effect.succeed({ completed: [], refused: [] })
         : Effect.flatMap(now, (t) =>
           Effect.map(
-            // complete_many (migrations 0019, 0028): the update and its hook deliveries, planned once per connection
-            run("completeMany", sql<{ id: string }>`select completed as id from ${sql.id(ctx.schema, "complete_many")}(${
+            // complete_many (migrations 0019, 0028): the update and its hook deliveries, planned once per
+            // connection; the statement itself prepared once per connection (Prepared.ts)
+            run("completeMany", sql<{ id: string }>`${sql.raw(marker)}select completed as id from ${sql.id(ctx.schema, "complete_many")}(${
               JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
             }::jsonb, ${iso(t)}::timestamptz)`),
             (rows) => {
