@@ -38,7 +38,10 @@ const loadedBy = (node: string, code: string): ReadonlyArray<string> => {
   return JSON.parse(child.stdout) as Array<string>
 }
 
-/** Loaded only when used: kysely, PGlite, the body parser, telemetry exporters and JSON logs, Prometheus, effect's Schema. */
+/**
+ * Loaded only when used: kysely, PGlite, the body parser, telemetry exporters and JSON logs,
+ * Prometheus, effect's Schema and Stream, node:crypto.
+ */
 const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["kysely", /\/kysely\/dist\//],
   ["the JSON body parser", /\/@koa\/bodyparser\//],
@@ -50,7 +53,10 @@ const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["effect's JSON logger", /\/effect\/dist\/Logger\.js$/],
   ["effect's HTTP headers (trace context)", /\/effect\/dist\/http\/(Headers|HttpTraceContext)\.js$/],
   ["effect's DateTime", /\/effect\/dist\/DateTime\.js$/],
-  ["the SQL files of the migrations", /\/adapter-kysely\/dist\/sqlFiles\.js$/]
+  ["the SQL files of the migrations", /\/adapter-kysely\/dist\/sqlFiles\.js$/],
+  ["effect's Stream", /\/effect\/dist\/Stream\.js$/],
+  ["effect's Channel", /\/effect\/dist\/Channel\.js$/],
+  ["node:crypto", /^node:crypto$/]
 ]
 
 describe("a plain import loads no optional part", () => {
@@ -68,12 +74,15 @@ describe("a plain import loads no optional part", () => {
     }
   }
 
-  it("and loads them when used: kysely and PGlite by a store, and effect's Schema for an Effect Schema", () => {
+  it("and loads them when used: kysely and PGlite by a store, effect's Schema for an Effect Schema, Stream by a tracker", () => {
     const urls = loadedBy(nodes["Node 24"], `
       const Effect = await import("effect/Effect")
       const Exit = await import("effect/Exit")
       const Scope = await import("effect/Scope")
-      const { PayloadSchema } = await import("@jobtrack/core")
+      const { Jobtrack, MemoryStore, PayloadSchema } = await import("@jobtrack/core")
+      const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [] })
+      await jobs.start()
+      await jobs.close()
       const { pglite } = await import("@jobtrack/adapter-kysely")
       // what an Effect Schema looks like to jobtrack (one made here would load the module itself)
       await Effect.runPromise(PayloadSchema.validate({ "~effect/Schema/Schema": "~effect/Schema/Schema" }, "x"))
@@ -83,7 +92,27 @@ describe("a plain import loads no optional part", () => {
     assert.isDefined(urls.find((u) => /\/kysely\/dist\/index\.js$/.test(u)))
     assert.isDefined(urls.find((u) => /\/@electric-sql\/pglite\//.test(u)))
     assert.isDefined(urls.find((u) => /\/effect\/dist\/Schema\.js$/.test(u)))
+    assert.isDefined(urls.find((u) => /\/effect\/dist\/Stream\.js$/.test(u)))
   }, 120_000)
+
+  for (const [version, node] of Object.entries(nodes)) {
+    // EventStream.frames returns its stream at once: before the adapter has loaded Stream itself,
+    // it requires it (the module the caller's stream came from: one instance)
+    it(`adapter-koa's EventStream.frames works before the adapter loaded Stream, on ${version}`, () => {
+      const script = `
+        const Effect = await import("effect/Effect")
+        const Stream = await import("effect/Stream")
+        const { EventStream } = await import("@jobtrack/adapter-koa")
+        const view = { id: "j1", status: "completed", updatedAt: new Date(0) }
+        const frames = EventStream.frames(Stream.make(view), (v) => ({ status: v.status }), "stale")
+        const all = await Effect.runPromise(Stream.runCollect(frames))
+        process.stdout.write(JSON.stringify(all.map((f) => [f.event, f.data])))`
+      const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd, encoding: "utf8" })
+      assert.strictEqual(child.status, 0, child.stderr)
+      assert.strictEqual(child.stderr, "")
+      assert.deepStrictEqual(JSON.parse(child.stdout), [["resume", { missed: true }], ["job", { status: "completed" }]])
+    }, 60_000)
+  }
 })
 
 describe("adapter-kysely's sources", () => {

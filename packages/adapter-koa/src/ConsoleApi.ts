@@ -9,7 +9,6 @@
  *
  * @since 0.3.0
  */
-import { createHmac, timingSafeEqual } from "node:crypto"
 import { Cause, Data, Effect, Exit, Option } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobNotFound } from "@jobtrack/core"
@@ -107,6 +106,9 @@ const asInput = (body: unknown): Readonly<Record<string, unknown>> | undefined =
   typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined
 const actionName = (a: AdminStore.AdminAction): ConsoleAction => a._tag
 
+/** `node:crypto`, taken when first used: loading it is a few ms of CPU that a plain import need not pay. */
+const crypto = () => process.getBuiltinModule("node:crypto")
+
 /**
  * Build the handlers over a store.
  *
@@ -115,7 +117,7 @@ const actionName = (a: AdminStore.AdminAction): ConsoleAction => a._tag
  */
 export const make = (store: JobStoreShape, options: ConsoleApiOptions = {}): ConsoleApi => {
   const secret = options.secret ?? JobId.make() + JobId.make()
-  const tokenFor = (op: Operator) => createHmac("sha256", secret).update(`console:${op.actor}`).digest("base64url")
+  const tokenFor = (op: Operator) => crypto().createHmac("sha256", secret).update(`console:${op.actor}`).digest("base64url")
 
   const run = async <A>(effect: Effect.Effect<A, ApiError>, ok: (a: A) => HttpResponse): Promise<HttpResponse> => {
     const exit = await Effect.runPromiseExit(effect)
@@ -148,7 +150,7 @@ export const make = (store: JobStoreShape, options: ConsoleApiOptions = {}): Con
       if (token === undefined) return false
       const a = Buffer.from(token)
       const b = Buffer.from(tokenFor(op))
-      return a.length === b.length && timingSafeEqual(a, b)
+      return a.length === b.length && crypto().timingSafeEqual(a, b)
     },
 
     overview: (query, _op) => {

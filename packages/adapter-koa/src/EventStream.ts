@@ -11,8 +11,9 @@
  *
  * @since 0.1.0
  */
-import { Stream } from "effect"
+import type { Stream } from "effect"
 import type { JobView } from "@jobtrack/core"
+import * as StreamModule from "./streamModule.js"
 
 /**
  * One Server-Sent Event.
@@ -84,7 +85,7 @@ export const frames = <E>(
   present: (job: JobView) => unknown,
   lastEventId: string | undefined
 ): Stream.Stream<Frame, E> =>
-  Stream.mapAccum(views, () => true, (first, view): readonly [boolean, ReadonlyArray<Frame>] => {
+  StreamModule.stream().mapAccum(views, () => true, (first, view): readonly [boolean, ReadonlyArray<Frame>] => {
     const frame = jobFrame(view, present)
     return [
       false,

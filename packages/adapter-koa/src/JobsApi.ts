@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Cause, Data, Effect, Exit, Option, Stream } from "effect"
+import { Cause, Data, Effect, Exit, Option } from "effect"
+import type { Stream } from "effect"
 import { Job, JobId, JobNotFound } from "@jobtrack/core"
 import type {
   InvalidInput,
@@ -21,6 +22,7 @@ import type {
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as EventStream from "./EventStream.js"
+import * as StreamModule from "./streamModule.js"
 import { fromLogLine, fromView } from "./WireView.js"
 import type { WireView } from "./WireView.js"
 
@@ -258,7 +260,8 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
       if (lastEventId !== undefined && Job.isTerminal(now.status) && EventStream.eventId(now) === lastEventId) {
         return { status: 204 }
       }
-      return { status: 200, events: EventStream.frames(tracker.watch(id), present, lastEventId).pipe(Stream.ignore) }
+      const Streams = await StreamModule.loadPromise()
+      return { status: 200, events: EventStream.frames(tracker.watch(id), present, lastEventId).pipe(Streams.ignore) }
     },
 
     cancel: (id, caller) =>

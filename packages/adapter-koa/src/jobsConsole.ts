@@ -10,10 +10,9 @@
  *
  * @since 0.3.0
  */
-import { readFile } from "node:fs/promises"
 import { extname, join, normalize, sep } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Duration, Effect, Fiber, Stream } from "effect"
+import { Duration, Effect, Fiber } from "effect"
 import type { Scope } from "effect"
 import Router from "@koa/router"
 import type { Context } from "koa"
@@ -27,6 +26,7 @@ import * as ConsoleSchedules from "./ConsoleSchedules.js"
 import { bodyReader } from "./jobsRouter.js"
 import * as RunningWatches from "./RunningWatches.js"
 import * as SseResponse from "./sseResponse.js"
+import * as StreamModule from "./streamModule.js"
 
 /**
  * @since 0.3.0
@@ -220,7 +220,7 @@ export const jobsConsole = <Trx>(
     const file = rel !== "" && rel.startsWith("assets" + sep) ? join(assetsDir, rel) : join(assetsDir, "index.html")
     if (!file.startsWith(assetsDir)) return error(404, "not_found", "not found")
     try {
-      const content = await readFile(file)
+      const content = await process.getBuiltinModule("node:fs/promises").readFile(file) // taken when first served
       ctx.type = types[extname(file)] ?? "application/octet-stream"
       if (file.includes(`${sep}assets${sep}`)) ctx.set("Cache-Control", "public, max-age=31536000, immutable")
       ctx.body = content
@@ -289,6 +289,7 @@ const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | u
         ? yield* Effect.acquireRelease(Effect.sync(() => RunningWatches.make(store)), (w) => w.release)
         : undefined
       // subscribe first (a pull subscribes when made), then say ready: nothing after it is missed
+      const Stream = yield* StreamModule.load
       const pull = yield* Stream.toPull(store.changes)
       if (running) yield* running.refresh
       let refreshedAt = Date.now()

@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Fiber, Stream } from "effect"
+import { Duration, Effect, Fiber } from "effect"
+import type { Stream } from "effect"
 import type { bodyParser } from "@koa/bodyparser"
 import Router from "@koa/router"
 import type { Context } from "koa"
@@ -14,6 +15,7 @@ import type { Jobtrack, Tracker } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as EventStream from "./EventStream.js"
+import * as StreamModule from "./streamModule.js"
 import * as JobsApi from "./JobsApi.js"
 import * as SseResponse from "./sseResponse.js"
 
@@ -156,9 +158,10 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
 
 /** Write Server-Sent Events until the stream ends or the client goes away. */
 const streamEvents = async (ctx: Context, events: Stream.Stream<EventStream.Frame>, heartbeatMs: number) => {
+  const Streams = await StreamModule.loadPromise()
   const res = SseResponse.open(ctx, 2000)
   const fiber = Effect.runFork(
-    events.pipe(Stream.runForEach((frame) => Effect.sync(() => res.write(EventStream.encode(frame)))))
+    events.pipe(Streams.runForEach((frame) => Effect.sync(() => res.write(EventStream.encode(frame)))))
   )
   const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs)
   const gone = () => Effect.runFork(Fiber.interrupt(fiber))

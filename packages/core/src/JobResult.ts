@@ -14,11 +14,13 @@
  * ```
  * @since 0.3.0
  */
-import { Data, Effect, Option, Stream } from "effect"
+import { Data, Effect, Option } from "effect"
+import type { Stream } from "effect"
 import type { AttemptError, JobView, Json } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import { InvalidInput, JobNotFound } from "./JobError.js"
 import type { StoreError } from "./JobError.js"
+import * as StreamModule from "./internal/streamModule.js"
 import * as PayloadSchema from "./PayloadSchema.js"
 
 /**
@@ -105,11 +107,12 @@ export const fromViews = (
 ): Effect.Effect<unknown, ResultError> =>
   Effect.gen(function*() {
     const owner = options.owner
+    const Streams = yield* StreamModule.load
     const last = yield* views.pipe(
-      Stream.mapEffect((v) =>
+      Streams.mapEffect((v) =>
         owner !== undefined && v.owner !== owner ? Effect.fail(new JobNotFound({ id })) : Effect.succeed(v)
       ),
-      Stream.runLast
+      Streams.runLast
     )
     if (Option.isNone(last)) return yield* new JobNotFound({ id })
     const view = last.value

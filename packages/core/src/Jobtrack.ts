@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import type { Duration } from "effect"
 import type { JobRecord, JobView, Json } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
@@ -21,6 +21,7 @@ import * as JobSchedule from "./JobSchedule.js"
 import * as Scheduler from "./Scheduler.js"
 import type { ScheduleNotFound } from "./ScheduleStore.js"
 import * as Tracker from "./Tracker.js"
+import * as StreamModule from "./internal/streamModule.js"
 import type * as JobResult from "./JobResult.js"
 
 /**
@@ -237,6 +238,7 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     watch: (id) => ({
       async *[Symbol.asyncIterator]() {
         const services = await (await ready()).context()
+        const Stream = await StreamModule.loadPromise()
         yield* Stream.toAsyncIterableWith(Stream.unwrap(Tracker.Tracker.use((t) => Effect.succeed(t.watch(id)))), services)
       }
     }),

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Queue, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Queue } from "effect"
+import type { Stream } from "effect"
 import { isTerminal } from "./Job.js"
 import type { JobRecord, JobView, Json, NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
@@ -19,6 +20,7 @@ import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import type { LogLine } from "./JobLogStore.js"
 import * as ChangeHub from "./internal/changeHub.js"
+import * as StreamModule from "./internal/streamModule.js"
 import { registry } from "./internal/registry.js"
 import * as Telemetry from "./internal/telemetry.js"
 import * as Storable from "./Storable.js"
@@ -216,6 +218,7 @@ const fingerprintOf = (v: JobView): string => {
 export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> =>
   Effect.gen(function*() {
     const settings = yield* Telemetry.current
+    const Streams = yield* StreamModule.load // `watch` returns its stream at once
     const raw = yield* JobStore
     const store = Telemetry.instrumentStore(settings, raw)
     const definitions = registry(options.definitions)
@@ -305,7 +308,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
 
     const hub = ChangeHub.of(raw, store, pollInterval)
     const watch = (id: string): Stream.Stream<JobView, JobNotFound | StoreError> =>
-      Stream.unwrap(Effect.gen(function*() {
+      Streams.unwrap(Effect.gen(function*() {
         const wake = yield* Queue.sliding<void>(1)
         // woken by the process's change hub: by a change of this job, of its queue while it is
         // pending, a resync, or the hub's shared fallback poll (see internal/changeHub.ts)
@@ -331,7 +334,7 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
             yield* Queue.take(wake)
           }
         })
-        return Stream.fromEffectRepeat(next).pipe(Stream.takeUntil((v) => isTerminal(v.status)))
+        return Streams.fromEffectRepeat(next).pipe(Streams.takeUntil((v) => isTerminal(v.status)))
       }))
 
     const tracker: TrackerShape = {

@@ -14,10 +14,12 @@
  *
  * @since 0.2.0
  */
-import { Channel, Deferred, Effect, Exit, PubSub, Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, PubSub, Scope } from "effect"
+import type { Stream } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobChange, JobChanged, JobStatus, JobStoreShape } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
+import * as StreamModule from "../streamModule.js"
 import type * as Notifier from "../Notifier.js"
 import type { StoreContext } from "./Context.js"
 import * as StatusFeed from "./StatusFeed.js"
@@ -33,6 +35,7 @@ export const changes = (
   notifier: Notifier.Notifier
 ): Effect.Effect<Pick<JobStoreShape, "changes" | "watching" | "watchingAll">, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const { Channel, Stream: Streams } = yield* StreamModule.load
     const channel = `jobtrack:${ctx.schema}`
     const pubsub = yield* PubSub.unbounded<JobChange>()
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
@@ -54,7 +57,7 @@ export const changes = (
       // notifications sent while the connection was down are lost: readers re-read
       () => PubSub.publishUnsafe(pubsub, { kind: "resync" })
     ))
-    const subscribe: Stream.Stream<JobChange> = Stream.fromChannel(Channel.fromTransform((upstream, scope) =>
+    const subscribe: Stream.Stream<JobChange> = Streams.fromChannel(Channel.fromTransform((upstream, scope) =>
       Effect.gen(function*() {
         // subscribed before listening starts: nothing heard after it is missed
         const subscription = yield* PubSub.subscribe(pubsub)

@@ -10,9 +10,10 @@
  *
  * @internal
  */
-import { Effect, Exit, Scope, Stream } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import type { Fiber } from "effect"
 import type { JobChange, JobStoreShape } from "../JobStore.js"
+import * as StreamModule from "./streamModule.js"
 
 export const open = (
   store: Pick<JobStoreShape, "changes">,
@@ -20,6 +21,7 @@ export const open = (
 ): Effect.Effect<Fiber.Fiber<void, unknown>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
+      const Stream = yield* StreamModule.load
       const scope = yield* Scope.make()
       const pull = yield* restore(Scope.provide(Stream.toPull(store.changes), scope)).pipe(
         Effect.onInterrupt(() => Scope.close(scope, Exit.void))
