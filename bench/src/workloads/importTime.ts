@@ -23,6 +23,12 @@
  * `IMPORT_COMPARE=<dir>` also measures jobtrack's packages as resolved from
  * another checkout's `bench/` directory (built), interleaved with this one's
  * (rows `… (compared)`): before/after figures from the same minutes.
+ *
+ * One more row, `@jobtrack/adapter-koa (after koa, @koa/router)`: the same
+ * import in a process that has imported `koa` and `@koa/router` first (not
+ * timed), as every host mounting the adapter's routers has; what the adapter
+ * adds to such a host. (On Node 24, `@koa/router`'s `import http from "http"`
+ * loads Node's bundled undici: a Koa host with its own routers pays it anyway.)
  */
 import { spawnSync } from "node:child_process"
 import { statSync } from "node:fs"
@@ -39,9 +45,21 @@ export const packages = [
 
 const cwd = fileURLToPath(new URL("../..", import.meta.url)) // bench/: where the packages resolve
 
-/** One cold import in a fresh process: [import ms, wall ms, cpu ms]. */
-export const sample = (pkg: string, node = process.execPath, from = cwd): readonly [number, number, number] => {
-  const script = `const t = performance.now(); const c = process.cpuUsage(); await import(${JSON.stringify(pkg)});
+/** The imports of `before`, untimed, ahead of the measured one (a script's first statements). */
+const importsOf = (before: ReadonlyArray<string>) => before.map((p) => `await import(${JSON.stringify(p)});`).join(" ")
+
+/**
+ * One cold import in a fresh process, after importing `before` (untimed):
+ * [import ms, wall ms, cpu ms].
+ */
+export const sample = (
+  pkg: string,
+  node = process.execPath,
+  from = cwd,
+  before: ReadonlyArray<string> = []
+): readonly [number, number, number] => {
+  const script = `${importsOf(before)}
+    const t = performance.now(); const c = process.cpuUsage(); await import(${JSON.stringify(pkg)});
     const u = process.cpuUsage(c); process.stdout.write(JSON.stringify([performance.now() - t, (u.user + u.system) / 1000]))`
   const t0 = performance.now()
   const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd: from, encoding: "utf8" })
@@ -57,14 +75,21 @@ const median = (xs: ReadonlyArray<number>) => {
 }
 
 /**
- * The files a fresh process loads when it imports `pkg`: the URLs a loader hook
- * (registered before the import) sees, and the CommonJS files required from
- * them (`require.cache`).
+ * The files a fresh process loads when it imports `pkg` (after `before`, whose
+ * files are not counted): the URLs a loader hook (registered before the
+ * import) sees, and the CommonJS files required from them (`require.cache`).
  */
-export const modulesLoaded = (pkg: string, node = process.execPath, from = cwd): ReadonlyArray<string> => {
+export const modulesLoaded = (
+  pkg: string,
+  node = process.execPath,
+  from = cwd,
+  before: ReadonlyArray<string> = []
+): ReadonlyArray<string> => {
   const script = `
     import { createRequire, register } from "node:module"
     import { MessageChannel } from "node:worker_threads"
+    ${importsOf(before)}
+    const required = new Set(Object.keys(createRequire(import.meta.url).cache))
     const { port1, port2 } = new MessageChannel()
     const urls = new Set()
     port1.on("message", (u) => urls.add(u))
@@ -75,7 +100,7 @@ export const modulesLoaded = (pkg: string, node = process.execPath, from = cwd):
     await import(${JSON.stringify(pkg)})
     await new Promise((r) => setTimeout(r, 100))
     port1.close()
-    for (const f of Object.keys(createRequire(import.meta.url).cache)) urls.add("file://" + f)
+    for (const f of Object.keys(createRequire(import.meta.url).cache)) if (!required.has(f)) urls.add("file://" + f)
     process.stdout.write(JSON.stringify([...urls].filter((u) => !u.startsWith("node:") && !u.startsWith("data:"))))`
   const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd: from, encoding: "utf8" })
   if (child.status !== 0) throw new Error(`importing ${pkg}: ${child.stderr}`)
@@ -86,12 +111,16 @@ export const modulesLoaded = (pkg: string, node = process.execPath, from = cwd):
 const bytesOf = (urls: ReadonlyArray<string>) =>
   urls.reduce((n, u) => n + (u.startsWith("file:") ? statSync(fileURLToPath(u)).size : 0), 0)
 
-/** One measured row: a package, resolved from a `bench/` directory. */
+/** One measured row: a package, resolved from a `bench/` directory, imported after `before` (untimed). */
 export interface Subject {
   readonly label: string
   readonly pkg: string
   readonly from: string
+  readonly before?: ReadonlyArray<string> | undefined
 }
+
+/** What every host mounting adapter-koa's routers has imported: the marginal row's untimed imports. */
+export const koaHost = ["koa", "@koa/router"] as const
 
 /** Per subject: medians of `import`, `wall` and `cpu` (ms) over `samples` interleaved cold starts, files and bytes. */
 export const importTimes = (
@@ -101,11 +130,11 @@ export const importTimes = (
 ): Map<string, { importMs: number; wallMs: number; cpuMs: number; modules: number; bytes: number }> => {
   const subjects = list.map((s) => typeof s === "string" ? { label: s, pkg: s, from: cwd } : s)
   const runs = new Map(subjects.map((s) => [s.label, { ms: [] as Array<number>, walls: [] as Array<number>, cpus: [] as Array<number> }]))
-  for (const s of subjects) sample(s.pkg, node, s.from) // warm the file system cache
+  for (const s of subjects) sample(s.pkg, node, s.from, s.before) // warm the file system cache
   for (let i = 0; i < samples; i++) {
     // each round starts one subject further: none is always the one after a given other
     for (const s of [...subjects.slice(i % subjects.length), ...subjects.slice(0, i % subjects.length)]) {
-      const [m, w, c] = sample(s.pkg, node, s.from)
+      const [m, w, c] = sample(s.pkg, node, s.from, s.before)
       const r = runs.get(s.label)!
       r.ms.push(m)
       r.walls.push(w)
@@ -114,7 +143,7 @@ export const importTimes = (
   }
   return new Map(subjects.map((s) => {
     const r = runs.get(s.label)!
-    const urls = modulesLoaded(s.pkg, node, s.from)
+    const urls = modulesLoaded(s.pkg, node, s.from, s.before)
     return [s.label, {
       importMs: median(r.ms),
       wallMs: median(r.walls),
@@ -130,9 +159,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const node = process.env.IMPORT_NODE ?? process.execPath
   const samples = Number(process.env.IMPORT_SAMPLES ?? 21)
   const compare = process.env.IMPORT_COMPARE
+  const rows = (pkg: string, suffix = "", before?: ReadonlyArray<string>): Array<Subject> => [
+    ...(compare && pkg.startsWith("@jobtrack/") ? [{ label: `${pkg}${suffix} (compared)`, pkg, from: compare, before }] : []),
+    { label: `${pkg}${suffix}`, pkg, from: cwd, before }
+  ]
   const subjects: Array<Subject> = list.flatMap((pkg) => [
-    ...(compare && pkg.startsWith("@jobtrack/") ? [{ label: `${pkg} (compared)`, pkg, from: compare }] : []),
-    { label: pkg, pkg, from: cwd }
+    ...rows(pkg),
+    ...(pkg === "@jobtrack/adapter-koa" ? rows(pkg, ` (after ${koaHost.join(", ")})`, koaHost) : [])
   ])
   const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()
   console.log(`cold import, ${samples} samples per package, interleaved, node ${version}${compare ? `, compared: ${compare}` : ""}`)
