@@ -40,7 +40,7 @@ const loadedBy = (node: string, code: string): ReadonlyArray<string> => {
 
 /**
  * Loaded only when used: kysely, PGlite, the body parser, telemetry exporters and JSON logs,
- * Prometheus, effect's Schema and Stream, node:crypto.
+ * Prometheus, effect's Schema, Stream, PubSub and Semaphore, node:crypto.
  */
 const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["kysely", /\/kysely\/dist\//],
@@ -56,6 +56,8 @@ const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["the SQL files of the migrations", /\/adapter-kysely\/dist\/sqlFiles\.js$/],
   ["effect's Stream", /\/effect\/dist\/Stream\.js$/],
   ["effect's Channel", /\/effect\/dist\/Channel\.js$/],
+  ["effect's PubSub", /\/effect\/dist\/PubSub\.js$/],
+  ["effect's Semaphore", /\/effect\/dist\/Semaphore\.js$/],
   ["node:crypto", /^node:crypto$/]
 ]
 
@@ -93,6 +95,7 @@ describe("a plain import loads no optional part", () => {
     assert.isDefined(urls.find((u) => /\/@electric-sql\/pglite\//.test(u)))
     assert.isDefined(urls.find((u) => /\/effect\/dist\/Schema\.js$/.test(u)))
     assert.isDefined(urls.find((u) => /\/effect\/dist\/Stream\.js$/.test(u)))
+    assert.isDefined(urls.find((u) => /\/effect\/dist\/PubSub\.js$/.test(u)))
   }, 120_000)
 
   for (const [version, node] of Object.entries(nodes)) {

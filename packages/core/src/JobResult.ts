@@ -20,7 +20,7 @@ import type { AttemptError, JobView, Json } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import { InvalidInput, JobNotFound } from "./JobError.js"
 import type { StoreError } from "./JobError.js"
-import * as StreamModule from "./internal/streamModule.js"
+import * as EffectModules from "./internal/effectModules.js"
 import * as PayloadSchema from "./PayloadSchema.js"
 
 /**
@@ -107,7 +107,7 @@ export const fromViews = (
 ): Effect.Effect<unknown, ResultError> =>
   Effect.gen(function*() {
     const owner = options.owner
-    const Streams = yield* StreamModule.load
+    const Streams = yield* EffectModules.Stream.load
     const last = yield* views.pipe(
       Streams.mapEffect((v) =>
         owner !== undefined && v.owner !== owner ? Effect.fail(new JobNotFound({ id })) : Effect.succeed(v)

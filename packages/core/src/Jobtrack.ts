@@ -21,7 +21,7 @@ import * as JobSchedule from "./JobSchedule.js"
 import * as Scheduler from "./Scheduler.js"
 import type { ScheduleNotFound } from "./ScheduleStore.js"
 import * as Tracker from "./Tracker.js"
-import * as StreamModule from "./internal/streamModule.js"
+import * as EffectModules from "./internal/effectModules.js"
 import type * as JobResult from "./JobResult.js"
 
 /**
@@ -238,7 +238,7 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     watch: (id) => ({
       async *[Symbol.asyncIterator]() {
         const services = await (await ready()).context()
-        const Stream = await StreamModule.loadPromise()
+        const Stream = await EffectModules.Stream.promise()
         yield* Stream.toAsyncIterableWith(Stream.unwrap(Tracker.Tracker.use((t) => Effect.succeed(t.watch(id)))), services)
       }
     }),

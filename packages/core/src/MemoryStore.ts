@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Layer, PubSub } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import { claimOrder, fromNew, isClaimable, isTerminal } from "./Job.js"
 import * as JobId from "./JobId.js"
 import type { AttemptError, JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
@@ -18,7 +18,7 @@ import { computeStats } from "./internal/stats.js"
 import * as MemoryAdmin from "./MemoryAdmin.js"
 import * as QueuePosition from "./QueuePosition.js"
 import { memorySchedules } from "./internal/memorySchedules.js"
-import * as StreamModule from "./internal/streamModule.js"
+import * as EffectModules from "./internal/effectModules.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -33,8 +33,9 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const deliveries = new Map<string, Mutable<HookDelivery>>()
   /** `type\0event` pairs some process has a hook for. */
   const subscribed = new Set<string>()
+  const PubSub = yield* EffectModules.PubSub.load
+  const Stream = yield* EffectModules.Stream.load
   const pubsub = yield* PubSub.unbounded<JobChange>()
-  const Stream = yield* StreamModule.load
   const announce = (job: JobRecord, kind: JobChanged["kind"]) =>
     PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
   /** The entry for the attempt that just ended: its start and worker from the row, before it is settled. */

@@ -20,7 +20,7 @@ import { JobStore, Transaction } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import type { LogLine } from "./JobLogStore.js"
 import * as ChangeHub from "./internal/changeHub.js"
-import * as StreamModule from "./internal/streamModule.js"
+import * as EffectModules from "./internal/effectModules.js"
 import { registry } from "./internal/registry.js"
 import * as Telemetry from "./internal/telemetry.js"
 import * as Storable from "./Storable.js"
@@ -218,7 +218,7 @@ const fingerprintOf = (v: JobView): string => {
 export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> =>
   Effect.gen(function*() {
     const settings = yield* Telemetry.current
-    const Streams = yield* StreamModule.load // `watch` returns its stream at once
+    const Streams = yield* EffectModules.Stream.load // `watch` returns its stream at once
     const raw = yield* JobStore
     const store = Telemetry.instrumentStore(settings, raw)
     const definitions = registry(options.definitions)

@@ -14,12 +14,12 @@
  *
  * @since 0.2.0
  */
-import { Deferred, Effect, Exit, PubSub, Scope } from "effect"
+import { Deferred, Effect, Exit, Scope } from "effect"
 import type { Stream } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobChange, JobChanged, JobStatus, JobStoreShape } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
-import * as StreamModule from "../streamModule.js"
+import * as EffectModules from "../effectModules.js"
 import type * as Notifier from "../Notifier.js"
 import type { StoreContext } from "./Context.js"
 import * as StatusFeed from "./StatusFeed.js"
@@ -35,7 +35,7 @@ export const changes = (
   notifier: Notifier.Notifier
 ): Effect.Effect<Pick<JobStoreShape, "changes" | "watching" | "watchingAll">, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { Channel, Stream: Streams } = yield* StreamModule.load
+    const { Channel, PubSub, Stream: Streams } = yield* EffectModules.load
     const channel = `jobtrack:${ctx.schema}`
     const pubsub = yield* PubSub.unbounded<JobChange>()
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))

@@ -16,12 +16,13 @@
  *
  * @since 0.3.0
  */
-import { Effect, Exit, Scope, Semaphore } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobStatus, JobStoreShape, QueueChanged } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import { feedJobId } from "../migrations/v0013.js"
 import type { StoreContext } from "./Context.js"
+import * as EffectModules from "../effectModules.js"
 
 /**
  * The store's `watchingAll`; the registration goes when the store's scope closes.
@@ -34,6 +35,7 @@ export const make = (
   announce: (change: QueueChanged) => void
 ): Effect.Effect<JobStoreShape["watchingAll"], never, Scope.Scope> =>
   Effect.gen(function*() {
+    const { Semaphore } = yield* EffectModules.load
     const watches = sql.id(ctx.schema, "watches")
     const clock = sql.id(ctx.schema, "feed_clock")
     const read = ctx.run("watchingAll", sql<{ queue: string; type: string; status: JobStatus }>`

@@ -13,7 +13,7 @@
 import { Effect, Exit, Scope } from "effect"
 import type { Fiber } from "effect"
 import type { JobChange, JobStoreShape } from "../JobStore.js"
-import * as StreamModule from "./streamModule.js"
+import * as EffectModules from "./effectModules.js"
 
 export const open = (
   store: Pick<JobStoreShape, "changes">,
@@ -21,7 +21,7 @@ export const open = (
 ): Effect.Effect<Fiber.Fiber<void, unknown>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
-      const Stream = yield* StreamModule.load
+      const Stream = yield* EffectModules.Stream.load
       const scope = yield* Scope.make()
       const pull = yield* restore(Scope.provide(Stream.toPull(store.changes), scope)).pipe(
         Effect.onInterrupt(() => Scope.close(scope, Exit.void))
