@@ -173,6 +173,27 @@ export interface SeriesBucket {
   readonly durationP95Ms: number | null
   readonly waitP50Ms: number | null
   readonly waitP95Ms: number | null
+  /**
+   * Set (to `true`) when the bucket counts only some of the jobs that finished
+   * in it: the store's summary does not reach it yet and the store read only a
+   * bounded number of jobs directly (PostgreSQL, while its summary catches up
+   * after an upgrade or a pause; the newest jobs are counted first). A later
+   * read counts them all. Absent on a complete bucket; MemoryStore never sets it.
+   */
+  readonly partial?: true
+}
+
+/**
+ * One step of {@link AdminStoreShape.summarizeSeries}.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface SeriesSummaryStep {
+  /** Finished jobs this step summarized (0 when another process holds the summary, or nothing was due). */
+  readonly jobs: number
+  /** More is due now: call again without waiting. */
+  readonly more: boolean
 }
 
 /**
@@ -274,6 +295,22 @@ export interface AdminStoreShape {
   ) => Effect.Effect<ReadonlyArray<OldestWaiting>, StoreError>
   /** Rule 18: every bucket of the range, oldest first, empty ones included. */
   readonly series: (request: SeriesRequest) => Effect.Effect<ReadonlyArray<SeriesBucket>, StoreError>
+  /**
+   * For a store that summarizes finished jobs for {@link series} (PostgreSQL
+   * does; a store that bins its jobs at each read has no such verb): summarize
+   * one bounded chunk of what is due, if no other process is at it. Runners
+   * call it in the background (`RunnerOptions.seriesSummary`), so that no chart
+   * read waits for a summary.
+   *
+   * @example
+   * ```ts
+   * if (store.summarizeSeries) {
+   *   let step = yield* store.summarizeSeries()
+   *   while (step.more) step = yield* store.summarizeSeries()
+   * }
+   * ```
+   */
+  readonly summarizeSeries?: (() => Effect.Effect<SeriesSummaryStep, StoreError>) | undefined
   /** Rule 19: apply an action to the next chunk of matching jobs; each job changes in one conditional write. */
   readonly bulkChunk: (request: BulkChunkRequest) => Effect.Effect<BulkChunkResult, StoreError>
   /** Rule 20: append to the audit trail. */

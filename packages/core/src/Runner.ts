@@ -3,7 +3,8 @@
  * up to a concurrency limit, woken by store notifications with polling as the
  * fallback. It heartbeats leases, coalesces progress, applies retry policies,
  * enforces timeouts, turns cancel requests into interruption, recovers
- * expired leases, prunes old jobs, and shuts down gracefully.
+ * expired leases, prunes old jobs, keeps the store's chart summary current,
+ * and shuts down gracefully.
  *
  * @since 0.1.0
  */
@@ -19,6 +20,7 @@ import * as CompletionBatcher from "./internal/runner/completionBatcher.js"
 import * as LeaseKeeper from "./internal/runner/leaseKeeper.js"
 import * as LeaseRecovery from "./internal/runner/leaseRecovery.js"
 import * as Pruning from "./internal/runner/pruning.js"
+import * as SeriesSummary from "./internal/runner/seriesSummary.js"
 import * as Shutdown from "./internal/runner/shutdown.js"
 import * as Telemetry from "./internal/telemetry.js"
 import * as RunnerState from "./internal/runner/state.js"
@@ -44,6 +46,13 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
   readonly shutdownGrace?: Duration.Input
   /** Delete terminal jobs older than `after` every `every` (default 7 days / 1 hour); false: never. */
   readonly prune?: { readonly after: Duration.Input; readonly every: Duration.Input } | false
+  /**
+   * Keep the store's chart summary current (`AdminStore.summarizeSeries`, where
+   * the store has it): at start and every `every` (default 30 s), in bounded
+   * steps, one process at a time across all runners; false: never (chart reads
+   * then start it in their own process).
+   */
+  readonly seriesSummary?: { readonly every: Duration.Input } | false
   /** Names this runner in leases (default host:pid:random). */
   readonly workerId?: string
   /**
@@ -73,8 +82,8 @@ export interface Runner {
  * Start a runner in the current scope; closing the scope shuts it down
  * gracefully. Its parts are modules of `internal/runner/`: the claim loop,
  * the lease keeper, one job's run (attempt, progress writer, settling), the
- * completion batcher, the change listener, lease recovery, pruning and
- * shutdown.
+ * completion batcher, the change listener, lease recovery, pruning, the
+ * chart summary and shutdown.
  *
  * @since 0.1.0
  * @category constructors
@@ -97,9 +106,12 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
     const prune = options.prune === false
       ? undefined
       : yield* Pruning.start(store, options.prune || { after: "7 days", every: "1 hour" })
+    const summary = options.seriesSummary === false
+      ? undefined
+      : yield* SeriesSummary.start(store, options.seriesSummary || { every: "30 seconds" })
     // the queue depth gauges (metrics on), until the runner's scope closes
     yield* Effect.forkScoped(Telemetry.depthSampler(telemetry, store, state.definitions))
-    const shutdown = Shutdown.make(state, { loop, recovery, prune, listener, completer: completions.fiber, keeper: keeper.fiber })
+    const shutdown = Shutdown.make(state, { loop, recovery, prune, summary, listener, completer: completions.fiber, keeper: keeper.fiber })
     // the store records hook deliveries with each transition; delivered after this runner's shutdown
     if (options.hooks) {
       yield* HookDelivery.make({ ...options.hookDelivery, hooks: options.hooks, types: state.settings.types, workerId: state.settings.workerId })

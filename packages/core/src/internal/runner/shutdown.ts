@@ -13,6 +13,7 @@ export interface Parts {
   readonly loop: Fiber.Fiber<unknown, unknown>
   readonly recovery: Fiber.Fiber<unknown, unknown>
   readonly prune: Fiber.Fiber<unknown, unknown> | undefined
+  readonly summary: Fiber.Fiber<unknown, unknown> | undefined
   readonly listener: Fiber.Fiber<unknown, unknown>
   readonly completer: Fiber.Fiber<unknown, unknown>
   readonly keeper: Fiber.Fiber<unknown, unknown>
@@ -27,6 +28,7 @@ export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
       yield* Fiber.interrupt(parts.loop)
       yield* Fiber.interrupt(parts.recovery)
       if (parts.prune) yield* Fiber.interrupt(parts.prune)
+      if (parts.summary) yield* Fiber.interrupt(parts.summary)
       // every job's run ends by leaving `running` (settled, released or dropped)
       const finished = yield* state.drained.pipe(Effect.timeoutOption(state.settings.graceMs))
       if (Option.isNone(finished)) {
