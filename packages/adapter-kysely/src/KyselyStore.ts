@@ -24,6 +24,7 @@ import * as Notifier from "./Notifier.js"
 import * as Schedules from "./Schedules.js"
 import { toStoreError } from "./SqlError.js"
 import { admin } from "./store/Admin.js"
+import { series } from "./store/AdminSeries.js"
 import { changes } from "./store/Changes.js"
 import { claim } from "./store/Claim.js"
 import { commands } from "./store/Commands.js"
@@ -32,6 +33,7 @@ import { insert } from "./store/Enqueue.js"
 import { lifecycle } from "./store/Lifecycle.js"
 import { position } from "./store/Position.js"
 import { reads } from "./store/Reads.js"
+import * as SeriesSummarizer from "./store/SeriesSummarizer.js"
 import { prune } from "./store/Retention.js"
 import { steps } from "./store/Steps.js"
 
@@ -46,6 +48,31 @@ export interface StoreOptions<DB> {
   readonly schema?: string
   /** How this process hears of changes made by others (default: none, polling only). */
   readonly notifier?: Notifier.Notifier
+  /**
+   * The console charts' summary (docs/console.md, "Scale"): how many finished
+   * jobs a summary step takes and a chart read bins directly at most, and
+   * whether a chart read that finds the summary behind starts catching up in
+   * this process (default true; false leaves it to the runners).
+   *
+   * @example
+   * ```ts
+   * KyselyStore.layer({ db, seriesSummary: { background: false } })
+   * ```
+   */
+  readonly seriesSummary?: SeriesSummaryOptions
+}
+
+/**
+ * @since 0.4.0
+ * @category models
+ */
+export interface SeriesSummaryOptions {
+  /** Finished jobs per summary step, about (default 50,000). */
+  readonly chunkJobs?: number
+  /** Finished jobs a chart read bins from the jobs at most where the summary will reach (default 10,000). */
+  readonly directJobs?: number
+  /** A chart read that finds the summary behind catches up in the background of this process (default true). */
+  readonly background?: boolean
 }
 
 /**
@@ -81,6 +108,8 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
     })
     const ctx = Context.make(db, schema)
     const enqueueMany = insert(ctx)
+    const charts = options.seriesSummary ?? {}
+    const summarizer = SeriesSummarizer.make(ctx, yield* Effect.scope, charts)
     const store: JobStoreShape = {
       enqueue: (job) => Effect.map(enqueueMany([job]), (r) => r[0]!),
       enqueueMany,
@@ -91,7 +120,8 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
       ...position(ctx),
       prune: prune(ctx),
       ...HookDeliveries.verbs(schema, ctx.run),
-      ...admin(ctx),
+      ...admin(ctx, series(ctx, summarizer, charts)),
+      summarizeSeries: summarizer.step,
       ...steps(ctx),
       ...JobLogs.verbs(schema, ctx.run),
       ...Schedules.verbs(schema, ctx.run),

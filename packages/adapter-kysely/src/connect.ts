@@ -21,7 +21,13 @@ import { toStoreError } from "./SqlError.js"
 import * as Timestamps from "./Timestamps.js"
 
 /** Migrate (unless told not to), then build the store. */
-const storeOn = (db: Kysely<unknown>, schema: string | undefined, notifier: Notifier.Notifier, migrating: boolean) =>
+const storeOn = (
+  db: Kysely<unknown>,
+  schema: string | undefined,
+  notifier: Notifier.Notifier,
+  migrating: boolean,
+  seriesSummary?: KyselyStore.SeriesSummaryOptions
+) =>
   Effect.gen(function*() {
     if (migrating) {
       yield* Effect.tryPromise({
@@ -29,7 +35,7 @@ const storeOn = (db: Kysely<unknown>, schema: string | undefined, notifier: Noti
         catch: (e) => toStoreError("migrate", e)
       })
     }
-    return yield* KyselyStore.make({ db, notifier, ...(schema ? { schema } : {}) })
+    return yield* KyselyStore.make({ db, notifier, ...(schema ? { schema } : {}), ...(seriesSummary ? { seriesSummary } : {}) })
   })
 
 /**
@@ -59,6 +65,8 @@ export interface PostgresOptions {
    * statements (PgBouncer before 1.21).
    */
   readonly preparedStatements?: boolean
+  /** The console charts' summary (`KyselyStore.StoreOptions.seriesSummary`). */
+  readonly seriesSummary?: KyselyStore.SeriesSummaryOptions
 }
 
 /**
@@ -108,7 +116,8 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       Effect.sync(() => new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })),
       (db) => Effect.promise(() => db.destroy())
     )
-    return yield* storeOn(db, options.schema, Notifier.postgres({ connectionString: options.connectionString }), options.migrate !== false)
+    return yield* storeOn(db, options.schema, Notifier.postgres({ connectionString: options.connectionString }), options.migrate !== false,
+      options.seriesSummary)
   })
 
 /**

@@ -5,7 +5,7 @@
  * per status (`limit cap + 1` under the count, never a `count(*)` over the
  * table) read from the index alone; the oldest waiting job by a loose index
  * scan of `jobs_claim`; charts from the summary of finished minutes
- * (`AdminSeries.ts`). Actions by filter pick a chunk of ids in id order, then
+ * (`AdminSeries.ts`, passed in: built beside the summarizer). Actions by filter pick a chunk of ids in id order, then
  * change them in one conditional statement (cancels record their hook
  * deliveries in the same statement, rule 12).
  *
@@ -19,7 +19,6 @@ import type { RawBuilder } from "kysely"
 import type { JobRow } from "../Rows.js"
 import { condition, pairs, rangeOf } from "./AdminFilter.js"
 import { list } from "./AdminList.js"
-import { series } from "./AdminSeries.js"
 import { recording as recordingIn } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
@@ -54,7 +53,10 @@ const toAudit = (r: AuditRow): AdminStore.AuditEntry => ({
  * @since 0.3.0
  * @category constructors
  */
-export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
+export const admin = (
+  ctx: StoreContext,
+  series: AdminStore.AdminStoreShape["series"]
+): AdminStore.AdminStoreShape => {
   const { jobs, run, schema } = ctx
   /** A transition that may end jobs records their hook deliveries (rule 12). */
   const recording = (update: RawBuilder<JobRow>) => recordingIn(ctx, update)
@@ -207,7 +209,7 @@ export const admin = (ctx: StoreContext): AdminStore.AdminStoreShape => {
         )
       }),
 
-    series: series(ctx),
+    series,
 
     bulkChunk: ({ action, after, filter, limit }) =>
       Effect.gen(function*() {
