@@ -193,7 +193,8 @@ export const make = (store: JobStoreShape, options: ConsoleApiOptions = {}): Con
           const to = Math.ceil((now + 1) / bucketMs) * bucketMs
           return store.series({ filter, from: new Date(to - span), to: new Date(to), bucketMs })
         }),
-        (buckets) => ({ status: 200, body: { range, bucket_ms: bucketMs, buckets } })
+        // `partial`: some bucket counts only some of its jobs (the store's summary is catching up)
+        (buckets) => ({ status: 200, body: { range, bucket_ms: bucketMs, buckets, partial: buckets.some((b) => b.partial === true) } })
       )
     },
 

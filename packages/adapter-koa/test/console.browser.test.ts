@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { Effect, Layer } from "effect"
+import { JobStore, MemoryStore } from "@jobtrack/core"
 import { underCI } from "../../../scripts/test-env.js"
 import { consoleCall, eventually, flaky, idle, newYearSchedule, startConsoleApp } from "./consoleServer.js"
 import type { ConsoleApp } from "./consoleServer.js"
@@ -191,6 +193,37 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
       assert.strictEqual((await app.jobs.get(job.id)).status, "pending")
     } finally {
       evil.close()
+    }
+  }, 60_000)
+
+  it("charts whose store is still summarizing say so (partial buckets shaded); the note goes once they are whole", async () => {
+    // a store whose chart summary is catching up: its 30 oldest buckets count only some jobs
+    let catching = true
+    const store = Layer.effect(
+      JobStore,
+      Effect.map(MemoryStore.make, (s) => ({
+        ...s,
+        series: (r: Parameters<typeof s.series>[0]) =>
+          Effect.map(s.series(r), (buckets) => buckets.map((b, i) => (catching && i < 30 ? { ...b, partial: true as const } : b)))
+      }))
+    )
+    const summarizing = await startConsoleApp({}, store)
+    try {
+      const page = await open("viewer")
+      await page.goto(`${summarizing.url}/`)
+      const notes = page.locator("section.charts p.catching-up")
+      await eventually(() => notes.count(), (n) => n === 2, 10_000)
+      assert.include(await notes.first().textContent(), "30 of 60 buckets")
+      assert.include(await notes.nth(1).textContent(), "30 of 96 buckets")
+      assert.strictEqual((await consoleCall(summarizing, "/api/series?range=hour", { user: "viewer" })).body.partial, true)
+      await page.screenshot({ path: `${docs}console-catching-up.png`, fullPage: true })
+      // the summary caught up: the next refresh shows whole charts, without the note
+      catching = false
+      await eventually(() => notes.count(), (n) => n === 0, 10_000)
+      await page.locator(".u-title", { hasText: "Jobs finished" }).first().waitFor()
+      assert.strictEqual((await consoleCall(summarizing, "/api/series?range=day", { user: "viewer" })).body.partial, false)
+    } finally {
+      await summarizing.close()
     }
   }, 60_000)
 

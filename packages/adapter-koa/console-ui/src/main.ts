@@ -129,9 +129,9 @@ const Overview = () => {
     </section>
     <section class="charts">
       <h2>Last hour (per minute)</h2>
-      ${hour.data ? html`<${Chart} buckets=${hour.data.buckets} />` : html`<p>Loading…</p>`}
+      ${hour.data ? html`<${Chart} buckets=${hour.data.buckets} bucketMs=${hour.data.bucket_ms} />` : html`<p>Loading…</p>`}
       <h2>Last day (per 15 minutes)</h2>
-      ${day.data ? html`<${Chart} buckets=${day.data.buckets} />` : html`<p>Loading…</p>`}
+      ${day.data ? html`<${Chart} buckets=${day.data.buckets} bucketMs=${day.data.bucket_ms} />` : html`<p>Loading…</p>`}
     </section>
   `
 }
