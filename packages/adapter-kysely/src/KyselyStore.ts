@@ -69,7 +69,7 @@ export interface StoreOptions<DB> {
 export interface SeriesSummaryOptions {
   /** Finished jobs per summary step, about (default 50,000). */
   readonly chunkJobs?: number
-  /** Finished jobs a chart read bins from the jobs at most where the summary will reach (default 10,000). */
+  /** Finished jobs a chart read bins from the jobs at most where the summary will reach (default 5,000). */
   readonly directJobs?: number
   /** A chart read that finds the summary behind catches up in the background of this process (default true). */
   readonly background?: boolean

@@ -12,7 +12,7 @@
  * waits for it: it sums summary rows for what is summarized, and bins the
  * jobs themselves for the rest (the last minute or two; after an upgrade or a
  * pause, whatever the summary does not reach yet), reading at most
- * `directJobs` of them (10,000), newest first. A bucket that this bound cuts
+ * `directJobs` of them (5,000), newest first. A bucket that this bound cuts
  * is marked `partial`; a later read, once the summary reaches it, counts it
  * whole. A read that finds the summary behind starts the summarizer in the
  * background of this process (`kick`).
@@ -40,7 +40,7 @@ import type { Rolled, Summarizer } from "./SeriesSummarizer.js"
 import { binned, finished, finishedIn, outcomes, ts } from "./SeriesSql.js"
 
 /** Finished jobs a chart read bins at most from the jobs themselves where the summary will reach. */
-export const defaultDirectJobs = 10_000
+export const defaultDirectJobs = 5_000
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
