@@ -24,11 +24,13 @@
  * another checkout's `bench/` directory (built), interleaved with this one's
  * (rows `… (compared)`): before/after figures from the same minutes.
  *
- * One more row, `@jobtrack/adapter-koa (after koa, @koa/router)`: the same
+ * Rows `… (after koa, @koa/router)`, for adapter-koa and the peers: the same
  * import in a process that has imported `koa` and `@koa/router` first (not
- * timed), as every host mounting the adapter's routers has; what the adapter
- * adds to such a host. (On Node 24, `@koa/router`'s `import http from "http"`
- * loads Node's bundled undici: a Koa host with its own routers pays it anyway.)
+ * timed, their files not counted), as every host mounting the adapter's
+ * routers has; what each adds to such a host (the peers too, since the
+ * module loader is then warm for them as well). On Node 24, `@koa/router`'s
+ * `import http from "http"` loads Node's bundled undici: a Koa host with its
+ * own routers pays it anyway.
  */
 import { spawnSync } from "node:child_process"
 import { statSync } from "node:fs"
@@ -165,7 +167,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   ]
   const subjects: Array<Subject> = list.flatMap((pkg) => [
     ...rows(pkg),
-    ...(pkg === "@jobtrack/adapter-koa" ? rows(pkg, ` (after ${koaHost.join(", ")})`, koaHost) : [])
+    ...(pkg === "@jobtrack/adapter-koa" || !pkg.startsWith("@jobtrack/")
+      ? rows(pkg, ` (after ${koaHost.join(", ")})`, koaHost)
+      : [])
   ])
   const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()
   console.log(`cold import, ${samples} samples per package, interleaved, node ${version}${compare ? `, compared: ${compare}` : ""}`)
