@@ -206,6 +206,36 @@ describe.skipIf(!url)("console charts from summarized minutes on PostgreSQL", { 
     assert.strictEqual((await at(T + minute, rw.summarizeSeries!())).more, true)
   })
 
+  it("two processes stepping at once summarize every job once", async () => {
+    await reset()
+    const exact = await store(readOnly, { directJobs: 100_000, background: false })
+    // two stores on two pools, as two machines: each steps until the summary is whole
+    const pools = [0, 1].map(() => new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url!, max: 1 }) }) }))
+    try {
+      const [a, b] = await Promise.all(pools.map((k) => store(k, { background: false, chunkJobs: 50 })))
+      const done = async () => {
+        const r = await rolled()
+        return r !== null && r.lo === T - 2 * day && r.hi === T
+      }
+      // back to back, so that the two overlap: one finding the other at it does nothing
+      const steps = async (s: JobStoreShape) => {
+        let jobs = 0
+        for (let i = 0; i < 1_000; i++) {
+          const step = await at(T + minute, s.summarizeSeries!())
+          jobs += step.jobs
+          if (!step.more && (await done())) break
+        }
+        return jobs
+      }
+      const [ja, jb] = await Promise.all([steps(a!), steps(b!)])
+      assert.isTrue(await done())
+      assert.strictEqual(ja + jb, 3_000, `${ja} + ${jb}`)
+      for (const r of charts) assert.deepStrictEqual(await at(T + minute, a!.series(r)), await at(T + minute, exact.series(r)))
+    } finally {
+      for (const k of pools) await k.destroy()
+    }
+  })
+
   it("a read that finds the summary behind answers at once and catches up in the background", async () => {
     await reset()
     const exact = await store(readOnly, { directJobs: 100_000, background: false })
