@@ -74,8 +74,9 @@ export interface Summarizer {
   readonly step: () => Effect.Effect<AdminStore.SeriesSummaryStep, StoreError>
   /**
    * Catch up in the background of the store's scope (steps until nothing is
-   * due or another process is at it), unless this process already does or its
-   * database refused a write (a read-only replica). Returns at once.
+   * due or another process is at it), unless this process already does, its
+   * last catch-up failed less than a minute ago, or its database refused a
+   * write (a read-only replica: never again). Returns at once.
    */
   readonly kick: Effect.Effect<void>
 }
@@ -89,6 +90,9 @@ export interface SummarizerOptions {
   readonly chunkJobs?: number
 }
 
+/** How long a process does not kick again after a failed catch-up. */
+const failurePause = 60_000
+
 const readOnly = (e: StoreError) => (e.cause as { code?: string } | undefined)?.code === "25006"
 
 /**
@@ -101,7 +105,8 @@ export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerO
   const rolled = sql.id(schema, "series_rolled")
   const chunkJobs = Math.max(1, Math.floor(options.chunkJobs ?? defaultChunkJobs))
   let running = false
-  let writable = true
+  /** No kick before this time: after a failure (never again on a read-only database). */
+  let pausedUntil = 0
 
   const readState = (executor: Kysely<unknown>) =>
     sql<{ lo: Date | string; hi: Date | string }>`select lo, hi from ${rolled}`.execute(executor).then((r) =>
@@ -214,7 +219,7 @@ export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerO
         catch: (e) => toStoreError("summarizeSeries", e)
       })).pipe(
         Effect.tapError((e) => Effect.sync(() => {
-          if (readOnly(e)) writable = false
+          if (readOnly(e)) pausedUntil = Infinity
         }))
       )
 
@@ -222,7 +227,11 @@ export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerO
     while ((yield* step()).more) yield* Effect.yieldNow
   }).pipe(
     Effect.catchTag("StoreError", (e) =>
-      readOnly(e) ? Effect.void : Effect.logDebug(`jobtrack: chart summary failed: ${e.reason}`)),
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        // a replica, a lost connection…: the next reads answer without a kick for a minute
+        pausedUntil = Math.max(pausedUntil, now + failurePause)
+        return readOnly(e) ? Effect.void : Effect.logDebug(`jobtrack: chart summary failed: ${e.reason}`)
+      })),
     Effect.ensuring(Effect.sync(() => {
       running = false
     }))
@@ -231,8 +240,8 @@ export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerO
   return {
     state: Effect.tryPromise({ try: () => readState(db), catch: (e) => toStoreError("series", e) }),
     step,
-    kick: Effect.suspend(() => {
-      if (running || !writable) return Effect.void
+    kick: Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (running || now < pausedUntil) return Effect.void
       running = true
       return Effect.asVoid(Effect.forkIn(catchUp, scope))
     })
