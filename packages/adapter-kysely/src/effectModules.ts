@@ -1,7 +1,7 @@
 /**
  * Effect's `Stream`, `Channel`, `PubSub` and `Semaphore` modules, loaded when
  * the store is built rather than when `@jobtrack/adapter-kysely` is imported
- * (issue 13, item 6): they link 16 of effect's files, the largest part of a
+ * (issue 13, item 6): they link 15 of effect's files, the largest part of a
  * plain import after `effect/Effect` itself. The store's change stream
  * (`store/Changes.ts`) and status feed (`store/StatusFeed.ts`) are their only
  * uses, both built by an Effect that waits for them (`load`).

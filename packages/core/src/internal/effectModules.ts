@@ -7,7 +7,7 @@
  *   `watch` returns a stream at once, so `Tracker.make` loads it first), a
  *   memory store, a runner's change subscription, a result's wait and
  *   `Jobtrack`'s `watch`;
- * - `PubSub` (4 files): building a memory store.
+ * - `PubSub` (3 more files): building a memory store.
  *
  * (Not `Random`, 5 files but about 1 ms: `RetryPolicy.delayBefore` seeds it, and
  * loading it at a job's first failure would delay that retry's time on a
