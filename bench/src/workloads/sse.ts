@@ -13,12 +13,20 @@
  * - Fan-out: `SSE_ROUNDS` times, one progress write of the job (committed by
  *   this process, as a runner elsewhere would); the time from the write's
  *   start to the frame's arrival at each client, and to its arrival at the
- *   last of them. The goal: all clients within 100 ms.
+ *   last of them. The goal: all clients within 100 ms. Where the time goes:
+ *   when the server heard the `NOTIFY`, wrote the first and the last
+ *   stream, and its CPU time per change (user + system, which the machine's
+ *   load moves less than wall time); the clients' CPU too.
  *
- * The server is a child process (this file with `server`), so the clients'
- * parsing does not share its event loop. No runner runs anywhere (its claim
- * polling would be counted): this process claims the job and writes its
- * progress through a store of its own.
+ * The server is a child process (this file with `server`); so are the
+ * clients (`SSE_CLIENT_PROCESSES`, default 2, this file with `clients`),
+ * each a bare TCP socket read with `onread` that only looks for the progress
+ * field: 500 clients in the bench process (session 3–5) measured that
+ * process's event loop taking 500 streams in turn as much as the server.
+ * Times are read from the machine's monotonic clock, which every process
+ * shares. No runner runs anywhere (its claim polling would be counted): this
+ * process claims the job and writes its progress through a store of its own.
+ * `SSE_IDLE_S=0` leaves the idle phases out.
  *
  * Run it against a database of its own (other sessions' transactions would
  * be counted):
@@ -29,8 +37,10 @@
  * (`<DATABASE_URL's database>_sse`, dropped afterwards).
  */
 import { spawn } from "node:child_process"
-import { request, ServerResponse } from "node:http"
+import { ServerResponse } from "node:http"
+import { connect } from "node:net"
 import type { AddressInfo } from "node:net"
+import { loadavg } from "node:os"
 import { createInterface } from "node:readline"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import Koa from "koa"
@@ -68,24 +78,29 @@ const serve = async (schema: string, url: string) => {
         }
       }))
   )
-  // when the server wrote each progress value to its first and its last client (epoch ms)
+  // when the server wrote each progress value to its first and its last client (shared clock, ms)
   const writes = new Map<number, { first: number; last: number }>()
   const write = ServerResponse.prototype.write
+  // the frame of one change is one string for every stream: matched once
+  let seen: { chunk: unknown; value: number | undefined } = { chunk: undefined, value: undefined }
   ServerResponse.prototype.write = function(this: ServerResponse, chunk: unknown, ...rest: Array<unknown>) {
-    const m = typeof chunk === "string" ? /"progress":(\d+)/.exec(chunk) : null
-    if (m) {
-      const at = performance.timeOrigin + performance.now()
-      const w = writes.get(Number(m[1]))
+    if (chunk !== seen.chunk) {
+      const m = typeof chunk === "string" ? /"progress":(\d+)/.exec(chunk) : null
+      seen = { chunk, value: m ? Number(m[1]) : undefined }
+    }
+    if (seen.value !== undefined) {
+      const at = now()
+      const w = writes.get(seen.value)
       if (w) w.last = at
-      else writes.set(Number(m[1]), { first: at, last: at })
+      else writes.set(seen.value, { first: at, last: at })
     }
     return (write as (...a: Array<unknown>) => boolean).call(this, chunk, ...rest)
   } as typeof write
-  // when each notification reached the server's LISTEN connection (epoch ms), in order
+  // when each notification reached the server's LISTEN connection (shared clock, ms), in order
   const notified: Array<number> = []
   const emit = pg.Client.prototype.emit
   pg.Client.prototype.emit = function(this: pg.Client, event: string | symbol, ...args: Array<unknown>) {
-    if (event === "notification") notified.push(performance.timeOrigin + performance.now())
+    if (event === "notification") notified.push(now())
     return (emit as (...a: Array<unknown>) => boolean).call(this, event, ...args)
   } as typeof emit
   const jobs = Jobtrack.make({ store: counted, definitions: [work] })
@@ -98,6 +113,10 @@ const serve = async (schema: string, url: string) => {
   process.stdout.write(`port ${(server.address() as AddressInfo).port}\n`)
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === "count") process.stdout.write(`count ${calls} ${queries}\n`)
+    if (line === "cpu") {
+      const cpu = process.cpuUsage()
+      process.stdout.write(`cpu ${cpu.user + cpu.system}\n`)
+    }
     if (line.startsWith("writes ")) {
       const w = writes.get(Number(line.slice(7)))
       // the last notification heard before the first write of this value
@@ -111,34 +130,107 @@ const serve = async (schema: string, url: string) => {
   process.exit(0)
 }
 
-/** One SSE client: the arrival time of each progress value. */
-const follow = (port: number, id: string, arrivals: Map<number, number>): Promise<() => void> =>
-  new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: `/jobs/${id}/events`, headers: { "x-owner": "bench" } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`))
-      res.setEncoding("utf8")
-      let buffer = ""
-      res.on("data", (chunk: string) => {
-        const at = performance.now()
-        buffer += chunk
-        let cut: number
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut)
-          buffer = buffer.slice(cut + 2)
-          // the progress field only (a client that parsed the whole view would add its own time)
-          const m = /^data: .*"progress":(\d+)/m.exec(block)
-          if (m) {
-            const p = Number(m[1])
-            if (!arrivals.has(p)) arrivals.set(p, at)
+/** A monotonic clock shared by every process of this machine (CLOCK_MONOTONIC), in ms. */
+const now = () => Number(process.hrtime.bigint()) / 1e6
+
+/**
+ * A client process (this file with `clients`): `count` SSE clients of job
+ * `id`, each a bare TCP socket that sends the request and looks for the
+ * progress field in what arrives, nothing more (no HTTP parser, no JSON:
+ * a browser follows one stream, not 500, so the receiving side should cost
+ * as little as possible). "wait <p>" on stdin: once every client has
+ * progress `p`, "got <p> <arrival times>" (the shared clock, ms).
+ */
+const clients = async (port: number, id: string, count: number) => {
+  const arrivals = Array.from({ length: count }, () => new Map<number, number>())
+  let waiting: { readonly p: number; readonly done: () => void } | undefined
+  const check = () => {
+    if (waiting && arrivals.every((a) => a.has(waiting!.p))) {
+      const w = waiting
+      waiting = undefined
+      w.done()
+    }
+  }
+  const request = Buffer.from(`GET /jobs/${id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nx-owner: bench\r\nAccept: text/event-stream\r\n\r\n`)
+  const field = Buffer.from(`"progress":`)
+  const follow = (arrived: Map<number, number>) =>
+    new Promise<void>((resolve, reject) => {
+      let head = true
+      // a frame split over two reads: its start is kept for the next one
+      let carry = Buffer.alloc(0)
+      const into = Buffer.allocUnsafe(16 * 1024)
+      // `onread`: each read into one buffer of this socket's, no stream machinery
+      const socket = connect({
+        port,
+        host: "127.0.0.1",
+        noDelay: true,
+        onread: {
+          buffer: into,
+          callback: (size) => {
+            const at = now()
+            let data = into.subarray(0, size)
+            if (carry.length > 0) data = Buffer.concat([carry, data])
+            if (head) {
+              if (data.toString("latin1", 0, 12) !== "HTTP/1.1 200") {
+                reject(new Error(`answer: ${data.toString("latin1", 0, 40)}`))
+                return false
+              }
+              head = false
+              resolve()
+            }
+            let from = 0
+            let end = data.length
+            while ((from = data.indexOf(field, from)) >= 0) {
+              let i = from + field.length
+              let p = 0
+              while (i < data.length && data[i]! >= 48 && data[i]! <= 57) p = p * 10 + data[i++]! - 48
+              // the number runs to the end of what arrived: it may go on in the next read
+              if (i === data.length) {
+                end = from
+                break
+              }
+              if (!arrived.has(p)) arrived.set(p, at)
+              from = i
+            }
+            carry = end < data.length ? Buffer.from(data.subarray(Math.max(end, data.length - 64))) : Buffer.alloc(0)
+            if (waiting) check()
+            return true
           }
         }
       })
-      res.on("error", () => {})
-      resolve(() => req.destroy())
+      socket.on("error", () => {})
+      socket.write(request)
     })
-    req.on("error", reject)
-    req.end()
-  })
+  for (let i = 0; i < count; i += 50) await Promise.all(arrivals.slice(i, i + 50).map(follow))
+  process.stdout.write("open\n")
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.startsWith("wait ")) continue
+    const p = Number(line.slice(5))
+    await new Promise<void>((done) => {
+      waiting = { p, done }
+      check()
+    })
+    const cpu = process.cpuUsage()
+    process.stdout.write(`got ${p} ${cpu.user + cpu.system} ${arrivals.map((a) => a.get(p)!.toFixed(3)).join(",")}\n`)
+  }
+  process.exit(0)
+}
+
+/** A child process of this file, with its stdout read as lines. */
+const child = (args: Array<string>, execArgv: Array<string> = []) => {
+  const proc = spawn(process.execPath, [...execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  const waiting: Array<(line: string) => void> = []
+  createInterface({ input: proc.stdout! }).on("line", (line) => waiting.shift()?.(line))
+  return {
+    proc,
+    /** Send a command; the promise is its answer's line. */
+    ask: (command: string) => {
+      const answer = new Promise<string>((resolve) => waiting.push(resolve))
+      if (command !== "") proc.stdin!.write(`${command}\n`)
+      return answer
+    }
+  }
+}
 
 const pct = (xs: Array<number>, p: number) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -156,6 +248,10 @@ export interface SseFigures {
   /** From one progress write to the last of the clients having it. */
   readonly allClientsP50Ms: number
   readonly allClientsP99Ms: number
+  /** From one progress write to the server's write of it to its last stream, p99. */
+  readonly serverLastWriteP99Ms: number
+  /** The server's CPU time (user + system) per change, p50. */
+  readonly serverCpuPerChangeMs: number
 }
 
 /**
@@ -170,12 +266,15 @@ export const measureSse = async (options: {
   readonly idleSeconds?: number
   readonly rounds?: number
   readonly baseline?: boolean
+  /** Processes the clients are spread over (default 2). */
+  readonly clientProcesses?: number
   readonly log?: (line: string) => void
 }): Promise<SseFigures> => {
   const url = options.url
   const CLIENTS = options.clients ?? 500
   const IDLE_S = options.idleSeconds ?? 10
   const ROUNDS = options.rounds ?? 20
+  const PROCS = Math.max(1, options.clientProcesses ?? 2)
   const log = options.log ?? (() => {})
   const schema = `bench_sse_${Math.random().toString(36).slice(2, 8)}`
   const pool = new pg.Pool({ connectionString: url, max: 2 })
@@ -197,20 +296,14 @@ export const measureSse = async (options: {
 
   // SSE_PROFILE=<dir>: a CPU profile of the server
   const profile = process.env.SSE_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SSE_PROFILE}`] : []
-  const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), "server", schema, url], {
-    stdio: ["pipe", "pipe", "inherit"]
-  })
-  const lines = createInterface({ input: child.stdout! })
-  const waiting: Array<(line: string) => void> = []
-  lines.on("line", (line) => waiting.shift()?.(line))
-  const nextLine = () => new Promise<string>((resolve) => waiting.push(resolve))
-  const port = Number((await nextLine()).split(" ")[1])
+  const server = child(["server", schema, url], profile)
+  const port = Number((await server.ask("")).split(" ")[1])
   /** The server's store calls and `pg` queries so far. */
   const serverCounts = async () => {
-    child.stdin!.write("count\n")
-    const [, calls, queries] = (await nextLine()).split(" ")
+    const [, calls, queries] = (await server.ask("count")).split(" ")
     return { calls: Number(calls), queries: Number(queries) }
   }
+  const serverCpuUs = async () => Number((await server.ask("cpu")).split(" ")[1])
 
   const reader = new pg.Client({ connectionString: url })
   await reader.connect()
@@ -242,87 +335,117 @@ export const measureSse = async (options: {
     return figures
   }
 
-  if (options.baseline ?? true) await idle(0)
+  if (IDLE_S > 0 && (options.baseline ?? true)) await idle(0)
 
-  const arrivals = Array.from({ length: CLIENTS }, () => new Map<number, number>())
-  const closers: Array<() => void> = []
-  for (let i = 0; i < CLIENTS; i += 50) {
-    closers.push(...await Promise.all(arrivals.slice(i, i + 50).map((a) => follow(port, id, a))))
-  }
-  const allHave = async (p: number, withinMs: number) => {
-    const start = performance.now()
-    while (!arrivals.every((a) => a.has(p))) {
-      if (performance.now() - start > withinMs) {
-        throw new Error(`progress ${p}: ${arrivals.filter((a) => a.has(p)).length} of ${CLIENTS} clients within ${withinMs} ms`)
-      }
-      await sleep(1)
+  // the clients, in processes of their own (SSE_CLIENT_PROCESSES): their reading shares no event loop with the server
+  const groups = Array.from({ length: PROCS }, (_, i) => Math.floor(CLIENTS / PROCS) + (i < CLIENTS % PROCS ? 1 : 0))
+  const followers = groups.filter((n) => n > 0).map((n) => child(["clients", String(port), id, String(n)]))
+  // every client has the current view (progress 1) once open
+  await Promise.all(followers.map((f) => f.ask("")))
+  /** Every client's arrival time of progress `p` (the shared clock), once all have it, and the client processes' CPU so far (µs). */
+  const arrivalsOf = async (p: number) => {
+    const answers = await Promise.all(followers.map(async (f) => (await f.ask(`wait ${p}`)).split(" ")))
+    return {
+      times: answers.flatMap((a) => a[3]!.split(",").map(Number)),
+      cpuUs: answers.reduce((sum, a) => sum + Number(a[2]), 0)
     }
   }
-  await allHave(1, 60_000)
-  const idleFigures = await idle(CLIENTS)
+  await arrivalsOf(1)
+  const idleFigures = IDLE_S > 0 ? await idle(CLIENTS) : undefined
 
   const lastArrival: Array<number> = []
   const perClient: Array<number> = []
   const toFirstWrite: Array<number> = []
   const toNotified: Array<number> = []
+  const toLastWrite: Array<number> = []
   const writeSpan: Array<number> = []
-  const epoch = (t: number) => performance.timeOrigin + t
+  const cpuPerChange: Array<number> = []
+  const clientCpuPerChange: Array<number> = []
+  // the write's round trip (its commit; the NOTIFY goes out at the commit)
+  const committed: Array<number> = []
+  // (progress 1 is there: the answer is at once)
+  let clientCpu = (await arrivalsOf(1)).cpuUs
+  const loads: Array<number> = []
   for (let r = 0; r < ROUNDS; r++) {
     const p = 2 + r
-    const t0 = performance.now()
+    loads.push(loadavg()[0]!)
+    const cpu0 = await serverCpuUs()
+    const t0 = now()
     await run(store.progress(lease, p, null))
-    await allHave(p, 10_000)
-    const times = arrivals.map((a) => a.get(p)! - t0)
+    committed.push(now() - t0)
+    const arrived = await arrivalsOf(p)
+    clientCpuPerChange.push(arrived.cpuUs - clientCpu)
+    clientCpu = arrived.cpuUs
+    const times = arrived.times.map((at) => at - t0)
     perClient.push(...times)
     lastArrival.push(Math.max(...times))
-    child.stdin!.write(`writes ${p}\n`)
-    const [, first, last, heard] = (await nextLine()).split(" ").map(Number)
-    toFirstWrite.push(first! - epoch(t0))
-    toNotified.push(heard! - epoch(t0))
+    const [, first, last, heard] = (await server.ask(`writes ${p}`)).split(" ").map(Number)
+    cpuPerChange.push((await serverCpuUs()) - cpu0)
+    toFirstWrite.push(first! - t0)
+    toNotified.push(heard! - t0)
+    toLastWrite.push(last! - t0)
     writeSpan.push(last! - first!)
     await sleep(300)
   }
-  log(JSON.stringify({
+  const fanout = {
     phase: "fanout",
     clients: CLIENTS,
+    client_processes: followers.length,
     rounds: ROUNDS,
+    load_average: Math.round((loads.reduce((a, b) => a + b, 0) / loads.length) * 10) / 10,
     all_clients_p50_ms: pct(lastArrival, 0.5),
     all_clients_p99_ms: pct(lastArrival, 0.99),
     per_client_p50_ms: pct(perClient, 0.5),
     per_client_p99_ms: pct(perClient, 0.99),
     // where the time goes: the write and its notification (to the server hearing it), the shared
-    // read (to its first write), then its 500 writes
+    // read (to its first write), then its writes to every stream
+    write_returned_p50_ms: pct(committed, 0.5),
+    write_returned_p99_ms: pct(committed, 0.99),
     server_notified_p50_ms: pct(toNotified, 0.5),
+    server_notified_p99_ms: pct(toNotified, 0.99),
     server_first_write_p50_ms: pct(toFirstWrite, 0.5),
+    server_first_write_p99_ms: pct(toFirstWrite, 0.99),
+    server_last_write_p50_ms: pct(toLastWrite, 0.5),
+    server_last_write_p99_ms: pct(toLastWrite, 0.99),
     server_first_to_last_write_p50_ms: pct(writeSpan, 0.5),
-    server_first_to_last_write_p99_ms: pct(writeSpan, 0.99)
-  }))
+    server_first_to_last_write_p99_ms: pct(writeSpan, 0.99),
+    // the server's CPU for one change (user + system, whatever the machine's load)
+    server_cpu_per_change_p50_ms: pct(cpuPerChange.map((us) => us / 1000), 0.5),
+    // the client processes' (their reading, and answering this process)
+    clients_cpu_per_change_p50_ms: pct(clientCpuPerChange.map((us) => us / 1000), 0.5)
+  }
+  log(JSON.stringify(fanout))
 
-  for (const close of closers) close()
-  child.stdin!.end()
-  await new Promise((r) => child.once("exit", r))
+  for (const f of followers) f.proc.kill()
+  server.proc.stdin!.end()
+  await new Promise((r) => server.proc.once("exit", r))
   await reader.end()
   await Effect.runPromise(Scope.close(scope, Exit.void))
   await sql.raw(`drop schema "${schema}" cascade`).execute(db)
   await db.destroy()
   return {
-    idleQueriesPerS: idleFigures.server_queries_per_s,
-    idleStoreCallsPerS: idleFigures.server_store_calls_per_s,
-    idleXactPerS: idleFigures.database_xact_per_s,
-    allClientsP50Ms: pct(lastArrival, 0.5),
-    allClientsP99Ms: pct(lastArrival, 0.99)
+    idleQueriesPerS: idleFigures?.server_queries_per_s ?? Number.NaN,
+    idleStoreCallsPerS: idleFigures?.server_store_calls_per_s ?? Number.NaN,
+    idleXactPerS: idleFigures?.database_xact_per_s ?? Number.NaN,
+    allClientsP50Ms: fanout.all_clients_p50_ms,
+    allClientsP99Ms: fanout.all_clients_p99_ms,
+    serverLastWriteP99Ms: fanout.server_last_write_p99_ms,
+    serverCpuPerChangeMs: fanout.server_cpu_per_change_p50_ms
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   if (process.argv[2] === "server") {
     await serve(process.argv[3]!, process.argv[4]!)
+  } else if (process.argv[2] === "clients") {
+    await clients(Number(process.argv[3]), process.argv[4]!, Number(process.argv[5]))
   } else {
     await measureSse({
       url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",
       clients: Number(process.env.SSE_CLIENTS ?? 500),
       idleSeconds: Number(process.env.SSE_IDLE_S ?? 10),
       rounds: Number(process.env.SSE_ROUNDS ?? 20),
+      clientProcesses: Number(process.env.SSE_CLIENT_PROCESSES ?? 2),
       log: (line) => console.log(line)
     })
   }
