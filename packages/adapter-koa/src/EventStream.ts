@@ -65,7 +65,18 @@ export const eventId = (job: JobView): string =>
 const jobFrames = new WeakMap<JobView, { readonly present: (job: JobView) => unknown; readonly frame: Frame }>()
 const texts = new WeakMap<Frame, string>()
 
-const jobFrame = (view: JobView, present: (job: JobView) => unknown): Frame => {
+/**
+ * The `job` frame of a view. The streams woken by one change share one view
+ * object, and so one frame and one text (see {@link encode}).
+ *
+ * @example
+ * ```ts
+ * const frame = frameOf(view, WireView.fromView) // { event: "job", id: "1764497125120-9f3a01c2", data: { … } }
+ * ```
+ * @since 0.4.0
+ * @category constructors
+ */
+export const frameOf = (view: JobView, present: (job: JobView) => unknown): Frame => {
   const cached = jobFrames.get(view)
   if (cached !== undefined && cached.present === present) return cached.frame
   const frame: Frame = { event: "job", id: eventId(view), data: present(view) }
@@ -86,7 +97,7 @@ export const frames = <E>(
   lastEventId: string | undefined
 ): Stream.Stream<Frame, E> =>
   StreamModule.stream().mapAccum(views, () => true, (first, view): readonly [boolean, ReadonlyArray<Frame>] => {
-    const frame = jobFrame(view, present)
+    const frame = frameOf(view, present)
     return [
       false,
       first && lastEventId !== undefined

@@ -21,6 +21,7 @@ import type {
 } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
+import * as EventFanout from "./EventFanout.js"
 import * as EventStream from "./EventStream.js"
 import * as StreamModule from "./streamModule.js"
 import { fromLogLine, fromView } from "./WireView.js"
@@ -75,6 +76,21 @@ export interface EventsResponse {
    * change, ending after a terminal one (see {@link EventStream}).
    */
   readonly events: Stream.Stream<EventStream.Frame>
+  /**
+   * The same frames pushed to `sink` by the job's watch shared with every
+   * stream of it in the process (one read, one frame and one text per
+   * change, written to every stream in one pass): what a server that
+   * writes to sockets should use (`jobsRouter` does). Returns the function
+   * that leaves; call it when the client goes away.
+   *
+   * @example
+   * ```ts
+   * const leave = answer.follow({ frame: (f) => res.write(EventStream.encode(f)), end: () => res.end() })
+   * res.once("close", leave)
+   * ```
+   * @since 0.4.0
+   */
+  readonly follow: (sink: EventFanout.Sink) => () => void
 }
 
 /**
@@ -153,6 +169,8 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
     exposed.set(e.definition.type, e)
   }
   const present = (job: JobView) => (options.present ? options.present(fromView(job), job) : fromView(job))
+  // every event stream of a job shares one watch of it
+  const fanout = EventFanout.make(tracker, present)
 
   const run = async <A>(
     effect: Effect.Effect<A, ApiError>,
@@ -260,8 +278,13 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
       if (lastEventId !== undefined && Job.isTerminal(now.status) && EventStream.eventId(now) === lastEventId) {
         return { status: 204 }
       }
-      const Streams = await StreamModule.loadPromise()
-      return { status: 200, events: EventStream.frames(tracker.watch(id), present, lastEventId).pipe(Streams.ignore) }
+      // the shared watch's `Stream` form (the `events` Stream) returns its stream at once
+      await StreamModule.loadPromise()
+      return {
+        status: 200,
+        events: EventFanout.frames(fanout, now, lastEventId),
+        follow: (sink) => fanout.join(now, lastEventId, sink)
+      }
     },
 
     cancel: (id, caller) =>

@@ -6,8 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Fiber } from "effect"
-import type { Stream } from "effect"
+import { Duration } from "effect"
 import type { bodyParser } from "@koa/bodyparser"
 import Router from "@koa/router"
 import type { Context } from "koa"
@@ -15,7 +14,6 @@ import type { Jobtrack, Tracker } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as EventStream from "./EventStream.js"
-import * as StreamModule from "./streamModule.js"
 import * as JobsApi from "./JobsApi.js"
 import * as SseResponse from "./sseResponse.js"
 
@@ -151,26 +149,28 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
     const last = ctx.get("last-event-id") || (typeof ctx.query.last_event_id === "string" ? ctx.query.last_event_id : "")
     const answer = await api.events(ctx.params.id!, who, last === "" ? undefined : last)
     if (!("events" in answer)) return answer
-    await streamEvents(ctx, answer.events, heartbeatMs)
+    await streamEvents(ctx, answer, heartbeatMs)
   }))
   return router
 }
 
-/** Write Server-Sent Events until the stream ends or the client goes away. */
-const streamEvents = async (ctx: Context, events: Stream.Stream<EventStream.Frame>, heartbeatMs: number) => {
-  const Streams = await StreamModule.loadPromise()
+/**
+ * Write Server-Sent Events until the job's stream ends or the client goes
+ * away: the job's shared watch writes each change's one text to this
+ * response in its pass over every stream of the job (no fiber per stream).
+ */
+const streamEvents = async (ctx: Context, answer: JobsApi.EventsResponse, heartbeatMs: number) => {
   const res = SseResponse.open(ctx, 2000)
-  const fiber = Effect.runFork(
-    events.pipe(Streams.runForEach((frame) => Effect.sync(() => res.write(EventStream.encode(frame)))))
-  )
   const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs)
-  const gone = () => Effect.runFork(Fiber.interrupt(fiber))
-  res.once("close", gone)
+  let leave = () => {}
   try {
-    await Effect.runPromise(Fiber.await(fiber))
+    await new Promise<void>((resolve) => {
+      res.once("close", resolve)
+      leave = answer.follow({ frame: (frame) => void res.write(EventStream.encode(frame)), end: resolve })
+    })
   } finally {
     clearInterval(heartbeat)
-    res.off("close", gone)
+    leave()
     if (!res.writableEnded) res.end()
   }
 }
