@@ -37,8 +37,7 @@
  * (`<DATABASE_URL's database>_sse`, dropped afterwards).
  */
 import { spawn } from "node:child_process"
-import { ServerResponse } from "node:http"
-import { connect } from "node:net"
+import { connect, Socket } from "node:net"
 import type { AddressInfo } from "node:net"
 import { loadavg } from "node:os"
 import { createInterface } from "node:readline"
@@ -79,20 +78,35 @@ const serve = async (schema: string, url: string) => {
       }))
   )
   // when the server wrote each progress value to its first and its last client (shared clock, ms)
-  const writes = new Map<number, { first: number; last: number }>()
-  const write = ServerResponse.prototype.write
-  // the frame of one change is one string for every stream: matched once
-  let seen: { chunk: unknown; value: number | undefined } = { chunk: undefined, value: undefined }
-  ServerResponse.prototype.write = function(this: ServerResponse, chunk: unknown, ...rest: Array<unknown>) {
-    if (chunk !== seen.chunk) {
-      const m = typeof chunk === "string" ? /"progress":(\d+)/.exec(chunk) : null
-      seen = { chunk, value: m ? Number(m[1]) : undefined }
+  const writes = new Map<number, { first: number; last: number; flushed: number }>()
+  // every socket write of the process (a response's, or a frame written straight to its connection)
+  const write = Socket.prototype.write
+  // the frame of one change is one string or buffer for every stream: matched once
+  const seen = new Map<unknown, number | undefined>()
+  Socket.prototype.write = function(this: Socket, chunk: unknown, ...rest: Array<unknown>) {
+    if (!seen.has(chunk)) {
+      if (seen.size > 64) seen.clear()
+      const text = typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) ? chunk.toString("latin1") : ""
+      const m = /"progress":(\d+)/.exec(text)
+      seen.set(chunk, m ? Number(m[1]) : undefined)
     }
-    if (seen.value !== undefined) {
+    const value = seen.get(chunk)
+    if (value !== undefined) {
       const at = now()
-      const w = writes.get(seen.value)
+      let w = writes.get(value)
       if (w) w.last = at
-      else writes.set(seen.value, { first: at, last: at })
+      else {
+        const written = { first: at, last: at, flushed: at }
+        writes.set(value, written)
+        w = written
+      }
+      // `res.write` corks the socket until the next tick: the system calls may come after the
+      // current task; the next immediate is after them
+      const mark = w
+      if (mark.flushed <= mark.last) {
+        mark.flushed = Number.POSITIVE_INFINITY
+        setImmediate(() => (mark.flushed = now()))
+      }
     }
     return (write as (...a: Array<unknown>) => boolean).call(this, chunk, ...rest)
   } as typeof write
@@ -121,7 +135,7 @@ const serve = async (schema: string, url: string) => {
       const w = writes.get(Number(line.slice(7)))
       // the last notification heard before the first write of this value
       const heard = notified.filter((t) => t <= (w?.first ?? 0)).at(-1) ?? 0
-      process.stdout.write(`writes ${w?.first ?? 0} ${w?.last ?? 0} ${heard}\n`)
+      process.stdout.write(`writes ${w?.first ?? 0} ${w?.last ?? 0} ${heard} ${w?.flushed ?? 0}\n`)
     }
   }
   server.closeAllConnections()
@@ -358,6 +372,7 @@ export const measureSse = async (options: {
   const toFirstWrite: Array<number> = []
   const toNotified: Array<number> = []
   const toLastWrite: Array<number> = []
+  const toFlushed: Array<number> = []
   const writeSpan: Array<number> = []
   const cpuPerChange: Array<number> = []
   const clientCpuPerChange: Array<number> = []
@@ -379,7 +394,8 @@ export const measureSse = async (options: {
     const times = arrived.times.map((at) => at - t0)
     perClient.push(...times)
     lastArrival.push(Math.max(...times))
-    const [, first, last, heard] = (await server.ask(`writes ${p}`)).split(" ").map(Number)
+    const [, first, last, heard, flushed] = (await server.ask(`writes ${p}`)).split(" ").map(Number)
+    toFlushed.push(flushed! - t0)
     cpuPerChange.push((await serverCpuUs()) - cpu0)
     toFirstWrite.push(first! - t0)
     toNotified.push(heard! - t0)
@@ -407,6 +423,9 @@ export const measureSse = async (options: {
     server_first_write_p99_ms: pct(toFirstWrite, 0.99),
     server_last_write_p50_ms: pct(toLastWrite, 0.5),
     server_last_write_p99_ms: pct(toLastWrite, 0.99),
+    // after the system calls of its writes
+    server_flushed_p50_ms: pct(toFlushed, 0.5),
+    server_flushed_p99_ms: pct(toFlushed, 0.99),
     server_first_to_last_write_p50_ms: pct(writeSpan, 0.5),
     server_first_to_last_write_p99_ms: pct(writeSpan, 0.99),
     // the server's CPU for one change (user + system, whatever the machine's load)

@@ -13,7 +13,6 @@ import type { Context } from "koa"
 import type { Jobtrack, Tracker } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
-import * as EventStream from "./EventStream.js"
 import * as JobsApi from "./JobsApi.js"
 import * as SseResponse from "./sseResponse.js"
 
@@ -166,7 +165,7 @@ const streamEvents = async (ctx: Context, answer: JobsApi.EventsResponse, heartb
   try {
     await new Promise<void>((resolve) => {
       res.once("close", resolve)
-      leave = answer.follow({ frame: (frame) => void res.write(EventStream.encode(frame)), end: resolve })
+      leave = answer.follow({ frame: (frame) => SseResponse.writeFrame(res, frame), end: resolve })
     })
   } finally {
     clearInterval(heartbeat)

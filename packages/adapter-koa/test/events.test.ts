@@ -1,3 +1,4 @@
+import { connect } from "node:net"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { call, eventually, readEvents, startApp } from "./server.js"
 import type { App } from "./server.js"
@@ -72,6 +73,43 @@ for (const store of ["memory", "pglite"] as const) {
       assert.deepStrictEqual(stale.frames.map((f) => [f.event, f.data.status ?? f.data.missed]), [["resume", true], ["job", "failed"]])
       const done = await open(id, stale.frames[1]!.id).response
       assert.strictEqual(done.status, 204)
+    })
+
+    it("the wire framing: HTTP/1.1 chunks each event whole; an HTTP/1.0 client gets the events unchunked", async () => {
+      const res = await call(`${app.url}/flaky`, { method: "POST", owner: "ann", body: {} })
+      const id: string = res.body.job_id
+      await eventually(() => call(`${app.url}/${id}`, { owner: "ann" }), (r) => r.body.status === "failed")
+      const { hostname: host, port, pathname } = new URL(`${app.url}/${id}/events`)
+      const raw = (version: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(port), host)
+          let text = ""
+          socket.setEncoding("latin1")
+          socket.on("data", (d: string) => (text += d))
+          socket.on("end", () => resolve(text))
+          socket.on("error", reject)
+          socket.write(`GET ${pathname} HTTP/${version}\r\nHost: ${host}\r\nAuthorization: Bearer ann\r\nConnection: close\r\n\r\n`)
+        })
+      const chunked = await raw("1.1")
+      assert.match(chunked, /transfer-encoding: chunked/i)
+      const body = chunked.slice(chunked.indexOf("\r\n\r\n") + 4)
+      // every chunk's size matches its bytes and holds whole events
+      const events: Array<string> = []
+      let rest = body
+      while (rest.length > 0) {
+        const eol = rest.indexOf("\r\n")
+        const size = parseInt(rest.slice(0, eol), 16)
+        if (size === 0) break
+        const data = rest.slice(eol + 2, eol + 2 + size)
+        assert.strictEqual(rest.slice(eol + 2 + size, eol + 4 + size), "\r\n")
+        assert.isTrue(data.endsWith("\n\n"))
+        events.push(data)
+        rest = rest.slice(eol + 4 + size)
+      }
+      assert.isTrue(events.some((e) => e.includes("event: job") && e.includes(`"status":"failed"`)))
+      const plain = await raw("1.0")
+      assert.notMatch(plain, /transfer-encoding/i)
+      assert.match(plain, /\r\n\r\nretry: 2000\n\nid: [^\n]+\nevent: job\ndata: \{[^\n]*"status":"failed"/)
     })
   })
 }
