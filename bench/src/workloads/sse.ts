@@ -373,6 +373,8 @@ export const measureSse = async (options: {
   const toNotified: Array<number> = []
   const toLastWrite: Array<number> = []
   const toFlushed: Array<number> = []
+  // from hearing the NOTIFY to the last stream's bytes handed to the system: the server's part
+  const serverPart: Array<number> = []
   const writeSpan: Array<number> = []
   const cpuPerChange: Array<number> = []
   const clientCpuPerChange: Array<number> = []
@@ -396,6 +398,7 @@ export const measureSse = async (options: {
     lastArrival.push(Math.max(...times))
     const [, first, last, heard, flushed] = (await server.ask(`writes ${p}`)).split(" ").map(Number)
     toFlushed.push(flushed! - t0)
+    serverPart.push(flushed! - heard!)
     cpuPerChange.push((await serverCpuUs()) - cpu0)
     toFirstWrite.push(first! - t0)
     toNotified.push(heard! - t0)
@@ -426,6 +429,8 @@ export const measureSse = async (options: {
     // after the system calls of its writes
     server_flushed_p50_ms: pct(toFlushed, 0.5),
     server_flushed_p99_ms: pct(toFlushed, 0.99),
+    server_notified_to_flushed_p50_ms: pct(serverPart, 0.5),
+    server_notified_to_flushed_p99_ms: pct(serverPart, 0.99),
     server_first_to_last_write_p50_ms: pct(writeSpan, 0.5),
     server_first_to_last_write_p99_ms: pct(writeSpan, 0.99),
     // the server's CPU for one change (user + system, whatever the machine's load)
