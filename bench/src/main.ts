@@ -131,7 +131,13 @@ const sseWorkload = async (admin: pg.Client) => {
   }
   try {
     process.stdout.write(`sse: ${SSE_CLIENTS} streams on ${created ?? "BENCH_SSE_DATABASE_URL"}…\n`)
-    const f = await measureSse({ url: sseUrl, clients: SSE_CLIENTS, baseline: false, log: (line) => process.stdout.write(`sse: ${line}\n`) })
+    const f = await measureSse({
+      url: sseUrl,
+      clients: SSE_CLIENTS,
+      clientProcesses: Number(process.env.SSE_CLIENT_PROCESSES ?? 2),
+      baseline: false,
+      log: (line) => process.stdout.write(`sse: ${line}\n`)
+    })
     record("jobtrack", sseMetrics[0]![0], f.idleQueriesPerS)
     record("jobtrack", sseMetrics[1]![0], f.idleXactPerS)
     record("jobtrack", sseMetrics[2]![0], f.allClientsP50Ms)
