@@ -48,6 +48,7 @@ import { v0025 } from "./migrations/v0025.js"
 import { v0026 } from "./migrations/v0026.js"
 import { v0027 } from "./migrations/v0027.js"
 import { v0028 } from "./migrations/v0028.js"
+import { v0029 } from "./migrations/v0029.js"
 import { v0031 } from "./migrations/v0031.js"
 import { v0032 } from "./migrations/v0032.js"
 
@@ -318,6 +319,7 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0026_claim_waits_holding_nothing", v0026(s)],
     ["jobtrack_0027_view_lighter_call", v0027(s)],
     ["jobtrack_0028_claim_completion_planned_once", v0028(s)],
+    ["jobtrack_0029_view_flat_position_index_only", v0029(s)],
     ["jobtrack_0031_claim_counts_departures", v0031(s)],
     ["jobtrack_0032_watch_horizon", v0032(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

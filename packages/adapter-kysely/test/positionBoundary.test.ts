@@ -140,18 +140,103 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       assert.deepStrictEqual(await Promise.all(fresh.map(place)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     })
 
+    // places near 1, 1,000 and 1,001 while claimers take batches of 7 from the front: every view is
+    // exact (its place less a whole number of committed batches, never rising), the cap said only
+    // while more than 1,000 are ahead, and once the claims are done each place is exact again
+    it("positions near places 1, 1,000 and 1,001 stay exact under concurrent claims", async () => {
+      const jobs = await fill(2100)
+      const places = [1, 2, 8, 999, 1000, 1001, 1002, 1100, 1300, 1301, 1400]
+      const watched = places.map((p) => jobs[p - 1]!)
+      const batch = 7
+      const total = 301 // 43 batches
+      // a boundary read before the claims start (the first view of a job past the cap walks to it)
+      assert.strictEqual(await place(jobs[2099]!), `more than ${cap}`)
+      // started: batches asked for; done: batches whose claim returned (committed)
+      let started = 0
+      let done = 0
+      const claimer = async () => {
+        while (started < total) {
+          started += batch
+          assert.strictEqual((await claim(batch)).length, batch)
+          done += batch
+        }
+      }
+      // each view with the jobs committed as claimed before it began and the most that could be
+      const seen: Array<Array<{ shown: number | string | null; least: number; most: number }>> = places.map(() => [])
+      let claiming = true
+      const viewer = async () => {
+        while (claiming) {
+          for (const [i, job] of watched.entries()) {
+            const least = done
+            const shown = await place(job)
+            seen[i]!.push({ shown, least, most: started })
+          }
+        }
+      }
+      await Promise.all([viewer(), Promise.all([claimer(), claimer(), claimer()]).finally(() => (claiming = false))])
+      assert.strictEqual(done, total)
+      assert.isTrue(seen.flat().some((v) => v.least > 0 && v.least < total), "views ran while jobs were claimed")
+      places.forEach((p, i) => {
+        let last = p
+        for (const { shown, least, most } of seen[i]!) {
+          const what = `place ${p} shown as ${shown} with ${least}-${most} claimed`
+          if (shown === null) assert.isAtMost(p, most, what) // claimed itself
+          else if (typeof shown === "number") {
+            // exact: its place less a whole number of the batches claimed meanwhile
+            assert.strictEqual((p - shown) % batch, 0, what)
+            assert.isTrue(p - shown >= least && p - shown <= most, what)
+          } else {
+            assert.strictEqual(shown, `more than ${cap}`, what)
+            assert.isAbove(p - least, cap, what) // more than 1,000 ahead could still be
+          }
+          // never back: a place does not rise, nor turn "more than 1,000" again
+          const now = shown === null ? 0 : typeof shown === "number" ? shown : cap + 1
+          assert.isAtMost(now, last, `place ${p}: ${shown} after ${last}`)
+          last = now
+        }
+      })
+      const after = await Promise.all(watched.map(place))
+      assert.deepStrictEqual(after, places.map((p) => p - total > cap ? `more than ${cap}` : p - total > 0 ? p - total : null))
+    })
+
+    it("job_view_flat returns every column of jobs, then the view's own", async () => {
+      const columns = async (query: string) =>
+        (await sql.raw<{ name: string; type: string }>(query.replaceAll("$schema", schema)).execute(database.db)).rows
+          .map((r) => `${r.name} ${r.type}`)
+      const table = await columns(`
+        select a.attname as name, format_type(a.atttypid, a.atttypmod) as type from pg_attribute a
+        where a.attrelid = '"$schema".jobs'::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum`)
+      const view = await columns(`
+        select a.name, format_type(a.type, null) as type
+        from pg_proc p, unnest(p.proargnames, p.proallargtypes, p.proargmodes) with ordinality as a(name, type, mode, n)
+        where p.pronamespace = '"$schema"'::regnamespace and p.proname = 'job_view_flat' and a.mode = 't'
+        order by a.n`)
+      // a migration that adds a column to jobs redefines job_view_flat (migration 0029)
+      assert.deepStrictEqual(view, [
+        ...table,
+        "steps jsonb",
+        "departed bigint",
+        "behind boolean",
+        "walked integer",
+        "counted integer"
+      ])
+    })
+
     // a disabled sort adds 10^10 to a plan's cost: without jit = off PostgreSQL compiled the
     // group walk on every call (about a second per view); a generic plan without the others
     // chose to sort the whole range ahead
     if (concurrent) it("the view's functions run planned once, in claim order, without JIT", async () => {
       const { rows } = await sql<{ proname: string; proconfig: Array<string> }>`
         select proname, proconfig from pg_proc
-        where pronamespace = ${schema}::regnamespace and proname in ('view_row', 'position_walk', 'position_count', 'job_view')
+        where pronamespace = ${schema}::regnamespace
+          and proname in ('view_row', 'position_walk', 'position_count', 'position_ahead', 'job_view', 'job_view_flat')
           and proconfig is not null
         order by proname`.execute(database.db)
       const settings = ["plan_cache_mode=force_generic_plan", "enable_sort=off", "enable_bitmapscan=off", "jit=off"]
-      // job_view (0027) sets nothing: its statements are probes by primary key, and it counts through position_count
+      // job_view (0027) and job_view_flat (0029) set nothing: their statements are probes by primary key,
+      // and they count through position_count and position_ahead
       assert.deepStrictEqual(rows.map((r) => [r.proname, settings.every((x) => r.proconfig.includes(x))]), [
+        ["position_ahead", true],
         ["position_count", true],
         ["position_walk", true],
         ["view_row", true]

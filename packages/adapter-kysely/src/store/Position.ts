@@ -25,13 +25,14 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 
 /**
  * The row and, when pending, its queue position (rule 8), in one call of the
- * `job_view` function (migration 0027; its statements planned once per connection): the
- * row, its steps, and when pending either "behind its queue's boundary"
- * (`PositionBoundary`: past the cap, proved with no walk) or the count of the
- * first `QueuePosition.cap` claimable jobs ahead in claim order (up to
- * `QueuePosition.reach` when jobs of groups without room are among them).
- * So a view costs one round trip whatever the job's place, and a walk costs
- * its rows only, not a plan (planning the walk cost as much as running it).
+ * `job_view_flat` function (migration 0029; its statements planned once per
+ * connection): the row's columns, its steps, and when pending either "behind
+ * its queue's boundary" (`PositionBoundary`: past the cap, proved with no
+ * walk) or the count of the first `QueuePosition.cap` claimable jobs ahead in
+ * claim order, read from the claim index alone (up to `QueuePosition.reach`
+ * when jobs of groups without room are among them). So a view costs one
+ * round trip whatever the job's place, and a walk costs its rows only, not a
+ * plan (planning the walk cost as much as running it).
  *
  * @since 0.2.0
  * @category reads
@@ -39,29 +40,36 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queuePosition"> => {
   const { run } = ctx
   const boundaries = PositionBoundary.make(ctx)
-  const jobView = sql.id(ctx.schema, "job_view")
+  const jobView = sql.id(ctx.schema, "job_view_flat")
+  /** The view of a row of `job_view_flat`: one object, built once. */
+  const toView = (row: ViewRow, ms: number): Effect.Effect<JobView> => {
+    const view = toRecord(row) as Mutable<JobView>
+    view.steps = Steps.fromViewColumn(row.steps)
+    if (row.status !== "pending" || row.departed === null) {
+      view.queuePosition = null
+      view.queuePositionCapped = false
+      return Effect.succeed(view)
+    }
+    const place: QueuePosition.QueuePosition = row.behind
+      ? { position: QueuePosition.cap + 1, capped: true }
+      : fromCounts([row.walked ?? 0, row.counted ?? 0])
+    view.queuePosition = place.position
+    view.queuePositionCapped = place.capped
+    const after = boundaries.after({
+      queue: row.queue,
+      left: Number(row.departed),
+      walkedToCap: !row.behind && (row.counted ?? 0) >= QueuePosition.cap
+    }, ms)
+    return after === Effect.void ? Effect.succeed(view) : Effect.as(after, view)
+  }
   const view = (id: string): Effect.Effect<JobView, JobNotFound | StoreError> =>
-    Effect.gen(function*() {
-      if (!JobId.isValid(id)) return yield* new JobNotFound({ id })
-      const ms = yield* now
-      const t = iso(ms)
-      const rows = yield* run("view", sql<ViewRow>`
-        select (v.job).*, v.steps, v.departed, v.behind, v.walked, v.counted
-        from ${jobView}(${id}::uuid, ${t}::timestamptz, ${boundaries.bounds()}::jsonb) v`)
-      if (rows.length === 0) return yield* new JobNotFound({ id })
-      const row = rows[0]!
-      const record = { ...toRecord(row), steps: Steps.fromViewColumn(row.steps) }
-      if (row.status !== "pending" || row.departed === null) return { ...record, ...QueuePosition.fields(null) }
-      const place: QueuePosition.QueuePosition = row.behind
-        ? { position: QueuePosition.cap + 1, capped: true }
-        : fromCounts([row.walked ?? 0, row.counted ?? 0])
-      yield* boundaries.after({
-        queue: row.queue,
-        left: Number(row.departed),
-        walkedToCap: !row.behind && (row.counted ?? 0) >= QueuePosition.cap
-      }, ms)
-      return { ...record, ...QueuePosition.fields(place) }
-    })
+    JobId.isValid(id)
+      ? Effect.flatMap(now, (ms) =>
+        Effect.flatMap(
+          run("view", sql<ViewRow>`select * from ${jobView}(${id}::uuid, ${iso(ms)}::timestamptz, ${boundaries.bounds()}::jsonb)`),
+          (rows) => rows.length === 0 ? Effect.fail(new JobNotFound({ id })) : toView(rows[0]!, ms)
+        ))
+      : Effect.fail(new JobNotFound({ id }))
   return {
     view,
     queuePosition: (id) =>
@@ -69,7 +77,9 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
   }
 }
 
-/** A row of `job_view(id, t, bounds)` (migration 0027). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** A row of `job_view_flat(id, t, bounds)` (migration 0029). */
 type ViewRow = JobRow & {
   readonly steps: unknown
   readonly departed: string | null

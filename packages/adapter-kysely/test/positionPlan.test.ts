@@ -1,0 +1,107 @@
+/**
+ * The plans of a pending job's view that counts (migration 0029): the jobs
+ * ahead are counted from `jobs_claim` alone, an index-only scan in claim
+ * order stopped at 1,000 (no sort, no bitmap), which visits no row of the
+ * table once a vacuum has set the visibility map (as autovacuum leaves a
+ * table after a fill); whether another limited group's job is ahead is asked
+ * of `jobs_claim_limited`. The plans are the ones the store runs: its one
+ * connection has auto_explain loaded, nested statements and row counts
+ * included (plan shape, not timing).
+ */
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { Effect, Exit, Scope } from "effect"
+import type { JobStoreShape } from "@jobtrack/core"
+import { KyselyStore, migrate, Notifier } from "@jobtrack/adapter-kysely"
+import { Kysely, PostgresDialect, sql } from "kysely"
+import pg from "pg"
+import { databaseUrl, randomSchema } from "./databases.js"
+
+const url = databaseUrl()
+
+describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"] }, () => {
+  let db: Kysely<unknown>
+  const schema = randomSchema("jt_vplan")
+  beforeAll(() => {
+    db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url!, max: 2 }) }) })
+  })
+  afterAll(async () => {
+    await sql.raw(`drop schema if exists "${schema}" cascade`).execute(db)
+    await db.destroy()
+  })
+
+  it("counts the jobs ahead from jobs_claim alone, in claim order, and asks jobs_claim_limited about groups", async () => {
+    await migrate(db, { schema })
+    const s = `"${schema}"`
+    await sql.raw(`alter table ${s}.jobs set (autovacuum_enabled = false)`).execute(db)
+    // 3,000 pending jobs in "q"; in "g", 3 jobs of a full group (1 running) ahead of one without a group
+    await sql.raw(`
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at)
+      select gen_random_uuid(), 't', 'q', '{}', 'pending', 1, now() - interval '1 hour' + g * interval '1 ms', now(), now()
+      from generate_series(1, 3000) g;
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at,
+        group_key, group_limit, locked_until)
+      select gen_random_uuid(), 't', 'g', '{}', case when g = 0 then 'processing' else 'pending' end, 1,
+        now() - interval '1 hour' + g * interval '1 ms', now(), now(), 'full', 1,
+        case when g = 0 then now() + interval '1 hour' end
+      from generate_series(0, 3) g;
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at)
+      values (gen_random_uuid(), 't', 'g', '{}', 'pending', 1, now(), now(), now());`).execute(db)
+    // what autovacuum does after a fill (its insert threshold): the visibility map set
+    await sql.raw(`vacuum (analyze) ${s}.jobs`).execute(db)
+    const at = async (queue: string, place: number) =>
+      (await sql.raw<{ id: string }>(`
+        select id from (select id, row_number() over (order by priority desc, run_at, id) as place
+          from ${s}.jobs where queue = '${queue}' and status = 'pending') o where place = ${place}`).execute(db)).rows[0]!.id
+
+    const plans: Array<string> = []
+    const pool = new pg.Pool({
+      connectionString: url!,
+      max: 1,
+      options: "-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 " +
+        "-c auto_explain.log_nested_statements=on -c auto_explain.log_level=notice " +
+        "-c auto_explain.log_analyze=on -c auto_explain.log_timing=off"
+    })
+    pool.on("connect", (client) =>
+      client.on("notice", (msg) => {
+        if (msg.message?.includes("Query Text")) plans.push(msg.message)
+      }))
+    const explained = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const store: JobStoreShape = await Effect.runPromise(
+        Scope.provide(KyselyStore.make({ db: explained, schema, notifier: Notifier.none }), scope)
+      )
+      const position = async (id: string) => (await Effect.runPromise(store.view(id))).queuePosition
+      const [first, middle, free] = [await at("q", 1), await at("q", 501), await at("g", 4)]
+      plans.length = 0
+      // past plpgsql's first five custom plans (the functions force generic ones; this checks it too)
+      for (let round = 0; round < 8; round++) {
+        assert.strictEqual(await position(first), 1)
+        assert.strictEqual(await position(middle), 501)
+      }
+      // the group's 3 waiting jobs do not start first (its one place is taken): place 1
+      assert.strictEqual(await position(free), 1)
+
+      const counts = plans.filter((p) => /Query Text:[\s\S]*select count\(\*\)::int from \(select 1 from/.test(p))
+      const probes = plans.filter((p) => /Query Text:[\s\S]*exists \(select 1 from \(select o\.group_key from/.test(p))
+      assert.isAtLeast(counts.length, 16, `too few plans of the count among ${plans.length}`)
+      assert.isAtLeast(probes.length, 16, `too few plans of the group probe among ${plans.length}`)
+      for (const p of counts) {
+        assert.match(p, /Index Only Scan using jobs_claim on jobs/, `the count does not read jobs_claim alone:\n${p}`)
+        assert.match(p, /Heap Fetches: 0/, `the count visited the table despite the visibility map:\n${p}`)
+        assert.notMatch(p, /Sort|Bitmap|Seq Scan/, `the count does not read jobs_claim in claim order:\n${p}`)
+      }
+      // the count at place 501 stopped at the 500 jobs ahead (rows counted, not the queue)
+      assert.isTrue(counts.some((p) => /Index Only Scan[^\n]*actual rows=500 /.test(p)), "no count read the 500 ahead")
+      for (const p of probes) {
+        assert.match(p, /jobs_claim_limited/, `the group probe does not read jobs_claim_limited:\n${p}`)
+      }
+      // a limited group's job ahead: the group-aware count (position_count, 0027), exact
+      assert.isTrue(plans.some((p) => p.includes("count(*) filter (where o.group_key is not null")),
+        "another group's job ahead did not send the count to position_count")
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await explained.destroy()
+    }
+  }, 120_000)
+})
