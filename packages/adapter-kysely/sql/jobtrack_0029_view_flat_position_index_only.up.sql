@@ -15,21 +15,22 @@ create function "jobtrack".position_ahead(p_queue text, p_priority int, p_run_at
 declare
   walked int;
 begin
-  -- a job of a group with no room does not start first: the group-aware count (exact)
-  if exists (select 1 from (select o.group_key from "jobtrack".jobs o
+  -- one statement (each one a function runs costs its executor's start and end): -1 when
+  -- another limited group's job is ahead, whose job does not start first while its group
+  -- has no room; else the count of both ranges (each stopped at 1,000)
+  select case when exists (select 1 from (select o.group_key from "jobtrack".jobs o
       where o.queue = p_queue and o.status in ('pending', 'retrying') and o.run_at <= p_t and o.priority > p_priority and o.group_key is not null and o.group_limit is not null order by o.priority desc, o.run_at, o.id limit 1000) o
     where o.group_key is distinct from p_group_key) or exists (select 1 from (select o.group_key from "jobtrack".jobs o
       where o.queue = p_queue and o.status in ('pending', 'retrying') and o.run_at <= p_t
       and o.priority = p_priority and (o.run_at, o.id) < (p_run_at, p_id) and o.group_key is not null and o.group_limit is not null order by o.priority desc, o.run_at, o.id limit 1000) o
-    where o.group_key is distinct from p_group_key) then
-    return "jobtrack".position_count(p_queue, p_priority, p_run_at, p_id, p_group_key, p_t);
-  end if;
-  walked := (select count(*)::int from (select 1 from "jobtrack".jobs o
-    where o.queue = p_queue and o.status in ('pending', 'retrying') and o.run_at <= p_t and o.priority > p_priority order by o.priority desc, o.run_at, o.id limit 1000) o);
-  if walked < 1000 then
-    walked := least(1000, walked + (select count(*)::int from (select 1 from "jobtrack".jobs o
+    where o.group_key is distinct from p_group_key) then -1
+    else least(1000, (select count(*)::int from (select 1 from "jobtrack".jobs o
+    where o.queue = p_queue and o.status in ('pending', 'retrying') and o.run_at <= p_t and o.priority > p_priority order by o.priority desc, o.run_at, o.id limit 1000) o) + (select count(*)::int from (select 1 from "jobtrack".jobs o
     where o.queue = p_queue and o.status in ('pending', 'retrying') and o.run_at <= p_t
-      and o.priority = p_priority and (o.run_at, o.id) < (p_run_at, p_id) order by o.priority desc, o.run_at, o.id limit 1000) o));
+      and o.priority = p_priority and (o.run_at, o.id) < (p_run_at, p_id) order by o.priority desc, o.run_at, o.id limit 1000) o)) end
+    into walked;
+  if walked < 0 then
+    return "jobtrack".position_count(p_queue, p_priority, p_run_at, p_id, p_group_key, p_t);
   end if;
   return array[walked, walked];
 end

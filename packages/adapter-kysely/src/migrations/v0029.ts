@@ -105,13 +105,14 @@ export const v0029 = (s: string): {
       declare
         walked int;
       begin
-        -- a job of a group with no room does not start first: the group-aware count (exact)
-        if ${another(higher)} or ${another(same)} then
+        -- one statement (each one a function runs costs its executor's start and end): -1 when
+        -- another limited group's job is ahead, whose job does not start first while its group
+        -- has no room; else the count of both ranges (each stopped at 1,000)
+        select case when ${another(higher)} or ${another(same)} then -1
+          else least(1000, ${count(higher)} + ${count(same)}) end
+          into walked;
+        if walked < 0 then
           return "${s}".position_count(p_queue, p_priority, p_run_at, p_id, p_group_key, p_t);
-        end if;
-        walked := ${count(higher)};
-        if walked < 1000 then
-          walked := least(1000, walked + ${count(same)});
         end if;
         return array[walked, walked];
       end
