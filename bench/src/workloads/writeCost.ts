@@ -15,6 +15,7 @@
  *   cd bench && DATABASE_URL=postgres://… ../node_modules/.bin/node src/workloads/writeCost.ts
  *   WRITE_N=10000 WRITE_ROUNDS=3
  *   WRITE_LAYOUTS=current,0018,bare     which layouts (default: all of them)
+ *   WRITE_LAYOUTS=current,0028          what migration 0029's index costs the writes
  *   WRITE_EACH_INDEX=1                  also each index of the current layout dropped alone
  *
  * Layouts, all on schemas migrated by this build: `current` (every
@@ -24,7 +25,8 @@
  * settled` (both), `0018` (the table as migration 0018 left it: its two
  * console indexes instead of 0021's one, 0012's status index, and 0001's
  * notify trigger instead of 0022's), `0018 indexes` and `row triggers` (one
- * of the two), `bare` (no index only the console reads).
+ * of the two), `bare` (no index only the console reads), `0028` (without
+ * 0029's `jobs_claim_limited`).
  */
 import pg from "pg"
 import { jobtrack } from "../systems.ts"
@@ -69,7 +71,9 @@ const layouts: Record<string, (s: string) => string> = {
   "0018": (s) => indexes0018(s) + rowTriggers(s),
   "0018 indexes": indexes0018,
   "row triggers": rowTriggers,
-  bare: (s) => consoleOnly.map((i) => `drop index if exists ${s}.${i};`).join("\n")
+  bare: (s) => consoleOnly.map((i) => `drop index if exists ${s}.${i};`).join("\n"),
+  /** Before migration 0029: no index of the claimable jobs of limited groups (the view's group probe). */
+  "0028": (s) => `drop index ${s}.jobs_claim_limited;`
 }
 
 interface Plan {
