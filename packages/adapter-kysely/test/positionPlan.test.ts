@@ -6,12 +6,15 @@
  * table after a fill); whether another limited group's job is ahead is asked
  * of `jobs_claim_limited`. The plans are the ones the store runs: its one
  * connection has auto_explain loaded, nested statements and row counts
- * included (plan shape, not timing).
+ * included (plan shape, not timing). On a pool with `Prepared.install` (what
+ * `postgres()` opens) the view is one named prepared statement and answers
+ * as without it.
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
+import { JobId } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
-import { KyselyStore, migrate, Notifier } from "@jobtrack/adapter-kysely"
+import { KyselyStore, migrate, Notifier, Prepared } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
 import { databaseUrl, randomSchema } from "./databases.js"
@@ -104,4 +107,42 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
       await explained.destroy()
     }
   }, 120_000)
+
+  // on postgres()'s pool (Prepared.install) the view is a named statement, parsed once per connection
+  it("is one named prepared statement with Prepared.install, answering as without it", async () => {
+    const views = async (install: boolean, ids: ReadonlyArray<string>) => {
+      const pool = new pg.Pool({ connectionString: url!, max: 1 })
+      if (install) pool.on("connect", Prepared.install)
+      const one = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+      const scope = Effect.runSync(Scope.make())
+      try {
+        const store = await Effect.runPromise(Scope.provide(KyselyStore.make({ db: one, schema }), scope))
+        const seen: Array<unknown> = []
+        for (let round = 0; round < 3; round++) {
+          for (const id of ids) {
+            const v = await Effect.runPromise(store.view(id))
+            seen.push([v.id, v.status, v.queuePosition, v.queuePositionCapped, v.steps])
+          }
+        }
+        const missing = await Effect.runPromiseExit(store.view(JobId.make()))
+        assert.isTrue(Exit.isFailure(missing))
+        const prepared = await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(one)
+        return { seen, prepared: prepared.rows.map((r) => r.statement) }
+      } finally {
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+        await one.destroy()
+      }
+    }
+    const s = `"${schema}"`
+    const ids = (await sql.raw<{ id: string }>(`
+      (select id from ${s}.jobs where queue = 'q' and status = 'pending' order by priority desc, run_at, id limit 3)
+      union all (select id from ${s}.jobs where queue = 'q' and status = 'pending' order by run_at desc limit 1)
+      union all (select id from ${s}.jobs where status = 'processing' limit 1)`).execute(db)).rows.map((r) => r.id)
+    const plain = await views(false, ids)
+    const named = await views(true, ids)
+    assert.deepStrictEqual(named.seen, plain.seen)
+    assert.deepStrictEqual(plain.prepared, [])
+    assert.strictEqual(named.prepared.length, 1, named.prepared.join("\n"))
+    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat"))
+  }, 60_000)
 })

@@ -29,9 +29,11 @@
  * (`store/PositionBoundary.ts`) or by the count reaching 1,000.
  *
  * `job_view_flat` lists the columns of `jobs` as of this migration: a later
- * migration that adds a column to `jobs` redefines it (positionBoundary.test.ts,
- * "job_view_flat returns every column of jobs, then the view's own", compares
- * the two). 0027's
+ * migration that adds a column to `jobs` adds a new view function with it
+ * (positionBoundary.test.ts, "job_view_flat returns every column of jobs, then
+ * the view's own", compares the two) rather than redefining this one, whose
+ * result the store's processes hold as a prepared statement (`Prepared.ts`;
+ * a prepared statement fails once its result's columns change). 0027's
  * `job_view` stays for processes of the previous version during a rolling
  * upgrade. Building the index reads the table once under a lock that blocks
  * writes to `jobs` (`if not exists`: an operator with a large table may build

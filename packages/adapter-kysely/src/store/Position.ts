@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { JobId, JobNotFound, QueuePosition } from "@jobtrack/core"
 import type { JobStoreShape, JobView, StoreError } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
+import { marker } from "../Prepared.js"
 import { toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"
@@ -32,7 +33,10 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
  * claim order, read from the claim index alone (up to `QueuePosition.reach`
  * when jobs of groups without room are among them). So a view costs one
  * round trip whatever the job's place, and a walk costs its rows only, not a
- * plan (planning the walk cost as much as running it).
+ * plan (planning the walk cost as much as running it). On `postgres()`'s pool
+ * the statement is a named prepared statement (`Prepared.ts`): parsed once per
+ * connection; its columns are the function's, which no migration redefines
+ * (a later one adds a new function, as 0023, 0027 and 0029 did).
  *
  * @since 0.2.0
  * @category reads
@@ -66,7 +70,10 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
     JobId.isValid(id)
       ? Effect.flatMap(now, (ms) =>
         Effect.flatMap(
-          run("view", sql<ViewRow>`select * from ${jobView}(${id}::uuid, ${iso(ms)}::timestamptz, ${boundaries.bounds()}::jsonb)`),
+          run(
+            "view",
+            sql<ViewRow>`${sql.raw(marker)}select * from ${jobView}(${id}::uuid, ${iso(ms)}::timestamptz, ${boundaries.bounds()}::jsonb)`
+          ),
           (rows) => rows.length === 0 ? Effect.fail(new JobNotFound({ id })) : toView(rows[0]!, ms)
         ))
       : Effect.fail(new JobNotFound({ id }))
