@@ -74,19 +74,22 @@ const queries: Array<[string, string]> = [
   ["list by owner (first page)", `select * from ${schema}.jobs where owner = 'user42' order by id desc limit 51`],
   ["list by owner and status", `
     select * from ${schema}.jobs where owner = 'user42' and status = any(array['pending', 'processing']) order by id desc limit 51`],
-  // the view's walk (store/Position.ts) for a job past the cap with no boundary read yet:
-  // the first 1,000 claimable jobs ahead, two ranges of jobs_claim (groups aside)
-  ["view: the walk to the cap (last of 50,000 pending)", `
-    select (select count(*) from (
-      (select o.id from ${schema}.jobs o
-        where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority > j.priority
-        order by o.priority desc, o.run_at, o.id limit 1000)
-      union all
-      (select o.id from ${schema}.jobs o
-        where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority = j.priority
-          and (o.run_at, o.id) < (j.run_at, j.id)
-        order by o.priority desc, o.run_at, o.id limit 1000)
-      limit 1000) w) as walked
+  // the view's count (store/Position.ts, migration 0029's position_ahead) for a job past the cap
+  // with no boundary read yet: the first 1,000 claimable jobs ahead, two ranges of jobs_claim
+  // counted from the index alone, after asking jobs_claim_limited whether a limited group's job is ahead
+  ["view: the count to the cap (last of 50,000 pending)", `
+    select case when exists (select 1 from ${schema}.jobs o
+        where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now()
+          and o.priority >= j.priority and o.group_key is not null and o.group_limit is not null
+          and o.group_key is distinct from j.group_key)
+      then -1 else least(1000,
+        (select count(*) from (select 1 from ${schema}.jobs o
+          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority > j.priority
+          order by o.priority desc, o.run_at, o.id limit 1000) h)
+        + (select count(*) from (select 1 from ${schema}.jobs o
+          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority = j.priority
+            and (o.run_at, o.id) < (j.run_at, j.id)
+          order by o.priority desc, o.run_at, o.id limit 1000) s)) end as counted
     from ${schema}.jobs j where j.id = ${lastPending}`],
   ["recover expired leases", `
     select id from ${schema}.jobs where status = 'processing' and locked_until <= now()`],
