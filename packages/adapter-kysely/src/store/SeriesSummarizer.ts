@@ -212,6 +212,9 @@ export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerO
       return { jobs, more: hi < horizon || lo > floor }
     })()
 
+  // Uninterruptible: a step is one short transaction (about a second at most), and closing the
+  // store or stopping a runner waits for it rather than leave it running on a connection that is
+  // being released (or on a schema being dropped).
   const step = () =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.tryPromise({
@@ -220,7 +223,8 @@ export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerO
       })).pipe(
         Effect.tapError((e) => Effect.sync(() => {
           if (readOnly(e)) pausedUntil = Infinity
-        }))
+        })),
+        Effect.uninterruptible
       )
 
   const catchUp: Effect.Effect<void> = Effect.gen(function*() {
