@@ -12,6 +12,9 @@
  *   cd bench && STORE_COST_BUILDS=/work/a,/work/b \
  *     STORE_COST_URLS=postgres://…/db_a,postgres://…/db_b ../node_modules/.bin/node src/workloads/storeCost.ts
  *   STORE_COST_N=5000 STORE_COST_ROUNDS=6
+ *   STORE_COST_HOLDER_WRITES=1: each claimed job also gets a heartbeat and a
+ *   progress write (`store.heartbeat`, `store.progress`) before the batch's
+ *   completion, as a long job's holder sends them
  *
  * Each build must be built (`pnpm build`): its `packages/*` dist is imported.
  */
@@ -23,6 +26,7 @@ const builds = (process.env.STORE_COST_BUILDS ?? "").split(",").filter(Boolean)
 const urls = (process.env.STORE_COST_URLS ?? "").split(",").filter(Boolean)
 const N = Number(process.env.STORE_COST_N ?? 5_000)
 const ROUNDS = Number(process.env.STORE_COST_ROUNDS ?? 6)
+const HOLDER_WRITES = process.env.STORE_COST_HOLDER_WRITES === "1"
 const schema = "bench_store_cost"
 if (builds.length === 0 || builds.length !== urls.length) {
   throw new Error("STORE_COST_BUILDS and STORE_COST_URLS: one database per build")
@@ -86,6 +90,13 @@ const batch = async (v: Variant): Promise<boolean> => {
   const jobs: ReadonlyArray<{ id: string; token: number }> = await Effect.runPromise(
     v.store.claim({ queues: ["default"], types: ["noop"], workerId: "store-cost", leaseMs: 30_000, limit: 10 })
   )
+  if (HOLDER_WRITES) {
+    for (const j of jobs) {
+      const lease = { id: j.id, token: j.token }
+      await Effect.runPromise(v.store.heartbeat(lease, 30_000))
+      await Effect.runPromise(v.store.progress(lease, 50, "half way"))
+    }
+  }
   if (jobs.length > 0) {
     await Effect.runPromise(v.store.completeMany(jobs.map((j) => ({ lease: { id: j.id, token: j.token }, result: null }))))
   }

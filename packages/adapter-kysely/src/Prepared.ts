@@ -1,6 +1,7 @@
 /**
- * Named prepared statements for the store's hottest statements (the claim
- * and the batched completion), on the `pg` pools jobtrack opens.
+ * Named prepared statements for the store's hottest statements (the claim,
+ * the completions, the failure, the heartbeat, the progress write and the
+ * get by id), on the `pg` pools jobtrack opens.
  *
  * Kysely sends every statement unnamed, so PostgreSQL parses, analyses and
  * plans the claim's `select … from claim(…)` and the completion's
@@ -14,6 +15,12 @@
  *
  * A host that builds its own pool for `KyselyStore.make` can do the same
  * with `pool.on("connect", Prepared.install)`.
+ *
+ * A marked statement names its result columns (never `select *` or
+ * `returning *`): a prepared statement whose result gains a column when a
+ * migration adds one to `jobs` fails on the connections that prepared it
+ * before ("cached plan must not change result type"); named columns keep
+ * its result as it was (`prepared.test.ts`).
  *
  * Named statements live on the server's session: behind a pooler in
  * transaction mode without prepared-statement support (PgBouncer before

@@ -51,6 +51,22 @@ export interface JobRow {
   readonly traceparent?: string | null
 }
 
+/**
+ * Every column of a {@link JobRow}, in the table's order: the select list of
+ * the store's prepared reads and writes of whole rows. A prepared `select *`
+ * or `returning *` would fail on connections that prepared it before a
+ * migration added a column ("cached plan must not change result type").
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const jobColumns = [
+  "id", "type", "queue", "payload", "result", "status", "progress", "progress_message", "error_message", "errors",
+  "attempts", "max_attempts", "priority", "run_at", "owner", "key", "group_key", "group_limit", "locked_by",
+  "locked_until", "token", "cancel_requested", "created_at", "started_at", "completed_at", "next_retry_at",
+  "updated_at", "traceparent"
+].join(", ")
+
 const date = (d: Date | string | null): Date | null => (d === null ? null : d instanceof Date ? d : new Date(d))
 
 /** The errors of a job with none (a claimed job's, nearly always): shared, never written to. */

@@ -59,8 +59,9 @@ export interface PostgresOptions {
    */
   readonly migrate?: boolean
   /**
-   * Send the claim and the batched completion as named prepared statements,
-   * parsed and planned once per connection (default true). Pass `false`
+   * Send the hot fixed-text statements (claim, completion, batched
+   * completion, failure, heartbeat, progress, get by id) as named prepared
+   * statements, parsed and planned once per connection (default true). Pass `false`
    * behind a pooler in transaction mode that does not keep prepared
    * statements (PgBouncer before 1.21).
    */

@@ -8,7 +8,10 @@
  *   claimable set is still counted by the trigger;
  * - migration 0032: `jobs_notify_watched` runs only while the watch horizon
  *   is ahead of now, and the horizon is never behind a registered watch's
- *   expiry, whatever order registrations come in.
+ *   expiry, whatever order registrations come in;
+ * - the claim's transaction commits without waiting for a WAL flush (and
+ *   only it: the next transaction is as configured), and a claim across two
+ *   queues takes one number per job it claimed.
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
@@ -96,5 +99,25 @@ describe.skipIf(!url)("hot path triggers on PostgreSQL (migrations 0031, 0032)",
     assert.strictEqual(await horizon(), await expiry("a"))
     await watch("b", 120)
     assert.strictEqual(await horizon(), await expiry("b"))
+  })
+
+  it("a claim turns synchronous_commit off for its own transaction only, and counts across queues", async () => {
+    await run(store.enqueueMany([job(1, "q1"), job(2, "q1"), job(3, "q2"), job(4, "q2"), job(5, "q2")]))
+    const before = await departures()
+    const settings = await db.transaction().execute(async (tx) => {
+      await sql`set local synchronous_commit = on`.execute(tx)
+      const outside = (await sql<{ s: string }>`select current_setting('synchronous_commit') as s`.execute(tx)).rows[0]!.s
+      const claimed = (await sql<{ id: string }>`select id from ${sql.id(schema, "claim")}(
+        array['q1', 'q2']::text[], array['t']::text[], 'w', 4, 30000, now())`.execute(tx)).rows
+      const inside = (await sql<{ s: string }>`select current_setting('synchronous_commit') as s`.execute(tx)).rows[0]!.s
+      return { outside, inside, claimed: claimed.length }
+    })
+    assert.deepStrictEqual(settings, { outside: "on", inside: "off", claimed: 4 })
+    assert.strictEqual(await departures() - before, 4)
+    // the next transaction of any connection: as configured, not as the claim set it
+    const after = await db.connection().execute((c) =>
+      sql<{ now: string; reset: string }>`select current_setting('synchronous_commit') as now,
+        (select reset_val from pg_settings where name = 'synchronous_commit') as reset`.execute(c))
+    assert.strictEqual(after.rows[0]!.now, after.rows[0]!.reset)
   })
 })

@@ -2,7 +2,11 @@
  * The claim and the batched completion go as named prepared statements on
  * a pool with `Prepared.install` (what `postgres()` opens): parsed once per
  * connection, found in the session's `pg_prepared_statements`; on a pool
- * without it, nothing is prepared and the same calls answer the same.
+ * without it, nothing is prepared and the same calls answer the same. The
+ * heartbeat and the progress write are prepared too, and every prepared
+ * statement names its result columns: a migration that adds a column to
+ * `jobs` does not break them on connections that prepared them before
+ * (a `returning *` would: "cached plan must not change result type").
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
@@ -70,5 +74,61 @@ describe.skipIf(!url)("prepared hot statements on PostgreSQL", { tags: ["postgre
     assert.isTrue(named.prepared.every((s) => s.startsWith(Prepared.marker)))
     assert.isTrue(named.prepared.some((s) => s.includes(".\"claim\"(") || s.includes(".claim(") || s.includes("\"claim\"")))
     assert.isTrue(named.prepared.some((s) => s.includes("complete_many")))
+  })
+
+  it("keeps working on a connection that prepared its statements before a column was added to jobs", async () => {
+    const altered = randomSchema("jt_prep_alter")
+    await migrate(admin, { schema: altered })
+    const pool = new pg.Pool({ connectionString: url!, max: 1 })
+    pool.on("connect", Prepared.install)
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const store = await Effect.runPromise(Scope.provide(KyselyStore.make({ db, schema: altered }), scope))
+      await Effect.runPromise(store.enqueueMany([1, 2, 3, 4, 5, 6].map(job)))
+      /** Claim 3; renew, report progress on and read them; complete one, fail one, complete one in a batch. */
+      const cycle = async (n: number) => {
+        const claimed = await Effect.runPromise(
+          store.claim({ queues: ["default"], types: ["t"], workerId: "w", leaseMs: 30_000, limit: 3 })
+        )
+        assert.strictEqual(claimed.length, 3)
+        const [a, b, c] = claimed.map((j) => ({ id: j.id, token: j.token }))
+        for (const lease of [a!, b!, c!]) {
+          assert.deepStrictEqual(await Effect.runPromise(store.heartbeat(lease, 30_000)), { cancelRequested: false })
+          await Effect.runPromise(store.progress(lease, 50, `step ${n}`))
+          const read = await Effect.runPromise(store.get(lease.id))
+          assert.strictEqual(read?.progressMessage, `step ${n}`)
+        }
+        assert.strictEqual((await Effect.runPromise(store.complete(a!, { n }))).status, "completed")
+        const failed = await Effect.runPromise(store.fail({ ...b!, message: "no", retryAt: null }))
+        assert.strictEqual(failed.status, "failed")
+        assert.strictEqual(failed.errors.length, 1)
+        const { completed } = await Effect.runPromise(store.completeMany([{ lease: c!, result: { n } }]))
+        assert.strictEqual(completed.length, 1)
+      }
+      await cycle(1)
+      // the same connection's own unmarked statement, prepared as a \`select *\`: the hazard is real
+      const client = await pool.connect()
+      try {
+        const byId = { name: "jt_test_star", text: `select * from "${altered}".jobs limit 1` }
+        await client.query(byId)
+        const prepared = await client.query<{ statement: string }>("select statement from pg_prepared_statements")
+        // claim, heartbeat, progress, get, complete, fail, completeMany
+        assert.strictEqual(prepared.rows.filter((r) => r.statement.startsWith(Prepared.marker)).length, 7)
+        await sql.raw(`alter table "${altered}".jobs add column extra text`).execute(admin)
+        const star = await client.query(byId).then(() => "ok", (e: Error) => e.message)
+        assert.include(star, "cached plan must not change result type")
+      } finally {
+        client.release()
+      }
+      await cycle(2)
+      const rows = await sql<{ n: number }>`select count(*)::int as n from ${sql.id(altered, "jobs")} where status in ('completed', 'failed')`
+        .execute(admin)
+      assert.strictEqual(rows.rows[0]!.n, 6)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await db.destroy()
+      await sql.raw(`drop schema if exists "${altered}" cascade`).execute(admin)
+    }
   })
 })

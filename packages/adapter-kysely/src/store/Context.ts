@@ -12,7 +12,8 @@ import type { JobRecord, Lease, StoreError } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import type { Kysely, RawBuilder } from "kysely"
 import * as HookDeliveries from "../HookDeliveries.js"
-import { toRecord } from "../Rows.js"
+import { marker } from "../Prepared.js"
+import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { toStoreError } from "../SqlError.js"
 
@@ -65,10 +66,10 @@ export const one = (rows: ReadonlyArray<JobRow>): JobRecord | undefined => (rows
 export const recording = (ctx: StoreContext, update: RawBuilder<JobRow>): RawBuilder<JobRow> =>
   HookDeliveries.recording(ctx.schema, update)
 
-/** The job, or JobNotFound. */
+/** The job, or JobNotFound (prepared: `Prepared.ts`; its columns named, `jobColumns`). */
 export const getRow = (ctx: StoreContext, id: string): Effect.Effect<JobRecord, JobNotFound | StoreError> =>
   JobId.isValid(id)
-    ? Effect.flatMap(ctx.run("get", sql<JobRow>`select * from ${ctx.jobs} where id = ${id}::uuid`), (rows) => {
+    ? Effect.flatMap(ctx.run("get", sql<JobRow>`${sql.raw(marker)}select ${sql.raw(jobColumns)} from ${ctx.jobs} where id = ${id}::uuid`), (rows) => {
       const job = one(rows)
       return job ? Effect.succeed(job) : Effect.fail(new JobNotFound({ id }))
     })

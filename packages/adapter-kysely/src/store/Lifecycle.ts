@@ -5,18 +5,24 @@
  * Transitions into a terminal status record their hook deliveries in the
  * same statement (rule 12); `completeMany` runs its statement through the
  * `complete_many` function (migration 0019), planned once per connection.
+ * The fixed-text writes (heartbeat, progress, complete, completeMany, fail)
+ * are named prepared statements with named result columns (`Prepared.ts`).
  *
  * @since 0.2.0
  */
 import { Effect } from "effect"
 import { LeaseLost } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
+import type { RawBuilder } from "kysely"
 import { sql } from "../kyselyModule.js"
 import { marker } from "../Prepared.js"
-import { toRecord } from "../Rows.js"
+import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { held, holds, iso, now, recording } from "./Context.js"
 import type { StoreContext } from "./Context.js"
+
+/** A fixed-text statement, sent as a named prepared statement (`Prepared.ts`). */
+const prepared = (query: RawBuilder<JobRow>): RawBuilder<JobRow> => sql<JobRow>`${sql.raw(marker)}${query}`
 
 /**
  * @since 0.2.0
@@ -30,29 +36,34 @@ export const lifecycle = (
 > => {
   const { jobs, run } = ctx
   return {
+    // heartbeat and progress: fixed texts with fixed result columns (never `returning *`, whose
+    // type a migration adding a column would change under a prepared statement), sent prepared
     heartbeat: (lease, leaseMs) =>
       Effect.flatMap(now, (t) =>
-        Effect.map(
-          held(ctx, lease, "heartbeat", sql<JobRow>`
+        Effect.flatMap(
+          run("heartbeat", sql<{ cancel_requested: boolean }>`${sql.raw(marker)}
             update ${jobs} set locked_until = ${iso(t + leaseMs)}::timestamptz
-            where ${holds(lease)} returning *`),
-          (job) => ({ cancelRequested: job.cancelRequested })
+            where ${holds(lease)} returning cancel_requested`),
+          (rows) =>
+            rows.length > 0
+              ? Effect.succeed({ cancelRequested: rows[0]!.cancel_requested })
+              : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token }))
         )),
     progress: (lease, progress, message) =>
       Effect.flatMap(now, (t) =>
         Effect.flatMap(
-          run("progress", sql<{ id: string }>`
+          run("progress", sql<{ id: string }>`${sql.raw(marker)}
             update ${jobs} set progress = ${progress}, progress_message = ${message}, updated_at = ${iso(t)}::timestamptz
             where ${holds(lease)} returning id`),
           (rows) => (rows.length > 0 ? Effect.void : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token })))
         )),
     complete: (lease, result) =>
       Effect.flatMap(now, (t) =>
-        held(ctx, lease, "complete", recording(ctx, sql<JobRow>`
+        held(ctx, lease, "complete", prepared(recording(ctx, sql<JobRow>`
           update ${jobs} set status = 'completed', result = ${JSON.stringify(result)}::jsonb, progress = 100,
             error_message = null, locked_by = null, locked_until = null, cancel_requested = false,
             completed_at = ${iso(t)}::timestamptz, updated_at = ${iso(t)}::timestamptz
-          where ${holds(lease)} returning *`))),
+          where ${holds(lease)} returning ${sql.raw(jobColumns)}`)))),
     completeMany: (items) =>
       items.length === 0
         ? Effect.succeed({ completed: [], refused: [] })
@@ -73,7 +84,7 @@ export const lifecycle = (
     fail: ({ message, retryAt, stack, ...lease }) =>
       Effect.flatMap(now, (t) => {
         const retry = retryAt === null ? null : retryAt.toISOString()
-        return held(ctx, lease, "fail", recording(ctx, sql<JobRow>`
+        return held(ctx, lease, "fail", prepared(recording(ctx, sql<JobRow>`
           update ${jobs} set
             status = case when ${retry}::timestamptz is null then 'failed' else 'retrying' end,
             error_message = ${message},
@@ -84,7 +95,7 @@ export const lifecycle = (
             next_retry_at = ${retry}::timestamptz,
             completed_at = case when ${retry}::timestamptz is null then ${iso(t)}::timestamptz else null end,
             locked_by = null, locked_until = null, cancel_requested = false, updated_at = ${iso(t)}::timestamptz
-          where ${holds(lease)} returning *`))
+          where ${holds(lease)} returning ${sql.raw(jobColumns)}`)))
       }),
     cancelled: (lease) =>
       Effect.flatMap(now, (t) =>
