@@ -15,6 +15,8 @@
  *   STORE_COST_HOLDER_WRITES=1: each claimed job also gets a heartbeat and a
  *   progress write (`store.heartbeat`, `store.progress`) before the batch's
  *   completion, as a long job's holder sends them
+ *   STORE_COST_SINGLE=1: each claimed job is read (`store.get`) and completed
+ *   by itself (`store.complete`) instead of in one batched write
  *
  * Each build must be built (`pnpm build`): its `packages/*` dist is imported.
  */
@@ -27,6 +29,7 @@ const urls = (process.env.STORE_COST_URLS ?? "").split(",").filter(Boolean)
 const N = Number(process.env.STORE_COST_N ?? 5_000)
 const ROUNDS = Number(process.env.STORE_COST_ROUNDS ?? 6)
 const HOLDER_WRITES = process.env.STORE_COST_HOLDER_WRITES === "1"
+const SINGLE = process.env.STORE_COST_SINGLE === "1"
 const schema = "bench_store_cost"
 if (builds.length === 0 || builds.length !== urls.length) {
   throw new Error("STORE_COST_BUILDS and STORE_COST_URLS: one database per build")
@@ -97,7 +100,12 @@ const batch = async (v: Variant): Promise<boolean> => {
       await Effect.runPromise(v.store.progress(lease, 50, "half way"))
     }
   }
-  if (jobs.length > 0) {
+  if (SINGLE) {
+    for (const j of jobs) {
+      await Effect.runPromise(v.store.get(j.id))
+      await Effect.runPromise(v.store.complete({ id: j.id, token: j.token }, null))
+    }
+  } else if (jobs.length > 0) {
     await Effect.runPromise(v.store.completeMany(jobs.map((j) => ({ lease: { id: j.id, token: j.token }, result: null }))))
   }
   const cpu = process.cpuUsage(cpu0)
