@@ -159,6 +159,11 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
  * response in its pass over every stream of the job (no fiber per stream).
  */
 const streamEvents = async (ctx: Context, answer: JobsApi.EventsResponse, heartbeatMs: number) => {
+  // left while the job was read: its `close` is past, so a stream joined now would never leave
+  if (SseResponse.clientGone(ctx)) {
+    ctx.respond = false
+    return
+  }
   const res = SseResponse.open(ctx, 2000)
   const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs)
   let leave = () => {}

@@ -12,6 +12,18 @@ import type { Context } from "koa"
 import { encode } from "./EventStream.js"
 import type { Frame } from "./EventStream.js"
 
+/**
+ * Whether the client is gone already: it can leave while a handler awaits
+ * (the caller, the store, the job's read) before its stream starts, and
+ * then the response's `close` has fired before anyone listens for it. A
+ * stream begun then would never end (the leak of a fanout member, a watch
+ * and a heartbeat until its job ends), so it is not begun.
+ */
+export const clientGone = (ctx: Context): boolean => {
+  const { req, res } = ctx
+  return res.destroyed || res.writableEnded || req.socket.destroyed
+}
+
 /** Start an SSE response on `ctx` and return the raw response to write events to. */
 export const open = (ctx: Context, retryMs: number): ServerResponse => {
   const { req, res } = ctx
