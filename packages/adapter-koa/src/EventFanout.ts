@@ -9,8 +9,15 @@
  *
  * A stream joins with the view its request read (the owner check's read):
  * its first frame is that view, or the shared watch's latest if that is as
- * new, so it never starts older than what the store held when it asked; a
- * frame of the shared watch older than its first is not sent to it. Owner
+ * new, so it never starts older than what the store held when it asked. The
+ * shared watch reads one view at a time, so only its first frame after the
+ * join can come from a read begun before the request's: that one frame is
+ * not sent when it is older than the first view (by `updatedAt`, unless it
+ * is final); after it, every frame is sent but a repeat of the first view. `updatedAt`
+ * comes from the clocks of the processes that wrote the job, so with clock
+ * skew a newer view can look older: it decides one frame at most, never the
+ * final one, and not at all for a stream that starts the job's watch (its
+ * first read begins after the join). Owner
  * isolation is the request's: a stream joins a job's watch only after its
  * caller was shown to own the job, and the watch carries that job's views
  * only.
@@ -58,9 +65,11 @@ interface Member {
   readonly sink: Sink
   /**
    * Until the shared watch has caught up with this stream's first view: its
-   * `updatedAt` (older frames are not sent) and its id (not sent twice).
+   * id (not sent twice) and, for the watch's first frame after the join when
+   * the watch was running already (a read of it may have begun before the
+   * request's), its `updatedAt` (that frame, if older and not final, is not sent).
    */
-  floor: { readonly at: number; readonly id: string } | undefined
+  floor: { readonly at: number | undefined; readonly id: string } | undefined
 }
 
 interface Shared {
@@ -124,12 +133,20 @@ export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job
     const frame = EventStream.frameOf(view, present)
     s.latest = { view, frame }
     const at = view.updatedAt.getTime()
+    const final = Job.isTerminal(view.status)
     for (const member of s.members) {
       const floor = member.floor
       if (floor !== undefined) {
-        if (at < floor.at) continue
+        if (frame.id === floor.id) {
+          member.floor = undefined
+          continue
+        }
+        // the one read that may have begun before the request's: older is not sent, and is the only one
+        if (floor.at !== undefined && at < floor.at && !final) {
+          member.floor = { at: undefined, id: floor.id }
+          continue
+        }
         member.floor = undefined
-        if (frame.id === floor.id) continue
       }
       deliver(id, s, member, frame)
     }
@@ -166,7 +183,8 @@ export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job
         sink.end()
         return () => {}
       }
-      member.floor = { at: view.updatedAt.getTime(), id: frame.id! }
+      // a watch not yet started reads after this join: only its repeat of this view is skipped
+      member.floor = { at: s?.fiber !== undefined ? view.updatedAt.getTime() : undefined, id: frame.id! }
     }
     if (s === undefined) {
       s = { members: new Set(), latest: undefined, fiber: undefined, over: false }

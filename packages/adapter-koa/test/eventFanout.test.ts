@@ -142,6 +142,47 @@ describe("EventFanout", () => {
     assert.deepStrictEqual(progress(third), [40])
   })
 
+  it("with clock skew (a newer change carrying an earlier updatedAt) a joining stream misses one frame at most, never a later or the final one", async () => {
+    const { tracker, emit } = driven()
+    const fanout = EventFanout.make(tracker, WireView.fromView)
+    const progress = (r: Recorder) => r.frames.filter((f) => f.event === "job").map((f) => (f.data as WireView.WireView).progress)
+    // the first stream starts the watch: its reads begin after the join, so none is judged by time
+    const first = recorder()
+    fanout.join(job({ progress: 10, updatedAt: new Date(5_000) }), undefined, first)
+    // the watch's first read: a change since the request's, by a worker whose clock is 4 s behind
+    await emit(job({ progress: 20, updatedAt: new Date(1_500) }))
+    assert.deepStrictEqual(progress(first), [10, 20])
+    await emit(job({ progress: 30, updatedAt: new Date(6_000) }))
+    // a second stream joins the running watch with the view its request read, newer than the watch's latest
+    const second = recorder()
+    fanout.join(job({ progress: 35, updatedAt: new Date(7_000) }), undefined, second)
+    // the slow clock's worker goes on: each change is earlier by updatedAt than the second stream's first view
+    await emit(job({ progress: 40, updatedAt: new Date(2_000) }))
+    await emit(job({ progress: 50, updatedAt: new Date(2_500) }))
+    await emit(job({ progress: 60, updatedAt: new Date(2_700) }))
+    await emit(job({ status: "completed", progress: 100, updatedAt: new Date(3_000), completedAt: new Date(3_000) }))
+    assert.deepStrictEqual(progress(first), [10, 20, 30, 40, 50, 60, 100])
+    // the watch's first frame after the join could have been a read begun before the request's: held back;
+    // every later one, and the final one, is sent
+    assert.deepStrictEqual(progress(second), [35, 50, 60, 100])
+    assert.isTrue(first.ended && second.ended)
+  })
+
+  it("a skewed read in flight when a stream joins is the only frame held back, and a final one never is", async () => {
+    const { tracker, emit } = driven()
+    const fanout = EventFanout.make(tracker, WireView.fromView)
+    const progress = (r: Recorder) => r.frames.filter((f) => f.event === "job").map((f) => (f.data as WireView.WireView).progress)
+    fanout.join(job({ progress: 10, updatedAt: new Date(5_000) }), undefined, recorder())
+    await emit(job({ progress: 10, updatedAt: new Date(5_000) }))
+    const late = recorder()
+    fanout.join(job({ progress: 30, updatedAt: new Date(6_000) }), undefined, late)
+    // the watch's first frame after the join, earlier by updatedAt: it may be a read begun before the request's
+    await emit(job({ progress: 20, updatedAt: new Date(2_000) }))
+    await emit(job({ status: "completed", progress: 100, updatedAt: new Date(2_500), completedAt: new Date(2_500) }))
+    assert.deepStrictEqual(progress(late), [30, 100])
+    assert.isTrue(late.ended)
+  })
+
   it("a terminal view ends every stream and the watch; a stream that throws leaves without stopping the others", async () => {
     const { tracker, counts, emit } = driven()
     const fanout = EventFanout.make(tracker, WireView.fromView)
