@@ -51,6 +51,7 @@ import { v0028 } from "./migrations/v0028.js"
 import { v0029 } from "./migrations/v0029.js"
 import { v0031 } from "./migrations/v0031.js"
 import { v0032 } from "./migrations/v0032.js"
+import { v0033 } from "./migrations/v0033.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -321,7 +322,8 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0028_claim_completion_planned_once", v0028(s)],
     ["jobtrack_0029_view_flat_position_index_only", v0029(s)],
     ["jobtrack_0031_claim_counts_departures", v0031(s)],
-    ["jobtrack_0032_watch_horizon", v0032(s)]
+    ["jobtrack_0032_watch_horizon", v0032(s)],
+    ["jobtrack_0033_claim_random_token", v0033(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**

@@ -11,7 +11,8 @@
  *   expiry, whatever order registrations come in;
  * - the claim's transaction commits without waiting for a WAL flush (and
  *   only it: the next transaction is as configured), and a claim across two
- *   queues takes one number per job it claimed.
+ *   queues takes one number per job it claimed. A claim lost that way does
+ *   not reissue its token: claimToken.test.ts (migration 0033).
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"

@@ -93,7 +93,11 @@ export interface JobRecord {
   readonly groupLimit: number | null
   readonly lockedBy: string | null
   readonly lockedUntil: Date | null
-  /** Bumped at every claim; writes from a holder carry it and are refused once it moved on. */
+  /**
+   * Changed at each claim (by the SQL store at random, so a claim lost in a
+   * database crash never reissues it); writes from a holder carry it and are
+   * refused once it moved on.
+   */
   readonly token: number
   readonly cancelRequested: boolean
   readonly createdAt: Date
