@@ -22,9 +22,32 @@
  * before ("cached plan must not change result type"); named columns keep
  * its result as it was (`prepared.test.ts`).
  *
- * Named statements live on the server's session: behind a pooler in
- * transaction mode without prepared-statement support (PgBouncer before
- * 1.21), pass `preparedStatements: false` to `postgres()`.
+ * Named statements live on the server's session, and a connection recovers
+ * from losing them (`prepared.test.ts`), retrying the failed call once,
+ * unnamed:
+ *
+ * - 26000 "prepared statement … does not exist" or 42P05 "… already exists":
+ *   a pooler in transaction mode without prepared-statement support
+ *   (PgBouncer before 1.21, or 1.21+ with `max_prepared_statements = 0`,
+ *   Supavisor in transaction mode) switched the server session under the
+ *   client. The client stops preparing for good: its marked statements go
+ *   unnamed from then on.
+ * - 0A000 "cached plan must not change result type" (a migration changed a
+ *   column's type): `DEALLOCATE` the name on the connection and forget it in
+ *   pg's own cache (`connection.parsedStatements`, a pg internal, used only
+ *   where present); the next call prepares it afresh.
+ *
+ * The retry happens only outside an explicit transaction: there the error
+ * (raised at parse, bind or plan revalidation, before any row is touched)
+ * aborted nothing but the statement's own implicit transaction. Inside one
+ * (pg's `getTransactionStatus()` is not `"I"`, or pg is too old to say),
+ * the error has aborted the transaction, so it is rethrown as pg would, and
+ * the call after the rollback recovers (it meets the same error, outside).
+ * pg rejects the call at the server's error, around its ready-for-query: the
+ * status read is the one the call started in or the one after its error,
+ * `"I"` in both only outside a transaction. Any other 0A000 of a marked
+ * statement costs one needless re-prepare, nothing more. `preparedStatements: false` on
+ * `postgres()` still turns preparing off altogether.
  *
  * @since 0.4.0
  */
@@ -38,13 +61,29 @@ import type pg from "pg"
  */
 export const marker = "/* jobtrack:prepared */ "
 
-/** One name per marked text, shared by every connection (the texts are a handful per schema). */
+/**
+ * One name per marked text, derived from the text alone (a 53-bit hash): the
+ * same name means the same statement in every process and version, so a
+ * pooler that hands the client a session another process prepared on can
+ * answer "does not exist" or "already exists", never run another statement
+ * under the name the client expects.
+ */
 const names = new Map<string, string>()
 
 const nameOf = (text: string): string => {
   let name = names.get(text)
   if (name === undefined) {
-    name = `jobtrack_${names.size + 1}`
+    // cyrb53 (public domain): two 32-bit multiply-xorshift lanes
+    let h1 = 0xdeadbeef
+    let h2 = 0x41c6ce57
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      h1 = Math.imul(h1 ^ c, 2654435761)
+      h2 = Math.imul(h2 ^ c, 1597334677)
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+    name = `jobtrack_${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}`
     names.set(text, name)
   }
   return name
@@ -61,12 +100,38 @@ const nameOf = (text: string): string => {
  * @category constructors
  */
 export const install = (client: pg.ClientBase): void => {
-  const query = client.query as (...args: Array<unknown>) => unknown
+  const query = client.query as (...args: Array<unknown>) => Promise<unknown>
+  /** False once the server session proved not to be the client's own (a pooler switching sessions). */
+  let prepare = true
   client.query = function(...args: Array<unknown>) {
     const [text, values] = args
     // Kysely's form: (text, parameters), and nothing else
-    return args.length === 2 && typeof text === "string" && text.startsWith(marker) && Array.isArray(values)
-      ? query.call(client, { name: nameOf(text), text, values })
-      : query.apply(client, args)
+    if (!(prepare && args.length === 2 && typeof text === "string" && text.startsWith(marker) && Array.isArray(values))) {
+      return query.apply(client, args)
+    }
+    const name = nameOf(text)
+    return query.call(client, { name, text, values }).catch((error: unknown) => {
+      const code = (error as { code?: unknown } | null)?.code
+      if (code === "26000" || code === "42P05") prepare = false
+      else if (code !== "0A000") throw error
+      if (!idle(client)) throw error
+      if (code !== "0A000") return query.call(client, text, values)
+      return query.call(client, `deallocate "${name}"`).catch(() => undefined).then(() => {
+        forget(client, name)
+        return query.call(client, text, values)
+      })
+    })
   } as typeof client.query
+}
+
+/** Outside any explicit transaction, as pg last heard from the server (unknown on a pg without the method: no). */
+const idle = (client: pg.ClientBase): boolean => {
+  const status = (client as { getTransactionStatus?: () => unknown }).getTransactionStatus
+  return typeof status === "function" && status.call(client) === "I"
+}
+
+/** Drop a name from pg's record of the statements parsed on this connection (a pg internal: only if present). */
+const forget = (client: pg.ClientBase, name: string): void => {
+  const connection = (client as { connection?: { parsedStatements?: Record<string, unknown> } }).connection
+  if (connection?.parsedStatements !== undefined) delete connection.parsedStatements[name]
 }

@@ -61,9 +61,10 @@ export interface PostgresOptions {
   /**
    * Send the hot fixed-text statements (claim, completion, batched
    * completion, failure, heartbeat, progress, get by id) as named prepared
-   * statements, parsed and planned once per connection (default true). Pass `false`
-   * behind a pooler in transaction mode that does not keep prepared
-   * statements (PgBouncer before 1.21).
+   * statements, parsed and planned once per connection (default true). Behind a
+   * pooler in transaction mode that does not keep prepared statements (PgBouncer
+   * before 1.21, Supavisor) a connection falls back to unnamed statements at its
+   * first failed call (`Prepared`); pass `false` to never prepare.
    */
   readonly preparedStatements?: boolean
   /** The console charts' summary (`KyselyStore.StoreOptions.seriesSummary`). */

@@ -132,3 +132,100 @@ describe.skipIf(!url)("prepared hot statements on PostgreSQL", { tags: ["postgre
     }
   })
 })
+
+/**
+ * A connection recovers when its server session loses the names it
+ * prepared, as behind a pooler in transaction mode that switches sessions
+ * (`DEALLOCATE ALL` is what such a switch looks like to the client), and when
+ * a migration changes a prepared result's type; inside a transaction the
+ * error is pg's own, and the call after the rollback recovers.
+ */
+describe.skipIf(!url)("prepared statements recover on PostgreSQL", { tags: ["postgres"] }, () => {
+  const schema = randomSchema("jt_prep_recover")
+  let client: pg.Client
+  beforeAll(async () => {
+    client = new pg.Client({ connectionString: url! })
+    await client.connect()
+    Prepared.install(client)
+    await client.query(`create schema "${schema}"`)
+    await client.query(`create table "${schema}".t (id int primary key, v int not null)`)
+    await client.query(`insert into "${schema}".t values (1, 7)`)
+  })
+  afterAll(async () => {
+    await client.query(`drop schema if exists "${schema}" cascade`)
+    await client.end()
+  })
+
+  /** A marked statement of its own text (a name of its own), run in kysely's form. */
+  const marked = (tag: string) => async (id = 1) =>
+    (await client.query<{ v: unknown }>(`${Prepared.marker}select v /* ${tag} */ from "${schema}".t where id = $1`, [id])).rows[0]?.v
+  const prepared = async (tag: string) =>
+    (await client.query<{ statement: string }>("select statement from pg_prepared_statements")).rows
+      .filter((r) => r.statement.includes(`/* ${tag} */`)).length
+  const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: { code?: string }) => e.code)
+
+  it("after a result type change, deallocates, answers unnamed, and prepares afresh", async () => {
+    const read = marked(`type ${schema}`)
+    assert.strictEqual(await read(), 7)
+    assert.strictEqual(await prepared(`type ${schema}`), 1)
+    await client.query(`alter table "${schema}".t alter column v type text`)
+    assert.strictEqual(await read(), "7")
+    assert.strictEqual(await prepared(`type ${schema}`), 0)
+    assert.strictEqual(await read(), "7")
+    assert.strictEqual(await prepared(`type ${schema}`), 1)
+  })
+
+  it("inside a transaction rethrows pg's error, leaves the transaction aborted, then recovers after it", async () => {
+    const read = marked(`tx ${schema}`)
+    await read()
+    assert.strictEqual(await prepared(`tx ${schema}`), 1)
+    await client.query("begin")
+    await client.query(`deallocate all`)
+    assert.strictEqual(await codeOf(read()), "26000")
+    assert.strictEqual(await codeOf(client.query("select 1")), "25P02")
+    await client.query("rollback")
+    assert.strictEqual(client.getTransactionStatus(), "I")
+    assert.isDefined(await read())
+  })
+
+  it("after the session changed under it (a pooler), answers unnamed and prepares no more", async () => {
+    // the transaction test above may have turned preparing off already: a fresh client
+    const own = new pg.Client({ connectionString: url! })
+    await own.connect()
+    Prepared.install(own)
+    try {
+      const text = (tag: string) => `${Prepared.marker}select v /* ${tag} ${schema} */ from "${schema}".t where id = $1`
+      const names = async () =>
+        (await own.query<{ statement: string }>("select statement from pg_prepared_statements")).rows.length
+      assert.strictEqual((await own.query(text("a"), [1])).rowCount, 1)
+      assert.strictEqual(await names(), 1)
+      await own.query("deallocate all")
+      assert.strictEqual((await own.query(text("a"), [1])).rowCount, 1)
+      assert.strictEqual((await own.query(text("b"), [1])).rowCount, 1)
+      assert.strictEqual((await own.query(text("a"), [1])).rowCount, 1)
+      assert.strictEqual(await names(), 0)
+    } finally {
+      await own.end()
+    }
+  })
+
+  it("on a session where another client prepared the same name (42P05), answers unnamed and prepares no more", async () => {
+    const own = new pg.Client({ connectionString: url! })
+    await own.connect()
+    Prepared.install(own)
+    try {
+      const text = `${Prepared.marker}select v /* taken ${schema} */ from "${schema}".t where id = $1`
+      await own.query(text, [1])
+      // what a session prepared by another client looks like: the name is there, this client never parsed it
+      const parsed = (own as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements
+      for (const name of Object.keys(parsed)) delete parsed[name]
+      assert.strictEqual((await own.query(text, [1])).rowCount, 1)
+      await own.query("deallocate all")
+      assert.strictEqual((await own.query(text, [1])).rowCount, 1)
+      const left = await own.query("select name from pg_prepared_statements")
+      assert.strictEqual(left.rowCount, 0)
+    } finally {
+      await own.end()
+    }
+  })
+})

@@ -9,7 +9,7 @@ import { JobId, JobNotFound, QueuePosition } from "@jobtrack/core"
 import type { JobStoreShape, JobView, StoreError } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import { marker } from "../Prepared.js"
-import { toRecord } from "../Rows.js"
+import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { iso, now } from "./Context.js"
 import type { StoreContext } from "./Context.js"
@@ -35,8 +35,9 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
  * round trip whatever the job's place, and a walk costs its rows only, not a
  * plan (planning the walk cost as much as running it). On `postgres()`'s pool
  * the statement is a named prepared statement (`Prepared.ts`): parsed once per
- * connection; its columns are the function's, which no migration redefines
- * (a later one adds a new function, as 0023, 0027 and 0029 did).
+ * connection; it names the function's columns (`jobColumns`, then the view's),
+ * which no migration redefines (a later one adds a new function, as 0023,
+ * 0027 and 0029 did).
  *
  * @since 0.2.0
  * @category reads
@@ -45,6 +46,8 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
   const { run } = ctx
   const boundaries = PositionBoundary.make(ctx)
   const jobView = sql.id(ctx.schema, "job_view_flat")
+  /** The function's columns, named (a prepared statement's rule, `Prepared.ts`): the job's, then the view's. */
+  const columns = sql.raw(`${jobColumns}, steps, departed, behind, walked, counted`)
   /** The view of a row of `job_view_flat`: one object, built once. */
   const toView = (row: ViewRow, ms: number): Effect.Effect<JobView> => {
     const view = toRecord(row) as Mutable<JobView>
@@ -72,7 +75,7 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
         Effect.flatMap(
           run(
             "view",
-            sql<ViewRow>`${sql.raw(marker)}select * from ${jobView}(${id}::uuid, ${iso(ms)}::timestamptz, ${boundaries.bounds()}::jsonb)`
+            sql<ViewRow>`${sql.raw(marker)}select ${columns} from ${jobView}(${id}::uuid, ${iso(ms)}::timestamptz, ${boundaries.bounds()}::jsonb)`
           ),
           (rows) => rows.length === 0 ? Effect.fail(new JobNotFound({ id })) : toView(rows[0]!, ms)
         ))
