@@ -8,7 +8,8 @@
  *   claimable set is still counted by the trigger;
  * - migration 0032: `jobs_notify_watched` runs only while the watch horizon
  *   is ahead of now, and the horizon is never behind a registered watch's
- *   expiry, whatever order registrations come in;
+ *   expiry, whatever order registrations come in; since 0034 it runs too
+ *   when the horizon reads as NULL (no value yet, or no privilege on it);
  * - the claim's transaction commits without waiting for a WAL flush (and
  *   only it: the next transaction is as configured), and a claim across two
  *   queues takes one number per job it claimed. A claim lost that way does
@@ -25,7 +26,7 @@ import { databaseUrl, randomSchema } from "./databases.js"
 
 const url = databaseUrl()
 
-describe.skipIf(!url)("hot path triggers on PostgreSQL (migrations 0031, 0032)", { tags: ["postgres"] }, () => {
+describe.skipIf(!url)("hot path triggers on PostgreSQL (migrations 0031, 0032, 0034)", { tags: ["postgres"] }, () => {
   let db: Kysely<unknown>
   const schema = randomSchema("jt_hpt")
   const scope = Effect.runSync(Scope.make())
@@ -77,9 +78,11 @@ describe.skipIf(!url)("hot path triggers on PostgreSQL (migrations 0031, 0032)",
   const horizon = async () =>
     Number((await sql.raw<{ n: string }>(`select pg_sequence_last_value('"${schema}".watch_horizon')::text as n`)
       .execute(db)).rows[0]!.n)
+  // the trigger's WHEN condition (migration 0034: an unreadable horizon counts as ahead)
   const watchedRuns = async () =>
     (await sql.raw<{ on: boolean }>(
-      `select pg_sequence_last_value('"${schema}".watch_horizon') > floor(extract(epoch from now()) * 1000) as on`
+      `select coalesce(pg_sequence_last_value('"${schema}".watch_horizon'), 9223372036854775807)
+        > floor(extract(epoch from now()) * 1000) as on`
     ).execute(db)).rows[0]!.on
 
   it("the watched-jobs trigger is gated by a horizon no registered watch outlasts", async () => {
@@ -100,6 +103,38 @@ describe.skipIf(!url)("hot path triggers on PostgreSQL (migrations 0031, 0032)",
     assert.strictEqual(await horizon(), await expiry("a"))
     await watch("b", 120)
     assert.strictEqual(await horizon(), await expiry("b"))
+  })
+
+  it("a watched job's update is announced when the horizon reads as NULL (migration 0034)", async () => {
+    const watched = job(9, "watched")
+    await run(store.enqueueMany([watched]))
+    const id = watched.id
+    await sql.raw(`insert into "${schema}".watches (job_id, watcher, expires_at)
+      values ('${id}', 'w0034', now() + interval '60 seconds')`).execute(db)
+    // no value: pg_sequence_last_value gives NULL (as for a role without privileges on newer versions)
+    await sql.raw(`alter sequence "${schema}".watch_horizon restart`).execute(db)
+    assert.isNull((await sql.raw<{ n: string | null }>(
+      `select pg_sequence_last_value('"${schema}".watch_horizon')::text as n`
+    ).execute(db)).rows[0]!.n)
+    const client = new pg.Client({ connectionString: url! })
+    await client.connect()
+    try {
+      const heard = new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no announcement within 20 s")), 20_000)
+        client.on("notification", (n) => {
+          if (n.payload?.includes(id)) {
+            clearTimeout(timer)
+            resolve(n.payload)
+          }
+        })
+      })
+      await client.query(`listen "jobtrack:${schema}"`)
+      await sql.raw(`update "${schema}".jobs set progress = 42 where id = '${id}'`).execute(db)
+      const payload = JSON.parse(await heard)
+      assert.strictEqual(payload.k, "progress")
+    } finally {
+      await client.end()
+    }
   })
 
   it("a claim turns synchronous_commit off for its own transaction only, and counts across queues", async () => {
