@@ -5,13 +5,15 @@
  * join the job's shared watch (it would never leave: the watch, its reads and
  * a heartbeat would live until the job ends). The job's read waits on a gate
  * the test opens only after every client has aborted and the server has seen
- * each connection close, so the window is hit every time.
+ * each connection close, so the window is hit every time. The console's
+ * change stream the same, its window held open by the access check.
  */
 import type { AddressInfo } from "node:net"
 import Koa from "koa"
 import { Effect, Stream } from "effect"
-import type { JobView, Tracker } from "@jobtrack/core"
-import { jobsRouter } from "@jobtrack/adapter-koa"
+import { MemoryStore } from "@jobtrack/core"
+import type { JobStoreShape, JobView, Tracker } from "@jobtrack/core"
+import { jobsConsole, jobsRouter } from "@jobtrack/adapter-koa"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 
 const ID = "0195f3c2-1111-7000-8000-000000000001"
@@ -130,5 +132,66 @@ describe("an event stream whose client left before it started", () => {
     await handled.reach(CLIENTS, "handlers returned")
     assert.strictEqual(watch.started - watch.ended, 0)
     assert.strictEqual(watch.started, 0)
+  })
+})
+
+describe("a console change stream whose client left before it started", () => {
+  let open: () => void = () => {}
+  const gate = new Promise<void>((r) => (open = r))
+  const asked = counter()
+  const closed = counter()
+  const handled = counter()
+  const registered = { watching: 0 }
+  let server: ReturnType<Koa["listen"]>
+  let url = ""
+  beforeAll(async () => {
+    const memory = await Effect.runPromise(MemoryStore.make)
+    // counts the job watches the stream registers while it is open
+    const store: JobStoreShape = {
+      ...memory,
+      watching: (id) => Effect.andThen(Effect.sync(() => void registered.watching++), memory.watching(id))
+    }
+    const app = new Koa()
+    app.use(async (ctx, next) => {
+      ctx.res.once("close", () => closed.add())
+      try {
+        await next()
+      } finally {
+        handled.add()
+      }
+    })
+    // the access check waits for the gate
+    const admin = jobsConsole({ store }, {
+      access: async () => {
+        asked.add()
+        await gate
+        return { actor: "op", actions: [] }
+      },
+      tick: "50 millis"
+    })
+    app.use(admin.routes())
+    server = app.listen(0, "127.0.0.1")
+    await new Promise<void>((r) => server.once("listening", () => r()))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    open()
+    server.closeAllConnections()
+    await new Promise<void>((r) => server.close(() => r()))
+  })
+
+  it("is not begun: no watch registered, and its handler returns", async () => {
+    const clients = Array.from({ length: CLIENTS }, () => {
+      const ac = new AbortController()
+      const response = fetch(`${url}/api/events?job=${ID}`, { signal: ac.signal }).catch(() => undefined)
+      return { ac, response }
+    })
+    await asked.reach(CLIENTS, "requests in the access check")
+    for (const c of clients) c.ac.abort()
+    await Promise.all(clients.map((c) => c.response))
+    await closed.reach(CLIENTS, "connections closed")
+    open()
+    await handled.reach(CLIENTS, "handlers returned")
+    assert.strictEqual(registered.watching, 0)
   })
 })
