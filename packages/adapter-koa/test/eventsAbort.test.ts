@@ -70,12 +70,60 @@ const counter = () => {
   }
 }
 
+type Counter = ReturnType<typeof counter>
+
+/** A listening Koa app with `mount`'s routes, counting closed connections and returned handlers. */
+const serve = async (mount: (app: Koa) => void) => {
+  const closed = counter()
+  const handled = counter()
+  const app = new Koa()
+  app.use(async (ctx, next) => {
+    ctx.res.once("close", () => closed.add())
+    try {
+      await next()
+    } finally {
+      handled.add()
+    }
+  })
+  mount(app)
+  const server = app.listen(0, "127.0.0.1")
+  await new Promise<void>((r) => server.once("listening", () => r()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    closed,
+    handled,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise<void>((r) => server.close(() => r()))
+    }
+  }
+}
+type Served = Awaited<ReturnType<typeof serve>>
+
+/**
+ * `CLIENTS` requests to `url`, all aborted once `waiting` counts them at the
+ * gate; then, once the server has seen every connection close, the gate opens
+ * and every handler must return (a stream that began would wait for a `close`
+ * that is past).
+ */
+const leaveBeforeStart = async (served: Served, url: string, waiting: Counter, open: () => void) => {
+  const clients = Array.from({ length: CLIENTS }, () => {
+    const ac = new AbortController()
+    const response = fetch(url, { signal: ac.signal }).catch(() => undefined)
+    return { ac, response }
+  })
+  await waiting.reach(CLIENTS, "requests waiting at the gate")
+  for (const c of clients) c.ac.abort()
+  await Promise.all(clients.map((c) => c.response))
+  await served.closed.reach(CLIENTS, "connections closed")
+  open()
+  await served.handled.reach(CLIENTS, "handlers returned")
+}
+
 describe("an event stream whose client left before it started", () => {
   let open: () => void = () => {}
   const gate = new Promise<void>((r) => (open = r))
   const reads = counter()
-  const closed = counter()
-  const handled = counter()
   const watch = { started: 0, ended: 0 }
   // the job's read waits for the gate; its watch never ends by itself (a pending job)
   const tracker = {
@@ -91,45 +139,19 @@ describe("an event stream whose client left before it started", () => {
       )
   } as unknown as Tracker.TrackerShape
 
-  let server: ReturnType<Koa["listen"]>
-  let url = ""
+  let served: Served
   beforeAll(async () => {
     const router = jobsRouter(tracker, { owner: () => "ann", heartbeat: "50 millis" })
-    const app = new Koa()
-    app.use(async (ctx, next) => {
-      ctx.res.once("close", () => closed.add())
-      try {
-        await next()
-      } finally {
-        handled.add()
-      }
-    })
-    app.use(router.routes())
-    server = app.listen(0, "127.0.0.1")
-    await new Promise<void>((r) => server.once("listening", () => r()))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    served = await serve((app) => app.use(router.routes()))
   })
   afterAll(async () => {
     open()
-    server.closeAllConnections()
-    await new Promise<void>((r) => server.close(() => r()))
+    await served.close()
   })
 
   it("does not join the job's watch, and its handler returns", async () => {
-    const clients = Array.from({ length: CLIENTS }, () => {
-      const ac = new AbortController()
-      const response = fetch(`${url}/${ID}/events`, { signal: ac.signal }).catch(() => undefined)
-      return { ac, response }
-    })
     // every request is in the router, waiting on the job's read
-    await reads.reach(CLIENTS, "requests reading the job")
-    for (const c of clients) c.ac.abort()
-    await Promise.all(clients.map((c) => c.response))
-    // the server has seen each client go before its stream could start
-    await closed.reach(CLIENTS, "connections closed")
-    open()
-    // a stream that joined would wait for a `close` that is past: its handler would never return
-    await handled.reach(CLIENTS, "handlers returned")
+    await leaveBeforeStart(served, `${served.url}/${ID}/events`, reads, open)
     assert.strictEqual(watch.started - watch.ended, 0)
     assert.strictEqual(watch.started, 0)
   })
@@ -139,11 +161,8 @@ describe("a console change stream whose client left before it started", () => {
   let open: () => void = () => {}
   const gate = new Promise<void>((r) => (open = r))
   const asked = counter()
-  const closed = counter()
-  const handled = counter()
   const registered = { watching: 0 }
-  let server: ReturnType<Koa["listen"]>
-  let url = ""
+  let served: Served
   beforeAll(async () => {
     const memory = await Effect.runPromise(MemoryStore.make)
     // counts the job watches the stream registers while it is open
@@ -151,15 +170,6 @@ describe("a console change stream whose client left before it started", () => {
       ...memory,
       watching: (id) => Effect.andThen(Effect.sync(() => void registered.watching++), memory.watching(id))
     }
-    const app = new Koa()
-    app.use(async (ctx, next) => {
-      ctx.res.once("close", () => closed.add())
-      try {
-        await next()
-      } finally {
-        handled.add()
-      }
-    })
     // the access check waits for the gate
     const admin = jobsConsole({ store }, {
       access: async () => {
@@ -169,29 +179,15 @@ describe("a console change stream whose client left before it started", () => {
       },
       tick: "50 millis"
     })
-    app.use(admin.routes())
-    server = app.listen(0, "127.0.0.1")
-    await new Promise<void>((r) => server.once("listening", () => r()))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    served = await serve((app) => app.use(admin.routes()))
   })
   afterAll(async () => {
     open()
-    server.closeAllConnections()
-    await new Promise<void>((r) => server.close(() => r()))
+    await served.close()
   })
 
   it("is not begun: no watch registered, and its handler returns", async () => {
-    const clients = Array.from({ length: CLIENTS }, () => {
-      const ac = new AbortController()
-      const response = fetch(`${url}/api/events?job=${ID}`, { signal: ac.signal }).catch(() => undefined)
-      return { ac, response }
-    })
-    await asked.reach(CLIENTS, "requests in the access check")
-    for (const c of clients) c.ac.abort()
-    await Promise.all(clients.map((c) => c.response))
-    await closed.reach(CLIENTS, "connections closed")
-    open()
-    await handled.reach(CLIENTS, "handlers returned")
+    await leaveBeforeStart(served, `${served.url}/api/events?job=${ID}`, asked, open)
     assert.strictEqual(registered.watching, 0)
   })
 })
