@@ -11,7 +11,8 @@
  * finds the summary behind starts catching up in the background.
  *
  * Times are explicit: the jobs finish at fixed times before `T`, and the
- * store's clock is a TestClock set to `T` (or later).
+ * store's clock is a TestClock set to `T` (or later), behind the database's
+ * real clock; one case sets it ahead of the database's clock instead.
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
@@ -233,6 +234,40 @@ describe.skipIf(!url)("console charts from summarized minutes on PostgreSQL", { 
       for (const r of charts) assert.deepStrictEqual(await at(T + minute, a!.series(r)), await at(T + minute, exact.series(r)))
     } finally {
       for (const k of pools) await k.destroy()
+    }
+  })
+
+  it("a process clock ahead of the database's does not summarize minutes still in progress by the database's clock", async () => {
+    await reset()
+    const rw = await store(db, { background: false, chunkJobs: 500 })
+    const dbNow = async () =>
+      new Date((await sql<{ now: Date }>`select statement_timestamp() as now`.execute(db)).rows[0]!.now).getTime()
+    // this process's clock 10 minutes ahead of the database's (the real time; not T)
+    const ahead = (await dbNow()) + 10 * minute
+    while ((await at(ahead, rw.summarizeSeries!())).more);
+    const after = await dbNow()
+    const r = await rolled()
+    assert.isNotNull(r)
+    // at most up to a minute before the database's now, whole minutes (ahead: 9 minutes later)
+    assert.isAtMost(r!.hi, Math.floor((after - minute) / minute) * minute)
+    assert.isAtLeast(r!.hi, Math.floor((after - minute) / minute) * minute - 2 * minute)
+    // a job finishing now by the database's clock is charted (read from the jobs), not lost
+    // in a minute marked summarized
+    await sql.raw(`
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, attempts, run_at, created_at,
+        started_at, completed_at, updated_at)
+      values (gen_random_uuid(), 'type-0', 'queue-0', '{}', 'completed', 1, 1, now(), now(), now(), now(), now())`)
+      .execute(db)
+    try {
+      await at(ahead, rw.summarizeSeries!())
+      const to = Math.ceil(ahead / minute) * minute
+      const recent = { filter: {}, from: new Date(to - 30 * minute), to: new Date(to), bucketMs: minute }
+      const read = await at(ahead, rw.series(recent))
+      assert.strictEqual(finishedIn(read), 1)
+      assert.isFalse(read.some((b) => b.partial))
+    } finally {
+      await sql.raw(`delete from ${s}.jobs where completed_at > '${new Date(T + day).toISOString()}'`).execute(db)
+      await reset()
     }
   })
 

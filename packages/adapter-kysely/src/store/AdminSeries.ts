@@ -15,7 +15,10 @@
  * `directJobs` of them (5,000), newest first. A bucket that this bound cuts
  * is marked `partial`; a later read, once the summary reaches it, counts it
  * whole. A read that finds the summary behind starts the summarizer in the
- * background of this process (`kick`).
+ * background of this process (`kick`). What a read takes from the summary is
+ * the stored range alone, never this process's clock (which may be ahead of
+ * the summarizer's): the clock only decides whether to kick and where the
+ * bounded read applies.
  *
  * What the summary never holds is read from the jobs in full, as before
  * migration 0012: a chart filtered by owner (the summary has no owner), a

@@ -20,6 +20,13 @@
  * console without runners catches up too. Nothing is written when a job
  * finishes: the summary costs the processing path nothing.
  *
+ * "Now" for a step is the earlier of the process's clock and the database's
+ * (`statement_timestamp()`, read in the step's transaction): a process whose
+ * clock runs ahead must not mark as summarized minutes that are still in
+ * progress by the clocks of the database and of the other hosts (their
+ * finishes would never be counted, and the buckets not marked partial). A
+ * clock behind only summarizes later.
+ *
  * A minute is summarized once: a job whose finish time lands in it later
  * (a worker clock more than `lag` behind) is not counted, and a summarized
  * job stays counted where it finished when it is later retried, deleted or
@@ -177,10 +184,13 @@ export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerO
 
   const chunk = (now: number) => (trx: Kysely<unknown>): Promise<AdminStore.SeriesSummaryStep> =>
     (async () => {
-      const lock = await sql<{ ok: boolean }>`
-        select pg_try_advisory_xact_lock(hashtext('jobtrack.series'), hashtext(${schema})) as ok`.execute(trx)
-      if (!lock.rows[0]?.ok) return { jobs: 0, more: false }
-      const { floor, horizon } = window(now)
+      const lock = await sql<{ ok: boolean; now: Date | string }>`
+        select pg_try_advisory_xact_lock(hashtext('jobtrack.series'), hashtext(${schema})) as ok,
+          statement_timestamp() as now`.execute(trx)
+      const held = lock.rows[0]
+      if (!held?.ok) return { jobs: 0, more: false }
+      // the earlier clock: minutes still in progress on the database's clock are not summarized
+      const { floor, horizon } = window(Math.min(now, new Date(held.now).getTime()))
       const state = await readState(trx)
       let { hi, lo } = state ?? { lo: horizon, hi: horizon }
       if (state === null || hi < floor) {
