@@ -203,6 +203,11 @@ export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job
  * The frames of one stream, as a `Stream` (for a framework that writes
  * streams): the same shared watch as {@link EventFanout.join}.
  *
+ * @example
+ * ```ts
+ * // `view`: the job as the request read it, after checking its owner
+ * const text = EventFanout.frames(fanout, view, undefined).pipe(Stream.map(EventStream.encode))
+ * ```
  * @since 0.4.0
  * @category constructors
  */
