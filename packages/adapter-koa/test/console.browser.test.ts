@@ -199,12 +199,17 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
   it("charts whose store is still summarizing say so (partial buckets shaded); the note goes once they are whole", async () => {
     // a store whose chart summary is catching up: its 30 oldest buckets count only some jobs
     let catching = true
+    // or, later, only its newest bucket does (a store busier than a chart's direct read)
+    let newest = false
     const store = Layer.effect(
       JobStore,
       Effect.map(MemoryStore.make, (s) => ({
         ...s,
         series: (r: Parameters<typeof s.series>[0]) =>
-          Effect.map(s.series(r), (buckets) => buckets.map((b, i) => (catching && i < 30 ? { ...b, partial: true as const } : b)))
+          Effect.map(s.series(r), (buckets) =>
+            buckets.map((b, i) =>
+              (newest ? i === buckets.length - 1 : catching && i < 30) ? { ...b, partial: true as const } : b
+            ))
       }))
     )
     const summarizing = await startConsoleApp({}, store)
@@ -217,9 +222,18 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
       assert.include(await notes.nth(1).textContent(), "30 of 96 buckets")
       assert.strictEqual((await consoleCall(summarizing, "/api/series?range=hour", { user: "viewer" })).body.partial, true)
       await page.screenshot({ path: `${docs}console-catching-up.png`, fullPage: true })
-      // the summary caught up: the next refresh shows whole charts, without the note
+      // a busy store whose summary is current: only its newest buckets count some of their jobs,
+      // and the note says so rather than "catching up"
+      newest = true
+      const counting = page.locator("section.charts p.counting")
+      await eventually(() => counting.count(), (n) => n === 2, 10_000)
+      assert.strictEqual(await notes.count(), 0)
+      assert.include(await counting.first().textContent(), "The newest bucket (shaded)")
+      // the summary caught up: the next refresh shows whole charts, without a note
       catching = false
-      await eventually(() => notes.count(), (n) => n === 0, 10_000)
+      newest = false
+      await eventually(() => counting.count(), (n) => n === 0, 10_000)
+      assert.strictEqual(await notes.count(), 0)
       await page.locator(".u-title", { hasText: "Jobs finished" }).first().waitFor()
       assert.strictEqual((await consoleCall(summarizing, "/api/series?range=day", { user: "viewer" })).body.partial, false)
     } finally {

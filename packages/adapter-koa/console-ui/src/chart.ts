@@ -33,6 +33,16 @@ const shade = (ranges: ReadonlyArray<readonly [number, number]>) => (u: uPlot) =
   ctx.restore()
 }
 
+/**
+ * Whether every partial bucket lies in the last few minutes of the chart: a
+ * store busy enough that more jobs finished since its summary's edge (a
+ * minute or two ago) than a chart reads directly, not a summary catching up.
+ */
+const newestOnly = (buckets: ReadonlyArray<Bucket>, bucketMs: number) => {
+  const recent = Math.ceil(180_000 / bucketMs) + 1
+  return buckets.every((b, i) => !b.partial || i >= buckets.length - recent)
+}
+
 /** The partial buckets as x ranges in seconds, consecutive ones merged. */
 const partialRanges = (buckets: ReadonlyArray<Bucket>, bucketMs: number) => {
   const ranges: Array<[number, number]> = []
@@ -73,6 +83,7 @@ export const Chart = ({ buckets, bucketMs }: { buckets: ReadonlyArray<Bucket>; b
   const latency = useRef<HTMLDivElement>(null)
   const shaded = partialRanges(buckets, bucketMs)
   const partial = buckets.filter((b) => b.partial).length
+  const counting = partial > 0 && newestOnly(buckets, bucketMs)
   useEffect(() => {
     const x = buckets.map((b) => new Date(b.start).getTime() / 1000)
     const a = plot(counts.current!, "Jobs finished", x, [
@@ -91,7 +102,12 @@ export const Chart = ({ buckets, bucketMs }: { buckets: ReadonlyArray<Bucket>; b
     }
   }, [buckets])
   return html`
-    ${partial > 0
+    ${counting
+      ? html`<p class="notice counting" role="status">
+          The newest ${partial === 1 ? "bucket" : `${partial} buckets`} (shaded) count only the latest of
+          their jobs: the chart summary reaches up to a minute or two ago, and more jobs finished since
+          than a chart reads directly.</p>`
+      : partial > 0
       ? html`<p class="notice catching-up" role="status">
           Catching up: ${partial} of ${buckets.length} buckets (shaded) do not count all their jobs yet
           while the chart summary is built; they fill in on their own.</p>`
