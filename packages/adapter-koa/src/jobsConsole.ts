@@ -257,11 +257,8 @@ const distinct = (list: ReadonlyArray<JobChange>): Array<JobChange> => {
 
 const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | undefined, tickMs: number) => {
   // left while the store was awaited: its `close` is past, so a stream begun now would never end
-  if (SseResponse.clientGone(ctx)) {
-    ctx.respond = false
-    return
-  }
   const res = SseResponse.open(ctx, 1000)
+  if (res === undefined) return
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
   let pending: Array<JobChange> = []
   const flush = () => {

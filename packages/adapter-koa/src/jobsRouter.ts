@@ -160,11 +160,8 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
  */
 const streamEvents = async (ctx: Context, answer: JobsApi.EventsResponse, heartbeatMs: number) => {
   // left while the job was read: its `close` is past, so a stream joined now would never leave
-  if (SseResponse.clientGone(ctx)) {
-    ctx.respond = false
-    return
-  }
   const res = SseResponse.open(ctx, 2000)
+  if (res === undefined) return
   const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs)
   let leave = () => {}
   try {

@@ -13,21 +13,17 @@ import { encode } from "./EventStream.js"
 import type { Frame } from "./EventStream.js"
 
 /**
- * Whether the client is gone already: it can leave while a handler awaits
- * (the caller, the store, the job's read) before its stream starts, and
- * then the response's `close` has fired before anyone listens for it. A
- * stream begun then would never end (the leak of a fanout member, a watch
- * and a heartbeat until its job ends), so it is not begun.
+ * Start an SSE response on `ctx` and return the raw response to write events
+ * to; `undefined` when the client is gone already. It can leave while a
+ * handler awaits (the caller, the store, the job's read) before its stream
+ * starts, and then the response's `close` has fired before anyone listens
+ * for it: a stream begun then would never end (the leak of a fanout member,
+ * a watch and a heartbeat until its job ends), so none is begun.
  */
-export const clientGone = (ctx: Context): boolean => {
-  const { req, res } = ctx
-  return res.destroyed || res.writableEnded || req.socket.destroyed
-}
-
-/** Start an SSE response on `ctx` and return the raw response to write events to. */
-export const open = (ctx: Context, retryMs: number): ServerResponse => {
+export const open = (ctx: Context, retryMs: number): ServerResponse | undefined => {
   const { req, res } = ctx
   ctx.respond = false
+  if (res.destroyed || res.writableEnded || req.socket.destroyed) return undefined
   req.socket.setTimeout(0)
   req.socket.setNoDelay(true)
   res.writeHead(200, {
