@@ -60,12 +60,20 @@ export interface JobRow {
  * @since 0.4.0
  * @category constants
  */
-export const jobColumns = [
+export const jobColumnNames: ReadonlyArray<keyof JobRow & string> = [
   "id", "type", "queue", "payload", "result", "status", "progress", "progress_message", "error_message", "errors",
   "attempts", "max_attempts", "priority", "run_at", "owner", "key", "group_key", "group_limit", "locked_by",
   "locked_until", "token", "cancel_requested", "created_at", "started_at", "completed_at", "next_retry_at",
   "updated_at", "traceparent"
-].join(", ")
+]
+
+/**
+ * {@link jobColumnNames} as a select list.
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const jobColumns = jobColumnNames.join(", ")
 
 const date = (d: Date | string | null): Date | null => (d === null ? null : d instanceof Date ? d : new Date(d))
 

@@ -16,23 +16,18 @@
 import { Effect } from "effect"
 import type { JobRecord, JobStoreShape } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
-import { marker } from "../Prepared.js"
-import { toRecord } from "../Rows.js"
+import { jobColumnNames, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
-import { iso, now } from "./Context.js"
+import { iso, now, prepared } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
-/** The columns a claim cannot know before it runs. */
-type ClaimedRow = Omit<
-  JobRow,
-  "status" | "locked_by" | "locked_until" | "started_at" | "next_retry_at" | "cancel_requested" | "updated_at"
->
+/** The columns a claim writes, known before it runs. */
+const written = ["status", "locked_by", "locked_until", "started_at", "next_retry_at", "cancel_requested", "updated_at"] as const
 
-const claimedColumns = [
-  "id", "type", "queue", "payload", "result", "progress", "progress_message", "error_message", "errors",
-  "attempts", "max_attempts", "priority", "run_at", "owner", "key", "group_key", "group_limit", "token",
-  "created_at", "completed_at", "traceparent"
-].join(", ")
+/** The columns a claim cannot know before it runs. */
+type ClaimedRow = Omit<JobRow, typeof written[number]>
+
+const claimedColumns = jobColumnNames.filter((c) => !(written as ReadonlyArray<string>).includes(c)).join(", ")
 
 /** A claimed row with the fields the claim wrote, as `claim()` sets them (`p_now`, `p_lease_ms`, `p_worker`). */
 const claimed = (row: ClaimedRow, at: number, leaseMs: number, workerId: string): JobRecord =>
@@ -59,8 +54,8 @@ export const claim = (ctx: StoreContext): JobStoreShape["claim"] => ({ leaseMs, 
       return Effect.map(
         ctx.run(
           "claim",
-          sql<ClaimedRow>`${sql.raw(marker)}select ${sql.raw(claimedColumns)} from ${sql.id(ctx.schema, "claim")}(${[...queues]}::text[],
-            ${[...types]}::text[], ${workerId}, ${limit}, ${lease}, ${iso(t)}::timestamptz)`
+          prepared(sql<ClaimedRow>`select ${sql.raw(claimedColumns)} from ${sql.id(ctx.schema, "claim")}(${[...queues]}::text[],
+            ${[...types]}::text[], ${workerId}, ${limit}, ${lease}, ${iso(t)}::timestamptz)`)
         ),
         (rows) => rows.map((row) => claimed(row, t, lease, workerId))
       )

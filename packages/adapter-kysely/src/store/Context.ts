@@ -66,10 +66,13 @@ export const one = (rows: ReadonlyArray<JobRow>): JobRecord | undefined => (rows
 export const recording = (ctx: StoreContext, update: RawBuilder<JobRow>): RawBuilder<JobRow> =>
   HookDeliveries.recording(ctx.schema, update)
 
+/** `query` sent as a named prepared statement (`Prepared.ts`): a fixed text with named result columns. */
+export const prepared = <R>(query: RawBuilder<R>): RawBuilder<R> => sql<R>`${sql.raw(marker)}${query}`
+
 /** The job, or JobNotFound (prepared: `Prepared.ts`; its columns named, `jobColumns`). */
 export const getRow = (ctx: StoreContext, id: string): Effect.Effect<JobRecord, JobNotFound | StoreError> =>
   JobId.isValid(id)
-    ? Effect.flatMap(ctx.run("get", sql<JobRow>`${sql.raw(marker)}select ${sql.raw(jobColumns)} from ${ctx.jobs} where id = ${id}::uuid`), (rows) => {
+    ? Effect.flatMap(ctx.run("get", prepared(sql<JobRow>`select ${sql.raw(jobColumns)} from ${ctx.jobs} where id = ${id}::uuid`)), (rows) => {
       const job = one(rows)
       return job ? Effect.succeed(job) : Effect.fail(new JobNotFound({ id }))
     })

@@ -13,16 +13,11 @@
 import { Effect } from "effect"
 import { LeaseLost } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
-import type { RawBuilder } from "kysely"
 import { sql } from "../kyselyModule.js"
-import { marker } from "../Prepared.js"
 import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
-import { held, holds, iso, now, recording } from "./Context.js"
+import { held, holds, iso, now, prepared, recording } from "./Context.js"
 import type { StoreContext } from "./Context.js"
-
-/** A fixed-text statement, sent as a named prepared statement (`Prepared.ts`). */
-const prepared = (query: RawBuilder<JobRow>): RawBuilder<JobRow> => sql<JobRow>`${sql.raw(marker)}${query}`
 
 /**
  * @since 0.2.0
@@ -41,9 +36,9 @@ export const lifecycle = (
     heartbeat: (lease, leaseMs) =>
       Effect.flatMap(now, (t) =>
         Effect.flatMap(
-          run("heartbeat", sql<{ cancel_requested: boolean }>`${sql.raw(marker)}
+          run("heartbeat", prepared(sql<{ cancel_requested: boolean }>`
             update ${jobs} set locked_until = ${iso(t + leaseMs)}::timestamptz
-            where ${holds(lease)} returning cancel_requested`),
+            where ${holds(lease)} returning cancel_requested`)),
           (rows) =>
             rows.length > 0
               ? Effect.succeed({ cancelRequested: rows[0]!.cancel_requested })
@@ -52,9 +47,9 @@ export const lifecycle = (
     progress: (lease, progress, message) =>
       Effect.flatMap(now, (t) =>
         Effect.flatMap(
-          run("progress", sql<{ id: string }>`${sql.raw(marker)}
+          run("progress", prepared(sql<{ id: string }>`
             update ${jobs} set progress = ${progress}, progress_message = ${message}, updated_at = ${iso(t)}::timestamptz
-            where ${holds(lease)} returning id`),
+            where ${holds(lease)} returning id`)),
           (rows) => (rows.length > 0 ? Effect.void : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token })))
         )),
     complete: (lease, result) =>
@@ -71,9 +66,9 @@ export const lifecycle = (
           Effect.map(
             // complete_many (migrations 0019, 0028): the update and its hook deliveries, planned once per
             // connection; the statement itself prepared once per connection (Prepared.ts)
-            run("completeMany", sql<{ id: string }>`${sql.raw(marker)}select completed as id from ${sql.id(ctx.schema, "complete_many")}(${
+            run("completeMany", prepared(sql<{ id: string }>`select completed as id from ${sql.id(ctx.schema, "complete_many")}(${
               JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
-            }::jsonb, ${iso(t)}::timestamptz)`),
+            }::jsonb, ${iso(t)}::timestamptz)`)),
             (rows) => {
               // only the ids come back: the runner needs no more, and whole rows cost parsing per job
               const completed = rows.map((r) => r.id)

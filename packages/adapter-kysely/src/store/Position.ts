@@ -8,10 +8,9 @@ import { Effect } from "effect"
 import { JobId, JobNotFound, QueuePosition } from "@jobtrack/core"
 import type { JobStoreShape, JobView, StoreError } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
-import { marker } from "../Prepared.js"
 import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
-import { iso, now } from "./Context.js"
+import { iso, now, prepared } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 import * as PositionBoundary from "./PositionBoundary.js"
 import * as Steps from "./Steps.js"
@@ -75,7 +74,7 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
         Effect.flatMap(
           run(
             "view",
-            sql<ViewRow>`${sql.raw(marker)}select ${columns} from ${jobView}(${id}::uuid, ${iso(ms)}::timestamptz, ${boundaries.bounds()}::jsonb)`
+            prepared(sql<ViewRow>`select ${columns} from ${jobView}(${id}::uuid, ${iso(ms)}::timestamptz, ${boundaries.bounds()}::jsonb)`)
           ),
           (rows) => rows.length === 0 ? Effect.fail(new JobNotFound({ id })) : toView(rows[0]!, ms)
         ))
