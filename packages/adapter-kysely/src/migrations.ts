@@ -53,6 +53,7 @@ import { v0031 } from "./migrations/v0031.js"
 import { v0032 } from "./migrations/v0032.js"
 import { v0033 } from "./migrations/v0033.js"
 import { v0034 } from "./migrations/v0034.js"
+import { v0035 } from "./migrations/v0035.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -325,7 +326,8 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0031_claim_counts_departures", v0031(s)],
     ["jobtrack_0032_watch_horizon", v0032(s)],
     ["jobtrack_0033_claim_random_token", v0033(s)],
-    ["jobtrack_0034_watch_horizon_fails_open", v0034(s)]
+    ["jobtrack_0034_watch_horizon_fails_open", v0034(s)],
+    ["jobtrack_0035_view_counts_in_its_statement", v0035(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**

@@ -140,6 +140,27 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       assert.deepStrictEqual(await Promise.all(fresh.map(place)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     })
 
+    // the count's same-priority range ends at one key (migration 0035): the job's own when it is due,
+    // else just after the view's time; a job not yet due has every due job of its priority ahead
+    it("a job not yet due is placed after every due job, and due jobs behind it do not count", async () => {
+      const jobs = await fill(5)
+      const later = (i: number, at: number): NewJob => ({ ...newJob(i), runAt: new Date(Date.now() + at) })
+      // due: 5 early ones, then "soon" (1 s ago); not due: "late" (in an hour), "later" (in two)
+      const soon = later(5, -1000)
+      const late = later(6, 3_600_000)
+      const latest = later(7, 7_200_000)
+      const urgent = { ...later(8, 3_600_000), priority: 1 }
+      await run(store.enqueueMany([latest, late, soon, urgent]))
+      assert.deepStrictEqual(await Promise.all([...jobs, soon].map(place)), [1, 2, 3, 4, 5, 6])
+      // not due: every due job of its priority is ahead, the later not-due ones are not
+      assert.strictEqual(await place(late), 7)
+      assert.strictEqual(await place(latest), 7)
+      // a higher priority not yet due: no due job of its priority ahead
+      assert.strictEqual(await place(urgent), 1)
+      await claim(2)
+      assert.deepStrictEqual(await Promise.all([soon, late, latest].map(place)), [4, 5, 5])
+    })
+
     // places near 1, 1,000 and 1,001 while claimers take batches of 7 from the front: every view is
     // exact (its place less a whole number of committed batches, never rising), the cap said only
     // while more than 1,000 are ahead, and once the claims are done each place is exact again
@@ -203,20 +224,22 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       assert.deepStrictEqual(after, places.map((p) => p - total > cap ? `more than ${cap}` : p - total > 0 ? p - total : null))
     })
 
-    it("job_view_flat returns every column of jobs, then the view's own", async () => {
+    it("job_view_flat and job_view_flat2 return every column of jobs, then the view's own", async () => {
       const columns = async (query: string) =>
         (await sql.raw<{ name: string; type: string }>(query.replaceAll("$schema", schema)).execute(database.db)).rows
           .map((r) => `${r.name} ${r.type}`)
       const table = await columns(`
         select a.attname as name, format_type(a.atttypid, a.atttypmod) as type from pg_attribute a
         where a.attrelid = '"$schema".jobs'::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum`)
-      const view = await columns(`
+      const view = (name: string) =>
+        columns(`
         select a.name, format_type(a.type, null) as type
         from pg_proc p, unnest(p.proargnames, p.proallargtypes, p.proargmodes) with ordinality as a(name, type, mode, n)
-        where p.pronamespace = '"$schema"'::regnamespace and p.proname = 'job_view_flat' and a.mode = 't'
+        where p.pronamespace = '"$schema"'::regnamespace and p.proname = '${name}' and a.mode = 't'
         order by a.n`)
-      // a migration that adds a column to jobs redefines job_view_flat (migration 0029)
-      assert.deepStrictEqual(view, [
+      // the store's view (0035) returns 0029's columns: a migration that adds a column to jobs adds a new function
+      assert.deepStrictEqual(await view("job_view_flat2"), await view("job_view_flat"))
+      assert.deepStrictEqual(await view("job_view_flat2"), [
         ...table,
         "steps jsonb",
         "departed bigint",
@@ -233,13 +256,15 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       const { rows } = await sql<{ proname: string; proconfig: Array<string> }>`
         select proname, proconfig from pg_proc
         where pronamespace = ${schema}::regnamespace
-          and proname in ('view_row', 'position_walk', 'position_count', 'position_ahead', 'job_view', 'job_view_flat')
+          and proname in ('view_row', 'position_walk', 'position_count', 'position_ahead', 'job_view', 'job_view_flat',
+            'job_view_flat2')
           and proconfig is not null
         order by proname`.execute(database.db)
       const settings = ["plan_cache_mode=force_generic_plan", "enable_sort=off", "enable_bitmapscan=off", "jit=off"]
       // job_view (0027) and job_view_flat (0029) set nothing: their statements are probes by primary key,
-      // and they count through position_count and position_ahead
+      // and they count through position_count and position_ahead; job_view_flat2 (0035) counts itself
       assert.deepStrictEqual(rows.map((r) => [r.proname, settings.every((x) => r.proconfig.includes(x))]), [
+        ["job_view_flat2", true],
         ["position_ahead", true],
         ["position_count", true],
         ["position_walk", true],

@@ -1,7 +1,8 @@
 /**
- * The plans of a pending job's view that counts (migration 0029): the jobs
- * ahead are counted from `jobs_claim` alone, an index-only scan in claim
- * order stopped at 1,000 (no sort, no bitmap), which visits no row of the
+ * The plans of a pending job's view that counts (migrations 0029 and 0035):
+ * the jobs ahead are counted from `jobs_claim` alone, an index-only scan in
+ * claim order stopped at 1,000 (no sort, no bitmap), the same-priority range
+ * checking one key per job (0035), which visits no row of the
  * table once a vacuum has set the visibility map (as autovacuum leaves a
  * table after a fill); whether another limited group's job is ahead is asked
  * of `jobs_claim_limited`. The plans are the ones the store runs: its one
@@ -94,6 +95,11 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
         assert.match(p, /Heap Fetches: 0/, `the count visited the table despite the visibility map:\n${p}`)
         assert.notMatch(p, /Sort|Bitmap|Seq Scan/, `the count does not read jobs_claim in claim order:\n${p}`)
       }
+      // the same-priority range ends at one key (migration 0035): its scan checks (run_at, id) only, not
+      // run_at <= t as well, for each job ahead
+      const sameRange = counts.flatMap((p) => p.match(/Index Only Scan using jobs_claim on jobs[^\n]*\n\s*Index Cond: [^\n]*ROW\(run_at, id\)[^\n]*/g) ?? [])
+      assert.isAtLeast(sameRange.length, 16, "no count of the same-priority range")
+      for (const scan of sameRange) assert.notMatch(scan, /run_at <=/, `the same-priority range checks two keys:\n${scan}`)
       // the count at place 501 stopped at the 500 jobs ahead (rows counted, not the queue)
       assert.isTrue(counts.some((p) => /Index Only Scan[^\n]*actual rows=500 /.test(p)), "no count read the 500 ahead")
       for (const p of probes) {
@@ -143,6 +149,6 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
     assert.deepStrictEqual(named.seen, plain.seen)
     assert.deepStrictEqual(plain.prepared, [])
     assert.strictEqual(named.prepared.length, 1, named.prepared.join("\n"))
-    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat"))
+    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat2"))
   }, 60_000)
 })
