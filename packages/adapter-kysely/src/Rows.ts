@@ -75,7 +75,8 @@ export const jobColumnNames: ReadonlyArray<keyof JobRow & string> = [
  */
 export const jobColumns = jobColumnNames.join(", ")
 
-const date = (d: Date | string | null): Date | null => (d === null ? null : d instanceof Date ? d : new Date(d))
+/** @internal */
+export const date = (d: Date | string | null): Date | null => (d === null ? null : d instanceof Date ? d : new Date(d))
 
 /** The errors of a job with none (a claimed job's, nearly always): shared, never written to. */
 const noErrors: ReadonlyArray<AttemptError> = Object.freeze([])
@@ -88,6 +89,14 @@ const attemptError = (e: JobRow["errors"][number]): AttemptError => ({
   ...(e.worker == null ? {} : { worker: e.worker }),
   ...(e.stack == null ? {} : { stack: e.stack })
 })
+
+/**
+ * A row's `errors` as the record's: the shared empty list when there are none.
+ *
+ * @internal
+ */
+export const errorsOf = (errors: JobRow["errors"]): ReadonlyArray<AttemptError> =>
+  errors.length === 0 ? noErrors : errors.map(attemptError)
 
 /**
  * @since 0.1.0
@@ -103,7 +112,7 @@ export const toRecord = (row: JobRow): JobRecord => ({
   progress: Number(row.progress),
   progressMessage: row.progress_message,
   errorMessage: row.error_message,
-  errors: row.errors.length === 0 ? noErrors : row.errors.map(attemptError),
+  errors: errorsOf(row.errors),
   attempts: row.attempts,
   maxAttempts: row.max_attempts,
   priority: row.priority,

@@ -9,13 +9,25 @@
 import { Clock, Effect } from "effect"
 import { InvalidTransition, JobId, JobNotFound, LeaseLost } from "@jobtrack/core"
 import type { JobRecord, Lease, StoreError } from "@jobtrack/core"
-import { sql } from "../kyselyModule.js"
+import { kysely, sql } from "../kyselyModule.js"
 import type { Kysely, RawBuilder } from "kysely"
 import * as HookDeliveries from "../HookDeliveries.js"
 import { marker } from "../Prepared.js"
 import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { toStoreError } from "../SqlError.js"
+
+/**
+ * Send a hot statement's fixed text with this call's parameters, through the
+ * executor's `executeQuery`: no Kysely template built and compiled per call
+ * (issue 13, item 3). Driver errors become StoreError, as with {@link Run}.
+ */
+export type Send = <R>(
+  operation: string,
+  text: string,
+  parameters: ReadonlyArray<unknown>,
+  executor?: Kysely<unknown>
+) => Effect.Effect<ReadonlyArray<R>, StoreError>
 
 /** Run a query; driver errors become StoreError, classified by SQLSTATE. */
 export type Run = <R>(
@@ -36,6 +48,7 @@ export interface StoreContext {
   /** `<schema>.jobs` */
   readonly jobs: RawBuilder<unknown>
   readonly run: Run
+  readonly send: Send
 }
 
 /**
@@ -50,8 +63,22 @@ export const make = (db: Kysely<unknown>, schema: string): StoreContext => ({
     Effect.tryPromise({
       try: () => query.execute(executor).then((r) => r.rows),
       catch: (e) => toStoreError(operation, e)
+    }),
+  send: <R>(operation: string, text: string, parameters: ReadonlyArray<unknown>, executor = db) =>
+    Effect.tryPromise({
+      try: () => executor.executeQuery<R>(kysely().CompiledQuery.raw(text, parameters as Array<unknown>)).then((r) => r.rows),
+      catch: (e) => toStoreError(operation, e)
     })
 })
+
+/**
+ * `schema.name`, quoted as Kysely's `sql.id` quotes it (double quotes, a
+ * double quote doubled): for statement texts written once per store.
+ *
+ * @internal
+ */
+export const qualified = (schema: string, name: string): string =>
+  `"${schema.replaceAll("\"", "\"\"")}"."${name.replaceAll("\"", "\"\"")}"`
 
 /** @internal */
 export const iso = (ms: number): string => new Date(ms).toISOString()
@@ -65,6 +92,9 @@ export const one = (rows: ReadonlyArray<JobRow>): JobRecord | undefined => (rows
 /** A transition that may end jobs: their hook deliveries go into the same statement (rule 12). */
 export const recording = (ctx: StoreContext, update: RawBuilder<JobRow>): RawBuilder<JobRow> =>
   HookDeliveries.recording(ctx.schema, update)
+
+/** A fixed statement text sent as a named prepared statement (`Prepared.ts`): for {@link StoreContext.send}. */
+export const preparedText = (text: string): string => `${marker}${text}`
 
 /** `query` sent as a named prepared statement (`Prepared.ts`): a fixed text with named result columns. */
 export const prepared = <R>(query: RawBuilder<R>): RawBuilder<R> => sql<R>`${sql.raw(marker)}${query}`

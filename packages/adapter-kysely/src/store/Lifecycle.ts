@@ -16,7 +16,7 @@ import type { JobStoreShape } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
-import { held, holds, iso, now, prepared, recording } from "./Context.js"
+import { held, holds, iso, now, prepared, preparedText, qualified, recording } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
 /**
@@ -30,6 +30,9 @@ export const lifecycle = (
   "heartbeat" | "progress" | "complete" | "completeMany" | "fail" | "cancelled" | "release" | "recoverExpired"
 > => {
   const { jobs, run } = ctx
+  // complete_many (migrations 0019, 0028): the update and its hook deliveries, planned once per connection;
+  // its text written once per store, sent prepared with each call's parameters (Context.send, Prepared.ts)
+  const completeManyText = preparedText(`select completed as id from ${qualified(ctx.schema, "complete_many")}($1::jsonb, $2::timestamptz)`)
   return {
     // heartbeat and progress: fixed texts with fixed result columns (never `returning *`, whose
     // type a migration adding a column would change under a prepared statement), sent prepared
@@ -64,11 +67,10 @@ export const lifecycle = (
         ? Effect.succeed({ completed: [], refused: [] })
         : Effect.flatMap(now, (t) =>
           Effect.map(
-            // complete_many (migrations 0019, 0028): the update and its hook deliveries, planned once per
-            // connection; the statement itself prepared once per connection (Prepared.ts)
-            run("completeMany", prepared(sql<{ id: string }>`select completed as id from ${sql.id(ctx.schema, "complete_many")}(${
-              JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result })))
-            }::jsonb, ${iso(t)}::timestamptz)`)),
+            ctx.send<{ id: string }>("completeMany", completeManyText, [
+              JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result }))),
+              iso(t)
+            ]),
             (rows) => {
               // only the ids come back: the runner needs no more, and whole rows cost parsing per job
               const completed = rows.map((r) => r.id)
