@@ -15,9 +15,13 @@
  *   WORKER_CPU_SYSTEMS=memory node bench/src/workloads/workerCpu.ts   (jobtrack's runner on MemoryStore, no database)
  *   WORKER_CPU_SYSTEMS=jobtrack,pg-boss,raw-pg node bench/src/workloads/workerCpu.ts   (raw-pg: the floor, `rawPg` in systems.ts)
  *   WORKER_CPU_PROFILE=/tmp/prof node bench/src/workloads/workerCpu.ts   (a .cpuprofile of each drain of the last round)
+ *   WORKER_CPU_BASE=/work/base WORKER_CPU_BASE_URL=postgres://…/db_base WORKER_CPU_SYSTEMS=jobtrack,jobtrack-base,pg-boss …
+ *     (jobtrack-base: another build's jobtrack, its `bench/src/systems.ts` and built packages, on its own
+ *     database, so that build and this one take turns within each round; DB CPU is read per database)
  *
  * Run after `pnpm build` (it imports the built packages). Prints one JSON line per system per round.
  */
+import { readFileSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { Session } from "node:inspector/promises"
 import { Effect, Exit, Schema, Scope } from "effect"
@@ -32,6 +36,15 @@ const N = Number(process.env.WORKER_CPU_N ?? 10_000)
 const ROUNDS = Number(process.env.WORKER_CPU_ROUNDS ?? 4)
 const PROFILE = process.env.WORKER_CPU_PROFILE
 const names = (process.env.WORKER_CPU_SYSTEMS ?? "jobtrack,pg-boss,graphile-worker").split(",")
+const BASE = process.env.WORKER_CPU_BASE
+const BASE_URL = process.env.WORKER_CPU_BASE_URL ?? url
+
+/** Another build's jobtrack (WORKER_CPU_BASE), named `jobtrack-base`, on its own database. */
+const jobtrackBase = async (): Promise<System> => {
+  if (!BASE) throw new Error("jobtrack-base needs WORKER_CPU_BASE (a built clone)")
+  const systems = await import(`${BASE}/bench/src/systems.ts`) as { jobtrack: (url: string) => Promise<System> }
+  return { ...await systems.jobtrack(BASE_URL), name: "jobtrack-base" }
+}
 
 /** jobtrack's runner over MemoryStore: the runner's own cost with an in-process store. */
 const memory = async (): Promise<System> => {
@@ -75,6 +88,7 @@ const makers: Record<string, (url: string) => Promise<System>> = {
   "pg-boss": pgBoss,
   "graphile-worker": graphileWorker,
   "raw-pg": rawPg,
+  "jobtrack-base": jobtrackBase,
   memory
 }
 
@@ -85,13 +99,16 @@ const main = async () => {
     if (!make) throw new Error(`unknown system ${name} (${Object.keys(makers).join(", ")})`)
     systems.push(await make(url))
   }
-  const admin = names.some((n) => n !== "memory") ? new pg.Client({ connectionString: url }) : undefined
+  const admin = names.some((n) => n !== "memory" && n !== "jobtrack-base") ? new pg.Client({ connectionString: url }) : undefined
   await admin?.connect()
+  const baseAdmin = names.includes("jobtrack-base") ? new pg.Client({ connectionString: BASE_URL }) : undefined
+  await baseAdmin?.connect()
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of systems) {
       await s.reset()
       for (let i = 0; i < N; i += 1000) await s.enqueueBatch(i, Math.min(1000, N - i))
-      await admin?.query("checkpoint")
+      const sAdmin = s.name === "jobtrack-base" ? baseAdmin : admin
+      await sAdmin?.query("checkpoint")
       let seen = 0
       let done: () => void = () => {}
       const all = new Promise<void>((r) => (done = r))
@@ -101,7 +118,7 @@ const main = async () => {
         await profile.post("Profiler.enable")
         await profile.post("Profiler.start")
       }
-      const db0 = admin ? await backendsCpuMs(admin) : new Map<number, number>()
+      const db0 = sAdmin ? await backendsCpuMs(sAdmin) : new Map<number, number>()
       const cpu0 = process.cpuUsage()
       const t0 = performance.now()
       await s.startWorkers(10, () => {
@@ -110,7 +127,7 @@ const main = async () => {
       await all
       const secs = (performance.now() - t0) / 1000
       const cpu = process.cpuUsage(cpu0)
-      const db = admin ? backendsCpuSince(db0, await backendsCpuMs(admin)) : 0
+      const db = sAdmin ? backendsCpuSince(db0, await backendsCpuMs(sAdmin)) : 0
       if (profile) {
         const { profile: p } = await profile.post("Profiler.stop")
         await writeFile(`${PROFILE}/${s.name}.cpuprofile`, JSON.stringify(p))
@@ -119,10 +136,12 @@ const main = async () => {
       await s.stopWorkers()
       console.log(JSON.stringify({
         round,
+        load: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
         system: s.name,
         n: N,
         jobsPerSecond: Math.round(N / secs),
         cpuMsPer1000: Math.round((cpu.user + cpu.system) / 1000 / (N / 1000)),
+        systemCpuMsPer1000: Math.round(cpu.system / 1000 / (N / 1000)),
         dbCpuMsPer1000: Math.round(db / (N / 1000))
       }))
     }
@@ -132,6 +151,7 @@ const main = async () => {
     await s.close()
   }
   await admin?.end()
+  await baseAdmin?.end()
   process.exit(0)
 }
 
