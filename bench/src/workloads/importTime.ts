@@ -31,6 +31,11 @@
  * module loader is then warm for them as well). On Node 24, `@koa/router`'s
  * `import http from "http"` loads Node's bundled undici: a Koa host with its
  * own routers pays it anyway.
+ *
+ * `IMPORT_BUILD=1` adds, for adapter-koa, rows `… + jobsRouter`: the import
+ * and then building one `jobsRouter` (on a stand-in `Jobtrack`: only the
+ * router is built), timed together — what a host that mounts the router at
+ * startup pays, since @koa/router is loaded when the first router is built.
  */
 import { spawnSync } from "node:child_process"
 import { statSync } from "node:fs"
@@ -58,10 +63,11 @@ export const sample = (
   pkg: string,
   node = process.execPath,
   from = cwd,
-  before: ReadonlyArray<string> = []
+  before: ReadonlyArray<string> = [],
+  then = ""
 ): readonly [number, number, number] => {
   const script = `${importsOf(before)}
-    const t = performance.now(); const c = process.cpuUsage(); await import(${JSON.stringify(pkg)});
+    const t = performance.now(); const c = process.cpuUsage(); const m = await import(${JSON.stringify(pkg)}); ${then}
     const u = process.cpuUsage(c); process.stdout.write(JSON.stringify([performance.now() - t, (u.user + u.system) / 1000]))`
   const t0 = performance.now()
   const child = spawnSync(node, ["--input-type=module", "-e", script], { cwd: from, encoding: "utf8" })
@@ -85,7 +91,8 @@ export const modulesLoaded = (
   pkg: string,
   node = process.execPath,
   from = cwd,
-  before: ReadonlyArray<string> = []
+  before: ReadonlyArray<string> = [],
+  then = ""
 ): ReadonlyArray<string> => {
   const script = `
     import { createRequire, register } from "node:module"
@@ -99,7 +106,7 @@ export const modulesLoaded = (
       "let port; export function initialize(d) { port = d.port }" +
       " export async function load(url, context, next) { port.postMessage(url); return next(url, context) }"),
       { data: { port: port2 }, transferList: [port2] })
-    await import(${JSON.stringify(pkg)})
+    const m = await import(${JSON.stringify(pkg)}); ${then}
     await new Promise((r) => setTimeout(r, 100))
     port1.close()
     for (const f of Object.keys(createRequire(import.meta.url).cache)) if (!required.has(f)) urls.add("file://" + f)
@@ -119,7 +126,13 @@ export interface Subject {
   readonly pkg: string
   readonly from: string
   readonly before?: ReadonlyArray<string> | undefined
+  /** Code run after the import, timed with it (the module is `m`). */
+  readonly then?: string | undefined
 }
+
+/** Building a `jobsRouter` on a stand-in `Jobtrack` (the router only), after importing adapter-koa as `m`. */
+export const buildJobsRouter =
+  "m.jobsRouter({ runtime: {}, tracker: () => Promise.reject(new Error(\"unused\")) }, { owner: () => null })"
 
 /** What every host mounting adapter-koa's routers has imported: the marginal row's untimed imports. */
 export const koaHost = ["koa", "@koa/router"] as const
@@ -132,11 +145,11 @@ export const importTimes = (
 ): Map<string, { importMs: number; wallMs: number; cpuMs: number; modules: number; bytes: number }> => {
   const subjects = list.map((s) => typeof s === "string" ? { label: s, pkg: s, from: cwd } : s)
   const runs = new Map(subjects.map((s) => [s.label, { ms: [] as Array<number>, walls: [] as Array<number>, cpus: [] as Array<number> }]))
-  for (const s of subjects) sample(s.pkg, node, s.from, s.before) // warm the file system cache
+  for (const s of subjects) sample(s.pkg, node, s.from, s.before, s.then) // warm the file system cache
   for (let i = 0; i < samples; i++) {
     // each round starts one subject further: none is always the one after a given other
     for (const s of [...subjects.slice(i % subjects.length), ...subjects.slice(0, i % subjects.length)]) {
-      const [m, w, c] = sample(s.pkg, node, s.from, s.before)
+      const [m, w, c] = sample(s.pkg, node, s.from, s.before, s.then)
       const r = runs.get(s.label)!
       r.ms.push(m)
       r.walls.push(w)
@@ -145,7 +158,7 @@ export const importTimes = (
   }
   return new Map(subjects.map((s) => {
     const r = runs.get(s.label)!
-    const urls = modulesLoaded(s.pkg, node, s.from, s.before)
+    const urls = modulesLoaded(s.pkg, node, s.from, s.before, s.then)
     return [s.label, {
       importMs: median(r.ms),
       wallMs: median(r.walls),
@@ -161,14 +174,17 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const node = process.env.IMPORT_NODE ?? process.execPath
   const samples = Number(process.env.IMPORT_SAMPLES ?? 21)
   const compare = process.env.IMPORT_COMPARE
-  const rows = (pkg: string, suffix = "", before?: ReadonlyArray<string>): Array<Subject> => [
-    ...(compare && pkg.startsWith("@jobtrack/") ? [{ label: `${pkg}${suffix} (compared)`, pkg, from: compare, before }] : []),
-    { label: `${pkg}${suffix}`, pkg, from: cwd, before }
+  const build = process.env.IMPORT_BUILD === "1"
+  const rows = (pkg: string, suffix = "", before?: ReadonlyArray<string>, then?: string): Array<Subject> => [
+    ...(compare && pkg.startsWith("@jobtrack/") ? [{ label: `${pkg}${suffix} (compared)`, pkg, from: compare, before, then }] : []),
+    { label: `${pkg}${suffix}`, pkg, from: cwd, before, then }
   ]
+  const after = ` (after ${koaHost.join(", ")})`
   const subjects: Array<Subject> = list.flatMap((pkg) => [
     ...rows(pkg),
-    ...(pkg === "@jobtrack/adapter-koa" || !pkg.startsWith("@jobtrack/")
-      ? rows(pkg, ` (after ${koaHost.join(", ")})`, koaHost)
+    ...(pkg === "@jobtrack/adapter-koa" || !pkg.startsWith("@jobtrack/") ? rows(pkg, after, koaHost) : []),
+    ...(pkg === "@jobtrack/adapter-koa" && build
+      ? [...rows(pkg, " + jobsRouter", [], buildJobsRouter), ...rows(pkg, `${after} + jobsRouter`, koaHost, buildJobsRouter)]
       : [])
   ])
   const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()
