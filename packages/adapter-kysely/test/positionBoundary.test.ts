@@ -161,9 +161,10 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       assert.deepStrictEqual(await Promise.all([soon, late, latest].map(place)), [4, 5, 5])
     })
 
-    // places near 1, 1,000 and 1,001 while claimers take batches of 7 from the front: every view is
-    // exact (its place less a whole number of committed batches, never rising), the cap said only
-    // while more than 1,000 are ahead, and once the claims are done each place is exact again
+    // places near 1, 1,000 and 1,001 while claimers take batches of 7 from the front and jobs arrive
+    // behind them: every view is exact (its place less a whole number of committed batches, never
+    // rising), the cap said only while more than 1,000 are ahead, and once the claims are done each
+    // place is exact again
     it("positions near places 1, 1,000 and 1,001 stay exact under concurrent claims", async () => {
       const jobs = await fill(2100)
       const places = [1, 2, 8, 999, 1000, 1001, 1002, 1100, 1300, 1301, 1400]
@@ -194,8 +195,25 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
           }
         }
       }
-      await Promise.all([viewer(), Promise.all([claimer(), claimer(), claimer()]).finally(() => (claiming = false))])
+      // meanwhile jobs arrive that start after every watched one: due ones at the back of the queue, and
+      // ones of a higher priority not due yet (a view counts neither: migration 0035's ranges end at one key)
+      let arrived = 0
+      const enqueuer = async () => {
+        while (claiming) {
+          const k = arrived++
+          await run(store.enqueueMany([
+            { ...newJob(100_000 + k), runAt: new Date(100_000 + k) },
+            { ...newJob(200_000 + k), priority: 1, runAt: new Date(Date.now() + 3_600_000) }
+          ]))
+        }
+      }
+      await Promise.all([
+        viewer(),
+        enqueuer(),
+        Promise.all([claimer(), claimer(), claimer()]).finally(() => (claiming = false))
+      ])
       assert.strictEqual(done, total)
+      assert.isAbove(arrived, 0, "jobs arrived while jobs were claimed")
       assert.isTrue(seen.flat().some((v) => v.least > 0 && v.least < total), "views ran while jobs were claimed")
       places.forEach((p, i) => {
         let last = p
