@@ -1,0 +1,115 @@
+/**
+ * A pending job's view by class of place, against a get (issue 13, item 2):
+ * the per-class figures of docs/benchmarks.md, "Queue position (session 6)"
+ * and "(session 7)", as a workload. jobtrack only.
+ *
+ * A store on `postgres()` with a pool of one connection; `BENCH_POSITION_DEPTH`
+ * pending jobs (default 10,000, loaded as `queuePosition.ts` loads them) and
+ * 100 completed ones, vacuumed (`BENCH_POSITION_VACUUM=0`: analyzed only).
+ * Calls run in blocks of `BENCH_CLASS_BLOCK` (50) calls of one class, the
+ * classes alternating block by block, `BENCH_CLASS_ROUNDS` (80) blocks each:
+ * the store's get of the job at place 901, and the view (`tracker.get`) of the
+ * jobs at places 1, 501 and 901, of one behind the boundary (place 5,001, or
+ * the last when fewer), and of a completed job. Each view's place is checked
+ * once. Prints per class the wall p50 / p99 (µs) and the Node process's plus
+ * the backend's CPU per call, and the backend's alone (µs; the backend's from
+ * `/proc/<pid>/schedstat`),
+ * and each view's p50 over the get's.
+ *
+ *   DATABASE_URL=postgres://… node src/workloads/positionClasses.ts     (from bench/)
+ */
+import fs from "node:fs"
+import { Effect, Exit, Scope } from "effect"
+import { JobStore, Tracker } from "@jobtrack/core"
+import { postgres } from "@jobtrack/adapter-kysely"
+import pg from "pg"
+
+const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const schema = "bench_position_classes"
+const depth = Number(process.env.BENCH_POSITION_DEPTH ?? 10_000)
+const BLOCK = Number(process.env.BENCH_CLASS_BLOCK ?? 50)
+const ROUNDS = Number(process.env.BENCH_CLASS_ROUNDS ?? 80)
+const vacuum = process.env.BENCH_POSITION_VACUUM !== "0"
+
+const admin = new pg.Pool({ connectionString: url, max: 1 })
+await admin.query(`drop schema if exists ${schema} cascade`)
+const scope = Effect.runSync(Scope.make())
+try {
+  const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 1 }), scope))
+  const tracker = await Effect.runPromise(Tracker.make({ definitions: [] }).pipe(Effect.provideService(JobStore, store)))
+  await admin.query(`
+    insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at)
+    select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), 'pending', 1,
+      now() - interval '1 hour' + g * interval '1 millisecond', now(), now()
+    from generate_series(1, $1::int) g`, [depth])
+  await admin.query(`
+    insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, attempts, run_at, created_at,
+      started_at, completed_at, updated_at, result)
+    select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), 'completed', 1, 1,
+      now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours',
+      now() - interval '2 hours', 'null'::jsonb
+    from generate_series(1, 100) g`)
+  await admin.query(vacuum ? `vacuum analyze ${schema}.jobs` : `analyze ${schema}.jobs`)
+  const behindPlace = Math.min(5001, depth)
+  const at = async (place: number) =>
+    (await admin.query<{ id: string }>(`
+      select id from (select id, row_number() over (order by priority desc, run_at, id) as place
+        from ${schema}.jobs where status = 'pending') o where place = $1`, [place])).rows[0]!.id
+  const completed = (await admin.query<{ id: string }>(`select id from ${schema}.jobs where status = 'completed' limit 1`))
+    .rows[0]!.id
+  const ids = { 1: await at(1), 501: await at(501), 901: await at(901), behind: await at(behindPlace) }
+  const view = (id: string) => Effect.runPromise(tracker.get(id))
+  const get = (id: string) => Effect.runPromise(store.get(id))
+  // the backend of the store's one connection: the one whose last statement was a get
+  await get(ids[901])
+  const backend = (await admin.query<{ pid: number }>(`
+    select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+      and query like '%from "${schema}"."jobs"%' order by state_change desc limit 1`)).rows[0]?.pid
+  const backendCpu = () =>
+    backend === undefined ? 0 : Number(fs.readFileSync(`/proc/${backend}/schedstat`, "utf8").split(" ")[0]) / 1000
+  const nodeCpu = () => {
+    const u = process.cpuUsage()
+    return u.user + u.system
+  }
+  const classes: Array<{ name: string; call: () => Promise<unknown>; wall: Array<number>; cpu: Array<number>; db: Array<number> }> = [
+    { name: "get (place 901)", call: () => get(ids[901]), wall: [], cpu: [], db: [] },
+    { name: `view, behind the boundary (${behindPlace.toLocaleString("en")})`, call: () => view(ids.behind), wall: [], cpu: [], db: [] },
+    { name: "completed job's view", call: () => view(completed), wall: [], cpu: [], db: [] },
+    { name: "view, place 1", call: () => view(ids[1]), wall: [], cpu: [], db: [] },
+    { name: "view, place 501", call: () => view(ids[501]), wall: [], cpu: [], db: [] },
+    { name: "view, place 901", call: () => view(ids[901]), wall: [], cpu: [], db: [] }
+  ]
+  // the places, once (and a boundary read, as a process that viewed the queue's tail has)
+  for (const [place, id] of [[1, ids[1]], [501, ids[501]], [901, ids[901]]] as const) {
+    const v = await view(id)
+    if (v.queuePosition !== place) throw new Error(`place ${place} viewed as ${v.queuePosition}`)
+  }
+  for (let i = 0; i < 3; i++) await view(ids.behind)
+  for (const c of classes) for (let i = 0; i < 20; i++) await c.call()
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of classes) {
+      const db0 = backendCpu()
+      const cpu0 = nodeCpu() + db0
+      for (let i = 0; i < BLOCK; i++) {
+        const t0 = performance.now()
+        await c.call()
+        c.wall.push((performance.now() - t0) * 1000)
+      }
+      const db1 = backendCpu()
+      c.cpu.push((nodeCpu() + db1 - cpu0) / BLOCK)
+      c.db.push((db1 - db0) / BLOCK)
+    }
+  }
+  const pct = (xs: Array<number>, p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!
+  const getP50 = pct(classes[0]!.wall, 0.5)
+  console.log(`${depth.toLocaleString("en")} pending, ${vacuum ? "vacuumed" : "analyzed only"}, blocks of ${BLOCK}, ${ROUNDS} each` +
+    `${backend === undefined ? " (backend CPU not found)" : ""}; load ${fs.readFileSync("/proc/loadavg", "utf8").trim()}`)
+  for (const c of classes) {
+    console.log(`  ${c.name.padEnd(38)} p50 ${pct(c.wall, 0.5).toFixed(0).padStart(5)} p99 ${pct(c.wall, 0.99).toFixed(0).padStart(6)} µs` +
+      `  cpu ${pct(c.cpu, 0.5).toFixed(0).padStart(4)} (backend ${pct(c.db, 0.5).toFixed(0).padStart(3)}) µs  p50/get ${(pct(c.wall, 0.5) / getP50).toFixed(2)}×`)
+  }
+} finally {
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await admin.query(`drop schema if exists ${schema} cascade`)
+  await admin.end()
+}
