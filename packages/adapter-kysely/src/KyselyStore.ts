@@ -29,6 +29,7 @@ import { changes } from "./store/Changes.js"
 import { claim } from "./store/Claim.js"
 import { commands } from "./store/Commands.js"
 import * as Context from "./store/Context.js"
+import * as Direct from "./store/Direct.js"
 import { insert } from "./store/Enqueue.js"
 import { lifecycle } from "./store/Lifecycle.js"
 import { position } from "./store/Position.js"
@@ -106,7 +107,7 @@ export const make = <DB>(options: StoreOptions<DB>): Effect.Effect<JobStoreShape
           ? new StoreError({ reason: e.message, retryable: false, cause: e })
           : toStoreError("verify schema", e)
     })
-    const ctx = Context.make(db, schema)
+    const ctx = Context.make(db, schema, Direct.of(db))
     const enqueueMany = insert(ctx)
     const charts = options.seriesSummary ?? {}
     const summarizer = SeriesSummarizer.make(ctx, yield* Effect.scope, charts)

@@ -17,6 +17,7 @@ import { migrate } from "./migrations.js"
 import * as Notifier from "./Notifier.js"
 import { PgliteDialect } from "./PgliteDialect.js"
 import * as Prepared from "./Prepared.js"
+import * as Direct from "./store/Direct.js"
 import { toStoreError } from "./SqlError.js"
 import * as Timestamps from "./Timestamps.js"
 
@@ -115,7 +116,11 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       if (prepare) Prepared.install(client)
     })
     const db = yield* Effect.acquireRelease(
-      Effect.sync(() => new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })),
+      Effect.sync(() => {
+        const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+        Direct.register(db, pool)
+        return db
+      }),
       (db) => Effect.promise(() => db.destroy())
     )
     return yield* storeOn(db, options.schema, Notifier.postgres({ connectionString: options.connectionString }), options.migrate !== false,

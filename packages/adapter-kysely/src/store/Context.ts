@@ -16,6 +16,7 @@ import { marker } from "../Prepared.js"
 import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { toStoreError } from "../SqlError.js"
+import type { Direct } from "./Direct.js"
 
 /**
  * Send a hot statement's fixed text with this call's parameters, through the
@@ -55,7 +56,7 @@ export interface StoreContext {
  * @since 0.2.0
  * @category constructors
  */
-export const make = (db: Kysely<unknown>, schema: string): StoreContext => ({
+export const make = (db: Kysely<unknown>, schema: string, direct: Direct | undefined = undefined): StoreContext => ({
   schema,
   db,
   jobs: sql.id(schema, "jobs") as unknown as RawBuilder<unknown>,
@@ -66,7 +67,11 @@ export const make = (db: Kysely<unknown>, schema: string): StoreContext => ({
     }),
   send: <R>(operation: string, text: string, parameters: ReadonlyArray<unknown>, executor = db) =>
     Effect.tryPromise({
-      try: () => executor.executeQuery<R>(kysely().CompiledQuery.raw(text, parameters as Array<unknown>)).then((r) => r.rows),
+      try: () =>
+        direct !== undefined && executor === db
+          // postgres()'s own pool (Direct.ts)
+          ? direct(text, parameters) as Promise<ReadonlyArray<R>>
+          : executor.executeQuery<R>(kysely().CompiledQuery.raw(text, parameters as Array<unknown>)).then((r) => r.rows),
       catch: (e) => toStoreError(operation, e)
     })
 })

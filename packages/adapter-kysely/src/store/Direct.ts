@@ -1,0 +1,45 @@
+/**
+ * The hot statements sent straight to a `pg` pool, past Kysely's executor.
+ *
+ * `postgres()` builds its pool and its Kysely itself (no host plugins, no
+ * host logging), so for the fixed-text statements of the claim loop and the
+ * completion batcher (`Context.send`) it hands the store the pool's own path:
+ * a connection from the pool, the statement, the connection back. Kysely's
+ * executor does the same with several layers of async functions and their
+ * allocations per call around it (issue 13, item 3). A store built by the host
+ * on its own Kysely (`KyselyStore.make`), and PGlite, send everything through
+ * Kysely as before; statements inside a transaction always do.
+ *
+ * @internal
+ */
+import type { Kysely } from "kysely"
+import type pg from "pg"
+
+/** Send one statement with its parameters on a connection of the pool; its rows. */
+export type Direct = (text: string, parameters: ReadonlyArray<unknown>) => Promise<ReadonlyArray<unknown>>
+
+const directs = new WeakMap<Kysely<unknown>, Direct>()
+
+/** Register `pool`'s direct path for the store that will be built on `db` (a Kysely over that pool). */
+export const register = (db: Kysely<unknown>, pool: pg.Pool): void => {
+  directs.set(db, (text, parameters) =>
+    new Promise((resolve, reject) => {
+      pool.connect((error, client, release) => {
+        if (error || client === undefined) return reject(error)
+        // as Kysely's PostgresDriver: the connection goes back to the pool after the statement, failed or not
+        client.query(text, parameters as Array<unknown>).then(
+          (result) => {
+            release()
+            resolve(result.rows)
+          },
+          (e: unknown) => {
+            release()
+            reject(e)
+          }
+        )
+      })
+    }))
+}
+
+/** The direct path registered for `db`, if any. */
+export const of = (db: Kysely<unknown>): Direct | undefined => directs.get(db)
