@@ -64,6 +64,8 @@ export interface SystemOptions {
   readonly attach?: boolean
   /** The size of the system's connection pool (default 12). */
   readonly max?: number
+  /** jobtrack only: the store the tracker and runners use, given the one opened (a probe's counters). */
+  readonly wrapStore?: (store: JobStoreShape) => JobStoreShape
 }
 
 /** The systems by name, each opened on its default schema: what a worker process opens. */
@@ -85,9 +87,10 @@ export const jobtrack = async (url: string, schema = "bench_jobtrack", options: 
     handler: ({ i }) => Effect.sync(() => onStart(i))
   })
   const scope = Effect.runSync(Scope.make())
-  const store: JobStoreShape = await run(
+  const opened: JobStoreShape = await run(
     Scope.provide(postgres({ connectionString: url, schema, max: options.max ?? 12, migrate: !options.attach }), scope)
   )
+  const store = options.wrapStore ? options.wrapStore(opened) : opened
   const tracker = await run(Tracker.make({ definitions: [noop] }).pipe(Effect.provideService(JobStore, store)))
   let runnerScope: Scope.Closeable | undefined
   return {
