@@ -13,7 +13,7 @@ import type { RunnerState } from "./state.js"
 
 export const start = (state: RunnerState): Effect.Effect<Fiber.Fiber<void, unknown>> => {
   const { queues, types } = state.settings
-  const poke = Effect.sync(state.wake)
+  const poke = Effect.sync(state.announce)
   // open before the first claim: an enqueue after that claim is heard
   return ChangeSubscription.open(state.store, (change) => {
     if (change.kind === "resync") {

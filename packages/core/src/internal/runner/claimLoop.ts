@@ -1,14 +1,31 @@
 /**
  * The claim loop: claim as many jobs as there are free slots; claim again at
- * once after a full batch, else wait for a wake-up (a slot freed, a job
- * announced) or the poll interval; back off on store errors.
+ * once after a full batch, else wait for a wake-up or the poll interval;
+ * back off on store errors.
+ *
+ * Which wake-ups make it claim depends on how the last claim ended:
+ *
+ * - it took every slot it asked for (or there was no slot free): a freed
+ *   slot may take a job, so the next freed slot claims;
+ * - it found fewer jobs than it asked for: the queues were drained as of that
+ *   claim, and a freed slot changes nothing in them. It claims again on an
+ *   announcement (an enqueue heard, a resync, recovered leases, a limited
+ *   group's job released: `RunnerState.announce`) or when the poll interval
+ *   is up (jobs that became due, or were not announced), not at every job
+ *   this runner finishes. Before, each finished job woke an empty claim once
+ *   the queues were drained: about one claim per job whose result was
+ *   nothing, in every process (issue 13 item 7, docs/benchmarks.md
+ *   "Scale-out (session 7)").
  *
  * @internal
  */
-import { Effect, Queue } from "effect"
+import { Clock, Effect, Queue } from "effect"
 import type { Fiber } from "effect"
 import * as JobRun from "./jobRun.js"
 import type { RunnerState } from "./state.js"
+
+/** How a claim ended: took all it asked for, found fewer (drained), or had no slot to ask for. */
+type Outcome = "full" | "drained" | "noSlot"
 
 export const start = (
   state: RunnerState,
@@ -17,12 +34,13 @@ export const start = (
 ): Effect.Effect<Fiber.Fiber<void, unknown>> => {
   const { settings, store } = state
 
-  /** One claim; true when the batch was full (there may be more). */
   const cycle = Effect.gen(function*() {
     let busy = 0
     for (const r of state.running.values()) if (!r.settling) busy++
     const free = settings.concurrency - busy
-    if (free <= 0 || state.stopping) return false
+    if (free <= 0 || state.stopping) return "noSlot" as Outcome
+    // this claim sees every job announced so far
+    state.announced = false
     const jobs = yield* store.claim({
       queues: settings.queues,
       types: settings.types,
@@ -31,8 +49,27 @@ export const start = (
       leaseMs: settings.leaseMs
     })
     for (const job of jobs) yield* JobRun.start(state, parts, job)
-    return jobs.length === free
+    return (jobs.length === free ? "full" : "drained") as Outcome
   })
+
+  /**
+   * Wait for what may make a claim worth it after `outcome`, at most the poll
+   * interval from now: any wake-up, or (drained) an announcement only.
+   */
+  const waitAfter = (outcome: Outcome) =>
+    Effect.gen(function*() {
+      if (outcome !== "drained") {
+        yield* Queue.take(wakes).pipe(Effect.timeoutOption(settings.pollMs))
+        return
+      }
+      const deadline = (yield* Clock.currentTimeMillis) + settings.pollMs
+      while (!state.announced && !state.stopping) {
+        const left = deadline - (yield* Clock.currentTimeMillis)
+        if (left <= 0) return
+        const woken = yield* Queue.take(wakes).pipe(Effect.timeoutOption(left))
+        if (woken._tag === "None") return
+      }
+    })
 
   const loop = Effect.gen(function*() {
     let failures = 0
@@ -45,8 +82,10 @@ export const start = (
         continue
       }
       failures = 0
-      if (result.success) continue // full batch: there may be more
-      yield* Queue.take(wakes).pipe(Effect.timeoutOption(settings.pollMs))
+      if (result.success === "full") continue // there may be more
+      // announced while the claim was in flight: claim again at once
+      if (result.success === "drained" && state.announced) continue
+      yield* waitAfter(result.success)
     }
   })
 

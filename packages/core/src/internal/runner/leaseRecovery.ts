@@ -14,7 +14,7 @@ export const start = (state: RunnerState): Effect.Effect<Fiber.Fiber<unknown, un
   Effect.gen(function*() {
     const recovered = yield* state.store.recoverExpired()
     for (const job of recovered) yield* state.log("lease expired; recovered", job)
-    if (recovered.length > 0) state.wake()
+    if (recovered.length > 0) state.announce()
   }).pipe(
     Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: lease recovery failed: ${e.reason}`)),
     Effect.andThen(Effect.sleep(Math.min(state.settings.pollMs, state.settings.leaseMs / 2))),

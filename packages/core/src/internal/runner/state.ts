@@ -52,8 +52,20 @@ export interface RunnerState {
   /** The services the definitions' handlers need. */
   readonly services: Context.Context<never>
   readonly running: Map<string, Running>
-  /** Wakes the claim loop (a slot freed, a job was announced…); many wakes before it looks count as one. */
+  /**
+   * Wakes the claim loop because a slot freed; many wakes before it looks count as one. After a
+   * claim that found fewer jobs than it asked (the queues were drained), a freed slot alone does
+   * not make it claim again: only an {@link announce}ment or the poll interval does.
+   */
   readonly wake: () => void
+  /**
+   * Wakes the claim loop because claimable jobs may have appeared: an enqueue was announced, the
+   * announcements resumed after a loss, leases were recovered, a job of a limited group was
+   * released (its group has a slot again).
+   */
+  readonly announce: () => void
+  /** Set by {@link announce}; the claim loop clears it as a claim starts (that claim sees what was announced). */
+  announced: boolean
   /** Set once shutdown begins: claim no more. */
   stopping: boolean
   /** A job's run is over (settled or dropped): forget it, wake the claim loop and whoever waits for {@link drained}. */
@@ -96,6 +108,11 @@ export const make = (
     const wake = () => {
       if (Queue.sizeUnsafe(wakes) === 0) Queue.offerUnsafe(wakes, undefined)
     }
+    // a claim started after the announcement sees its jobs; the flag is cleared as a claim starts
+    const announce = () => {
+      state.announced = true
+      wake()
+    }
     // resumed when `running` becomes empty (shutdown waits for the jobs it holds this way)
     const waiters = new Set<() => void>()
     const state: RunnerState = {
@@ -105,10 +122,15 @@ export const make = (
       services,
       running,
       wake,
+      announce,
+      announced: false,
       stopping: false,
       release: (id) => {
+        const job = running.get(id)?.job
         running.delete(id)
-        wake()
+        // a limited group's job is over: its group may take another job, which no one announces
+        if (job !== undefined && job.groupKey !== null && job.groupLimit !== null) announce()
+        else wake()
         if (running.size === 0 && waiters.size > 0) {
           const all = [...waiters]
           waiters.clear()

@@ -1,0 +1,89 @@
+/**
+ * What makes a runner claim once its queues are drained (issue 13 item 7): an
+ * announcement (an enqueue, a limited group's job released) or the poll
+ * interval, not each job it finishes. Before, every finished job woke an
+ * empty claim: about one claim per job that found nothing, in every process.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { JobDefinition, MemoryStore, RetryPolicy } from "@jobtrack/core"
+import type { JobStoreShape } from "@jobtrack/core"
+import { setup, waitFor } from "./helpers.js"
+
+/** A memory store recording how many jobs each claim returned. */
+const counting = Effect.gen(function*() {
+  const store = yield* MemoryStore.make
+  const claims: Array<number> = []
+  const counted: JobStoreShape = {
+    ...store,
+    claim: (request) => Effect.tap(store.claim(request), (jobs) => Effect.sync(() => void claims.push(jobs.length)))
+  }
+  return { store: counted, claims }
+})
+
+/** Let the other fibers run until `done` holds (bounded: the test fails rather than hangs). */
+const until = (done: () => boolean, what: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 10_000; i++) {
+      if (done()) return
+      yield* Effect.yieldNow
+    }
+    return yield* Effect.die(new Error(`never: ${what}`))
+  })
+
+const noop = JobDefinition.make({
+  type: "noop",
+  payload: Schema.Struct({ i: Schema.Int }),
+  retry: RetryPolicy.none,
+  handler: () => Effect.void
+})
+
+describe("Runner: claims after the queues are drained", () => {
+  it.effect("a finished job does not make the runner claim again; each enqueue does, once", () =>
+    Effect.gen(function*() {
+      const { store, claims } = yield* counting
+      const { tracker } = yield* setup([noop], { store, pollInterval: "1 minute", concurrency: 10 })
+      yield* until(() => claims.length >= 1, "the runner's first claim")
+      for (let i = 0; i < 5; i++) {
+        const { job } = yield* tracker.enqueue(noop, { i })
+        yield* waitFor(tracker, job.id, (v) => v.status === "completed")
+      }
+      // whatever the finished jobs would wake has run by now
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow
+      // the first claim (before any job) found nothing; each later one found the job announced
+      assert.deepStrictEqual(claims, [0, 1, 1, 1, 1, 1])
+    }))
+
+  it.effect("a limited group's job released lets the next job of its group be claimed, without a poll", () =>
+    Effect.gen(function*() {
+      const { store, claims } = yield* counting
+      const grouped = JobDefinition.make({
+        type: "grouped",
+        payload: Schema.Struct({ i: Schema.Int }),
+        retry: RetryPolicy.none,
+        group: { key: () => "one", limit: 1 },
+        handler: () => Effect.void
+      })
+      const { tracker } = yield* setup([grouped], { store, pollInterval: "1 minute", concurrency: 10 })
+      const first = (yield* tracker.enqueueMany(grouped, [{ payload: { i: 1 } }, { payload: { i: 2 } }]))
+      yield* until(() => claims.reduce((a, b) => a + b, 0) >= 2, "both jobs claimed (the clock never moves)")
+      for (const { job } of first) assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).status, "completed")
+    }))
+
+  it.effect("jobs nobody announced are claimed at the poll interval, however many jobs finish meanwhile", () =>
+    Effect.gen(function*() {
+      const { store: counted, claims } = yield* counting
+      // a store whose announcements are lost: only the poll finds its jobs
+      const store: JobStoreShape = { ...counted, changes: Stream.never }
+      const { tracker } = yield* setup([noop], { store, pollInterval: "1 minute", concurrency: 10 })
+      yield* until(() => claims.length >= 1, "the runner's first claim")
+      const { job } = yield* tracker.enqueue(noop, { i: 1 })
+      yield* TestClock.adjust("59 seconds")
+      assert.strictEqual((yield* tracker.get(job.id)).status, "pending")
+      yield* TestClock.adjust("1 second")
+      yield* until(() => claims.length >= 2, "the claim at the poll interval")
+      yield* waitFor(tracker, job.id, (v) => v.status === "completed")
+      assert.deepStrictEqual(claims, [0, 1])
+    }))
+})
