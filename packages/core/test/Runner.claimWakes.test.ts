@@ -71,6 +71,22 @@ describe("Runner: claims after the queues are drained", () => {
       for (const { job } of first) assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).status, "completed")
     }))
 
+  it.effect("a job retried without delay is claimed again at once, without a poll", () =>
+    Effect.gen(function*() {
+      const { store, claims } = yield* counting
+      let attempts = 0
+      const flaky = JobDefinition.make({
+        type: "flaky",
+        payload: Schema.Struct({}),
+        retry: RetryPolicy.fixed("0 millis", 1),
+        handler: () => ++attempts === 1 ? Effect.fail(new Error("first attempt fails")) : Effect.void
+      })
+      const { tracker } = yield* setup([flaky], { store, pollInterval: "1 minute", concurrency: 10 })
+      const { job } = yield* tracker.enqueue(flaky, {})
+      yield* until(() => claims.filter((n) => n > 0).length >= 2, "the retry claimed (the clock never moves)")
+      assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).attempts, 2)
+    }))
+
   it.effect("jobs nobody announced are claimed at the poll interval, however many jobs finish meanwhile", () =>
     Effect.gen(function*() {
       const { store: counted, claims } = yield* counting

@@ -75,6 +75,8 @@ export const settle = (
       const now = yield* Clock.currentTimeMillis
       const retryAt = Option.match(delay, { onNone: () => null, onSome: (d) => new Date(now + Duration.toMillis(d)) })
       settled = yield* write(store.fail({ ...lease, message, retryAt, ...(stack === undefined ? {} : { stack }) }))
+      // a retry is claimable again (at once, for a delay of zero) and no one announces it
+      if (retryAt !== null) state.announce()
     }
     return settled
   }).pipe(Effect.catchTag("LeaseLost", () => Effect.as(state.log("lease lost before settling; write refused", job), null)))
