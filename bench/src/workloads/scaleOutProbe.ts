@@ -25,6 +25,7 @@
  *   PROBE_TRICKLE=0   instead of a backlog, the jobs are enqueued one by one by this many concurrent
  *                     producers while the workers run (300 ms after "go"): each enqueue is a notification
  */
+import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { Effect, Stream } from "effect"
@@ -57,6 +58,9 @@ interface ChildStats {
   firstJobMs: number
   /** CPU from "go" to its 500th job */
   cpuMsAt500: number
+  /** context switches (voluntary: it waited; involuntary: it was preempted) from "go" */
+  voluntarySwitches: number
+  involuntarySwitches: number
 }
 
 const counters = (): ChildStats => ({
@@ -73,8 +77,21 @@ const counters = (): ChildStats => ({
   startedMs: 0,
   firstJobCpuMs: 0,
   firstJobMs: 0,
-  cpuMsAt500: 0
+  cpuMsAt500: 0,
+  voluntarySwitches: 0,
+  involuntarySwitches: 0
 })
+
+/** This process's context switches so far, from /proc (zeros elsewhere). */
+const switches = (): [number, number] => {
+  try {
+    const status = readFileSync("/proc/self/status", "utf8")
+    const field = (name: string) => Number(/^(\w+):\s+(\d+)$/m.exec(status.split("\n").find((l) => l.startsWith(name)) ?? "")?.[2] ?? 0)
+    return [field("voluntary_ctxt_switches"), field("nonvoluntary_ctxt_switches")]
+  } catch {
+    return [0, 0]
+  }
+}
 
 const counted = (stats: ChildStats) => (store: JobStoreShape): JobStoreShape => ({
   ...store,
@@ -102,6 +119,7 @@ const child = (name: string, url: string) => {
   const stats = counters()
   let cpu0 = 0
   let t0 = 0
+  let switches0: [number, number] = [0, 0]
   const cpu = () => {
     const u = process.cpuUsage()
     return (u.user + u.system) / 1000 - cpu0
@@ -111,9 +129,13 @@ const child = (name: string, url: string) => {
       cpu0 = 0
       cpu0 = cpu()
       t0 = performance.now()
+      switches0 = switches()
     }
     if (m === "stats") {
       stats.cpuMs = cpu()
+      const [v, i] = switches()
+      stats.voluntarySwitches = v - switches0[0]
+      stats.involuntarySwitches = i - switches0[1]
       process.send?.({ stats })
     }
     if (typeof m === "object" && m !== null && "warm" in m) void warmUp((m as { warm: number }).warm)
@@ -345,7 +367,9 @@ const main = async () => {
                 firstJobCpuMs: stats.map((s) => Math.round(s.firstJobCpuMs)).join("/"),
                 firstJobMs: stats.map((s) => Math.round(s.firstJobMs)).join("/"),
                 cpuMsAt500: stats.map((s) => Math.round(s.cpuMsAt500)).join("/"),
-                childCpuMs: stats.map((s) => Math.round(s.cpuMs)).join("/")
+                childCpuMs: stats.map((s) => Math.round(s.cpuMs)).join("/"),
+                switchesPerJob: Number((sum((s) => s.voluntarySwitches) / n).toFixed(3)),
+                preemptionsPerJob: Number((sum((s) => s.involuntarySwitches) / n).toFixed(3))
               }
               : {}),
             activeBackends: Number((active / Math.max(1, samples)).toFixed(2)),
