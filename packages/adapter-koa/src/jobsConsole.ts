@@ -105,9 +105,6 @@ const crossSite = (ctx: Context, api: ConsoleApi.ConsoleApi, op: ConsoleApi.Oper
 }
 
 /**
- * The first router built loads `@koa/router` (the host's instance); while an
- * `import()` of it is still loading elsewhere this throws `ImportInFlight`.
- *
  * @example
  * ```ts
  * import Koa from "koa"

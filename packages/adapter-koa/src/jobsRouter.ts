@@ -86,9 +86,6 @@ const query = (ctx: Context): Record<string, string | undefined> => {
 }
 
 /**
- * The first router built loads `@koa/router` (the host's instance); while an
- * `import()` of it is still loading elsewhere this throws `ImportInFlight`.
- *
  * @example
  * ```ts
  * import Koa from "koa"

@@ -47,9 +47,6 @@ const contentType = "text/plain; version=0.0.4; charset=utf-8"
 const prometheus = () => import("effect/observability/PrometheusMetrics")
 
 /**
- * The first router built loads `@koa/router` (the host's instance); while an
- * `import()` of it is still loading elsewhere this throws `ImportInFlight`.
- *
  * @example
  * ```ts
  * import Koa from "koa"

@@ -108,9 +108,6 @@ const crossSite = (ctx: Context): string | undefined => {
 }
 
 /**
- * The first router built loads `@koa/router` (the host's instance); while an
- * `import()` of it is still loading elsewhere this throws `ImportInFlight`.
- *
  * @example
  * ```ts
  * import Koa from "koa"
