@@ -162,7 +162,7 @@ export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job
   /** The job's watch, run once the first stream has joined (it may end at once). */
   const start = (id: string, s: Shared) => {
     // `Stream` loaded on first use (a plain import of the adapter does not link it)
-    s.fiber = Effect.flatMap(StreamModule.Stream.load, (Streams) =>
+    s.fiber = Effect.flatMap(StreamModule.load, (Streams) =>
       tracker.watch(id).pipe(Streams.runForEach((view) => Effect.sync(() => publish(id, s, view))))).pipe(
       // deleted, or the store failed: the streams end (a client reconnects and is answered then)
       Effect.ignore,
@@ -212,7 +212,7 @@ export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job
  * @category constructors
  */
 export const frames = (fanout: EventFanout, view: JobView, lastEventId: string | undefined): Stream.Stream<EventStream.Frame> =>
-  StreamModule.Stream.now().callback<EventStream.Frame>((queue) =>
+  StreamModule.stream().callback<EventStream.Frame>((queue) =>
     Effect.acquireRelease(
       Effect.sync(() =>
         fanout.join(view, lastEventId, {

@@ -96,7 +96,7 @@ export const frames = <E>(
   present: (job: JobView) => unknown,
   lastEventId: string | undefined
 ): Stream.Stream<Frame, E> =>
-  StreamModule.Stream.now().mapAccum(views, () => true, (first, view): readonly [boolean, ReadonlyArray<Frame>] => {
+  StreamModule.stream().mapAccum(views, () => true, (first, view): readonly [boolean, ReadonlyArray<Frame>] => {
     const frame = frameOf(view, present)
     return [
       false,

@@ -279,7 +279,7 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
         return { status: 204 }
       }
       // the shared watch's `Stream` form (the `events` Stream) returns its stream at once
-      await StreamModule.Stream.promise()
+      await StreamModule.loadPromise()
       return {
         status: 200,
         events: EventFanout.frames(fanout, now, lastEventId),

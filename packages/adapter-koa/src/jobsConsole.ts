@@ -14,8 +14,7 @@ import { extname, join, normalize, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Duration, Effect, Fiber } from "effect"
 import type { Scope } from "effect"
-import type Router from "@koa/router"
-import * as RouterModule from "./routerModule.js"
+import Router from "@koa/router"
 import type { Context } from "koa"
 import { JobStore, Runner } from "@jobtrack/core"
 import type { JobChange, Jobtrack, JobStoreShape } from "@jobtrack/core"
@@ -123,7 +122,7 @@ export const jobsConsole = <Trx>(
   jobs: Jobtrack.Jobtrack<Trx> | { readonly store: JobStoreShape },
   options: JobsConsoleOptions
 ): JobsConsole => {
-  const router = RouterModule.make(options.prefix) as Router & { close?: () => Promise<void> }
+  const router = new Router(options.prefix ? { prefix: options.prefix } : {}) as Router & { close?: () => Promise<void> }
   const readBody = bodyReader(options.bodyLimit ?? 64 * 1024)
   const tickMs = Duration.toMillis(options.tick ?? "5 seconds")
   const runtime = "runtime" in jobs ? jobs.runtime : undefined
@@ -292,7 +291,7 @@ const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | u
         ? yield* Effect.acquireRelease(Effect.sync(() => RunningWatches.make(store)), (w) => w.release)
         : undefined
       // subscribe first (a pull subscribes when made), then say ready: nothing after it is missed
-      const Stream = yield* StreamModule.Stream.load
+      const Stream = yield* StreamModule.load
       const pull = yield* Stream.toPull(store.changes)
       if (running) yield* running.refresh
       let refreshedAt = Date.now()

@@ -8,8 +8,7 @@
  */
 import { Duration } from "effect"
 import type { bodyParser } from "@koa/bodyparser"
-import type Router from "@koa/router"
-import * as RouterModule from "./routerModule.js"
+import Router from "@koa/router"
 import type { Context } from "koa"
 import type { Jobtrack, Tracker } from "@jobtrack/core"
 import { error } from "./HttpError.js"
@@ -102,7 +101,7 @@ const query = (ctx: Context): Record<string, string | undefined> => {
  * @category constructors
  */
 export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, options: JobsRouterOptions): Router => {
-  const router = RouterModule.make(options.prefix)
+  const router = new Router(options.prefix ? { prefix: options.prefix } : {})
   const readBody = bodyReader(options.bodyLimit ?? 100 * 1024)
   const heartbeatMs = Duration.toMillis(options.heartbeat ?? "15 seconds")
   let api: Promise<JobsApi.JobsApi> | undefined

@@ -13,8 +13,7 @@
  * @since 0.3.0
  */
 import { Effect } from "effect"
-import type Router from "@koa/router"
-import * as RouterModule from "./routerModule.js"
+import Router from "@koa/router"
 import type { Context } from "koa"
 import { Telemetry } from "@jobtrack/core"
 import type { Jobtrack, Tracker } from "@jobtrack/core"
@@ -62,7 +61,7 @@ const prometheus = () => import("effect/observability/PrometheusMetrics")
  * @category constructors
  */
 export const metricsRouter = (options: MetricsRouterOptions): Router => {
-  const router = RouterModule.make(options.prefix)
+  const router = new Router(options.prefix ? { prefix: options.prefix } : {})
   const denied = options.denied ?? 404
   const tracker = options.tracker
   const resolve = tracker === undefined

@@ -13,8 +13,7 @@
  *
  * @since 0.3.0
  */
-import type Router from "@koa/router"
-import * as RouterModule from "./routerModule.js"
+import Router from "@koa/router"
 import type { Context } from "koa"
 import { ScheduleNotFound } from "@jobtrack/core"
 import type { Jobtrack, Scheduler } from "@jobtrack/core"
@@ -126,7 +125,7 @@ export const schedulesRouter = (
   jobs: { readonly schedules: Jobtrack.SchedulesApi },
   options: SchedulesRouterOptions
 ): Router => {
-  const router = RouterModule.make(options.prefix)
+  const router = new Router(options.prefix ? { prefix: options.prefix } : {})
   const api = jobs.schedules
 
   const route = (

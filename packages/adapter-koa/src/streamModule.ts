@@ -2,14 +2,30 @@
  * Effect's `Stream` module, loaded when first needed rather than when
  * `@jobtrack/adapter-koa` is imported (issue 13, item 6): it links 18 of
  * effect's files, the largest part of a plain import after `effect/Effect`
- * itself. The routers load it when they serve a stream (`load`, `promise`).
- * `EventStream.frames` and `EventFanout.frames`, which return a stream at
- * once, take the loaded module, or require it (`now`, see `lazyModule.ts`).
+ * itself. The routers load it when they serve a stream (`load`,
+ * `loadPromise`). `EventStream.frames`, which returns a stream at once, takes
+ * the loaded module, or requires it synchronously when it is not loaded yet
+ * (Node ≥ 20.19 requires ES modules; the same module instance as an import).
  *
  * @internal
  */
+import { Effect } from "effect"
 import type * as StreamModule from "effect/Stream"
-import { lazy } from "./lazyModule.js"
 
-/** `effect/Stream`. */
-export const Stream = lazy("effect/Stream", () => import("effect/Stream"), (m): typeof StreamModule => m)
+let module: typeof StreamModule | undefined
+let loading: Promise<typeof StreamModule> | undefined
+
+/** The module, loaded if it is not yet (a promise, for async code). */
+export const loadPromise = (): Promise<typeof StreamModule> =>
+  module !== undefined
+    ? Promise.resolve(module)
+    : (loading ??= import("effect/Stream").then((m) => (module = m)))
+
+/** The module, loaded if it is not yet. */
+export const load: Effect.Effect<typeof StreamModule> = Effect.suspend(() =>
+  module !== undefined ? Effect.succeed(module) : Effect.promise(loadPromise)
+)
+
+/** The module: the loaded one, or required now. */
+export const stream = (): typeof StreamModule =>
+  module ??= process.getBuiltinModule("node:module").createRequire(import.meta.url)("effect/Stream") as typeof StreamModule
