@@ -12,20 +12,20 @@
 import { Effect } from "effect"
 import type * as StreamModule from "effect/Stream"
 
-let module: typeof StreamModule | undefined
+let loaded: typeof StreamModule | undefined
 let loading: Promise<typeof StreamModule> | undefined
 
 /** The module, loaded if it is not yet (a promise, for async code). */
 export const loadPromise = (): Promise<typeof StreamModule> =>
-  module !== undefined
-    ? Promise.resolve(module)
-    : (loading ??= import("effect/Stream").then((m) => (module = m)))
+  loaded !== undefined
+    ? Promise.resolve(loaded)
+    : (loading ??= import("effect/Stream").then((m) => (loaded = m)))
 
 /** The module, loaded if it is not yet. */
 export const load: Effect.Effect<typeof StreamModule> = Effect.suspend(() =>
-  module !== undefined ? Effect.succeed(module) : Effect.promise(loadPromise)
+  loaded !== undefined ? Effect.succeed(loaded) : Effect.promise(loadPromise)
 )
 
 /** The module: the loaded one, or required now. */
 export const stream = (): typeof StreamModule =>
-  module ??= process.getBuiltinModule("node:module").createRequire(import.meta.url)("effect/Stream") as typeof StreamModule
+  loaded ??= process.getBuiltinModule("node:module").createRequire(import.meta.url)("effect/Stream") as typeof StreamModule
