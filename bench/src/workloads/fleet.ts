@@ -16,6 +16,8 @@ export interface FleetWorkers {
   /** Start working; call `onJob` as each job starts (optional: a workload may count in the database). */
   readonly start: (onJob: () => void) => Promise<void>
   readonly stop: () => Promise<void>
+  /** Stop working but stay connected, ready to `start` again (after a warm-up; optional). */
+  readonly pause?: () => Promise<void>
 }
 
 /** The parent's handle on its children. */
@@ -27,6 +29,13 @@ export interface Fleet {
   readonly started: () => number
   /** Resolves once the children have reported `n` jobs started in all. */
   readonly startedAtLeast: (n: number) => Promise<void>
+  /**
+   * Warm the children up, one after the other: `enqueue` jobs, then the child
+   * alone drains `count` jobs and pauses (its workers stopped, its connections
+   * kept), so the timed drain starts with code that has run, not with each
+   * process's first jobs. Needs `FleetWorkers.pause`.
+   */
+  readonly warm: (count: number, enqueue: () => Promise<void>) => Promise<void>
   /** SIGTERM to every child, resolved when all have exited. */
   readonly stop: () => Promise<void>
 }
@@ -72,6 +81,21 @@ export const spawnFleet = async (module: string, args: ReadonlyArray<string>, pr
       for (const c of children) c.send("go")
     },
     started: () => total,
+    warm: async (count, enqueue) => {
+      for (const c of children) {
+        await enqueue()
+        await new Promise<void>((resolve, reject) => {
+          const on = (m: unknown) => {
+            if (typeof m !== "object" || m === null || !("warmed" in m)) return
+            c.off("message", on)
+            if ((m as { warmed: number }).warmed === count) resolve()
+            else reject(new Error("a worker process cannot pause after its warm-up"))
+          }
+          c.on("message", on)
+          c.send({ warm: count })
+        })
+      }
+    },
     startedAtLeast: (n) => total >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })),
     stop: async () => {
       for (const c of children) if (c.exitCode === null) c.kill("SIGTERM")
@@ -96,7 +120,21 @@ export const serveFleetChild = async (setup: () => Promise<FleetWorkers>): Promi
   }, REPORT_MS)
   process.on("message", (m) => {
     if (m === "go") void workers.start(() => void started++)
+    if (typeof m === "object" && m !== null && "warm" in m) void warmUp(Number((m as { warm: number }).warm))
   })
+  // drain `count` jobs (enqueued for this child alone), then pause; not counted in `started`
+  const warmUp = async (count: number) => {
+    if (workers.pause === undefined) return void process.send?.({ warmed: -1 })
+    let seen = 0
+    let done!: () => void
+    const all = new Promise<void>((resolve) => (done = resolve))
+    await workers.start(() => {
+      if (++seen === count) done()
+    })
+    await all
+    await workers.pause()
+    process.send?.({ warmed: count })
+  }
   process.once("SIGTERM", () => {
     clearInterval(report)
     setTimeout(() => process.exit(0), 3000).unref()

@@ -15,6 +15,11 @@
  *
  *   DATABASE_URL=postgres://…/<yours> ../node_modules/.bin/node src/workloads/scaleOut.ts
  *   SCALE_OUT_N=10000 SCALE_OUT_PROCESSES=1,2,4 SCALE_OUT_POOL=8 SCALE_OUT_SYSTEMS=jobtrack,pg-boss,graphile-worker,raw\ pg
+ *   SCALE_OUT_WARM=0   jobs each child drains alone, untimed, before the timed drain (its workers
+ *                      started and stopped): the children start warm, as long-running workers are
+ *                      (cold, each process compiles its per-job path within the timed drain, and
+ *                      with 4 processes each drains only N ÷ 4; docs/benchmarks.md "Scale-out
+ *                      (session 7)"). The metrics' names say so when set.
  *
  * (Before session 5 this file measured jobtrack alone, counting completions
  * through the store and timing the children's start-up too.)
@@ -34,13 +39,16 @@ export const processCounts: ReadonlyArray<number> = (process.env.SCALE_OUT_PROCE
 /** Each child's pool (SCALE_OUT_POOL, default 8): 4 processes of 12 would crowd a shared server. */
 const POOL = Number(process.env.SCALE_OUT_POOL ?? 8)
 const CONCURRENCY = 10
+/** Jobs each child drains alone before the timed drain (SCALE_OUT_WARM, default 0: cold children). */
+const WARM = Number(process.env.SCALE_OUT_WARM ?? 0)
+const warmed = WARM > 0 ? `, each warmed with ${WARM} jobs` : ""
 
 export const processesMetric = (processes: number): string =>
-  `process no-op jobs, ${processes} worker process${processes === 1 ? "" : "es"} × concurrency 10 (jobs/s)`
+  `process no-op jobs, ${processes} worker process${processes === 1 ? "" : "es"} × concurrency 10${warmed} (jobs/s)`
 
 const first = processCounts[0]!
 const last = processCounts.at(-1)!
-export const scalingMetric = `${last} processes ÷ ${first} (jobs/s ratio)`
+export const scalingMetric = `${last} processes ÷ ${first}${warmed} (jobs/s ratio)`
 
 /** The ratio of `scalingMetric` from a system's kept figures (`figure(metric)`), when it has both. */
 export const scaling = (figure: (metric: string) => number | undefined): number | undefined => {
@@ -58,7 +66,10 @@ const self = fileURLToPath(import.meta.url)
 
 /**
  * The workload: for each process count, reset, enqueue `n` jobs in batches
- * of 1,000, checkpoint, spawn the children, time the drain. `record` is main's.
+ * of 1,000, spawn the children, checkpoint, time the drain. With
+ * SCALE_OUT_WARM the children are spawned first and warmed one after the
+ * other (each drains its own jobs alone), then the backlog is enqueued.
+ * `record` is main's.
  */
 export const drainWithProcesses = (options: {
   readonly url: string
@@ -73,10 +84,17 @@ async (s: System): Promise<void> => {
     const perS = new Map<number, number>()
     for (const processes of processCounts) {
       await s.reset()
-      for (let i = 0; i < options.n; i += 1000) await s.enqueueBatch(i, Math.min(1000, options.n - i))
-      await admin.query("checkpoint")
+      const enqueue = async (n: number) => {
+        for (let i = 0; i < n; i += 1000) await s.enqueueBatch(i, Math.min(1000, n - i))
+      }
+      if (WARM === 0) await enqueue(options.n)
       const fleet = await spawnFleet(self, ["child", s.name, options.url], processes)
       try {
+        if (WARM > 0) {
+          await fleet.warm(WARM, () => enqueue(WARM))
+          await enqueue(options.n)
+        }
+        await admin.query("checkpoint")
         const t0 = performance.now()
         fleet.go()
         await fleet.startedAtLeast(options.n)
@@ -97,6 +115,7 @@ const child = (name: string, url: string) =>
     const system = await systemsByName[name]!(url, { attach: true, max: POOL })
     return {
       start: (onJob) => system.startWorkers(CONCURRENCY, onJob),
+      pause: () => system.stopWorkers(),
       stop: async () => {
         await system.stopWorkers()
         await system.close()

@@ -138,27 +138,16 @@ const child = (name: string, url: string) => {
       stats.involuntarySwitches = i - switches0[1]
       process.send?.({ stats })
     }
-    if (typeof m === "object" && m !== null && "warm" in m) void warmUp((m as { warm: number }).warm)
   })
   let jobs = 0
   let system: Awaited<ReturnType<typeof systemsByName[string]>> | undefined
-  /** Drain `count` jobs (the parent enqueued them for this child alone), then stop the workers. */
-  const warmUp = async (count: number) => {
-    let seen = 0
-    let done!: () => void
-    const all = new Promise<void>((r) => (done = r))
-    await system!.startWorkers(CONCURRENCY, () => {
-      if (++seen === count) done()
-    })
-    await all
-    await system!.stopWorkers()
-    process.send?.({ warmed: count })
-  }
   return serveFleetChild(async () => {
     system = await systemsByName[name]!(url, { attach: true, max: POOL, wrapStore: counted(stats) })
     return {
       start: async (onJob) => {
+        // a warm-up starts the workers too: the counters are the last start's (the timed drain's)
         Object.assign(stats, counters())
+        jobs = 0
         await system!.startWorkers(CONCURRENCY, () => {
           if (++jobs === 1) {
             stats.firstJobCpuMs = cpu()
@@ -169,6 +158,7 @@ const child = (name: string, url: string) => {
         stats.startedCpuMs = cpu()
         stats.startedMs = performance.now() - t0
       },
+      pause: () => system!.stopWorkers(),
       stop: async () => {
         await system!.stopWorkers()
         await system!.close()
@@ -249,18 +239,9 @@ const main = async () => {
           await s.reset()
           const fleet = await spawnFleet(self, ["child", name, childUrl(url)], processes)
           // each child in turn drains `warm` jobs alone: the timed drain starts with warm children
-          for (const c of fleet.children) {
-            if (warm === 0) break
-            for (let i = 0; i < warm; i += 1000) await s.enqueueBatch(i, Math.min(1000, warm - i))
-            await new Promise<void>((resolve) => {
-              const on = (m: unknown) => {
-                if (typeof m === "object" && m !== null && "warmed" in m) {
-                  c.off("message", on)
-                  resolve()
-                }
-              }
-              c.on("message", on)
-              c.send({ warm })
+          if (warm > 0) {
+            await fleet.warm(warm, async () => {
+              for (let i = 0; i < warm; i += 1000) await s.enqueueBatch(i, Math.min(1000, warm - i))
             })
           }
           if (!trickle) for (let i = 0; i < n; i += 1000) await s.enqueueBatch(i, Math.min(1000, n - i))
