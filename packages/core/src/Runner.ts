@@ -38,7 +38,11 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
   readonly lease?: Duration.Input
   /** Heartbeat period (default lease / 3). */
   readonly heartbeat?: Duration.Input
-  /** Claim attempt period when no notification arrives (default 1 s). */
+  /**
+   * Claim attempt period when no notification arrives (default 1 s): once a claim has found the
+   * queues drained, how soon a job nobody announces is claimed (one that became due, or whose
+   * limited group got a free slot in another process). Enqueues are announced, and claimed at once.
+   */
   readonly pollInterval?: Duration.Input
   /** At most one progress write per job per this period (default 250 ms). */
   readonly progressInterval?: Duration.Input
