@@ -22,6 +22,7 @@
  *   DATABASE_URL=postgres://…/<yours> ../node_modules/.bin/node src/workloads/scaleOutProbe.ts
  *   PROBE_N=10000 PROBE_PROCESSES=1,2,4 PROBE_ROUNDS=3 PROBE_SYSTEMS=jobtrack,raw\ pg PROBE_POOL=8
  *   PROBE_WARM=0   jobs each child drains alone (its workers started and stopped) before the timed drain
+ *   PROBE_CLAIM=one-read   a prototype claim() with one head read instead of two (see `oneHeadRead`)
  *   PROBE_TRICKLE=0   instead of a backlog, the jobs are enqueued one by one by this many concurrent
  *                     producers while the workers run (300 ms after "go"): each enqueue is a notification
  */
@@ -215,6 +216,34 @@ const dbCounters = async (admin: pg.Client): Promise<DbCounters> => {
   }
 }
 
+/**
+ * PROBE_CLAIM=one-read (a prototype, measured, not shipped: `claim()` belongs
+ * to the migrations): the claim skips its first head read — "is a limited
+ * group among the first jobs?" — when no claimable job of the queue has a
+ * limited group at all (one probe of the `jobs_claim_limited` index, empty
+ * when nobody uses group limits). Same answer; one read of the queue's head
+ * per claim instead of two.
+ */
+const oneHeadRead = async (admin: pg.Client) => {
+  const { rows } = await admin.query<{ def: string }>(
+    "select pg_get_functiondef('bench_jobtrack.claim(text[],text[],text,integer,integer,timestamptz)'::regprocedure) as def"
+  )
+  const def = rows[0]!.def
+  const head = /select coalesce\(bool_or\(h\.group_key is not null and h\.group_limit is not null\), false\)[\s\S]*?\) h;/
+  const read = head.exec(def)?.[0]
+  if (read === undefined) throw new Error("PROBE_CLAIM=one-read: claim()'s head read not found")
+  await admin.query(def.replace(read, `if not exists (
+              select 1 from "bench_jobtrack".jobs j
+              where j.status in ('pending', 'retrying') and j.queue = v_queue
+                and j.type = any(p_types) and j.run_at <= p_now
+                and j.group_key is not null and j.group_limit is not null
+            ) then
+              v_limited := false;
+            else
+              ${read}
+            end if;`))
+}
+
 const main = async () => {
   const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
   const n = Number(process.env.PROBE_N ?? 10_000)
@@ -230,6 +259,7 @@ const main = async () => {
   await sampler.connect()
   const systems = new Map<string, Awaited<ReturnType<typeof systemsByName[string]>>>()
   for (const name of names) systems.set(name, await systemsByName[name]!(url))
+  if (process.env.PROBE_CLAIM === "one-read" && systems.has("jobtrack")) await oneHeadRead(admin)
   const results: Array<Record<string, unknown>> = []
   try {
     for (let round = 1; round <= rounds; round++) {
