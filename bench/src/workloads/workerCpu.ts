@@ -19,6 +19,10 @@
  *     (jobtrack-base: another build's jobtrack, its `bench/src/systems.ts` and built packages, on its own
  *     database, so that build and this one take turns within each round; DB CPU is read per database)
  *
+ * Each line also has the system CPU and the main thread's CPU (`/proc/self/task`, 10 ms ticks) per 1,000
+ * jobs: the rest is V8's worker threads (compilers, GC helpers). A `.cpuprofile` samples wall time: a
+ * worker descheduled inside `writev` (the backend it woke took the core) shows there as if busy.
+ *
  * Run after `pnpm build` (it imports the built packages). Prints one JSON line per system per round.
  */
 import { readFileSync } from "node:fs"
@@ -39,6 +43,19 @@ const names = (process.env.WORKER_CPU_SYSTEMS ?? "jobtrack,pg-boss,graphile-work
 const BASE = process.env.WORKER_CPU_BASE
 const BASE_URL = process.env.WORKER_CPU_BASE_URL ?? url
 
+/**
+ * CPU milliseconds this process's main thread has used so far (`/proc/self/task/<pid>/stat`): the
+ * rest of `process.cpuUsage` is V8's worker threads (compilers, GC helpers) and libuv's. 0 elsewhere.
+ */
+const mainThreadCpuMs = (): number => {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return 0
+  }
+}
 /** Another build's jobtrack (WORKER_CPU_BASE), named `jobtrack-base`, on its own database. */
 const jobtrackBase = async (): Promise<System> => {
   if (!BASE) throw new Error("jobtrack-base needs WORKER_CPU_BASE (a built clone)")
@@ -119,6 +136,7 @@ const main = async () => {
         await profile.post("Profiler.start")
       }
       const db0 = sAdmin ? await backendsCpuMs(sAdmin) : new Map<number, number>()
+      const main0 = mainThreadCpuMs()
       const cpu0 = process.cpuUsage()
       const t0 = performance.now()
       await s.startWorkers(10, () => {
@@ -127,6 +145,7 @@ const main = async () => {
       await all
       const secs = (performance.now() - t0) / 1000
       const cpu = process.cpuUsage(cpu0)
+      const mainMs = mainThreadCpuMs() - main0
       const db = sAdmin ? backendsCpuSince(db0, await backendsCpuMs(sAdmin)) : 0
       if (profile) {
         const { profile: p } = await profile.post("Profiler.stop")
@@ -142,6 +161,7 @@ const main = async () => {
         jobsPerSecond: Math.round(N / secs),
         cpuMsPer1000: Math.round((cpu.user + cpu.system) / 1000 / (N / 1000)),
         systemCpuMsPer1000: Math.round(cpu.system / 1000 / (N / 1000)),
+        mainThreadCpuMsPer1000: Math.round(mainMs / (N / 1000)),
         dbCpuMsPer1000: Math.round(db / (N / 1000))
       }))
     }
