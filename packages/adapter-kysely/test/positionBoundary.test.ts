@@ -242,7 +242,7 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
       assert.deepStrictEqual(after, places.map((p) => p - total > cap ? `more than ${cap}` : p - total > 0 ? p - total : null))
     })
 
-    it("job_view_flat and job_view_flat2 return every column of jobs, then the view's own", async () => {
+    it("job_view_flat, job_view_flat2 and job_view_flat3 return every column of jobs, then the view's own", async () => {
       const columns = async (query: string) =>
         (await sql.raw<{ name: string; type: string }>(query.replaceAll("$schema", schema)).execute(database.db)).rows
           .map((r) => `${r.name} ${r.type}`)
@@ -255,9 +255,10 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
         from pg_proc p, unnest(p.proargnames, p.proallargtypes, p.proargmodes) with ordinality as a(name, type, mode, n)
         where p.pronamespace = '"$schema"'::regnamespace and p.proname = '${name}' and a.mode = 't'
         order by a.n`)
-      // the store's view (0035) returns 0029's columns: a migration that adds a column to jobs adds a new function
+      // the store's view (0038) returns 0029's columns: a migration that adds a column to jobs adds a new function
       assert.deepStrictEqual(await view("job_view_flat2"), await view("job_view_flat"))
-      assert.deepStrictEqual(await view("job_view_flat2"), [
+      assert.deepStrictEqual(await view("job_view_flat3"), await view("job_view_flat"))
+      assert.deepStrictEqual(await view("job_view_flat3"), [
         ...table,
         "steps jsonb",
         "departed bigint",
@@ -275,14 +276,16 @@ const suite = (name: string, open: () => Promise<TestDatabase>, concurrent: bool
         select proname, proconfig from pg_proc
         where pronamespace = ${schema}::regnamespace
           and proname in ('view_row', 'position_walk', 'position_count', 'position_ahead', 'job_view', 'job_view_flat',
-            'job_view_flat2')
+            'job_view_flat2', 'job_view_flat3')
           and proconfig is not null
         order by proname`.execute(database.db)
       const settings = ["plan_cache_mode=force_generic_plan", "enable_sort=off", "enable_bitmapscan=off", "jit=off"]
       // job_view (0027) and job_view_flat (0029) set nothing: their statements are probes by primary key,
-      // and they count through position_count and position_ahead; job_view_flat2 (0035) counts itself
+      // and they count through position_count and position_ahead; job_view_flat2 (0035) and job_view_flat3
+      // (0038) count themselves
       assert.deepStrictEqual(rows.map((r) => [r.proname, settings.every((x) => r.proconfig.includes(x))]), [
         ["job_view_flat2", true],
+        ["job_view_flat3", true],
         ["position_ahead", true],
         ["position_count", true],
         ["position_walk", true],

@@ -1,5 +1,5 @@
 /**
- * The plans of a pending job's view that counts (migrations 0029 and 0035):
+ * The plans of a pending job's view that counts (migrations 0029, 0035 and 0038):
  * the jobs ahead are counted from `jobs_claim` alone, an index-only scan in
  * claim order stopped at 1,000 (no sort, no bitmap), the same-priority range
  * checking one key per job (0035), which visits no row of the
@@ -149,6 +149,6 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
     assert.deepStrictEqual(named.seen, plain.seen)
     assert.deepStrictEqual(plain.prepared, [])
     assert.strictEqual(named.prepared.length, 1, named.prepared.join("\n"))
-    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat2"))
+    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat3"))
   }, 60_000)
 })
