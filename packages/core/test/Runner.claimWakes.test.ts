@@ -87,6 +87,27 @@ describe("Runner: claims after the queues are drained", () => {
       assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).attempts, 2)
     }))
 
+  it.effect("a retry with a delay wakes no claim when it is scheduled; the poll finds it once due", () =>
+    Effect.gen(function*() {
+      const { store, claims } = yield* counting
+      let attempts = 0
+      const flaky = JobDefinition.make({
+        type: "flaky",
+        payload: Schema.Struct({}),
+        retry: RetryPolicy.fixed("10 seconds", 1),
+        handler: () => ++attempts === 1 ? Effect.fail(new Error("first attempt fails")) : Effect.void
+      })
+      const { tracker } = yield* setup([flaky], { store, pollInterval: "1 minute", concurrency: 10 })
+      const { job } = yield* tracker.enqueue(flaky, {})
+      yield* waitFor(tracker, job.id, (v) => v.status === "retrying")
+      // whatever the failure would wake has run by now
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow
+      // no claim after the one that took the first attempt
+      assert.deepStrictEqual(claims.slice(claims.indexOf(1) + 1), [], `a claim for a retry not due yet: ${JSON.stringify(claims)}`)
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).attempts, 2)
+    }))
+
   it.effect("jobs nobody announced are claimed at the poll interval, however many jobs finish meanwhile", () =>
     Effect.gen(function*() {
       const { store: counted, claims } = yield* counting

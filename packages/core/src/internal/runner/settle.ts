@@ -75,8 +75,10 @@ export const settle = (
       const now = yield* Clock.currentTimeMillis
       const retryAt = Option.match(delay, { onNone: () => null, onSome: (d) => new Date(now + Duration.toMillis(d)) })
       settled = yield* write(store.fail({ ...lease, message, retryAt, ...(stack === undefined ? {} : { stack }) }))
-      // a retry is claimable again (at once, for a delay of zero) and no one announces it
-      if (retryAt !== null) state.announce()
+      // a retry due at once is claimable again: the store announces it to other processes
+      // (migration 0039), this runner's claim loop is told here; one with a delay is found
+      // by the poll once due (announcing it now would only make a claim that finds nothing)
+      if (retryAt !== null && retryAt.getTime() <= now) state.announce()
     }
     return settled
   }).pipe(Effect.catchTag("LeaseLost", () => Effect.as(state.log("lease lost before settling; write refused", job), null)))
