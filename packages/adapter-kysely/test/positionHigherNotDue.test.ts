@@ -3,8 +3,10 @@
  * distinct higher priority, not the jobs of higher priorities that are not due
  * yet (migration 0038): with 60,000 claimable jobs of priorities 1 to 3
  * scheduled for tomorrow, a view of priority 0 at place 1 or 501 reads about
- * as many index blocks as without them (0035's `job_view_flat2` read every
- * one of their entries). Blocks read are the server's count for the indexes
+ * as many blocks as without them (0035's `job_view_flat2` read every
+ * one of their entries), and a read of the queue's boundary walks its first
+ * 1,500 due jobs per priority (store/PositionBoundary.ts; it read every entry
+ * not due too). Blocks read are the server's count for the indexes
  * of `jobs` (`pg_statio_user_indexes`), flushed by the viewing backend.
  *
  * And a store's view of jobs whose `run_at` is the view's time (a TestClock):
@@ -38,14 +40,14 @@ describe.skipIf(!url)("a view near the head with higher priorities not due yet (
     await db.destroy()
   })
 
-  /** Index blocks of `jobs` this connection read in `f` (hit or read), as the server counts them. */
+  /** Blocks of `jobs` and its indexes this connection read in `f` (hit or read), as the server counts them. */
   const blocks = async (f: () => Promise<unknown>) => {
     const read = async () => {
       await sql`select pg_stat_force_next_flush()`.execute(db)
       // flushed when the backend is idle after that statement; read in a new transaction
       await sql`select 1`.execute(db)
       const { rows } = await sql.raw<{ n: string }>(`
-        select coalesce(sum(idx_blks_hit + idx_blks_read), 0) as n from pg_statio_user_indexes
+        select heap_blks_hit + heap_blks_read + coalesce(idx_blks_hit + idx_blks_read, 0) as n from pg_statio_user_tables
         where relid = '${s}.jobs'::regclass`).execute(db)
       return Number(rows[0]!.n)
     }
@@ -85,12 +87,45 @@ describe.skipIf(!url)("a view near the head with higher priorities not due yet (
     const busy = [await cost("job_view_flat3", first, 1), await cost("job_view_flat3", middle, 501)]
     // the case is the one 0035 read whole: its higher range read every entry of the 60,000
     const old = await cost("job_view_flat2", first, 1)
-    console.log("index blocks of a view at places 1 and 501:", { alone, busy, flat2AtPlace1: old })
+    console.log("blocks of a view at places 1 and 501:", { alone, busy, flat2AtPlace1: old })
     assert.isAbove(old, 300, `job_view_flat2 read ${old} blocks`)
     // per higher priority (three), a few descents of jobs_claim and jobs_claim_limited, about 3 blocks
     // each (measured: 28 more); not the 60,000 entries' leaf pages
     for (const [i, n] of busy.entries()) {
-      assert.isAtMost(n, alone[i]! + 3 * 12, `a view read ${n} index blocks, ${alone[i]} without the jobs not due (${old} before 0038)`)
+      assert.isAtMost(n, alone[i]! + 3 * 12, `a view read ${n} blocks, ${alone[i]} without the jobs not due (${old} before 0038)`)
+    }
+  }, 120_000)
+
+  it("a boundary read walks the due jobs per priority, not the jobs of higher priorities not due yet", async () => {
+    // 2,000 due jobs of priority 0 behind 60,000 of priorities 1 to 3 due tomorrow (the previous case's)
+    await sql.raw(`
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, priority, run_at, created_at, updated_at)
+      select gen_random_uuid(), 't', 'b', '{}', 'pending', 1, case when g <= 2000 then 0 else 1 + g % 3 end,
+        case when g <= 2000 then now() - interval '1 hour' + g * interval '1 ms' else now() + interval '1 day' + g * interval '1 ms' end,
+        now(), now()
+      from generate_series(1, 62000) g`).execute(db)
+    await sql.raw(`vacuum (analyze) ${s}.jobs`).execute(db)
+    const last = (await sql.raw<{ id: string }>(`
+      select id from ${s}.jobs where queue = 'b' and priority = 0 order by run_at desc limit 1`).execute(db)).rows[0]!.id
+    const scope = Effect.runSync(Scope.make())
+    try {
+      // the store on this one connection: the blocks it reads are this backend's
+      const store = await Effect.runPromise(Scope.provide(KyselyStore.make({ db, schema }), scope))
+      const view = async () => {
+        const v = await Effect.runPromise(store.view(last))
+        assert.deepStrictEqual([v.queuePosition, v.queuePositionCapped], [1001, true])
+      }
+      // the first view counts to the cap and reads the queue's boundary (its walk of 1,500 jobs); the second
+      // is behind it
+      const first = await blocks(view)
+      const second = await blocks(view)
+      // measured 237: the walk reads its 1,500 entries twice (counted per priority, then walked) and their
+      // rows, the view's count 1,000 entries; before, the walk's plan read the whole table (2,273: a
+      // sequential scan, its 122,000 rows here; by jobs_claim it would read the 60,000 entries not due)
+      assert.isAtMost(first, 400, `a view and a boundary read read ${first} blocks`)
+      assert.isAtMost(second, 10, `a view behind the boundary read ${second} blocks`)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   }, 120_000)
 })

@@ -136,7 +136,11 @@ export const make = (ctx: StoreContext): PositionBoundaries => {
   }
 
   /**
-   * Read a queue's boundary: walk its first `cap + margin` claimable jobs, counting
+   * Read a queue's boundary: walk its first `cap + margin` claimable due jobs (per
+   * priority, highest first: a priority is found by one descent of `jobs_claim` and
+   * its due jobs are a range ending at the first one not due, so jobs of higher
+   * priorities not due yet are not read; each priority's due jobs are counted before
+   * they are walked, to stop at the walk's end), counting
    * those that start first and whose row no transaction has written since (`xmax`
    * unset), and keep the checkpoints; `stamp` is the count of jobs that left as read
    * before the walk.
@@ -144,18 +148,36 @@ export const make = (ctx: StoreContext): PositionBoundaries => {
   const read = (queue: string, stamp: number, now: number) =>
     Effect.gen(function*() {
       const cap = sql.lit(QueuePosition.cap)
+      const walk = sql.lit(QueuePosition.cap + margin)
+      const t = sql`${iso(now)}::timestamptz`
       const rows = yield* run("positionBoundary", sql<{ counted: number; priority: number; run_at_us: string; id: string }>`
-        with w as materialized (
+        with recursive p (priority, n) as (
+          -- the queue's priorities with a claimable job, highest first, one descent of jobs_claim each
+          -- (a skip scan: jobs not due yet are not read), and n the due jobs of the higher ones (up to the walk's end)
+          (select o.priority, 0::bigint from ${jobs} o where o.queue = ${queue} and o.status in ('pending', 'retrying')
+            order by o.priority desc, o.run_at, o.id limit 1)
+          union all
+          select (select o.priority from ${jobs} o
+              where o.queue = ${queue} and o.status in ('pending', 'retrying') and o.priority < p.priority
+              order by o.priority desc, o.run_at, o.id limit 1),
+            p.n + (select count(*) from (select 1 from ${jobs} o
+              where o.queue = ${queue} and o.status in ('pending', 'retrying') and o.priority = p.priority and o.run_at <= ${t}
+              order by o.priority desc, o.run_at, o.id limit ${walk} - p.n) c)
+          from p where p.priority is not null and p.n < ${walk}
+        ), w as materialized (
           -- walked: the place in the walk; before: the group's limited jobs ahead of it in the walk
           select o.id, o.group_key, o.group_limit, o.priority, o.run_at, o.written,
             row_number() over (order by o.priority desc, o.run_at, o.id) as walked,
             row_number() over (partition by o.group_key, o.group_limit is null order by o.priority desc, o.run_at, o.id) - 1
               as before
-          from (
+          from p cross join lateral (
+            -- the first claimable due jobs in claim order: per priority, a range that ends at the first job not due
             select o.id, o.group_key, o.group_limit, o.priority, o.run_at, o.xmax <> '0'::xid as written from ${jobs} o
-            where o.queue = ${queue} and o.status in ('pending', 'retrying') and o.run_at <= ${iso(now)}::timestamptz
-            order by o.priority desc, o.run_at, o.id limit ${sql.lit(QueuePosition.cap + margin)}
+            where o.queue = ${queue} and o.status in ('pending', 'retrying') and o.priority = p.priority
+              and o.run_at <= ${t}
+            order by o.priority desc, o.run_at, o.id limit ${walk} - p.n
           ) o
+          where p.priority is not null and p.n < ${walk}
         ), running as (
           select r.group_key, count(*) as n from ${jobs} r
           where r.status = 'processing'
