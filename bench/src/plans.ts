@@ -74,20 +74,33 @@ const queries: Array<[string, string]> = [
   ["list by owner (first page)", `select * from ${schema}.jobs where owner = 'user42' order by id desc limit 51`],
   ["list by owner and status", `
     select * from ${schema}.jobs where owner = 'user42' and status = any(array['pending', 'processing']) order by id desc limit 51`],
-  // the view's count (store/Position.ts, migration 0029's position_ahead) for a job past the cap
-  // with no boundary read yet: the first 1,000 claimable jobs ahead, two ranges of jobs_claim
-  // counted from the index alone, after asking jobs_claim_limited whether a limited group's job is ahead
-  ["view: the count to the cap (last of 50,000 pending)", `
-    select case when exists (select 1 from ${schema}.jobs o
-        where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now()
-          and o.priority >= j.priority and o.group_key is not null and o.group_limit is not null
-          and o.group_key is distinct from j.group_key)
-      then -1 else least(1000,
-        (select count(*) from (select 1 from ${schema}.jobs o
-          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority > j.priority
-          order by o.priority desc, o.run_at, o.id limit 1000) h)
-        + (select count(*) from (select 1 from ${schema}.jobs o
-          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.run_at <= now() and o.priority = j.priority
+  // the view's count (store/Position.ts, migration 0038's job_view_flat3) for a job past the cap with no
+  // boundary read yet, its statements with the job's values: the highest higher priority with a claimable
+  // job (one descent of jobs_claim; when there is none, the same-priority range's count in the same
+  // statement), then per higher priority, highest first, its due jobs (a range ending at the first job
+  // not due) and its limited ones (jobs_claim_limited), then the same-priority range (after 0 counted here)
+  ["view: the next higher priority (last of 50,000 pending)", `
+    select (select o.priority from ${schema}.jobs o
+        where o.queue = j.queue and o.status in ('pending', 'retrying') and o.priority > j.priority
+        order by o.priority desc, o.run_at, o.id limit 1) as p
+    from ${schema}.jobs j where j.id = ${lastPending}`],
+  ["view: one higher priority's due jobs, and its limited ones (last of 50,000 pending)", `
+    select (select count(*)::int from (select 1 from ${schema}.jobs o
+          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.priority = j.priority + 1 and o.run_at <= now()
+          order by o.priority desc, o.run_at, o.id limit 1000) o) as n,
+      (select coalesce(bool_or(o.group_key is distinct from j.group_key), false) from (select o.group_key from ${schema}.jobs o
+          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.priority = j.priority + 1 and o.run_at <= now()
+            and o.group_key is not null and o.group_limit is not null
+          order by o.priority desc, o.run_at, o.id limit 1000) o) as other
+    from ${schema}.jobs j where j.id = ${lastPending}`],
+  ["view: the same-priority range (last of 50,000 pending)", `
+    select case when exists (select 1 from (select o.group_key from ${schema}.jobs o
+          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.priority = j.priority
+            and (o.run_at, o.id) < (j.run_at, j.id) and o.group_key is not null and o.group_limit is not null
+          order by o.priority desc, o.run_at, o.id limit 1000) o
+        where o.group_key is distinct from j.group_key) then -1
+      else least(1000, (select count(*)::int from (select 1 from ${schema}.jobs o
+          where o.queue = j.queue and o.status in ('pending', 'retrying') and o.priority = j.priority
             and (o.run_at, o.id) < (j.run_at, j.id)
           order by o.priority desc, o.run_at, o.id limit 1000) s)) end as counted
     from ${schema}.jobs j where j.id = ${lastPending}`],

@@ -5,13 +5,20 @@
  *
  * A store on `postgres()` with a pool of one connection; `BENCH_POSITION_DEPTH`
  * pending jobs (default 10,000, loaded as `queuePosition.ts` loads them) and
- * 100 completed ones, vacuumed (`BENCH_POSITION_VACUUM=0`: analyzed only).
+ * 100 completed ones, vacuumed (`BENCH_POSITION_VACUUM=0`: analyzed only);
+ * `BENCH_POSITION_LATER` (default 0) claimable jobs of priority 1 due
+ * tomorrow as well (half pending, half retrying: scheduled jobs, retries
+ * waiting out a backoff), ahead in the index but not in the queue.
  * Calls run in blocks of `BENCH_CLASS_BLOCK` (50) calls of one class, the
  * classes alternating block by block, `BENCH_CLASS_ROUNDS` (80) blocks each:
  * the store's get of the job at place 901, and the view (`tracker.get`) of the
  * jobs at places 1, 501 and 901, of one behind the boundary (place 5,001, or
  * the last when fewer), and of a completed job. Each view's place is checked
- * once. Prints per class the wall p50 / p99 (µs) and the Node process's plus
+ * once; `BENCH_POSITION_DEPTH` below 901 is refused (there is no place 901).
+ * After the calls, the jobs ahead of the one behind the boundary are deleted
+ * unseen (the trigger counting departures off): its view must still say "more
+ * than 1,000", else it was counted, not proved by the boundary, and the run
+ * fails (a depth of 1,001 or less has no boundary to be behind). Prints per class the wall p50 / p99 (µs) and the Node process's plus
  * the backend's CPU per call, and the backend's alone (µs; the backend's from
  * `/proc/<pid>/schedstat`),
  * and each view's p50 over the get's.
@@ -30,6 +37,10 @@ const depth = Number(process.env.BENCH_POSITION_DEPTH ?? 10_000)
 const BLOCK = Number(process.env.BENCH_CLASS_BLOCK ?? 50)
 const ROUNDS = Number(process.env.BENCH_CLASS_ROUNDS ?? 80)
 const vacuum = process.env.BENCH_POSITION_VACUUM !== "0"
+const later = Number(process.env.BENCH_POSITION_LATER ?? 0)
+if (!Number.isInteger(depth) || depth < 901) {
+  throw new Error(`BENCH_POSITION_DEPTH=${process.env.BENCH_POSITION_DEPTH}: at least 901 pending jobs are needed (the views of places 1, 501 and 901)`)
+}
 
 const admin = new pg.Pool({ connectionString: url, max: 1 })
 await admin.query(`drop schema if exists ${schema} cascade`)
@@ -49,12 +60,17 @@ try {
       now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours',
       now() - interval '2 hours', 'null'::jsonb
     from generate_series(1, 100) g`)
+  await admin.query(`
+    insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, priority, run_at, created_at, updated_at)
+    select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), case when g % 2 = 0 then 'pending' else 'retrying' end,
+      1, 1, now() + interval '1 day' + g * interval '1 millisecond', now(), now()
+    from generate_series(1, $1::int) g`, [later])
   await admin.query(vacuum ? `vacuum analyze ${schema}.jobs` : `analyze ${schema}.jobs`)
   const behindPlace = Math.min(5001, depth)
   const at = async (place: number) =>
     (await admin.query<{ id: string }>(`
       select id from (select id, row_number() over (order by priority desc, run_at, id) as place
-        from ${schema}.jobs where status = 'pending') o where place = $1`, [place])).rows[0]!.id
+        from ${schema}.jobs where status = 'pending' and run_at <= now()) o where place = $1`, [place])).rows[0]!.id
   const completed = (await admin.query<{ id: string }>(`select id from ${schema}.jobs where status = 'completed' limit 1`))
     .rows[0]!.id
   const ids = { 1: await at(1), 501: await at(501), 901: await at(901), behind: await at(behindPlace) }
@@ -100,9 +116,21 @@ try {
       c.db.push((db1 - db0) / BLOCK)
     }
   }
+  // the view behind the boundary was the boundary's: with every job ahead of it gone unseen (no departure
+  // counted), a counted view would say place 1; the boundary still says "more than 1,000"
+  await admin.query(`alter table ${schema}.jobs disable trigger jobs_claimable_deleted`)
+  await admin.query(`
+    delete from ${schema}.jobs o using ${schema}.jobs b where b.id = $1 and o.status = 'pending'
+      and (-o.priority, o.run_at, o.id) < (-b.priority, b.run_at, b.id)`, [ids.behind])
+  await admin.query(`alter table ${schema}.jobs enable trigger jobs_claimable_deleted`)
+  const proved = await view(ids.behind)
+  if (!proved.queuePositionCapped) {
+    throw new Error(`the view at place ${behindPlace} was counted, not proved by the boundary (place ${proved.queuePosition} ` +
+      `once the jobs ahead were gone): its class measured a count`)
+  }
   const pct = (xs: Array<number>, p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!
   const getP50 = pct(classes[0]!.wall, 0.5)
-  console.log(`${depth.toLocaleString("en")} pending, ${vacuum ? "vacuumed" : "analyzed only"}, blocks of ${BLOCK}, ${ROUNDS} each` +
+  console.log(`${depth.toLocaleString("en")} pending${later > 0 ? ` and ${later.toLocaleString("en")} of a higher priority due tomorrow` : ""}, ${vacuum ? "vacuumed" : "analyzed only"}, blocks of ${BLOCK}, ${ROUNDS} each` +
     `${backend === undefined ? " (backend CPU not found)" : ""}; load ${fs.readFileSync("/proc/loadavg", "utf8").trim()}`)
   for (const c of classes) {
     console.log(`  ${c.name.padEnd(38)} p50 ${pct(c.wall, 0.5).toFixed(0).padStart(5)} p99 ${pct(c.wall, 0.99).toFixed(0).padStart(6)} µs` +
