@@ -17,11 +17,23 @@
  *   nothing, in every process (issue 13 item 7, docs/benchmarks.md
  *   "Scale-out (session 7)").
  *
+ * A claim once sent is not abandoned: interrupting the claim's Effect does not
+ * stop the database, which commits it and leaves its jobs `processing` under
+ * this runner's lease with nobody running them (until the lease expires and
+ * recovery counts the lost attempt: a job with `maxAttempts: 1` would fail
+ * without having run). So the claim and what follows it are one
+ * uninterruptible step: its jobs are handed to runs, or, when shutdown began
+ * meanwhile, released at once (`JobStore.release` gives the attempt back).
+ * Shutdown's interruption of the loop waits for that step, at most the
+ * shutdown grace (see `shutdown.ts`).
+ *
  * @internal
  */
-import { Clock, Effect, Queue } from "effect"
+import { Cause, Clock, Effect, Queue } from "effect"
 import type { Fiber } from "effect"
+import type { JobRecord } from "../../Job.js"
 import * as JobRun from "./jobRun.js"
+import { persist } from "./persist.js"
 import type { RunnerState } from "./state.js"
 
 /** How a claim ended: took all it asked for, found fewer (drained), or had no slot to ask for. */
@@ -41,16 +53,41 @@ export const start = (
     if (free <= 0 || state.stopping) return "noSlot" as Outcome
     // this claim sees every job announced so far
     state.announced = false
-    const jobs = yield* store.claim({
-      queues: settings.queues,
-      types: settings.types,
-      workerId: settings.workerId,
-      limit: free,
-      leaseMs: settings.leaseMs
-    })
-    for (const job of jobs) yield* JobRun.start(state, parts, job)
+    const jobs = yield* claimed(free)
     return (jobs.length === free ? "full" : "drained") as Outcome
   })
+
+  /** Give back jobs claimed while shutdown began: pending again, their attempt not counted. */
+  const giveBack = (jobs: ReadonlyArray<JobRecord>) =>
+    Effect.forEach(jobs, (job) =>
+      persist(store.release({ id: job.id, token: job.token }), settings.leaseMs).pipe(
+        Effect.catchCause((cause) =>
+          Effect.logWarning(
+            `jobtrack: could not release job ${job.id} claimed during shutdown; it is recovered when its lease expires`,
+            Cause.pretty(cause)
+          )
+        )
+      ), { discard: true })
+
+  /**
+   * Claim up to `free` jobs and run them, or release them if the runner began
+   * stopping while the claim was in flight: one step that an interruption
+   * waits for (a claim sent to the store commits whether or not its Effect
+   * is interrupted).
+   */
+  const claimed = (free: number) =>
+    Effect.uninterruptible(Effect.gen(function*() {
+      const jobs = yield* store.claim({
+        queues: settings.queues,
+        types: settings.types,
+        workerId: settings.workerId,
+        limit: free,
+        leaseMs: settings.leaseMs
+      })
+      if (state.stopping) yield* giveBack(jobs)
+      else for (const job of jobs) yield* JobRun.start(state, parts, job)
+      return jobs
+    }))
 
   /**
    * Wait for what may make a claim worth it after `outcome`, at most the poll

@@ -4,9 +4,17 @@
  * listener and the completion writer go last, since settling jobs need them.
  * Runs once however often it is asked for.
  *
+ * A claim in flight when shutdown begins is waited for (the claim loop
+ * releases the jobs it got, `claimLoop.ts`), within the same grace period.
+ * A claim still unanswered when the grace is up (the database does not
+ * answer) is left behind: shutdown goes on without it. If it commits later,
+ * the loop still releases its jobs when it returns, if the store can still
+ * write; otherwise they stay `processing` until their lease expires and lease
+ * recovery (any runner's) counts that attempt as lost.
+ *
  * @internal
  */
-import { Effect, Fiber, Option } from "effect"
+import { Clock, Effect, Fiber, Option } from "effect"
 import type { RunnerState } from "./state.js"
 
 export interface Parts {
@@ -25,12 +33,26 @@ export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
     if (done) return done
     done = Effect.gen(function*() {
       state.stopping = true
-      yield* Fiber.interrupt(parts.loop)
+      const graceMs = state.settings.graceMs
+      const deadline = (yield* Clock.currentTimeMillis) + graceMs
+      // waits for a claim in flight and the release of what it got, at most the grace
+      const stopped = yield* Fiber.interrupt(parts.loop).pipe(Effect.timeoutOption(graceMs))
+      if (Option.isNone(stopped)) {
+        yield* Effect.logWarning(
+          "jobtrack: shutdown: a claim is still in flight after the shutdown grace; " +
+            "jobs it may claim are released when it returns, else recovered when their lease expires"
+        )
+      }
       yield* Fiber.interrupt(parts.recovery)
       if (parts.prune) yield* Fiber.interrupt(parts.prune)
       if (parts.summary) yield* Fiber.interrupt(parts.summary)
       // every job's run ends by leaving `running` (settled, released or dropped)
-      const finished = yield* state.drained.pipe(Effect.timeoutOption(state.settings.graceMs))
+      const left = deadline - (yield* Clock.currentTimeMillis)
+      const finished = state.running.size === 0
+        ? Option.some(undefined)
+        : left > 0
+        ? yield* state.drained.pipe(Effect.timeoutOption(left))
+        : Option.none()
       if (Option.isNone(finished)) {
         yield* Effect.forEach([...state.running.values()], (r) => r.stop("shutdown"), { discard: true })
         yield* state.drained
