@@ -10,22 +10,40 @@
  * on its own Kysely (`KyselyStore.make`), and PGlite, send everything through
  * Kysely as before; statements inside a transaction always do.
  *
+ * A statement whose Effect is interrupted while it waits for a connection
+ * (the pool is busy) is not sent: the connection goes back to the pool
+ * unused. One already sent runs to its end (the database does not know the
+ * Effect was interrupted); callers that must not lose its outcome, as the
+ * runner's claim loop, do not interrupt it.
+ *
  * @internal
  */
 import type { Kysely } from "kysely"
 import type pg from "pg"
 
-/** Send one statement with its parameters on a connection of the pool; its rows. */
-export type Direct = (text: string, parameters: ReadonlyArray<unknown>) => Promise<ReadonlyArray<unknown>>
+/**
+ * Send one statement with its parameters on a connection of the pool; its
+ * rows. Not sent if `signal` aborted before a connection was free.
+ */
+export type Direct = (
+  text: string,
+  parameters: ReadonlyArray<unknown>,
+  signal?: AbortSignal
+) => Promise<ReadonlyArray<unknown>>
 
 const directs = new WeakMap<Kysely<unknown>, Direct>()
 
 /** Register `pool`'s direct path for the store that will be built on `db` (a Kysely over that pool). */
 export const register = (db: Kysely<unknown>, pool: pg.Pool): void => {
-  directs.set(db, (text, parameters) =>
+  directs.set(db, (text, parameters, signal) =>
     new Promise((resolve, reject) => {
       pool.connect((error, client, release) => {
         if (error || client === undefined) return reject(error)
+        // interrupted while it waited for the connection: never sent
+        if (signal?.aborted) {
+          release()
+          return reject(signal.reason)
+        }
         // as Kysely's PostgresDriver: the connection goes back to the pool after the statement, failed or not
         client.query(text, parameters as Array<unknown>).then(
           (result) => {
