@@ -37,7 +37,7 @@ export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
       const deadline = (yield* Clock.currentTimeMillis) + graceMs
       // waits for a claim in flight and the release of what it got, at most the grace
       const stopped = yield* Fiber.interrupt(parts.loop).pipe(Effect.timeoutOption(graceMs))
-      if (Option.isNone(stopped)) {
+      if (Option.isNone(stopped) && parts.loop.pollUnsafe() === undefined) {
         yield* Effect.logWarning(
           "jobtrack: shutdown: a claim is still in flight after the shutdown grace; " +
             "jobs it may claim are released when it returns, else recovered when their lease expires"
