@@ -8,6 +8,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Schema } from "effect"
+import type { Duration } from "effect"
 import { TestClock } from "effect/testing"
 import { JobDefinition, MemoryStore, RetryPolicy } from "@jobtrack/core"
 import type { JobRecord, JobStoreShape } from "@jobtrack/core"
@@ -55,7 +56,7 @@ const once = JobDefinition.make({
 })
 
 /** Start the runner, let its first (empty) claim pass, then enqueue two jobs and wait until a claim has taken them. */
-const inFlight = (shutdownGrace: string) =>
+const inFlight = (shutdownGrace: Duration.Input) =>
   Effect.gen(function*() {
     const { committed, gate, state, store } = yield* delayed
     const { runners, tracker } = yield* setup([once], { store, pollInterval: "1 minute", concurrency: 10, shutdownGrace })
