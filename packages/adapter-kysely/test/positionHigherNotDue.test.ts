@@ -6,7 +6,9 @@
  * as many blocks as without them (0035's `job_view_flat2` read every
  * one of their entries), and a read of the queue's boundary walks its first
  * 1,500 due jobs per priority (store/PositionBoundary.ts; it read every entry
- * not due too). Blocks read are the server's count for the indexes
+ * not due too). So does a view whose count is group-aware (migration 0040's
+ * `position_count2`: 0038 still called 0027's `position_count`, which read
+ * them all). Blocks read are the server's count for the indexes
  * of `jobs` (`pg_statio_user_indexes`), flushed by the viewing backend.
  *
  * And a store's view of jobs whose `run_at` is the view's time (a TestClock):
@@ -93,6 +95,53 @@ describe.skipIf(!url)("a view near the head with higher priorities not due yet (
     // each (measured: 28 more); not the 60,000 entries' leaf pages
     for (const [i, n] of busy.entries()) {
       assert.isAtMost(n, alone[i]! + 3 * 12, `a view read ${n} blocks, ${alone[i]} without the jobs not due (${old} before 0038)`)
+    }
+  }, 120_000)
+
+  it("the group-aware count reads one descent per higher priority, not their jobs not due yet", async () => {
+    // queue 'g': 3,000 due jobs of priority 0, every tenth of group 'x' (limit 1, one job processing: no room),
+    // so a view's count is group-aware (0040's position_count2; 0038's job_view_flat3 calls 0027's position_count)
+    await sql.raw(`
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, priority, run_at, created_at, updated_at,
+        group_key, group_limit)
+      select gen_random_uuid(), 't', 'g', '{}', case when g = 0 then 'processing' else 'pending' end, 1, 0,
+        now() - interval '1 hour' + g * interval '1 ms', now(), now(),
+        case when g % 10 = 0 then 'x' end, case when g % 10 = 0 then 1 end
+      from generate_series(0, 3000) g`).execute(db)
+    await sql.raw(`vacuum (analyze) ${s}.jobs`).execute(db)
+    const [first, middle] = await Promise.all([10, 501].map(async (place) =>
+      (await sql.raw<{ id: string }>(`
+        select id from ${s}.jobs where queue = 'g' and status = 'pending' and group_key is null
+        order by priority desc, run_at, id offset ${place - 1} limit 1`).execute(db)).rows[0]!.id))
+    const view = (fn: string, id: string) => async () =>
+      (await sql.raw<{ walked: number; counted: number }>(`
+        select walked, counted from ${s}.${fn}('${id}', now(), null)`).execute(db)).rows[0]!
+    // the unlimited jobs at places 10 and 501 among them: group x's jobs ahead are walked, not counted
+    const want = [{ walked: 10, counted: 9 }, { walked: 555, counted: 500 }]
+    const cost = async (fn: string, id: string, i: number) => {
+      // planned once per connection: the first calls plan
+      for (let k = 0; k < 3; k++) assert.deepStrictEqual(await view(fn, id)(), want[i])
+      return blocks(view(fn, id))
+    }
+    const alone = [await cost("job_view_flat4", first!, 0), await cost("job_view_flat4", middle!, 1)]
+    // 60,000 claimable jobs of priorities 1 to 3 due tomorrow, every fifth of group x
+    await sql.raw(`
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, priority, run_at, created_at, updated_at,
+        group_key, group_limit)
+      select gen_random_uuid(), 't', 'g', '{}', case when g % 2 = 0 then 'pending' else 'retrying' end, 1, 1 + g % 3,
+        now() + interval '1 day' + g * interval '1 ms', now(), now(),
+        case when g % 5 = 0 then 'x' end, case when g % 5 = 0 then 1 end
+      from generate_series(1, 60000) g`).execute(db)
+    await sql.raw(`vacuum (analyze) ${s}.jobs`).execute(db)
+    const busy = [await cost("job_view_flat4", first!, 0), await cost("job_view_flat4", middle!, 1)]
+    // 0038's view, through 0027's position_count (and 0023's position_walk), read every entry of the 60,000
+    const old = [await cost("job_view_flat3", first!, 0), await cost("job_view_flat3", middle!, 1)]
+    console.log("blocks of a group-aware view at places 10 and 501:", { alone, busy, flat3: old })
+    for (const [i, n] of busy.entries()) {
+      assert.isAbove(old[i]!, 300, `job_view_flat3 read ${old[i]} blocks`)
+      // per higher priority (three), a few descents of jobs_claim and jobs_claim_limited (the view's walk, then
+      // position_count2's), about 3 blocks each (measured: 48 more); not the 60,000 entries' leaf pages
+      assert.isAtMost(n, alone[i]! + 3 * 20, `a view read ${n} blocks, ${alone[i]} without the jobs not due (${old[i]} with flat3)`)
     }
   }, 120_000)
 

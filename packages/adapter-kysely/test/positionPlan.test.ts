@@ -1,5 +1,5 @@
 /**
- * The plans of a pending job's view that counts (migrations 0029, 0035 and 0038):
+ * The plans of a pending job's view that counts (migrations 0029, 0035, 0038, 0040):
  * the jobs ahead are counted from `jobs_claim` alone, an index-only scan in
  * claim order stopped at 1,000 (no sort, no bitmap), the same-priority range
  * checking one key per job (0035), which visits no row of the
@@ -105,9 +105,14 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
       for (const p of probes) {
         assert.match(p, /jobs_claim_limited/, `the group probe does not read jobs_claim_limited:\n${p}`)
       }
-      // a limited group's job ahead: the group-aware count (position_count, 0027), exact
-      assert.isTrue(plans.some((p) => p.includes("count(*) filter (where o.group_key is not null")),
-        "another group's job ahead did not send the count to position_count")
+      // a limited group's job ahead: the group-aware count (position_count2, 0040), exact: a walk in claim order
+      // from jobs_claim, the higher priorities found one descent each
+      const walks = plans.filter((p) => /Query Text:[\s\S]*with recursive p \(priority\)/.test(p))
+      assert.isAtLeast(walks.length, 1, "another group's job ahead did not send the count to position_count2")
+      for (const p of walks) {
+        assert.match(p, /Index (Only )?Scan using jobs_claim on jobs/, `the walk does not read jobs_claim:\n${p}`)
+        assert.notMatch(p, /Bitmap|Seq Scan/, `the walk does not read jobs_claim in claim order:\n${p}`)
+      }
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       await explained.destroy()
@@ -149,6 +154,6 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
     assert.deepStrictEqual(named.seen, plain.seen)
     assert.deepStrictEqual(plain.prepared, [])
     assert.strictEqual(named.prepared.length, 1, named.prepared.join("\n"))
-    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat3"))
+    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat4"))
   }, 60_000)
 })

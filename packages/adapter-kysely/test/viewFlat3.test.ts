@@ -1,10 +1,14 @@
 /**
- * job_view_flat3 (migration 0038) answers as job_view_flat (0029) and
- * job_view_flat2 (0035), whole rows, for every job of mixed data: run_at at the
- * view's time, one microsecond either side, past and future; several
- * priorities, with jobs of higher priorities not due yet; limited and
- * unlimited groups; every status; a queue past the cap. Then a brute-force
- * count for the queues without groups. (From review1's comparison of 0035.)
+ * job_view_flat4 (migration 0040) and job_view_flat3 (0038) answer as
+ * job_view_flat (0029) and job_view_flat2 (0035), whole rows, for every job
+ * of mixed data: run_at at the view's time, one microsecond either side, past
+ * and future; several priorities, with jobs of higher priorities not due yet;
+ * limited and unlimited groups, with and without room, behind and among
+ * future jobs of higher priorities, more than 1,000 of them; every status; a
+ * queue past the cap. 0040's position_count2 answers as 0027's
+ * position_count for every claimable job of the queues with groups. Then a
+ * brute-force count for the queues without groups. (From review1's
+ * comparison of 0035.)
  */
 import { afterAll, assert, describe, it } from "vitest"
 import { migrate } from "@jobtrack/adapter-kysely"
@@ -18,7 +22,7 @@ const suite = (name: string, open: () => Promise<TestDatabase>) =>
   describe(name, () => {
     let database: TestDatabase
     afterAll(async () => { await database?.close() })
-    it("flat3 = flat2 = flat for every job", async () => {
+    it("flat4 = flat3 = flat2 = flat for every job", async () => {
       database = await open()
       const schema = randomSchema("jt_vf3")
       await migrate(database.db, { schema })
@@ -65,15 +69,44 @@ const suite = (name: string, open: () => Promise<TestDatabase>) =>
           '${T}'::timestamptz - interval '1 hour' + g * interval '1 ms', now(), now(),
           case when g <= 1100 then 'big' when g % 3 = 0 then 'other' when g % 3 = 1 then 'big' end,
           case when g % 3 <> 2 or g <= 1100 then 2 end
-        from generate_series(1, 1300) g;`).execute(database.db)
-      const { rows } = await sql.raw<{ id: string; a: string; b: string; c: string }>(`
+        from generate_series(1, 1300) g;
+        -- queue 'm': limited groups (with room: 'room', limit 5,000; without: 'full', limit 2, two of its jobs
+        -- processing; 'two', limit 2) at priority 0, 1,300 due; priorities 1 to 3 mostly not due yet (limited
+        -- ones too), a few due; every job the view reaches goes through the group-aware count
+        insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, priority, run_at, created_at, updated_at,
+          group_key, group_limit)
+        select gen_random_uuid(), 't', 'm', '{}',
+          case when g > 4990 then 'processing' when g % 2 = 0 then 'pending' else 'retrying' end, 1,
+          case when g <= 1300 then 0 else 1 + (g % 3) end,
+          case when g <= 1300 then '${T}'::timestamptz - interval '1 hour' + g * interval '1 ms'
+            when g % 40 = 0 then '${T}'::timestamptz - g * interval '1 ms'
+            when g % 40 = 1 then '${T}'::timestamptz
+            else '${T}'::timestamptz + g * interval '1 ms' end, now(), now(),
+          case when g > 4990 then 'full' when g % 4 = 0 then 'room' when g % 4 = 1 then 'full'
+            when g % 8 = 2 then 'two' end,
+          case when g > 4990 or g % 4 = 1 then 2 when g % 4 = 0 then 5000 when g % 8 = 2 then 2 end
+        from generate_series(1, 4992) g;`).execute(database.db)
+      const { rows } = await sql.raw<{ id: string; a: string; b: string; c: string; d: string }>(`
         select j.id,
           (select row_to_json(f)::text from ${s}.job_view_flat(j.id, '${T}', null) f) as a,
           (select row_to_json(f)::text from ${s}.job_view_flat2(j.id, '${T}', null) f) as b,
-          (select row_to_json(f)::text from ${s}.job_view_flat3(j.id, '${T}', null) f) as c
+          (select row_to_json(f)::text from ${s}.job_view_flat3(j.id, '${T}', null) f) as c,
+          (select row_to_json(f)::text from ${s}.job_view_flat4(j.id, '${T}', null) f) as d
         from ${s}.jobs j order by j.id`).execute(database.db)
-      const differ = rows.filter((r) => r.a !== r.c || r.b !== r.c)
+      const differ = rows.filter((r) => r.a !== r.c || r.b !== r.c || r.d !== r.c)
       assert.deepStrictEqual(differ.slice(0, 5), [], `${differ.length} of ${rows.length} differ`)
+      // the group-aware counts themselves, for every claimable job of the queues with groups (due or not)
+      const { rows: counts } = await sql.raw<{ id: string; old: Array<number>; new: Array<number> }>(`
+        select j.id, ${s}.position_count(j.queue, j.priority, j.run_at, j.id, j.group_key, '${T}') as old,
+          ${s}.position_count2(j.queue, j.priority, j.run_at, j.id, j.group_key, '${T}') as new
+        from ${s}.jobs j where j.queue in ('a', 'b', 'l', 'm') and j.status in ('pending', 'retrying')
+        order by j.id`).execute(database.db)
+      const countsDiffer = counts.filter((r) => String(r.old) !== String(r.new))
+      assert.deepStrictEqual(countsDiffer.slice(0, 5), [], `${countsDiffer.length} of ${counts.length} differ`)
+      assert.isAbove(counts.length, 5000)
+      // walks past the first 1,000 (fewer than 1,000 of them count) and counts below what was walked
+      assert.isTrue(counts.some((r) => r.new[0]! > 1000), "no walk of 10,000")
+      assert.isTrue(counts.some((r) => r.new[0]! > r.new[1]! && r.new[0]! < 1000), "no group-aware count near the head")
       // a reference for queue 'c' (no groups): claimable due jobs ahead in claim order, a job not due after every due one
       const { rows: ref } = await sql.raw<{ id: string; want: number; got: number | null }>(`
         select j.id, least(1000, (select count(*) from ${s}.jobs o where o.queue = j.queue and o.status in ('pending','retrying')
@@ -89,5 +122,5 @@ const suite = (name: string, open: () => Promise<TestDatabase>) =>
     }, 120_000)
   })
 
-suite("job_view_flat3 (PGlite)", pgliteDatabase)
-describe.skipIf(!url)("pg", () => { suite("job_view_flat3 (PostgreSQL)", async () => postgresDatabase(url!, 2)) })
+suite("job_view_flat4 (PGlite)", pgliteDatabase)
+describe.skipIf(!url)("pg", () => { suite("job_view_flat4 (PostgreSQL)", async () => postgresDatabase(url!, 2)) })

@@ -25,7 +25,7 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 
 /**
  * The row and, when pending, its queue position (rule 8), in one call of the
- * `job_view_flat3` function (migration 0038; its statements planned once per
+ * `job_view_flat4` function (migration 0040; its statements planned once per
  * connection): the row's columns, its steps, and when pending either "behind
  * its queue's boundary" (`PositionBoundary`: past the cap, proved with no
  * walk) or the count of the first `QueuePosition.cap` claimable jobs ahead in
@@ -33,12 +33,13 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
  * statement (up to `QueuePosition.reach` when jobs of groups without room are
  * among them). So a view costs one round trip whatever the job's place, and
  * a walk costs its rows only (one index descent per distinct higher
- * priority, not the jobs of higher priorities not due yet), not a plan (planning the walk cost as much as
+ * priority, not the jobs of higher priorities not due yet, in the group-aware
+ * count too), not a plan (planning the walk cost as much as
  * running it). On `postgres()`'s pool the statement is a named prepared
  * statement (`Prepared.ts`): parsed once per connection; it names the
  * function's columns (`jobColumns`, then the view's), which no migration
- * redefines (a later one adds a new function, as 0023, 0027, 0029, 0035 and
- * 0038 did).
+ * redefines (a later one adds a new function, as 0023, 0027, 0029, 0035,
+ * 0038 and 0040 did).
  *
  * @since 0.2.0
  * @category reads
@@ -46,10 +47,10 @@ const fromCounts = (counts: ReadonlyArray<number>): QueuePosition.QueuePosition 
 export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queuePosition"> => {
   const { run } = ctx
   const boundaries = PositionBoundary.make(ctx)
-  const jobView = sql.id(ctx.schema, "job_view_flat3")
+  const jobView = sql.id(ctx.schema, "job_view_flat4")
   /** The function's columns, named (a prepared statement's rule, `Prepared.ts`): the job's, then the view's. */
   const columns = sql.raw(`${jobColumns}, steps, departed, behind, walked, counted`)
-  /** The view of a row of `job_view_flat3`: one object, built once. */
+  /** The view of a row of `job_view_flat4`: one object, built once. */
   const toView = (row: ViewRow, ms: number): Effect.Effect<JobView> => {
     const view = toRecord(row) as Mutable<JobView>
     view.steps = Steps.fromViewColumn(row.steps)
@@ -90,7 +91,7 @@ export const position = (ctx: StoreContext): Pick<JobStoreShape, "view" | "queue
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-/** A row of `job_view_flat3(id, t, bounds)` (migration 0038; the columns of 0029's `job_view_flat`). */
+/** A row of `job_view_flat4(id, t, bounds)` (migration 0040; the columns of 0029's `job_view_flat`). */
 type ViewRow = JobRow & {
   readonly steps: unknown
   readonly departed: string | null
