@@ -10,7 +10,7 @@ begin
   return null;
 end $fn$;
 create trigger jobs_notify_due after update on "jobtrack".jobs for each row
-  when (old.status is distinct from new.status and new.status = 'retrying' and new.run_at <= now() + interval '1 second')
+  when (old.status is distinct from new.status and new.status = 'retrying' and new.run_at <= new.updated_at)
   execute function "jobtrack".notify_due();
 
 create table if not exists "jobtrack".applied_migrations (

@@ -7,10 +7,11 @@
  */
 import { afterAll, assert, describe, it } from "vitest"
 import { Effect, Exit, Schema, Scope } from "effect"
-import { JobDefinition, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
+import { JobDefinition, JobId, JobStore, RetryPolicy, Runner, Tracker } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
 import { KyselyStore, migrate } from "@jobtrack/adapter-kysely"
 import { sql } from "kysely"
+import pg from "pg"
 import { databaseUrl, postgresDatabase, randomSchema, until } from "./databases.js"
 import type { TestDatabase } from "./databases.js"
 
@@ -79,4 +80,43 @@ describe.skipIf(!url)("another process's retry or recovery wakes a drained runne
       }
     }, 30_000)
   }
+
+  it("a retry with a delay is not announced when it is scheduled; one due at once is", async () => {
+    const schema = randomSchema("jt_due")
+    const d = postgresDatabase(url!, 3)
+    databases.push(d)
+    await migrate(d.db, { schema })
+    // the channel as any process hears it; notifications arrive in commit order
+    const listener = new pg.Client({ connectionString: url! })
+    await listener.connect()
+    const heard: Array<{ i: string; k: string }> = []
+    listener.on("notification", (n) => heard.push(JSON.parse(n.payload ?? "{}") as { i: string; k: string }))
+    await listener.query(`listen "jobtrack:${schema}"`)
+    const scope = await run(Scope.make())
+    try {
+      const store = await run(Scope.provide(KyselyStore.make({ db: d.db, schema, notifier: d.notifier }), scope))
+      const job = (i: number) => ({
+        id: JobId.make(), type: "flaky", queue: "default", payload: { i }, maxAttempts: 3, priority: 0,
+        runAt: new Date(Date.now() - 1000), owner: null, key: null, groupKey: null, groupLimit: null
+      })
+      const [later, now] = [job(1), job(2)]
+      await run(store.enqueueMany([later, now]))
+      // their enqueue's announcements come before a marker sent after it; only what the failures announce counts below
+      await sql.raw(`select pg_notify('jobtrack:${schema}', '{"k":"marker","i":""}')`).execute(d.db)
+      await until(async () => heard.some((h) => h.k === "marker"), (seen) => seen, 5_000, "the marker heard")
+      heard.length = 0
+      const held = await run(store.claim({ queues: ["default"], types: ["flaky"], workerId: "B", limit: 2, leaseMs: 60_000 }))
+      assert.strictEqual(held.length, 2)
+      const lease = (id: string) => ({ id, token: held.find((j) => j.id === id)!.token })
+      await run(store.fail({ ...lease(later.id), message: "in 800 ms", retryAt: new Date(Date.now() + 800) }))
+      await run(store.fail({ ...lease(now.id), message: "at once", retryAt: new Date() }))
+      // the second failure's announcement comes after anything the first one sent
+      await until(async () => heard.filter((h) => h.k === "enqueued" && h.i === now.id).length, (n) => n === 1, 5_000, "the retry due at once announced")
+      assert.deepStrictEqual(heard.filter((h) => h.k === "enqueued" && h.i === later.id), [], "a retry not due yet was announced")
+    } finally {
+      await run(Scope.close(scope, Exit.void))
+      await listener.end()
+      await sql.raw(`drop schema "${schema}" cascade`).execute(d.db).catch(() => {})
+    }
+  }, 30_000)
 })

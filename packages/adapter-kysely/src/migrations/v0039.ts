@@ -10,11 +10,11 @@
  * longer after each job it finishes, so a retry due at once that another
  * process scheduled (or a lease another process recovered) waited up to a
  * whole poll in a runner with free slots. `jobs_notify_due` announces it as
- * `enqueued` when it is due at once: `run_at` (the writing process's clock)
- * no later than a second past the database's `now()`, a margin for clocks
- * that differ between hosts (a claimer that finds it not due yet by its own
- * clock finds it at its next poll). A retry with a longer delay is found
- * by the poll once due, as a delayed enqueue is. The WHEN
+ * `enqueued` when it is due at once: `run_at` no later than `updated_at`,
+ * both written by the same process from its own clock (the failure's retry
+ * time and its write time; the recovery's time for both), so no clock is
+ * compared with another. A retry with a delay is found by the poll once
+ * due, as a delayed enqueue is. The WHEN
  * condition is checked before any function runs, so other updates pay
  * nothing; retries and recoveries are rare beside claims and completions.
  *
@@ -33,7 +33,7 @@ const up = (s: string) => `
         return null;
       end $fn$;
       create trigger jobs_notify_due after update on "${s}".jobs for each row
-        when (old.status is distinct from new.status and new.status = 'retrying' and new.run_at <= now() + interval '1 second')
+        when (old.status is distinct from new.status and new.status = 'retrying' and new.run_at <= new.updated_at)
         execute function "${s}".notify_due();`
 
 const down = (s: string) => `
