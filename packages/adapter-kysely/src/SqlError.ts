@@ -34,9 +34,21 @@ const retryableClasses = new Set(["08"])
 const systemCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
 
 /**
+ * What the drivers say when the store itself was closed (Kysely destroyed,
+ * pg's pool ended, PGlite closed): no retry can succeed. They carry no code,
+ * so only their text tells them from a lost connection.
+ */
+const closedMessages = [
+  "driver has already been destroyed",
+  "Cannot use a pool after calling end on the pool",
+  "PGlite is closed"
+]
+
+/**
  * Whether an error from the database driver may succeed if retried.
  * A driver error without any code (pg's "connection terminated") is a
- * connection-level failure and retryable.
+ * connection-level failure and retryable; one that says the store was
+ * closed is not.
  *
  * @since 0.1.0
  * @category classification
@@ -44,7 +56,10 @@ const systemCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT",
 export const isRetryable = (error: unknown): boolean => {
   if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return false
   const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined
-  if (code === undefined) return true
+  if (code === undefined) {
+    const message = error instanceof Error ? error.message : String(error)
+    return !closedMessages.some((m) => message.includes(m))
+  }
   if (/^[0-9A-Z]{5}$/.test(code)) return retryableStates.has(code) || retryableClasses.has(code.slice(0, 2))
   return systemCodes.has(code)
 }

@@ -55,3 +55,41 @@ describe("SQL errors of an unreachable server", () => {
     }
   })
 })
+
+/**
+ * A store that was closed (its Kysely destroyed, its pool ended, its PGlite
+ * closed) fails every statement from then on; retrying cannot help, and a
+ * runner retrying a write after its store closed would keep the process
+ * alive for up to a lease.
+ */
+describe("SQL errors of a closed store", () => {
+  const closed: Array<[string, () => Promise<Kysely<unknown>>]> = [
+    ["PGlite closed", async () => {
+      const database = await pgliteDatabase()
+      await sql`select 1`.execute(database.db)
+      await database.close()
+      return database.db
+    }]
+  ]
+  if (url) {
+    closed.push(["Kysely destroyed (pg)", async () => {
+      const { db } = postgresDatabase(url, 1)
+      await sql`select 1`.execute(db)
+      await db.destroy()
+      return db
+    }], ["pg pool ended", async () => {
+      const pool = new pg.Pool({ connectionString: url, max: 1 })
+      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+      await sql`select 1`.execute(db)
+      await pool.end()
+      return db
+    }])
+  }
+  for (const [name, close] of closed) {
+    it(`${name}: not retryable`, async () => {
+      const e = await failing(await close(), "select 1")
+      assert.isFalse(SqlError.isRetryable(e), String(e))
+      assert.isFalse(SqlError.toStoreError("test", e).retryable, String(e))
+    })
+  }
+})
