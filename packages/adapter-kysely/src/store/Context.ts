@@ -62,7 +62,7 @@ export const make = (db: Kysely<unknown>, schema: string, direct: Direct | undef
   jobs: sql.id(schema, "jobs") as unknown as RawBuilder<unknown>,
   run: (operation, query, executor = db) =>
     Effect.tryPromise({
-      try: (signal) => query.execute(executor, abortable(executor, db, signal)).then((r) => r.rows),
+      try: () => query.execute(executor).then((r) => r.rows),
       catch: (e) => toStoreError(operation, e)
     }),
   send: <R>(operation: string, text: string, parameters: ReadonlyArray<unknown>, executor = db) =>
@@ -71,23 +71,10 @@ export const make = (db: Kysely<unknown>, schema: string, direct: Direct | undef
         direct !== undefined && executor === db
           // postgres()'s own pool (Direct.ts)
           ? direct(text, parameters, signal) as Promise<ReadonlyArray<R>>
-          : executor.executeQuery<R>(
-            kysely().CompiledQuery.raw(text, parameters as Array<unknown>),
-            abortable(executor, db, signal)
-          ).then((r) => r.rows),
+          : executor.executeQuery<R>(kysely().CompiledQuery.raw(text, parameters as Array<unknown>)).then((r) => r.rows),
       catch: (e) => toStoreError(operation, e)
     })
 })
-
-/**
- * A statement run on `db` (not inside a transaction, whose connection is held
- * already) and interrupted while it waits for a connection is not sent:
- * Kysely gives the connection back unused. One already sent runs to its end
- * (Kysely's default `inflightQueryAbortStrategy`, "ignore query"), as with
- * `Direct.ts`.
- */
-const abortable = (executor: Kysely<unknown>, db: Kysely<unknown>, signal: AbortSignal) =>
-  executor === db ? { signal } : undefined
 
 /**
  * `schema.name`, quoted as Kysely's `sql.id` quotes it (double quotes, a
