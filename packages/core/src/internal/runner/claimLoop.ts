@@ -84,8 +84,11 @@ export const start = (
         limit: free,
         leaseMs: settings.leaseMs
       })
-      if (state.stopping) yield* giveBack(jobs)
-      else for (const job of jobs) yield* JobRun.start(state, parts, job)
+      // checked per job: starting one may yield, and shutdown may begin meanwhile
+      for (const job of jobs) {
+        if (state.stopping) yield* giveBack([job])
+        else yield* JobRun.start(state, parts, job)
+      }
       return jobs
     }))
 
