@@ -9,6 +9,11 @@
  * `BENCH_POSITION_LATER` (default 0) claimable jobs of priority 1 due
  * tomorrow as well (half pending, half retrying: scheduled jobs, retries
  * waiting out a backoff), ahead in the index but not in the queue.
+ * `BENCH_POSITION_LIMITED=1`: every tenth pending job is of a limited group
+ * with no room (limit 1, one of its jobs processing), so the views at places
+ * 501 and 901 count through the group-aware path (`position_count`, 0040's
+ * `position_count2`) and say 451 and 811 (the group's jobs ahead do not
+ * start first); the jobs due tomorrow are then every fifth of that group too.
  * Calls run in blocks of `BENCH_CLASS_BLOCK` (50) calls of one class, the
  * classes alternating block by block, `BENCH_CLASS_ROUNDS` (80) blocks each:
  * the store's get of the job at place 901, and the view (`tracker.get`) of the
@@ -38,6 +43,7 @@ const BLOCK = Number(process.env.BENCH_CLASS_BLOCK ?? 50)
 const ROUNDS = Number(process.env.BENCH_CLASS_ROUNDS ?? 80)
 const vacuum = process.env.BENCH_POSITION_VACUUM !== "0"
 const later = Number(process.env.BENCH_POSITION_LATER ?? 0)
+const limited = process.env.BENCH_POSITION_LIMITED === "1"
 if (!Number.isInteger(depth) || depth < 901) {
   throw new Error(`BENCH_POSITION_DEPTH=${process.env.BENCH_POSITION_DEPTH}: at least 901 pending jobs are needed (the views of places 1, 501 and 901)`)
 }
@@ -49,10 +55,20 @@ try {
   const store = await Effect.runPromise(Scope.provide(postgres({ connectionString: url, schema, max: 1 }), scope))
   const tracker = await Effect.runPromise(Tracker.make({ definitions: [] }).pipe(Effect.provideService(JobStore, store)))
   await admin.query(`
-    insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at)
+    insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, run_at, created_at, updated_at,
+      group_key, group_limit)
     select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), 'pending', 1,
-      now() - interval '1 hour' + g * interval '1 millisecond', now(), now()
-    from generate_series(1, $1::int) g`, [depth])
+      now() - interval '1 hour' + g * interval '1 millisecond', now(), now(),
+      case when $2 and g % 10 = 0 then 'full' end, case when $2 and g % 10 = 0 then 1 end
+    from generate_series(1, $1::int) g`, [depth, limited])
+  // the limited group's one place taken (a job processing under a lease)
+  if (limited) {
+    await admin.query(`
+      insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, attempts, run_at, created_at,
+        started_at, updated_at, locked_until, group_key, group_limit)
+      values (gen_random_uuid(), 'noop', 'default', '{}', 'processing', 1, 1, now() - interval '2 hours', now(), now(), now(),
+        now() + interval '1 day', 'full', 1)`)
+  }
   await admin.query(`
     insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, attempts, run_at, created_at,
       started_at, completed_at, updated_at, result)
@@ -61,10 +77,12 @@ try {
       now() - interval '2 hours', 'null'::jsonb
     from generate_series(1, 100) g`)
   await admin.query(`
-    insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, priority, run_at, created_at, updated_at)
+    insert into ${schema}.jobs (id, type, queue, payload, status, max_attempts, priority, run_at, created_at, updated_at,
+      group_key, group_limit)
     select gen_random_uuid(), 'noop', 'default', jsonb_build_object('i', g), case when g % 2 = 0 then 'pending' else 'retrying' end,
-      1, 1, now() + interval '1 day' + g * interval '1 millisecond', now(), now()
-    from generate_series(1, $1::int) g`, [later])
+      1, 1, now() + interval '1 day' + g * interval '1 millisecond', now(), now(),
+      case when $2 and g % 5 = 0 then 'full' end, case when $2 and g % 5 = 0 then 1 end
+    from generate_series(1, $1::int) g`, [later, limited])
   await admin.query(vacuum ? `vacuum analyze ${schema}.jobs` : `analyze ${schema}.jobs`)
   const behindPlace = Math.min(5001, depth)
   const at = async (place: number) =>
@@ -98,7 +116,9 @@ try {
   // the places, once (and a boundary read, as a process that viewed the queue's tail has)
   for (const [place, id] of [[1, ids[1]], [501, ids[501]], [901, ids[901]]] as const) {
     const v = await view(id)
-    if (v.queuePosition !== place) throw new Error(`place ${place} viewed as ${v.queuePosition}`)
+    // with the limited group: its jobs ahead (every tenth) do not start first
+    const want = limited ? place - Math.floor((place - 1) / 10) : place
+    if (v.queuePosition !== want) throw new Error(`place ${place} viewed as ${v.queuePosition}, not ${want}`)
   }
   for (let i = 0; i < 3; i++) await view(ids.behind)
   for (const c of classes) for (let i = 0; i < 20; i++) await c.call()
@@ -130,7 +150,7 @@ try {
   }
   const pct = (xs: Array<number>, p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!
   const getP50 = pct(classes[0]!.wall, 0.5)
-  console.log(`${depth.toLocaleString("en")} pending${later > 0 ? ` and ${later.toLocaleString("en")} of a higher priority due tomorrow` : ""}, ${vacuum ? "vacuumed" : "analyzed only"}, blocks of ${BLOCK}, ${ROUNDS} each` +
+  console.log(`${depth.toLocaleString("en")} pending${limited ? " (every tenth of a limited group with no room)" : ""}${later > 0 ? ` and ${later.toLocaleString("en")} of a higher priority due tomorrow` : ""}, ${vacuum ? "vacuumed" : "analyzed only"}, blocks of ${BLOCK}, ${ROUNDS} each` +
     `${backend === undefined ? " (backend CPU not found)" : ""}; load ${fs.readFileSync("/proc/loadavg", "utf8").trim()}`)
   for (const c of classes) {
     console.log(`  ${c.name.padEnd(38)} p50 ${pct(c.wall, 0.5).toFixed(0).padStart(5)} p99 ${pct(c.wall, 0.99).toFixed(0).padStart(6)} µs` +
