@@ -58,6 +58,26 @@ export const inTransaction = (database: () => TestDatabase) =>
     return yield* exit
   })
 
+/**
+ * A Kysely over one connection that explains every statement it runs, nested
+ * ones included (auto_explain at notice level), into `plans`: the plans a
+ * store really runs, for plan tests (shape, not timing). `extra` adds
+ * auto_explain settings (e.g. `-c auto_explain.log_analyze=on`).
+ */
+export const explaining = (url: string, plans: Array<string>, extra = ""): Kysely<unknown> => {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 1,
+    options: "-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 " +
+      "-c auto_explain.log_nested_statements=on -c auto_explain.log_level=notice" + (extra === "" ? "" : ` ${extra}`)
+  })
+  pool.on("connect", (client) =>
+    client.on("notice", (msg) => {
+      if (msg.message?.includes("Query Text")) plans.push(msg.message)
+    }))
+  return new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+}
+
 /** Poll `f` until `ok` holds, at most `withinMs` (a bounded wait on a real signal). */
 export const until = async <A>(f: () => Promise<A>, ok: (a: A) => boolean, withinMs: number, what: string): Promise<A> => {
   const start = Date.now()

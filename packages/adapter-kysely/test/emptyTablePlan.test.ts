@@ -15,7 +15,7 @@ import type { JobStoreShape, NewJob } from "@jobtrack/core"
 import { KyselyStore, migrate, Notifier } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
-import { databaseUrl, randomSchema } from "./databases.js"
+import { databaseUrl, explaining, randomSchema } from "./databases.js"
 
 const url = databaseUrl()
 
@@ -38,17 +38,7 @@ describe.skipIf(!url)("the claim planned on an empty table on PostgreSQL", { tag
     await sql.raw(`vacuum analyze ${s}.jobs`).execute(db)
 
     const plans: Array<string> = []
-    const pool = new pg.Pool({
-      connectionString: url!,
-      max: 1,
-      options: "-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 " +
-        "-c auto_explain.log_nested_statements=on -c auto_explain.log_level=notice"
-    })
-    pool.on("connect", (client) =>
-      client.on("notice", (msg) => {
-        if (msg.message?.includes("Query Text")) plans.push(msg.message)
-      }))
-    const explained = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+    const explained = explaining(url!, plans)
     const scope = Effect.runSync(Scope.make())
     try {
       const store: JobStoreShape = await Effect.runPromise(

@@ -18,7 +18,7 @@ import type { JobStoreShape } from "@jobtrack/core"
 import { KyselyStore, migrate, Notifier, Prepared } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
-import { databaseUrl, randomSchema } from "./databases.js"
+import { databaseUrl, explaining, randomSchema } from "./databases.js"
 
 const url = databaseUrl()
 
@@ -58,18 +58,7 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
           from ${s}.jobs where queue = '${queue}' and status = 'pending') o where place = ${place}`).execute(db)).rows[0]!.id
 
     const plans: Array<string> = []
-    const pool = new pg.Pool({
-      connectionString: url!,
-      max: 1,
-      options: "-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 " +
-        "-c auto_explain.log_nested_statements=on -c auto_explain.log_level=notice " +
-        "-c auto_explain.log_analyze=on -c auto_explain.log_timing=off"
-    })
-    pool.on("connect", (client) =>
-      client.on("notice", (msg) => {
-        if (msg.message?.includes("Query Text")) plans.push(msg.message)
-      }))
-    const explained = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+    const explained = explaining(url!, plans, "-c auto_explain.log_analyze=on -c auto_explain.log_timing=off")
     const scope = Effect.runSync(Scope.make())
     try {
       const store: JobStoreShape = await Effect.runPromise(

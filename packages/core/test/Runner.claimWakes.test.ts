@@ -6,10 +6,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
+import type { Duration } from "effect"
 import { TestClock } from "effect/testing"
 import { JobDefinition, MemoryStore, RetryPolicy } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
-import { setup, waitFor } from "./helpers.js"
+import { setup, waitFor, yieldUntil } from "./helpers.js"
 
 /** A memory store recording how many jobs each claim returned. */
 const counting = Effect.gen(function*() {
@@ -22,15 +23,6 @@ const counting = Effect.gen(function*() {
   return { store: counted, claims }
 })
 
-/** Let the other fibers run until `done` holds (bounded: the test fails rather than hangs). */
-const until = (done: () => boolean, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 10_000; i++) {
-      if (done()) return
-      yield* Effect.yieldNow
-    }
-    return yield* Effect.die(new Error(`never: ${what}`))
-  })
 
 const noop = JobDefinition.make({
   type: "noop",
@@ -39,12 +31,23 @@ const noop = JobDefinition.make({
   handler: () => Effect.void
 })
 
+/** A job whose first attempt fails, retried once after `delay`. */
+const failingOnce = (delay: Duration.Input) => {
+  let attempts = 0
+  return JobDefinition.make({
+    type: "flaky",
+    payload: Schema.Struct({}),
+    retry: RetryPolicy.fixed(delay, 1),
+    handler: () => ++attempts === 1 ? Effect.fail(new Error("first attempt fails")) : Effect.void
+  })
+}
+
 describe("Runner: claims after the queues are drained", () => {
   it.effect("a finished job does not make the runner claim again; each enqueue does, once", () =>
     Effect.gen(function*() {
       const { store, claims } = yield* counting
       const { tracker } = yield* setup([noop], { store, pollInterval: "1 minute", concurrency: 10 })
-      yield* until(() => claims.length >= 1, "the runner's first claim")
+      yield* yieldUntil(() => claims.length >= 1, "the runner's first claim")
       for (let i = 0; i < 5; i++) {
         const { job } = yield* tracker.enqueue(noop, { i })
         yield* waitFor(tracker, job.id, (v) => v.status === "completed")
@@ -67,36 +70,24 @@ describe("Runner: claims after the queues are drained", () => {
       })
       const { tracker } = yield* setup([grouped], { store, pollInterval: "1 minute", concurrency: 10 })
       const first = (yield* tracker.enqueueMany(grouped, [{ payload: { i: 1 } }, { payload: { i: 2 } }]))
-      yield* until(() => claims.reduce((a, b) => a + b, 0) >= 2, "both jobs claimed (the clock never moves)")
+      yield* yieldUntil(() => claims.reduce((a, b) => a + b, 0) >= 2, "both jobs claimed (the clock never moves)")
       for (const { job } of first) assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).status, "completed")
     }))
 
   it.effect("a job retried without delay is claimed again at once, without a poll", () =>
     Effect.gen(function*() {
       const { store, claims } = yield* counting
-      let attempts = 0
-      const flaky = JobDefinition.make({
-        type: "flaky",
-        payload: Schema.Struct({}),
-        retry: RetryPolicy.fixed("0 millis", 1),
-        handler: () => ++attempts === 1 ? Effect.fail(new Error("first attempt fails")) : Effect.void
-      })
+      const flaky = failingOnce("0 millis")
       const { tracker } = yield* setup([flaky], { store, pollInterval: "1 minute", concurrency: 10 })
       const { job } = yield* tracker.enqueue(flaky, {})
-      yield* until(() => claims.filter((n) => n > 0).length >= 2, "the retry claimed (the clock never moves)")
+      yield* yieldUntil(() => claims.filter((n) => n > 0).length >= 2, "the retry claimed (the clock never moves)")
       assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).attempts, 2)
     }))
 
   it.effect("a retry with a delay wakes no claim when it is scheduled; the poll finds it once due", () =>
     Effect.gen(function*() {
       const { store, claims } = yield* counting
-      let attempts = 0
-      const flaky = JobDefinition.make({
-        type: "flaky",
-        payload: Schema.Struct({}),
-        retry: RetryPolicy.fixed("10 seconds", 1),
-        handler: () => ++attempts === 1 ? Effect.fail(new Error("first attempt fails")) : Effect.void
-      })
+      const flaky = failingOnce("10 seconds")
       const { tracker } = yield* setup([flaky], { store, pollInterval: "1 minute", concurrency: 10 })
       const { job } = yield* tracker.enqueue(flaky, {})
       yield* waitFor(tracker, job.id, (v) => v.status === "retrying")
@@ -114,12 +105,12 @@ describe("Runner: claims after the queues are drained", () => {
       // a store whose announcements are lost: only the poll finds its jobs
       const store: JobStoreShape = { ...counted, changes: Stream.never }
       const { tracker } = yield* setup([noop], { store, pollInterval: "1 minute", concurrency: 10 })
-      yield* until(() => claims.length >= 1, "the runner's first claim")
+      yield* yieldUntil(() => claims.length >= 1, "the runner's first claim")
       const { job } = yield* tracker.enqueue(noop, { i: 1 })
       yield* TestClock.adjust("59 seconds")
       assert.strictEqual((yield* tracker.get(job.id)).status, "pending")
       yield* TestClock.adjust("1 second")
-      yield* until(() => claims.length >= 2, "the claim at the poll interval")
+      yield* yieldUntil(() => claims.length >= 2, "the claim at the poll interval")
       yield* waitFor(tracker, job.id, (v) => v.status === "completed")
       assert.deepStrictEqual(claims, [0, 1])
     }))

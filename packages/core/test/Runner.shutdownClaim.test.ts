@@ -12,7 +12,7 @@ import type { Duration } from "effect"
 import { TestClock } from "effect/testing"
 import { JobDefinition, MemoryStore, RetryPolicy } from "@jobtrack/core"
 import type { JobRecord, JobStoreShape } from "@jobtrack/core"
-import { setup } from "./helpers.js"
+import { setup, yieldUntil } from "./helpers.js"
 
 /**
  * A memory store whose claims, once `armed`, commit and then wait for `gate`
@@ -37,15 +37,6 @@ const delayed = Effect.gen(function*() {
   return { store: wrapped, gate, committed, state }
 })
 
-/** Let the other fibers run until `done` holds (bounded: the test fails rather than hangs). */
-const until = (done: () => boolean, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 10_000; i++) {
-      if (done()) return
-      yield* Effect.yieldNow
-    }
-    return yield* Effect.die(new Error(`never: ${what}`))
-  })
 
 const runs = { count: 0 }
 const once = JobDefinition.make({
@@ -60,7 +51,7 @@ const inFlight = (shutdownGrace: Duration.Input) =>
   Effect.gen(function*() {
     const { committed, gate, state, store } = yield* delayed
     const { runners, tracker } = yield* setup([once], { store, pollInterval: "1 minute", concurrency: 10, shutdownGrace })
-    yield* until(() => state.claims >= 1, "the runner's first claim")
+    yield* yieldUntil(() => state.claims >= 1, "the runner's first claim")
     state.armed = true
     runs.count = 0
     yield* tracker.enqueueMany(once, [{ payload: { i: 1 } }, { payload: { i: 2 } }])
@@ -98,7 +89,7 @@ describe("Runner: shutdown with a claim in flight", () => {
       // shutdown is over; the claim answers late: the loop still gives its jobs back
       for (const job of claimed) assert.strictEqual((yield* store.get(job.id)).status, "processing")
       yield* Deferred.succeed(gate, undefined)
-      yield* until(() => state.released === 2, "the late claim's jobs released")
+      yield* yieldUntil(() => state.released === 2, "the late claim's jobs released")
       for (const job of claimed) {
         const after = yield* store.get(job.id)
         assert.strictEqual(after.status, "pending")

@@ -37,6 +37,16 @@ export const waitFor = (tracker: Tracker.TrackerShape, id: string, until: (v: Jo
     })
   )
 
+/** Let the other fibers run until `done` holds (bounded: the test fails rather than hangs). */
+export const yieldUntil = (done: () => boolean, what: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 10_000; i++) {
+      if (done()) return
+      yield* Effect.yieldNow
+    }
+    return yield* Effect.die(new Error(`never: ${what}`))
+  })
+
 /** Whether a process is alive. */
 export const alive = (pid: number): boolean => {
   try {
