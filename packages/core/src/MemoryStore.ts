@@ -242,7 +242,10 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           if (retryAt === null) return settle(job, "failed", now)
           job.runAt = retryAt
           job.nextRetryAt = retryAt
-          return settle(job, "retrying", now)
+          const view = settle(job, "retrying", now)
+          // claimable at once: announced as the Kysely store does (rule 11), so every runner wakes
+          if (retryAt.getTime() <= now) announce(job, "enqueued")
+          return view
         }))),
     cancelled: (lease) =>
       Effect.flatMap(held(lease), (job) => Clock.currentTimeMillis.pipe(Effect.map((now) => settle(job, "cancelled", now)))),
@@ -251,7 +254,9 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         Clock.currentTimeMillis.pipe(Effect.map((now) => {
           const cancel = job.cancelRequested
           job.attempts--
-          return settle(job, cancel ? "cancelled" : "pending", now)
+          const view = settle(job, cancel ? "cancelled" : "pending", now)
+          if (!cancel) announce(job, "enqueued")
+          return view
         }))),
     recoverExpired: () =>
       Clock.currentTimeMillis.pipe(Effect.map((now) => {
@@ -266,6 +271,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
             job.runAt = new Date(now)
             job.nextRetryAt = new Date(now)
             moved.push(settle(job, "retrying", now))
+            announce(job, "enqueued")
           } else moved.push(settle(job, "failed", now))
         }
         return moved

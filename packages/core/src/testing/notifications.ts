@@ -1,6 +1,7 @@
 /** Conformance, rule 11: change notifications. */
 import { assert } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
+import { TestClock } from "effect/testing"
 import type { JobChanged, JobStoreShape } from "../JobStore.js"
 import { claimOne, lease, newJob, rule, subscribeChanges } from "./harness.js"
 import type { RuleModule } from "./harness.js"
@@ -27,6 +28,28 @@ export const notificationRules: RuleModule = (_ctx) =>
         const status = yield* next(job.id, "status")
         assert.isTrue(Option.isSome(status))
         assert.strictEqual(Option.getOrThrow(status).status, "cancelled")
+      }))
+
+    test("a job claimable again is announced as enqueued: a release, a retry due at once, a recovered lease", (store) =>
+      Effect.gen(function*() {
+        const next = yield* listen(store)
+        // one at a time: each claimed job is the only claimable one
+        const { job: released } = yield* store.enqueue(newJob())
+        yield* store.release(lease(yield* claimOne(store)))
+        assert.isTrue(Option.isSome(yield* next(released.id, "enqueued")), "not announced: enqueued")
+        assert.isTrue(Option.isSome(yield* next(released.id, "enqueued")), "a released job was not announced")
+        yield* store.complete(lease(yield* claimOne(store)), null)
+        const { job: retried } = yield* store.enqueue(newJob())
+        yield* store.fail({ ...lease(yield* claimOne(store)), message: "again", retryAt: new Date(yield* Clock.currentTimeMillis) })
+        assert.isTrue(Option.isSome(yield* next(retried.id, "enqueued")), "not announced: enqueued")
+        assert.isTrue(Option.isSome(yield* next(retried.id, "enqueued")), "a retry due at once was not announced")
+        yield* store.complete(lease(yield* claimOne(store)), null)
+        const { job: recovered } = yield* store.enqueue(newJob())
+        yield* claimOne(store, "lost", 10_000)
+        yield* TestClock.adjust("11 seconds")
+        assert.strictEqual((yield* store.recoverExpired()).length, 1)
+        assert.isTrue(Option.isSome(yield* next(recovered.id, "enqueued")), "not announced: enqueued")
+        assert.isTrue(Option.isSome(yield* next(recovered.id, "enqueued")), "a recovered lease was not announced")
       }))
 
     test("deletions are announced, whether or not anyone watches the job", (store) =>
