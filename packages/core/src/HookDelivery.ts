@@ -204,16 +204,29 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
         }))
       )
 
-    const cycle = Effect.gen(function*() {
+    /** A delivery claimed once shutdown began: its attempt ends now, and any process may take it at once. */
+    const giveBack = (d: HookDelivery) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        store.deliveryFailed({ id: d.id, token: d.token, message: "released at shutdown", retryAt: new Date(now) })
+      ).pipe(Effect.ignore)
+
+    // A claim sent to the store commits whether or not its Effect is interrupted, so the claim and
+    // the start of its deliveries are one step that shutdown waits for (within the grace): what a
+    // claim took once shutdown began is given back, not left leased by a process that is gone.
+    const cycle = Effect.uninterruptible(Effect.gen(function*() {
       const free = concurrency - inFlight.size
       if (free <= 0 || stopping) return false
       const claimed = yield* store.claimDeliveries({ types, events, workerId, limit: free, leaseMs })
       for (const d of claimed) {
+        if (stopping) {
+          yield* giveBack(d)
+          continue
+        }
         const fiber = yield* Effect.forkDetach(deliver(d), { startImmediately: true })
         if (fiber.pollUnsafe() === undefined) inFlight.set(d.id, fiber)
       }
       return claimed.length === free
-    })
+    }))
 
     const loop = Effect.gen(function*() {
       let failures = 0
@@ -246,7 +259,8 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
       if (shutdownDone) return shutdownDone
       shutdownDone = Effect.gen(function*() {
         stopping = true
-        yield* Fiber.interrupt(loopFiber)
+        // waits for a claim in flight (and the give-back of what it took), at most the grace
+        yield* Fiber.interrupt(loopFiber).pipe(Effect.timeoutOption(graceMs))
         yield* Fiber.interrupt(listener)
         const all = () => Fiber.awaitAll([...inFlight.values()])
         const finished = yield* all().pipe(Effect.timeoutOption(graceMs))
