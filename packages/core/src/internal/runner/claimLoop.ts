@@ -9,7 +9,7 @@
  *   slot may take a job, so the next freed slot claims;
  * - it found fewer jobs than it asked for: the queues were drained as of that
  *   claim, and a freed slot changes nothing in them. It claims again on an
- *   announcement (an enqueue heard, a resync, recovered leases, a limited
+ *   announcement (a job the store announced claimable, a resync, a limited
  *   group's job released: `RunnerState.announce`) or when the poll interval
  *   is up (jobs that became due, or were not announced), not at every job
  *   this runner finishes. Before, each finished job woke an empty claim once

@@ -13,8 +13,8 @@ import type { RunnerState } from "./state.js"
 export const start = (state: RunnerState): Effect.Effect<Fiber.Fiber<unknown, unknown>> =>
   Effect.gen(function*() {
     const recovered = yield* state.store.recoverExpired()
+    // the recovered jobs due again are announced by the store to every runner (rule 11)
     for (const job of recovered) yield* state.log("lease expired; recovered", job)
-    if (recovered.length > 0) state.announce()
   }).pipe(
     Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: lease recovery failed: ${e.reason}`)),
     Effect.andThen(Effect.sleep(Math.min(state.settings.pollMs, state.settings.leaseMs / 2))),

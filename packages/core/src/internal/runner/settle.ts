@@ -74,11 +74,9 @@ export const settle = (
         : yield* RetryPolicy.delayBefore(def.retry, job.attempts, `${job.id}:${job.attempts}`)
       const now = yield* Clock.currentTimeMillis
       const retryAt = Option.match(delay, { onNone: () => null, onSome: (d) => new Date(now + Duration.toMillis(d)) })
+      // a retry due at once is announced by the store to every runner, this one too (rule 11);
+      // one with a delay is found by the poll once due
       settled = yield* write(store.fail({ ...lease, message, retryAt, ...(stack === undefined ? {} : { stack }) }))
-      // a retry due at once is claimable again: the store announces it to other processes
-      // (migration 0039), this runner's claim loop is told here; one with a delay is found
-      // by the poll once due (announcing it now would only make a claim that finds nothing)
-      if (retryAt !== null && retryAt.getTime() <= now) state.announce()
     }
     return settled
   }).pipe(Effect.catchTag("LeaseLost", () => Effect.as(state.log("lease lost before settling; write refused", job), null)))

@@ -59,9 +59,10 @@ export interface RunnerState {
    */
   readonly wake: () => void
   /**
-   * Wakes the claim loop because claimable jobs may have appeared: an enqueue was announced, the
-   * announcements resumed after a loss, leases were recovered, a job of a limited group was
-   * released (its group has a slot again).
+   * Wakes the claim loop because claimable jobs may have appeared: the store announced a job
+   * claimable (an enqueue, a release, a retry due now, a recovered lease: rule 11), the
+   * announcements resumed after a loss, a job of a limited group was released (its group has a
+   * slot again, which no store announces).
    */
   readonly announce: () => void
   /** Set by {@link announce}; the claim loop clears it as a claim starts (that claim sees what was announced). */
