@@ -168,6 +168,12 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
         } else yield* log(`hook failed; next attempt at ${after.availableAt.toISOString()}`, d)
       })
 
+    /** End a held delivery's attempt now (shutdown): any process may take it at once. */
+    const handBack = (d: HookDelivery, message: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        store.deliveryFailed({ id: d.id, token: d.token, message, retryAt: new Date(now) })
+      ).pipe(Effect.ignore)
+
     const deliver = (d: HookDelivery): Effect.Effect<void> =>
       Effect.gen(function*() {
         // the previous holder vanished during its call as often as the policy allows attempts
@@ -191,11 +197,7 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
         yield* fail(d, errorText(exit.cause))
       }).pipe(
         // shutdown: the attempt ends now, and any process may take the delivery at once
-        Effect.onInterrupt(() =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            store.deliveryFailed({ id: d.id, token: d.token, message: "interrupted by shutdown", retryAt: new Date(now) })
-          ).pipe(Effect.ignore)
-        ),
+        Effect.onInterrupt(() => handBack(d, "interrupted by shutdown")),
         Effect.catchTag("LeaseLost", () => log("delivery lease lost; another process owns it now", d)),
         Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: hook delivery write failed: ${e.reason}`)),
         Effect.ensuring(Effect.sync(() => {
@@ -203,12 +205,6 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
           Queue.offerUnsafe(wake, undefined)
         }))
       )
-
-    /** A delivery claimed once shutdown began: its attempt ends now, and any process may take it at once. */
-    const giveBack = (d: HookDelivery) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        store.deliveryFailed({ id: d.id, token: d.token, message: "released at shutdown", retryAt: new Date(now) })
-      ).pipe(Effect.ignore)
 
     // A claim sent to the store commits whether or not its Effect is interrupted, so the claim and
     // the start of its deliveries are one step that shutdown waits for (within the grace): what a
@@ -219,7 +215,7 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
       const claimed = yield* store.claimDeliveries({ types, events, workerId, limit: free, leaseMs })
       for (const d of claimed) {
         if (stopping) {
-          yield* giveBack(d)
+          yield* handBack(d, "released at shutdown")
           continue
         }
         const fiber = yield* Effect.forkDetach(deliver(d), { startImmediately: true })
