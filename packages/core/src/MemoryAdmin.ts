@@ -3,7 +3,8 @@
  * map of records. Actions on existing transitions (retry, cancel, delete) go
  * through the store's own verbs, so their rules (key dedupe, hook
  * deliveries, announcements) hold unchanged; runNow and setPriority change
- * the record in place.
+ * the record in place, and runNow announces the job as `enqueued` (claimable
+ * at once, rule 11). A priority change makes no job claimable: not announced.
  *
  * @since 0.3.0
  */
@@ -29,7 +30,9 @@ export const verbs = (
   jobs: Map<string, Mutable<JobRecord>>,
   /** The store's own verbs (read when an action runs). */
   base: () => Base,
-  snapshot: (job: JobRecord) => JobRecord
+  snapshot: (job: JobRecord) => JobRecord,
+  /** Announce a job claimable at once as `enqueued` (rule 11). */
+  enqueued: (job: JobRecord) => void
 ): AdminStoreShape => {
   const audit: Array<AuditEntry> = []
   const sortValue = (job: JobRecord, sort: "createdAt" | "completedAt" | "runAt") =>
@@ -49,6 +52,7 @@ export const verbs = (
         job.runAt = new Date(now)
         if (job.status === "retrying") job.nextRetryAt = new Date(now)
         job.updatedAt = new Date(now)
+        enqueued(job)
         return Effect.succeed(true)
       case "setPriority":
         job.priority = action.priority

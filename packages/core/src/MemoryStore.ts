@@ -416,7 +416,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     changes: Stream.fromPubSub(pubsub),
     watching: () => Effect.void, // every change is announced
     watchingAll: Effect.void, // every status change is announced (rule F1)
-    ...MemoryAdmin.verbs(jobs, () => store, snapshot),
+    ...MemoryAdmin.verbs(jobs, () => store, snapshot, (job) => announce(job, "enqueued")),
     ...MemoryLogs.make(find, held),
     ...memorySchedules(insert)
   }

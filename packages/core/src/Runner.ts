@@ -42,8 +42,8 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
    * Claim attempt period when no notification arrives (default 1 s): once a claim has found the
    * queues drained, how soon a job nobody announces is claimed (a delayed job or a retry with a
    * delay that became due, or one whose limited group got a free slot in another process).
-   * Enqueues, releases, retries due at once and recovered leases are announced (by the store, to
-   * every process), and claimed at once.
+   * Enqueues, releases, retries due at once, recovered leases and an operator's runNow or retry
+   * are announced (by the store, to every process), and claimed at once.
    */
   readonly pollInterval?: Duration.Input
   /** At most one progress write per job per this period (default 250 ms). */

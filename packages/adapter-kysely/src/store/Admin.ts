@@ -7,7 +7,8 @@
  * scan of `jobs_claim`; charts from the summary of finished minutes
  * (`AdminSeries.ts`, passed in: built beside the summarizer). Actions by filter pick a chunk of ids in id order, then
  * change them in one conditional statement (cancels record their hook
- * deliveries in the same statement, rule 12).
+ * deliveries in the same statement, rule 12; runNow announces the jobs it
+ * made claimable at once, rule 11).
  *
  * @since 0.3.0
  */
@@ -62,6 +63,8 @@ export const admin = (
   const recording = (update: RawBuilder<JobRow>) => recordingIn(ctx, update)
   const audit = sql.id(schema, "audit")
   const now = Clock.currentTimeMillis
+  /** The schema's channel (rule 11, store/Changes.ts). */
+  const channel = `jobtrack:${schema}`
 
   const change = (action: AdminStore.AdminAction, ids: ReadonlyArray<string>, t: string): RawBuilder<{ id: string }> => {
     const picked = sql`id = any(${ids}::uuid[])`
@@ -95,12 +98,23 @@ export const admin = (
       case "delete":
         return sql<{ id: string }>`delete from ${jobs} where ${picked} and status <> 'processing' returning id`
       case "runNow":
+        // claimable at once: announced as `enqueued` (rule 11) by this statement, per job it
+        // changed, in the payload the triggers send (migration 0022), at its commit; no trigger
+        // does it (0022 announces a change back to pending, 0039 one to retrying), and a trigger
+        // for it would evaluate its WHEN condition on every update of every row (each claim,
+        // completion, heartbeat) for an action operators take by hand
         return sql<{ id: string }>`
-          update ${jobs} set run_at = ${t}::timestamptz,
-            next_retry_at = case when status = 'retrying' then ${t}::timestamptz else next_retry_at end,
-            updated_at = ${t}::timestamptz
-          where ${picked} and status in ('pending', 'retrying') returning id`
+          with changed as (
+            update ${jobs} set run_at = ${t}::timestamptz,
+              next_retry_at = case when status = 'retrying' then ${t}::timestamptz else next_retry_at end,
+              updated_at = ${t}::timestamptz
+            where ${picked} and status in ('pending', 'retrying') returning id, type, queue, status
+          )
+          select id, pg_notify(${channel}, json_build_object('i', id, 't', type, 'q', queue, 'k', 'enqueued',
+            's', status)::text) as announced
+          from changed`
       case "setPriority":
+        // a priority changes the order of claimable jobs, not which are claimable: not announced
         return sql<{ id: string }>`
           update ${jobs} set priority = ${action.priority}, updated_at = ${t}::timestamptz
           where ${picked} and status in ('pending', 'retrying') returning id`

@@ -2,6 +2,7 @@
 import { assert } from "@effect/vitest"
 import { Clock, Effect, Option } from "effect"
 import { TestClock } from "effect/testing"
+import type { AdminAction } from "../AdminStore.js"
 import type { JobChanged, JobStoreShape } from "../JobStore.js"
 import { claimOne, lease, newJob, rule, subscribeChanges } from "./harness.js"
 import type { RuleModule } from "./harness.js"
@@ -50,6 +51,42 @@ export const notificationRules: RuleModule = (_ctx) =>
         assert.strictEqual((yield* store.recoverExpired()).length, 1)
         assert.isTrue(Option.isSome(yield* next(recovered.id, "enqueued")), "not announced: enqueued")
         assert.isTrue(Option.isSome(yield* next(recovered.id, "enqueued")), "a recovered lease was not announced")
+      }))
+
+    test("an operator's runNow of a delayed or retrying job and retry of a failed or cancelled job are announced as enqueued", (store) =>
+      Effect.gen(function*() {
+        const next = yield* listen(store)
+        const inAnHour = new Date((yield* Clock.currentTimeMillis) + 3_600_000)
+        const act = (action: AdminAction, id: string) =>
+          Effect.map(store.bulkChunk({ action, filter: { ids: [id] }, after: null, limit: 10 }), (r) => {
+            assert.strictEqual(r.applied, 1, `${action._tag} did not apply`)
+          })
+        // each job announced when enqueued, then (one at a time) when the operator's action makes it claimable
+        const { job: delayed } = yield* store.enqueue(newJob({ runAt: inAnHour }))
+        assert.isTrue(Option.isSome(yield* next(delayed.id, "enqueued")), "not announced: enqueued")
+        yield* act({ _tag: "runNow" }, delayed.id)
+        assert.isTrue(Option.isSome(yield* next(delayed.id, "enqueued")), "runNow of a delayed job was not announced")
+        yield* store.complete(lease(yield* claimOne(store)), null)
+
+        const { job: retrying } = yield* store.enqueue(newJob())
+        assert.isTrue(Option.isSome(yield* next(retrying.id, "enqueued")), "not announced: enqueued")
+        yield* store.fail({ ...lease(yield* claimOne(store)), message: "later", retryAt: inAnHour })
+        yield* act({ _tag: "runNow" }, retrying.id)
+        assert.isTrue(Option.isSome(yield* next(retrying.id, "enqueued")), "runNow of a retrying job was not announced")
+        yield* store.complete(lease(yield* claimOne(store)), null)
+
+        const { job: failed } = yield* store.enqueue(newJob())
+        assert.isTrue(Option.isSome(yield* next(failed.id, "enqueued")), "not announced: enqueued")
+        yield* store.fail({ ...lease(yield* claimOne(store)), message: "final", retryAt: null })
+        yield* act({ _tag: "retry" }, failed.id)
+        assert.isTrue(Option.isSome(yield* next(failed.id, "enqueued")), "retry of a failed job was not announced")
+        yield* store.complete(lease(yield* claimOne(store)), null)
+
+        const { job: cancelled } = yield* store.enqueue(newJob())
+        assert.isTrue(Option.isSome(yield* next(cancelled.id, "enqueued")), "not announced: enqueued")
+        yield* store.cancel(cancelled.id)
+        yield* act({ _tag: "retry" }, cancelled.id)
+        assert.isTrue(Option.isSome(yield* next(cancelled.id, "enqueued")), "retry of a cancelled job was not announced")
       }))
 
     test("deletions are announced, whether or not anyone watches the job", (store) =>
