@@ -7,20 +7,19 @@
  */
 import { Clock, Effect, Layer } from "effect"
 import { claimOrder, fromNew, isClaimable, isTerminal } from "./Job.js"
-import * as JobId from "./JobId.js"
 import type { AttemptError, JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
 import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import { JobStore, Transaction } from "./JobStore.js"
-import type { Enqueued, HookDelivery, HookEvent, JobChange, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
+import type { Enqueued, HookDelivery, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
 import * as MemorySteps from "./internal/memorySteps.js"
 import * as MemoryLogs from "./internal/memoryLogs.js"
 import { computeStats } from "./internal/stats.js"
 import * as MemoryAdmin from "./MemoryAdmin.js"
 import * as QueuePosition from "./QueuePosition.js"
 import { memorySchedules } from "./internal/memorySchedules.js"
-import * as EffectModules from "./internal/effectModules.js"
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+import { changes } from "./internal/memory/Changes.js"
+import * as State from "./internal/memory/State.js"
+import type { Mutable } from "./internal/memory/State.js"
 
 /**
  * Build a memory store.
@@ -29,15 +28,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
  * @category constructors
  */
 export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
-  const jobs = new Map<string, Mutable<JobRecord>>()
-  const deliveries = new Map<string, Mutable<HookDelivery>>()
-  /** `type\0event` pairs some process has a hook for. */
-  const subscribed = new Set<string>()
-  const PubSub = yield* EffectModules.PubSub.load
-  const Stream = yield* EffectModules.Stream.load
-  const pubsub = yield* PubSub.unbounded<JobChange>()
-  const announce = (job: JobRecord, kind: JobChanged["kind"]) =>
-    PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind, status: job.status })
+  const state = yield* State.make
+  const { deliveries, jobs, subscribed } = state
+  const announce = (job: JobRecord, kind: JobChanged["kind"]) => State.announce(state, job, kind)
   /** The entry for the attempt that just ended: its start and worker from the row, before it is settled. */
   const attemptError = (job: JobRecord, message: string, now: number, stack?: string): AttemptError => ({
     attempt: job.attempts,
@@ -47,25 +40,10 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     ...(job.lockedBy === null ? {} : { worker: job.lockedBy }),
     ...(stack === undefined ? {} : { stack })
   })
-  const snapshot = (job: JobRecord): JobRecord => ({ ...job, errors: [...job.errors] })
-
-  const find = (id: string) => {
-    const job = jobs.get(id)
-    return job ? Effect.succeed(job) : Effect.fail(new JobNotFound({ id }))
-  }
-  const held = (lease: Lease) => {
-    const job = jobs.get(lease.id)
-    return job && job.status === "processing" && job.token === lease.token
-      ? Effect.succeed(job)
-      : Effect.fail(new LeaseLost({ id: lease.id, token: lease.token }))
-  }
-  /** The live job of this (type, owner, key): key dedupe is per owner (rule 2). */
-  const liveByKey = (type: string, owner: string | null, key: string) => {
-    for (const job of jobs.values()) {
-      if (job.type === type && job.owner === owner && job.key === key && !isTerminal(job.status)) return job
-    }
-    return undefined
-  }
+  const snapshot = State.snapshot
+  const find = (id: string) => State.find(state, id)
+  const held = (lease: Lease) => State.held(state, lease)
+  const liveByKey = (type: string, owner: string | null, key: string) => State.liveByKey(state, type, owner, key)
   const insert = (input: NewJob, now: number): Enqueued => {
     if (input.key !== null) {
       const existing = liveByKey(input.type, input.owner, input.key)
@@ -76,36 +54,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     announce(job, "enqueued")
     return { job: snapshot(job), created: true }
   }
-  const settle = (job: Mutable<JobRecord>, status: JobStatus, now: number) => {
-    job.status = status
-    job.lockedBy = null
-    job.lockedUntil = null
-    job.cancelRequested = false
-    job.updatedAt = new Date(now)
-    if (isTerminal(status)) job.completedAt = new Date(now)
-    announce(job, "status")
-    // rule 12: the hook delivery is part of the same (synchronous) write, when someone has the hook
-    if (isTerminal(status) && subscribed.has(`${job.type}\u0000${status}`)) record(job, status as HookEvent, now)
-    return snapshot(job)
-  }
-  const record = (job: JobRecord, event: HookEvent, now: number) => {
-    const delivery: Mutable<HookDelivery> = {
-      id: JobId.make(),
-      jobId: job.id,
-      type: job.type,
-      event,
-      job: snapshot(job),
-      status: "pending",
-      attempts: 0,
-      token: 0,
-      lockedBy: null,
-      availableAt: new Date(now),
-      lastError: null,
-      createdAt: new Date(now)
-    }
-    deliveries.set(delivery.id, delivery)
-    PubSub.publishUnsafe(pubsub, { id: job.id, type: job.type, queue: job.queue, kind: "hook", status: event })
-  }
+  const settle = (job: Mutable<JobRecord>, status: JobStatus, now: number) => State.settle(state, job, status, now)
   const copy = (d: HookDelivery): HookDelivery => ({ ...d, job: snapshot(d.job) })
   const holdsDelivery = (lease: Lease) => {
     const d = deliveries.get(lease.id)
@@ -123,12 +72,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
    * of it stay below its limit.
    */
   const position = (job: JobRecord, now: number): QueuePosition.QueuePosition => {
-    const running = new Map<string, number>()
-    for (const other of jobs.values()) {
-      if (other.status === "processing" && other.groupKey !== null) {
-        running.set(other.groupKey, (running.get(other.groupKey) ?? 0) + 1)
-      }
-    }
+    const running = State.runningPerGroup(state)
     const ahead = [...jobs.values()]
       .filter((other) => other.queue === job.queue && other !== job && isClaimable(other, now) && claimOrder(other, job) < 0)
       .sort(claimOrder)
@@ -173,12 +117,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       }),
     claim: ({ leaseMs, limit, queues, types, workerId }) =>
       Clock.currentTimeMillis.pipe(Effect.map((now) => {
-        const running = new Map<string, number>()
-        for (const job of jobs.values()) {
-          if (job.status === "processing" && job.groupKey !== null) {
-            running.set(job.groupKey, (running.get(job.groupKey) ?? 0) + 1)
-          }
-        }
+        const running = State.runningPerGroup(state)
         const candidates = [...jobs.values()]
           .filter((job) => queues.includes(job.queue) && types.includes(job.type) && isClaimable(job, now))
           .sort(claimOrder)
@@ -413,9 +352,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           .map(copy)
       ),
     ...steps.verbs,
-    changes: Stream.fromPubSub(pubsub),
-    watching: () => Effect.void, // every change is announced
-    watchingAll: Effect.void, // every status change is announced (rule F1)
+    ...(yield* changes(state)),
     ...MemoryAdmin.verbs(jobs, () => store, snapshot, (job) => announce(job, "enqueued")),
     ...MemoryLogs.make(find, held),
     ...memorySchedules(insert)
