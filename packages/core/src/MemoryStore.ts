@@ -6,11 +6,11 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Layer } from "effect"
-import { claimOrder, fromNew, isClaimable, isTerminal } from "./Job.js"
-import type { AttemptError, JobRecord, JobStatus, Lease, NewJob } from "./Job.js"
-import { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
-import { JobStore, Transaction } from "./JobStore.js"
-import type { Enqueued, HookDelivery, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
+import { claimOrder, isClaimable, isTerminal } from "./Job.js"
+import type { AttemptError, JobRecord, JobStatus, Lease } from "./Job.js"
+import { InvalidTransition, JobNotFound, LeaseLost } from "./JobError.js"
+import { JobStore } from "./JobStore.js"
+import type { HookDelivery, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
 import * as MemorySteps from "./internal/memorySteps.js"
 import * as MemoryLogs from "./internal/memoryLogs.js"
 import { computeStats } from "./internal/stats.js"
@@ -18,6 +18,8 @@ import * as MemoryAdmin from "./MemoryAdmin.js"
 import * as QueuePosition from "./QueuePosition.js"
 import { memorySchedules } from "./internal/memorySchedules.js"
 import { changes } from "./internal/memory/Changes.js"
+import { claim } from "./internal/memory/Claim.js"
+import * as Enqueue from "./internal/memory/Enqueue.js"
 import * as State from "./internal/memory/State.js"
 import type { Mutable } from "./internal/memory/State.js"
 
@@ -44,16 +46,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const find = (id: string) => State.find(state, id)
   const held = (lease: Lease) => State.held(state, lease)
   const liveByKey = (type: string, owner: string | null, key: string) => State.liveByKey(state, type, owner, key)
-  const insert = (input: NewJob, now: number): Enqueued => {
-    if (input.key !== null) {
-      const existing = liveByKey(input.type, input.owner, input.key)
-      if (existing) return { job: snapshot(existing), created: false }
-    }
-    const job: Mutable<JobRecord> = fromNew(input, new Date(now))
-    jobs.set(job.id, job)
-    announce(job, "enqueued")
-    return { job: snapshot(job), created: true }
-  }
+  const insert = Enqueue.insert(state)
   const settle = (job: Mutable<JobRecord>, status: JobStatus, now: number) => State.settle(state, job, status, now)
   const copy = (d: HookDelivery): HookDelivery => ({ ...d, job: snapshot(d.job) })
   const holdsDelivery = (lease: Lease) => {
@@ -97,15 +90,8 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     }
   })
 
-  const noTransaction = Effect.flatMap(Effect.service(Transaction), (trx) =>
-    trx === undefined
-      ? Effect.void
-      : Effect.fail(new StoreError({ reason: "MemoryStore cannot join a transaction", retryable: false })))
-
   const store: JobStoreShape = {
-    enqueue: (input) => Effect.flatMap(noTransaction, () => Clock.currentTimeMillis.pipe(Effect.map((now) => insert(input, now)))),
-    enqueueMany: (inputs) =>
-      Effect.flatMap(noTransaction, () => Clock.currentTimeMillis.pipe(Effect.map((now) => inputs.map((i) => insert(i, now))))),
+    ...Enqueue.enqueue(insert),
     get: (id) => find(id).pipe(Effect.map(snapshot)),
     findByKey: (type, key) =>
       Effect.suspend(() => {
@@ -115,34 +101,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         }
         return newest ? Effect.succeed(snapshot(newest)) : Effect.fail(new JobNotFound({ id: `${type}:${key}` }))
       }),
-    claim: ({ leaseMs, limit, queues, types, workerId }) =>
-      Clock.currentTimeMillis.pipe(Effect.map((now) => {
-        const running = State.runningPerGroup(state)
-        const candidates = [...jobs.values()]
-          .filter((job) => queues.includes(job.queue) && types.includes(job.type) && isClaimable(job, now))
-          .sort(claimOrder)
-        const claimed: Array<JobRecord> = []
-        for (const job of candidates) {
-          if (claimed.length >= limit) break
-          if (job.groupKey !== null) {
-            const n = running.get(job.groupKey) ?? 0
-            if (n >= (job.groupLimit ?? Infinity)) continue
-            running.set(job.groupKey, n + 1)
-          }
-          job.status = "processing"
-          job.attempts++
-          job.token++
-          job.lockedBy = workerId
-          job.lockedUntil = new Date(now + leaseMs)
-          job.startedAt = new Date(now)
-          job.nextRetryAt = null
-          job.cancelRequested = false
-          job.updatedAt = new Date(now)
-          announce(job, "status")
-          claimed.push(snapshot(job))
-        }
-        return claimed
-      })),
+    claim: claim(state),
     heartbeat: (lease, leaseMs) =>
       Effect.flatMap(held(lease), (job) =>
         Clock.currentTimeMillis.pipe(Effect.map((now) => {
