@@ -7,10 +7,10 @@
  */
 import { Clock, Effect, Layer } from "effect"
 import { claimOrder, isClaimable, isTerminal } from "./Job.js"
-import type { AttemptError, JobRecord, JobStatus, Lease } from "./Job.js"
-import { InvalidTransition, JobNotFound, LeaseLost } from "./JobError.js"
+import type { JobRecord, Lease } from "./Job.js"
+import { JobNotFound, LeaseLost } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
-import type { HookDelivery, JobChanged, JobStoreShape, Stats } from "./JobStore.js"
+import type { HookDelivery, JobStoreShape, Stats } from "./JobStore.js"
 import * as MemorySteps from "./internal/memorySteps.js"
 import * as MemoryLogs from "./internal/memoryLogs.js"
 import { computeStats } from "./internal/stats.js"
@@ -19,9 +19,10 @@ import * as QueuePosition from "./QueuePosition.js"
 import { memorySchedules } from "./internal/memorySchedules.js"
 import { changes } from "./internal/memory/Changes.js"
 import { claim } from "./internal/memory/Claim.js"
+import { commands } from "./internal/memory/Commands.js"
 import * as Enqueue from "./internal/memory/Enqueue.js"
+import { lifecycle, sleep } from "./internal/memory/Lifecycle.js"
 import * as State from "./internal/memory/State.js"
-import type { Mutable } from "./internal/memory/State.js"
 
 /**
  * Build a memory store.
@@ -32,22 +33,10 @@ import type { Mutable } from "./internal/memory/State.js"
 export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const state = yield* State.make
   const { deliveries, jobs, subscribed } = state
-  const announce = (job: JobRecord, kind: JobChanged["kind"]) => State.announce(state, job, kind)
-  /** The entry for the attempt that just ended: its start and worker from the row, before it is settled. */
-  const attemptError = (job: JobRecord, message: string, now: number, stack?: string): AttemptError => ({
-    attempt: job.attempts,
-    message,
-    at: new Date(now),
-    ...(job.startedAt === null ? {} : { startedAt: job.startedAt }),
-    ...(job.lockedBy === null ? {} : { worker: job.lockedBy }),
-    ...(stack === undefined ? {} : { stack })
-  })
   const snapshot = State.snapshot
   const find = (id: string) => State.find(state, id)
   const held = (lease: Lease) => State.held(state, lease)
-  const liveByKey = (type: string, owner: string | null, key: string) => State.liveByKey(state, type, owner, key)
   const insert = Enqueue.insert(state)
-  const settle = (job: Mutable<JobRecord>, status: JobStatus, now: number) => State.settle(state, job, status, now)
   const copy = (d: HookDelivery): HookDelivery => ({ ...d, job: snapshot(d.job) })
   const holdsDelivery = (lease: Lease) => {
     const d = deliveries.get(lease.id)
@@ -82,12 +71,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const steps = MemorySteps.make({
     find: (id) => jobs.get(id),
     held,
-    sleep: (job, until, now) => {
-      const cancel = job.cancelRequested
-      job.attempts--
-      job.runAt = until
-      return settle(job, cancel ? "cancelled" : "pending", now)
-    }
+    sleep: sleep(state)
   })
 
   const store: JobStoreShape = {
@@ -102,126 +86,8 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         return newest ? Effect.succeed(snapshot(newest)) : Effect.fail(new JobNotFound({ id: `${type}:${key}` }))
       }),
     claim: claim(state),
-    heartbeat: (lease, leaseMs) =>
-      Effect.flatMap(held(lease), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          job.lockedUntil = new Date(now + leaseMs)
-          return { cancelRequested: job.cancelRequested }
-        }))),
-    progress: (lease, progress, message) =>
-      Effect.flatMap(held(lease), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          job.progress = progress
-          job.progressMessage = message
-          job.updatedAt = new Date(now)
-          announce(job, "progress")
-        }))),
-    complete: (lease, result) =>
-      Effect.flatMap(held(lease), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          job.result = result
-          job.progress = 100
-          job.errorMessage = null
-          return settle(job, "completed", now)
-        }))),
-    completeMany: (items) =>
-      Effect.map(
-        Effect.forEach(items, ({ lease, result }) => Effect.result(store.complete(lease, result))),
-        (results) => ({
-          completed: results.flatMap((r) => (r._tag === "Success" ? [r.success.id] : [])),
-          refused: items.flatMap((item, i) => (results[i]!._tag === "Failure" ? [item.lease] : []))
-        })
-      ),
-    fail: ({ message, retryAt, stack, ...lease }) =>
-      Effect.flatMap(held(lease), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          job.errorMessage = message
-          job.errors = [...job.errors, attemptError(job, message, now, stack)]
-          if (retryAt === null) return settle(job, "failed", now)
-          job.runAt = retryAt
-          job.nextRetryAt = retryAt
-          const view = settle(job, "retrying", now)
-          // claimable at once: announced as the Kysely store does (rule 11), so every runner wakes
-          if (retryAt.getTime() <= now) announce(job, "enqueued")
-          return view
-        }))),
-    cancelled: (lease) =>
-      Effect.flatMap(held(lease), (job) => Clock.currentTimeMillis.pipe(Effect.map((now) => settle(job, "cancelled", now)))),
-    release: (lease) =>
-      Effect.flatMap(held(lease), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          const cancel = job.cancelRequested
-          job.attempts--
-          const view = settle(job, cancel ? "cancelled" : "pending", now)
-          if (!cancel) announce(job, "enqueued")
-          return view
-        }))),
-    recoverExpired: () =>
-      Clock.currentTimeMillis.pipe(Effect.map((now) => {
-        const moved: Array<JobRecord> = []
-        for (const job of jobs.values()) {
-          if (job.status !== "processing" || job.lockedUntil === null || job.lockedUntil.getTime() > now) continue
-          const message = `worker lost: lease held by ${job.lockedBy} expired`
-          job.errorMessage = message
-          job.errors = [...job.errors, attemptError(job, message, now)]
-          if (job.cancelRequested) moved.push(settle(job, "cancelled", now))
-          else if (job.attempts < job.maxAttempts) {
-            job.runAt = new Date(now)
-            job.nextRetryAt = new Date(now)
-            moved.push(settle(job, "retrying", now))
-            announce(job, "enqueued")
-          } else moved.push(settle(job, "failed", now))
-        }
-        return moved
-      })),
-    cancel: (id) =>
-      Effect.flatMap(find(id), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.flatMap((now) => {
-          if (job.status === "pending" || job.status === "retrying") {
-            job.nextRetryAt = null
-            return Effect.succeed(settle(job, "cancelled", now))
-          }
-          if (job.status === "processing") {
-            if (!job.cancelRequested) {
-              job.cancelRequested = true
-              job.updatedAt = new Date(now)
-              announce(job, "cancelRequested")
-            }
-            return Effect.succeed(snapshot(job))
-          }
-          return Effect.fail(new InvalidTransition({ id, action: "cancel", status: job.status }))
-        }))),
-    retry: (id) =>
-      Effect.flatMap(find(id), (job) =>
-        Clock.currentTimeMillis.pipe(Effect.flatMap((now) => {
-          if (job.status !== "failed" && job.status !== "cancelled") {
-            return Effect.fail(new InvalidTransition({ id, action: "retry", status: job.status }))
-          }
-          if (job.key !== null) {
-            const live = liveByKey(job.type, job.owner, job.key)
-            if (live) return Effect.fail(new InvalidTransition({ id, action: "retry", status: job.status }))
-          }
-          job.attempts = 0
-          job.progress = 0
-          job.progressMessage = null
-          job.runAt = new Date(now)
-          job.nextRetryAt = null
-          job.startedAt = null
-          job.completedAt = null
-          job.result = null
-          const view = settle(job, "pending", now)
-          announce(job, "enqueued")
-          return Effect.succeed(view)
-        }))),
-    delete: (id) =>
-      Effect.flatMap(find(id), (job) => {
-        if (job.status === "processing") {
-          return Effect.fail(new InvalidTransition({ id, action: "delete", status: job.status }))
-        }
-        jobs.delete(id)
-        announce(job, "deleted")
-        return Effect.void
-      }),
+    ...lifecycle(state),
+    ...commands(state),
     list: (filter) =>
       Effect.sync(() => {
         const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500)
@@ -312,7 +178,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       ),
     ...steps.verbs,
     ...(yield* changes(state)),
-    ...MemoryAdmin.verbs(jobs, () => store, snapshot, (job) => announce(job, "enqueued")),
+    ...MemoryAdmin.verbs(jobs, () => store, snapshot, (job) => State.announce(state, job, "enqueued")),
     ...MemoryLogs.make(find, held),
     ...memorySchedules(insert)
   }
