@@ -292,7 +292,7 @@ export const make = (store: JobStoreShape, options: ConsoleApiOptions = {}): Con
             maxAttempts: 6,
             priority: 0,
             runAt: new Date(now),
-            owner: null,
+            owner: ConsoleBulk.owner,
             key: null,
             groupKey: null,
             groupLimit: null

@@ -16,6 +16,7 @@ import type { StandardSchemaV1 } from "effect/StandardSchema"
 import { JobDefinition, JobStore, RetryPolicy } from "@jobtrack/core"
 import type { AdminStore, Issue } from "@jobtrack/core"
 import * as ConsoleInput from "./ConsoleInput.js"
+import * as InternalJobs from "./InternalJobs.js"
 
 /**
  * @since 0.3.0
@@ -28,6 +29,15 @@ export const type = "jobtrack.console.bulk"
  * @category constants
  */
 export const queue = "jobtrack.console"
+
+/**
+ * The owner of every bulk job: reserved, so no caller of the jobs API (an
+ * anonymous one included) sees or touches them (see {@link InternalJobs}).
+ *
+ * @since 0.5.0
+ * @category constants
+ */
+export const owner = InternalJobs.consoleOwner
 
 /**
  * Jobs changed per chunk (one statement each).

@@ -23,6 +23,7 @@ import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as EventFanout from "./EventFanout.js"
 import * as EventStream from "./EventStream.js"
+import * as InternalJobs from "./InternalJobs.js"
 import * as StreamModule from "./streamModule.js"
 import { fromLogLine, fromView } from "./WireView.js"
 import type { WireView } from "./WireView.js"
@@ -181,11 +182,16 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
   }
 
   const forbid = options.otherOwner === "forbidden"
-  /** The job if the caller may see it: 404 unknown or malformed; someone else's is 404 too (or 403 if asked). */
+  /**
+   * The job if the caller may see it: 404 unknown or malformed; someone else's is 404 too (or 403 if asked).
+   * jobtrack's own jobs (the console's) are 404 to everyone, as if they did not exist.
+   */
   const owned = (id: string, caller: Caller): Effect.Effect<JobView, ApiError> =>
     JobId.isValid(id)
       ? Effect.flatMap(tracker.get(id), (job) =>
-        job.owner === caller
+        InternalJobs.isInternal(job)
+          ? Effect.fail(new JobNotFound({ id }))
+          : job.owner === caller
           ? Effect.succeed(job)
           : Effect.fail(forbid ? new Forbidden({ id }) : new JobNotFound({ id })))
       : Effect.fail(new JobNotFound({ id }))
@@ -197,7 +203,7 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
     ok: (a: A) => HttpResponse
   ) => run(Effect.flatMap(owned(id, caller), then), ok)
 
-  return {
+  const api: JobsApi = {
     enqueue: (type, body, caller) => {
       const e = exposed.get(type)
       if (!e) return Promise.resolve(error(400, "invalid_input", `job type "${type}" cannot be enqueued here`))
@@ -251,7 +257,11 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
           limit,
           cursor: query.cursor
         }),
-        (page) => ({ status: 200, body: { items: page.items.map(present), next_cursor: page.nextCursor } })
+        // the console's bulk jobs enqueued before they had a reserved owner had none: never an anonymous caller's
+        (page) => ({
+          status: 200,
+          body: { items: page.items.filter((j) => !InternalJobs.isInternal(j)).map(present), next_cursor: page.nextCursor }
+        })
       )
     },
 
@@ -310,6 +320,18 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
           }))
         }
       }))
+  }
+  // an owner reserved for jobtrack's own jobs is no caller's: refused before anything is read
+  const reserved = () => Promise.resolve(error(403, "forbidden", "this owner is reserved"))
+  return {
+    enqueue: (type, body, caller) => InternalJobs.isReservedOwner(caller) ? reserved() : api.enqueue(type, body, caller),
+    list: (query, caller) => InternalJobs.isReservedOwner(caller) ? reserved() : api.list(query, caller),
+    get: (id, caller) => InternalJobs.isReservedOwner(caller) ? reserved() : api.get(id, caller),
+    events: (id, caller, last) => InternalJobs.isReservedOwner(caller) ? reserved() : api.events(id, caller, last),
+    cancel: (id, caller) => InternalJobs.isReservedOwner(caller) ? reserved() : api.cancel(id, caller),
+    retry: (id, caller) => InternalJobs.isReservedOwner(caller) ? reserved() : api.retry(id, caller),
+    remove: (id, caller) => InternalJobs.isReservedOwner(caller) ? reserved() : api.remove(id, caller),
+    stats: (query, caller) => InternalJobs.isReservedOwner(caller) ? reserved() : api.stats(query, caller)
   }
 }
 

@@ -10,6 +10,8 @@ export * as EventFanout from "./EventFanout.js"
 export * as EventStream from "./EventStream.js"
 /** @since 0.1.0 */
 export * as HttpError from "./HttpError.js"
+/** @since 0.5.0 */
+export * as InternalJobs from "./InternalJobs.js"
 /** @since 0.1.0 */
 export * as JobsApi from "./JobsApi.js"
 /** @since 0.1.0 */
