@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { gzipSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { call, rawRequest, startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
@@ -188,5 +189,25 @@ describe("attachment-pipeline: owners, uploads and bodies (two users, its own pr
     assert.strictEqual(chunked.status, 413)
     const broken = await raw(`${app.url}/api/admin/import`, { headers: { authorization: "Bearer ops", "content-type": "application/json" }, chunks: ["{\"count\":"] })
     assert.strictEqual(broken.status, 400)
+  })
+
+  it("compressed bodies: one that is not the gzip it claims is a 400, never a 500; a gzip bomb is a 413; valid gzip is read", async () => {
+    const url = `${app.url}/api/records/rec-gzip/attachments`
+    const headers = { ...auth, "content-type": "application/json", "content-encoding": "gzip" }
+    const gzipped = gzipSync(JSON.stringify({ file_url: "s3://bucket/gzipped.pdf", filename: "gzipped.pdf" }))
+    // not gzip at all, a truncated stream, and 4 MiB that is not gzip (the rest is read, no reset)
+    for (const chunks of [["xx"], [gzipped.subarray(0, gzipped.length - 6)], Array.from({ length: 4 }, () => Buffer.alloc(MiB, 7))]) {
+      const res = await raw(url, { headers, chunks })
+      assert.strictEqual(res.status, 400)
+      assert.deepStrictEqual(res.body, { error: { code: "invalid_input", message: "body could not be decoded" } })
+    }
+    // 64 MiB of spaces in 64 KiB of gzip: refused once 64 KiB are decompressed
+    const bomb = gzipSync(Buffer.alloc(64 * MiB, 32), { level: 9 })
+    const big = await raw(`${app.url}/api/admin/import`, { headers: { ...headers, authorization: "Bearer ops" }, chunks: [bomb] })
+    assert.strictEqual(big.status, 413)
+    assert.strictEqual(big.body.error.code, "payload_too_large")
+    const ok = await raw(url, { headers, chunks: [gzipped] })
+    assert.strictEqual(ok.status, 202)
+    assert.strictEqual(ok.body.key, "s3://bucket/gzipped.pdf")
   })
 })

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url"
+import { gzipSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { alive, call, rawRequest, startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
@@ -80,6 +81,28 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     const broken = await rawRequest(url, { headers, chunks: ["{\"hours_back\":"] })
     assert.strictEqual(broken.status, 400)
     assert.strictEqual(broken.body.error.code, "invalid_input")
+  })
+
+  it("compressed bodies: one that is not the gzip it claims is a 400, never a 500; a gzip bomb is a 413; valid gzip is read", async () => {
+    const url = `${app.url}/api/newsletters/extract`
+    const headers = { authorization: "Bearer ivy", "content-type": "application/json", "content-encoding": "gzip" }
+    const gzipped = gzipSync(JSON.stringify({ hours_back: 1, max_results: 1 }))
+    // not gzip at all, a truncated stream, and 4 MiB that is not gzip (the rest is read, no reset)
+    for (const chunks of [["xx"], [gzipped.subarray(0, gzipped.length - 6)], Array.from({ length: 4 }, () => Buffer.alloc(1024 * 1024, 7))]) {
+      const res = await rawRequest(url, { headers, chunks })
+      assert.strictEqual(res.status, 400)
+      assert.deepStrictEqual(res.body, { error: { code: "invalid_input", message: "body could not be decoded" } })
+    }
+    const deflated = await rawRequest(url, { headers: { ...headers, "content-encoding": "deflate" }, chunks: ["not deflate"] })
+    assert.strictEqual(deflated.status, 400)
+    // 64 MiB of spaces in 64 KiB of gzip: refused once 64 KiB are decompressed
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 32), { level: 9 })
+    const big = await rawRequest(url, { headers, chunks: [bomb] })
+    assert.strictEqual(big.status, 413)
+    assert.strictEqual(big.body.error.code, "payload_too_large")
+    const ok = await rawRequest(url, { headers, chunks: [gzipped] })
+    assert.strictEqual(ok.status, 202)
+    assert.strictEqual((await call(`${app.url}/api/jobs/${ok.body.extraction_id}/cancel`, { method: "POST", user: "ivy" })).status, 202)
   })
 
   it("at most 2 running extractions per user; the others wait and show their queue position", async () => {
