@@ -48,7 +48,11 @@ export interface PostgresOptions {
   readonly schema?: string
   /** Pool size (default 10). */
   readonly max?: number
-  /** Server-side cap on one statement (default 30 s). */
+  /**
+   * Server-side cap on one statement (default 30 s). The pool also gives up
+   * on a statement client-side 5 s after this (`query_timeout`), for a
+   * connection the server stopped answering.
+   */
   readonly statementTimeoutMs?: number
   /** Server-side cap on waiting for a row lock (default 5 s). */
   readonly lockTimeoutMs?: number
@@ -72,6 +76,12 @@ export interface PostgresOptions {
   readonly seriesSummary?: KyselyStore.SeriesSummaryOptions
 }
 
+/** How much longer than `statement_timeout` a statement may wait for its answer (`query_timeout`). */
+const queryTimeoutMarginMs = 5_000
+
+/** How long closing the store waits for the pool's connections in use. */
+const poolCloseMs = 5_000
+
 /**
  * A PostgreSQL store over a new `pg` pool, closed with the scope.
  *
@@ -90,6 +100,9 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       connectionString: options.connectionString,
       max: options.max ?? 10,
       statement_timeout: statement,
+      // client-side: a statement on a connection that stopped answering (the server never got it,
+      // so statement_timeout cannot fire) fails after this, rather than never; its caller retries
+      query_timeout: statement + queryTimeoutMarginMs,
       idle_in_transaction_session_timeout: Math.max(statement * 2, 60_000),
       options: `-c lock_timeout=${lock}`,
       connectionTimeoutMillis: 10_000
@@ -121,7 +134,20 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
         Direct.register(db, pool)
         return db
       }),
-      (db) => Effect.promise(() => db.destroy())
+      // closing waits for the connections in use; one stuck on a server that stopped answering is
+      // left behind after `poolCloseMs` (it fails by its query_timeout and is closed then)
+      (db) =>
+        Effect.promise(() => db.destroy()).pipe(
+          Effect.timeoutOption(poolCloseMs),
+          Effect.flatMap((closed) =>
+            closed._tag === "Some"
+              ? Effect.void
+              : Effect.logWarning(
+                `jobtrack: the store's pool did not close within ${poolCloseMs} ms ` +
+                  "(statements are stuck on connections the server does not answer); left to close by itself"
+              )
+          )
+        )
     )
     return yield* storeOn(db, options.schema, Notifier.postgres({ connectionString: options.connectionString }), options.migrate !== false,
       options.seriesSummary)

@@ -25,6 +25,7 @@ import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Sche
 import type { Scope } from "effect"
 import * as Hooks from "./Hooks.js"
 import * as ChangeSubscription from "./internal/changeSubscription.js"
+import { handBackMs } from "./internal/runner/shutdown.js"
 import * as QueuePosition from "./QueuePosition.js"
 import type { LeaseLost, StoreError } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
@@ -260,8 +261,18 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
         yield* Fiber.interrupt(listener)
         const all = () => Fiber.awaitAll([...inFlight.values()])
         const finished = yield* all().pipe(Effect.timeoutOption(graceMs))
-        // interrupted calls fail their attempt: the next claim may come at once from any process
-        if (Option.isNone(finished)) yield* Fiber.interruptAll([...inFlight.values()])
+        // interrupted calls fail their attempt: the next claim may come at once from any process;
+        // that write is waited for at most the runner's hand-back bound (a store that does not answer
+        // leaves the deliveries to lease recovery, as the runner leaves its jobs)
+        if (Option.isNone(finished)) {
+          const handedBack = yield* Fiber.interruptAll([...inFlight.values()]).pipe(Effect.timeoutOption(handBackMs))
+          if (Option.isNone(handedBack)) {
+            yield* Effect.logWarning(
+              `jobtrack: hook delivery shutdown: ${inFlight.size} delivery(ies) not handed back ${handBackMs} ms ` +
+                "after the grace; they are claimable again once their lease expires"
+            )
+          }
+        }
       }).pipe(Effect.cached, Effect.runSync)
       return shutdownDone
     })

@@ -12,10 +12,22 @@
  * write; otherwise they stay `processing` until their lease expires and lease
  * recovery (any runner's) counts that attempt as lost.
  *
+ * The jobs still running when the grace is up are stopped and their
+ * hand-back (the release write, after the handler ended) is waited for at
+ * most {@link handBackMs} more. A job not handed back by then (the database
+ * does not answer, or a plain async handler ignores its signal) is left
+ * behind and logged: it stays `processing` under its lease, which is no
+ * longer renewed, and lease recovery makes it claimable again once the lease
+ * expires. So shutdown takes at most the grace plus `handBackMs` (and the
+ * claim loop's own wait, within the grace).
+ *
  * @internal
  */
 import { Clock, Effect, Fiber, Option } from "effect"
 import type { RunnerState } from "./state.js"
+
+/** How long shutdown waits, after the grace, for the jobs it stopped to be handed back. */
+export const handBackMs = 5_000
 
 export interface Parts {
   readonly loop: Fiber.Fiber<unknown, unknown>
@@ -43,9 +55,12 @@ export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
             "jobs it may claim are released when it returns, else recovered when their lease expires"
         )
       }
-      yield* Fiber.interrupt(parts.recovery)
-      if (parts.prune) yield* Fiber.interrupt(parts.prune)
-      if (parts.summary) yield* Fiber.interrupt(parts.summary)
+      // housekeeping may be in a store call it does not let go of (a summary step is uninterruptible):
+      // waited for within the grace only; a call the database never answers is left behind
+      const housekeeping = [parts.recovery, parts.prune, parts.summary].filter((f) => f !== undefined)
+      yield* Fiber.interruptAll(housekeeping).pipe(
+        Effect.timeoutOption(Math.max(0, deadline - (yield* Clock.currentTimeMillis)))
+      )
       // every job's run ends by leaving `running` (settled, released or dropped)
       const left = deadline - (yield* Clock.currentTimeMillis)
       const finished = state.running.size === 0
@@ -55,7 +70,15 @@ export const make = (state: RunnerState, parts: Parts): Effect.Effect<void> => {
         : Option.none()
       if (Option.isNone(finished)) {
         yield* Effect.forEach([...state.running.values()], (r) => r.stop("shutdown"), { discard: true })
-        yield* state.drained
+        const handedBack = yield* state.drained.pipe(Effect.timeoutOption(handBackMs))
+        if (Option.isNone(handedBack)) {
+          const held = [...state.running.values()].map((r) => r.job.id)
+          yield* Effect.logWarning(
+            `jobtrack: shutdown: ${held.length} job(s) not handed back ${handBackMs} ms after the shutdown grace ` +
+              "(the store does not answer, or a handler ignores its abort signal); they stay processing " +
+              "until their lease expires, then lease recovery makes them claimable again"
+          ).pipe(Effect.annotateLogs({ jobIds: held, workerId: state.settings.workerId }))
+        }
       }
       yield* Fiber.interrupt(parts.listener)
       yield* Fiber.interrupt(parts.completer)
