@@ -23,6 +23,7 @@ import { jsonBody } from "./body.ts"
 import type { Database } from "./db.ts"
 import { extractText } from "./extraction.ts"
 import { answerErrors, HttpError } from "./http.ts"
+import { logEvent } from "./log.ts"
 import { RecordId, text } from "./text.ts"
 import { uploads as makeUploads } from "./uploads.ts"
 
@@ -33,8 +34,7 @@ const ImportRequest = Schema.Struct({
 })
 const issuesOf = SchemaIssue.makeFormatterStandardSchemaV1()
 
-export const logEvent = (event: string, fields: Record<string, unknown> = {}, level = "info") =>
-  process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), level, event, ...fields })}\n`)
+export { logEvent }
 
 const decode = <A>(schema: Schema.Codec<A, unknown>, input: unknown): A => {
   try {

@@ -5,10 +5,16 @@
  * configurable fraction of attempts. Retries: 30 s, 2 min, 8 min, at most 3.
  * Its stages (download, extract, store) are durable steps, shown in the job's
  * view.
+ *
+ * An upload lies on the disk of the server that received it: a runner that cannot
+ * read it (another machine, or the file removed) fails the job with a fixed message,
+ * never the file system's, which names the uploads path. Several machines need the
+ * uploads in shared object storage (see the README).
  */
 import { readFile } from "node:fs/promises"
 import { Data, Effect, Schema } from "effect"
 import { JobDefinition, RetryPolicy } from "@jobtrack/core"
+import { logEvent } from "./log.ts"
 
 export const ExtractPayload = Schema.Struct({
   attachment_id: Schema.Int,
@@ -25,6 +31,29 @@ const stepMs = Number(process.env.EXTRACT_STEP_MS ?? 400)
 
 export class ExtractionUnavailable extends Data.TaggedError("ExtractionUnavailable")<{ readonly message: string }> {}
 
+/**
+ * The uploaded file cannot be read here. Missing (ENOENT: removed, or on another machine's
+ * disk), it is `fatal` and the job fails at once; any other read error is retried. The
+ * message is fixed: the file system's names the server's uploads path.
+ */
+export class UploadUnreadable extends Data.TaggedError("UploadUnreadable")<{ readonly message: string; readonly fatal: boolean }> {
+  static from(error: unknown) {
+    const code = (error as { code?: unknown }).code
+    const missing = code === "ENOENT" || code === "ENOTDIR"
+    return new UploadUnreadable({
+      message: missing ? "the uploaded file is not available to this server" : "the uploaded file could not be read",
+      fatal: missing
+    })
+  }
+}
+
+/** An upload's content, read from disk; the file system's own error is logged by its code only. */
+const readUpload = (path: string, jobId: string) =>
+  Effect.tryPromise({ try: () => readFile(path, "utf8"), catch: (e) => e }).pipe(
+    Effect.tapError((e) => Effect.sync(() => logEvent("upload.unreadable", { job_id: jobId, code: (e as { code?: unknown }).code ?? "unknown" }, "warn"))),
+    Effect.mapError(UploadUnreadable.from)
+  )
+
 export const extractText = JobDefinition.make({
   type: "extract-text",
   payload: ExtractPayload,
@@ -38,7 +67,7 @@ export const extractText = JobDefinition.make({
       const content = yield* ctx.step("download", Effect.gen(function*() {
         yield* ctx.progress(5, `Downloading ${file.filename}`)
         const content = file.path
-          ? yield* Effect.promise(() => readFile(file.path!, "utf8"))
+          ? yield* readUpload(file.path, ctx.id)
           : `Synthetic content of ${file.filename} (${file.file_url}).`
         yield* Effect.sleep(stepMs)
         return content

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -209,5 +209,32 @@ describe("attachment-pipeline: owners, uploads and bodies (two users, its own pr
     const ok = await raw(url, { headers, chunks: [gzipped] })
     assert.strictEqual(ok.status, 202)
     assert.strictEqual(ok.body.key, "s3://bucket/gzipped.pdf")
+  })
+
+  it("an upload gone before its job runs: the job fails at once with a fixed message, never the file system's (no path)", async () => {
+    const first = await upload("uma", "rec-gone", "gone.txt", "soon gone")
+    assert.strictEqual(first.status, 202)
+    await until(() => as("uma", `/api/jobs/${first.body.id}`).then((r) => r.body.status), (s) => s === "completed", 10_000, "extracted once")
+    // the job is deleted and the file removed (as on a runner of another machine, which never had it);
+    // the backfill enqueues the attachment's extraction again
+    assert.strictEqual((await as("uma", `/api/jobs/${first.body.id}`, { method: "DELETE" })).status, 204)
+    rmSync(`${dir}/uploads/${/^upload:\/\/([0-9a-f-]{36})\//.exec(first.body.key)![1]}`)
+    assert.strictEqual((await as("ops", "/api/admin/backfill", { method: "POST" })).body.enqueued, 1)
+    const job = await until(
+      () => as("uma", "/api/records/rec-gone").then((r) => r.body.attachments[0].extraction),
+      (j) => j !== null && ["failed", "retrying"].includes(j.status),
+      10_000,
+      "the extraction ended"
+    )
+    assert.strictEqual(job.status, "failed")
+    assert.strictEqual(job.attempts, 1) // missing is fatal: no retry finds it on this disk
+    assert.strictEqual(job.error_message, "the uploaded file is not available to this server")
+    const told = JSON.stringify([job, (await as("uma", `/api/jobs/${job.id}`)).body, (await as("uma", "/api/records/rec-gone")).body])
+    assert.notInclude(told, dir)
+    assert.notInclude(told, "ENOENT")
+    // the operator's log names the error's code, not the path
+    const logged = app.logs.find((l) => l.event === "upload.unreadable" && l.job_id === job.id)
+    assert.deepInclude(logged, { code: "ENOENT" })
+    assert.notInclude(JSON.stringify(app.logs.filter((l) => l.job_id === job.id)), dir)
   })
 })
