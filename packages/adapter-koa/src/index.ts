@@ -4,6 +4,8 @@
  * @since 0.1.0
  */
 
+/** @since 0.5.0 */
+export * as BodyReader from "./BodyReader.js"
 /** @since 0.4.0 */
 export * as EventFanout from "./EventFanout.js"
 /** @since 0.1.0 */

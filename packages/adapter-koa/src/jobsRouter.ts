@@ -7,10 +7,10 @@
  * @since 0.1.0
  */
 import { Duration } from "effect"
-import type { bodyParser } from "@koa/bodyparser"
 import Router from "@koa/router"
 import type { Context } from "koa"
 import type { Jobtrack, Tracker } from "@jobtrack/core"
+import * as BodyReader from "./BodyReader.js"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as JobsApi from "./JobsApi.js"
@@ -30,48 +30,22 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
   readonly allowAnonymous?: boolean
   /** Mount point, e.g. "/api/jobs" (default: none, mount with a parent router). */
   readonly prefix?: string
-  /** Largest JSON body accepted, in bytes (default 100 KiB); larger is 413. */
+  /**
+   * Largest JSON body accepted, in bytes (default 100 KiB), also after
+   * decompression; larger is 413. A body that cannot be decoded is 400, an
+   * unsupported `Content-Encoding` 415 (see {@link BodyReader}).
+   */
   readonly bodyLimit?: number
   /** Comment line sent on idle event streams (default 15 s). */
   readonly heartbeat?: Duration.Input
 }
 
 /**
- * The JSON body, read by `@koa/bodyparser` (co-body and raw-body underneath:
- * size limit also after gzip/deflate, `__proto__` keys refused), or the body a
- * parser mounted by the host already left in `ctx.request.body`. Its failures
- * are answered by the contract: 413 over the limit, 400 for anything else the
- * client sent wrong; never the parser's message, which may quote the body.
- * (Shared with the console's router.)
+ * The JSON body reader shared with the console's router: see {@link BodyReader.make}.
  *
  * @internal
  */
-export const bodyReader = (limit: number) => {
-  // loaded with the first body read, not with the package (issue 13, item 6: ~90 files)
-  let parse: ReturnType<typeof bodyParser> | undefined
-  return async (ctx: Context): Promise<{ readonly value: unknown } | HttpResponse> => {
-    const preParsed = (ctx.request as { body?: unknown }).body
-    if (preParsed !== undefined) return { value: preParsed }
-    if (!ctx.request.is("application/json", "+json")) {
-      return error(400, "invalid_input", "Content-Type must be application/json")
-    }
-    parse ??= (await import("@koa/bodyparser")).bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: false, detectJSON: () => true })
-    try {
-      await parse(ctx, async () => {})
-    } catch (e) {
-      const status = typeof e === "object" && e !== null && "status" in e ? Number(e.status) : 500
-      if (status === 413) return error(413, "payload_too_large", `body exceeds ${limit} bytes`)
-      if (status === 415) return error(415, "unsupported_media_type", "unsupported body encoding or charset")
-      if (status >= 400 && status < 500) {
-        return error(400, "invalid_input", e instanceof SyntaxError ? "body is not valid JSON" : "the body could not be read")
-      }
-      // e.g. another middleware consumed the request stream without leaving a body
-      console.error("jobtrack: reading the request body failed", e)
-      return error(500, "internal", "internal error")
-    }
-    return { value: (ctx.request as { body?: unknown }).body }
-  }
-}
+export const bodyReader = BodyReader.make
 
 const write = (ctx: Context, response: HttpResponse) => {
   ctx.status = response.status
