@@ -201,24 +201,35 @@ export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job
 
 /**
  * The frames of one stream, as a `Stream` (for a framework that writes
- * streams): the same shared watch as {@link EventFanout.join}.
+ * streams): the same shared watch as {@link EventFanout.join}. An Effect that
+ * gives the stream once effect's `Stream` module is loaded: a plain import of
+ * the adapter does not load it, and it is imported here (an `import()`, which
+ * joins one in flight elsewhere), never required synchronously — Node refuses
+ * to require an ES module that an `import()` is still loading (a tracker being
+ * built, a host's route modules imported in parallel), and no stream can be
+ * returned at once without the module.
  *
  * @example
  * ```ts
  * // `view`: the job as the request read it, after checking its owner
- * const text = EventFanout.frames(fanout, view, undefined).pipe(Stream.map(EventStream.encode))
+ * const text = Stream.unwrap(EventFanout.frames(fanout, view, undefined)).pipe(Stream.map(EventStream.encode))
  * ```
  * @since 0.4.0
  * @category constructors
  */
-export const frames = (fanout: EventFanout, view: JobView, lastEventId: string | undefined): Stream.Stream<EventStream.Frame> =>
-  StreamModule.stream().callback<EventStream.Frame>((queue) =>
-    Effect.acquireRelease(
-      Effect.sync(() =>
-        fanout.join(view, lastEventId, {
-          frame: (frame) => void Queue.offerUnsafe(queue, frame),
-          end: () => void Queue.endUnsafe(queue)
-        })
-      ),
-      (leave) => Effect.sync(leave)
-    ))
+export const frames = (
+  fanout: EventFanout,
+  view: JobView,
+  lastEventId: string | undefined
+): Effect.Effect<Stream.Stream<EventStream.Frame>> =>
+  Effect.map(StreamModule.load, (Streams) =>
+    Streams.callback<EventStream.Frame>((queue) =>
+      Effect.acquireRelease(
+        Effect.sync(() =>
+          fanout.join(view, lastEventId, {
+            frame: (frame) => void Queue.offerUnsafe(queue, frame),
+            end: () => void Queue.endUnsafe(queue)
+          })
+        ),
+        (leave) => Effect.sync(leave)
+      )))

@@ -24,7 +24,6 @@ import type { HttpResponse } from "./HttpError.js"
 import * as EventFanout from "./EventFanout.js"
 import * as EventStream from "./EventStream.js"
 import * as InternalJobs from "./InternalJobs.js"
-import * as StreamModule from "./streamModule.js"
 import { fromLogLine, fromView } from "./WireView.js"
 import type { WireView } from "./WireView.js"
 
@@ -288,11 +287,11 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
       if (lastEventId !== undefined && Job.isTerminal(now.status) && EventStream.eventId(now) === lastEventId) {
         return { status: 204 }
       }
-      // the shared watch's `Stream` form (the `events` Stream) returns its stream at once
-      await StreamModule.loadPromise()
+      // the shared watch's `Stream` form (the `events` Stream), once effect's Stream is loaded
+      const events = await Effect.runPromise(EventFanout.frames(fanout, now, lastEventId))
       return {
         status: 200,
-        events: EventFanout.frames(fanout, now, lastEventId),
+        events,
         follow: (sink) => fanout.join(now, lastEventId, sink)
       }
     },

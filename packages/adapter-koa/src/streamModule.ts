@@ -3,9 +3,13 @@
  * `@jobtrack/adapter-koa` is imported (issue 13, item 6): it links 18 of
  * effect's files, the largest part of a plain import after `effect/Effect`
  * itself. The routers load it when they serve a stream (`load`,
- * `loadPromise`). `EventStream.frames`, which returns a stream at once, takes
- * the loaded module, or requires it synchronously when it is not loaded yet
- * (Node ≥ 20.19 requires ES modules; the same module instance as an import).
+ * `loadPromise`), as does `EventFanout.frames` (an Effect of its stream: Node
+ * refuses to require an ES module that an `import()` is still loading).
+ * `EventStream.frames`, which returns a stream at once, takes the loaded
+ * module, or requires it synchronously when it is not loaded yet (Node ≥
+ * 20.19 requires ES modules; the same module instance as an import): it is
+ * given a stream, so `Stream` is evaluated already, and requiring an
+ * evaluated module is safe while an import of it is pending.
  *
  * @internal
  */
@@ -26,6 +30,6 @@ export const load: Effect.Effect<typeof StreamModule> = Effect.suspend(() =>
   loaded !== undefined ? Effect.succeed(loaded) : Effect.promise(loadPromise)
 )
 
-/** The module: the loaded one, or required now. */
+/** The module: the loaded one, or required now (only where a stream exists, so the module is evaluated). */
 export const stream = (): typeof StreamModule =>
   loaded ??= process.getBuiltinModule("node:module").createRequire(import.meta.url)("effect/Stream") as typeof StreamModule

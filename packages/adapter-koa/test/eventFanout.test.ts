@@ -220,7 +220,7 @@ describe("EventFanout", () => {
   it("as a Stream: the same shared watch, ending when the job's stream ends", async () => {
     const { tracker, counts, emit, queues } = driven()
     const fanout = EventFanout.make(tracker, WireView.fromView)
-    const collected = Effect.runPromise(Stream.runCollect(EventFanout.frames(fanout, job(), undefined)))
+    const collected = Effect.runPromise(Stream.runCollect(Stream.unwrap(EventFanout.frames(fanout, job(), undefined))))
     await settle()
     await emit(job({ progress: 70, updatedAt: new Date(2_000) }))
     Queue.endUnsafe(queues[0]!)
