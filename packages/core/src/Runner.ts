@@ -50,6 +50,21 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
   readonly progressInterval?: Duration.Input
   /** How long running jobs may finish on shutdown before they are interrupted (default 10 s). */
   readonly shutdownGrace?: Duration.Input
+  /**
+   * How long the runner waits for a plain async handler (`run`) it stopped
+   * (timeout, cancel, shutdown, lease lost: `ctx.signal` aborts) to settle its
+   * Promise, before it gives up on it (default 30 s). Until then the attempt is
+   * not over: its slot and its group's place stay taken and its lease is kept,
+   * so a retry or another job of the group does not run beside it. After this
+   * the runner logs a warning, settles the attempt and frees the slot while the
+   * abandoned Promise may still run. Effect handlers are interrupted instead.
+   *
+   * @example
+   * ```ts
+   * Runner.layer({ definitions: [sendEmail], abandonAfter: "2 minutes" })
+   * ```
+   */
+  readonly abandonAfter?: Duration.Input
   /** Delete terminal jobs older than `after` every `every` (default 7 days / 1 hour); false: never. */
   readonly prune?: { readonly after: Duration.Input; readonly every: Duration.Input } | false
   /**

@@ -3,7 +3,9 @@
  * calls: the context's methods return Promises, a throw or rejection becomes
  * the attempt's failure (a FatalError, or an error marked fatal, stays
  * recognisable as such), and the attempt's AbortSignal is the runner's, so it
- * aborts on cancel, timeout, shutdown and lease loss.
+ * aborts on cancel, timeout, shutdown and lease loss. Interruption drops the
+ * Promise at once; the runner waits for it to settle before the attempt is
+ * over ({@link bodyOf}, `runner/jobRun.ts`).
  */
 import { Effect, Exit } from "effect"
 import type { Cause, Context } from "effect"
@@ -101,6 +103,17 @@ class AsyncContext implements AsyncJobContext {
   }
 }
 
+/** Each attempt's handler Promise, by the attempt's context (see {@link bodyOf}). */
+const bodies = new WeakMap<JobContext, PromiseLike<unknown>>()
+
+/**
+ * The Promise the plain async handler of this attempt returned (settled or
+ * not); undefined for an Effect handler or a handler that returned a value.
+ * The runner waits for it once it stopped the attempt: dropping the Promise
+ * ends the Effect at once, not the work it stands for.
+ */
+export const bodyOf = (ctx: JobContext): PromiseLike<unknown> | undefined => bodies.get(ctx)
+
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
@@ -120,5 +133,6 @@ export const fromAsync = <P, A>(run: (payload: P, context: AsyncJobContext) => P
     }
     if (!isThenable(out)) return Effect.succeed(out)
     const promise = out
+    bodies.set(ctx, promise)
     return Effect.tryPromise({ try: () => Promise.resolve(promise), catch: fromThrown })
   })

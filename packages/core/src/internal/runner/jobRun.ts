@@ -20,6 +20,7 @@ import type { JobRecord, Json, Lease } from "../../Job.js"
 import type * as JobDefinition from "../../JobDefinition.js"
 import type { JobContext as JobContextShape } from "../../JobContext.js"
 import type { LeaseLost, StoreError } from "../../JobError.js"
+import * as AsyncHandler from "../asyncHandler.js"
 import * as Attempt from "../attempt.js"
 import * as DurableSteps from "../durableSteps.js"
 import * as Telemetry from "../telemetry.js"
@@ -90,6 +91,8 @@ class Run extends Stopper implements Running, JobContext.Source {
   readonly logs: Telemetry.LogBuffer
   readonly writer: ProgressWriter.ProgressWriter
   private steps: Pick<JobContextShape, "step" | "sleep"> | undefined
+  /** The handler's context (a plain async handler's Promise is found by it). */
+  private context: JobContextShape | undefined
 
   constructor(
     readonly state: RunnerState,
@@ -124,6 +127,7 @@ class Run extends Stopper implements Running, JobContext.Source {
   private begin(): void {
     const { def, job, launcher, observer } = this
     const context = JobContext.make(this)
+    this.context = context
     const attempt = Attempt.make(def, job.payload, context, this.abort, () => this.reason !== null)
     const annotations = launcher.annotated || observer.active
       ? { ...launcher.annotations, jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }
@@ -135,9 +139,45 @@ class Run extends Stopper implements Running, JobContext.Source {
     handler.addObserver((exit) => this.ended(exit))
   }
 
-  /** The handler ended: free the slot, then settle. */
+  /**
+   * The handler's fiber ended. A plain async handler stopped by the runner or
+   * its timeout (its signal aborted) may still be running: its Promise was
+   * only dropped. The attempt is over once that Promise settles (at most
+   * `abandonAfter`): until then the job keeps its slot, its group's place and
+   * its lease, so no retry and no other job of its group runs beside it.
+   */
   private ended(exit: Exit.Exit<Json, unknown>): void {
     Attempt.abortIfInterrupted(exit, this.abort, () => this.reason !== null)
+    if (exit._tag === "Failure" && this.abort.isAborted && this.context !== undefined) {
+      const body = AsyncHandler.bodyOf(this.context)
+      if (body !== undefined) {
+        Effect.runForkWith(this.launcher.parent)(this.awaitBody(body, exit))
+        return
+      }
+    }
+    this.over(exit)
+  }
+
+  /** Wait (at most `abandonAfter`) for the stopped async handler's Promise to settle, then end the attempt. */
+  private awaitBody(body: PromiseLike<unknown>, exit: Exit.Exit<Json, unknown>): Effect.Effect<void> {
+    const { job, state } = this
+    const limit = state.settings.abandonMs
+    return Effect.promise(() => Promise.resolve(body).then(() => true, () => true)).pipe(
+      Effect.timeoutOption(limit),
+      Effect.flatMap((settled) =>
+        settled._tag === "Some"
+          ? Effect.void
+          : Effect.logWarning(
+            `jobtrack: the handler of job ${job.id} did not settle within ${limit} ms after it was stopped ` +
+              `(${this.reason ?? "timeout"}; it ignores ctx.signal): abandoned, its slot is freed while it may still run`
+          ).pipe(Effect.annotateLogs({ jobId: job.id, type: job.type, attempt: job.attempts }))
+      ),
+      Effect.ensuring(Effect.sync(() => this.over(exit)))
+    )
+  }
+
+  /** The attempt is over: free the slot, then settle. */
+  private over(exit: Exit.Exit<Json, unknown>): void {
     // the next job may start while this one's result is written; the lease keeper skips it
     this.settling = true
     this.state.wake()

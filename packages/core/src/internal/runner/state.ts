@@ -40,6 +40,8 @@ export interface Settings {
   readonly pollMs: number
   readonly progressMs: number
   readonly graceMs: number
+  /** How long a stopped async handler's Promise is waited for (`RunnerOptions.abandonAfter`). */
+  readonly abandonMs: number
   readonly workerId: string
   readonly types: ReadonlyArray<string>
   readonly queues: ReadonlyArray<string>
@@ -87,6 +89,7 @@ export const settings = (options: RunnerOptions, definitions: ReadonlyMap<string
     pollMs: ms(options.pollInterval ?? "1 second"),
     progressMs: ms(options.progressInterval ?? "250 millis"),
     graceMs: ms(options.shutdownGrace ?? "10 seconds"),
+    abandonMs: ms(options.abandonAfter ?? "30 seconds"),
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
     types: [...definitions.keys()],
     queues: [...new Set([...definitions.values()].map((d) => d.queue))]
