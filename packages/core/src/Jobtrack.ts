@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
+import { Data, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import type { Duration } from "effect"
 import type { JobRecord, JobView, Json } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
@@ -122,12 +122,38 @@ export interface Jobtrack<Trx = never> {
   readonly start: () => Promise<void>
   /** Shut the runner down gracefully (if started). */
   readonly stop: () => Promise<void>
-  /** Stop the runner and release the store. */
+  /**
+   * Stop the runner and release the store. Every call after it rejects with
+   * {@link JobtrackClosed} (`stop()` and `close()` again resolve).
+   */
   readonly close: () => Promise<void>
   /** The Effect tracker, for code that mixes both styles (and for the Koa router). */
   readonly tracker: () => Promise<Tracker.TrackerShape>
   /** The runtime holding the store and the tracker. */
   readonly runtime: ManagedRuntime.ManagedRuntime<JobStore | Tracker.Tracker, StoreError>
+}
+
+/**
+ * What every call on a {@link Jobtrack} rejects with once `close()` was
+ * called (`stop()` and `close()` again resolve), and what a call cut short
+ * by `close()` (a `start()` in progress) rejects with.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await jobs.enqueue(extractText, { fileUrl })
+ * } catch (e) {
+ *   if (e instanceof Jobtrack.JobtrackClosed) return // shutting down: nothing to do
+ *   throw e
+ * }
+ * ```
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobtrackClosed extends Data.TaggedError("JobtrackClosed")<{ readonly cause?: unknown }> {
+  override get message(): string {
+    return "jobtrack is closed (close() was called)"
+  }
 }
 
 /**
@@ -144,6 +170,7 @@ export type JobtrackError =
   | UnknownJobType
   | ScheduleNotFound
   | JobSchedule.InvalidSchedules
+  | JobtrackClosed
 
 /**
  * @example
@@ -172,12 +199,16 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
    * down at start), the next call builds it again: callers get the StoreError
    * meanwhile, and the service recovers by itself once the store can start.
    */
+  /** Set by `close()`: every call rejects with `JobtrackClosed` from then on. */
+  let closing: Promise<void> | undefined
   const ready = async () => {
+    if (closing) throw new JobtrackClosed({})
     const built = runtime
     try {
       await built.context()
       return built
     } catch (error) {
+      if (closing) throw new JobtrackClosed({ cause: error })
       if (runtime === built) {
         runtime = ManagedRuntime.make(layer)
         built.dispose().catch(() => {})
@@ -185,7 +216,22 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
       throw error
     }
   }
-  const run = async <A, E>(effect: Effect.Effect<A, E, Tracker.Tracker | JobStore>) => (await ready()).runPromise(effect)
+  /**
+   * A call cut short by `close()` (the runtime disposed under it, its fiber
+   * interrupted) rejects with `JobtrackClosed`; its own tagged errors pass.
+   */
+  const closedOr = (error: unknown): unknown =>
+    closing && !(typeof error === "object" && error !== null && "_tag" in error)
+      ? new JobtrackClosed({ cause: error })
+      : error
+  const run = async <A, E>(effect: Effect.Effect<A, E, Tracker.Tracker | JobStore>) => {
+    const built = await ready()
+    try {
+      return await built.runPromise(effect)
+    } catch (error) {
+      throw closedOr(error)
+    }
+  }
   const withTracker = <A, E>(f: (t: Tracker.TrackerShape) => Effect.Effect<A, E>) => run(Tracker.Tracker.use(f))
   /**
    * The transaction was typed by the store layer (`Trx`); the store-agnostic
@@ -205,7 +251,8 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
   const stop = async () => {
     const scope = runnerScope
     runnerScope = undefined
-    if (scope) await run(Scope.close(scope, Exit.void))
+    // close() stops the runner first: its scope closes in the runtime, before it is disposed
+    if (scope) await runtime.runPromise(Scope.close(scope, Exit.void))
   }
   return {
     get runtime() {
@@ -237,12 +284,13 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     },
     watch: (id) => ({
       async *[Symbol.asyncIterator]() {
-        const services = await (await ready()).context()
+        const services = await (await ready()).context().catch((error: unknown) => Promise.reject(closedOr(error)))
         const Stream = await EffectModules.Stream.promise()
         yield* Stream.toAsyncIterableWith(Stream.unwrap(Tracker.Tracker.use((t) => Effect.succeed(t.watch(id)))), services)
       }
     }),
     start: async () => {
+      if (closing) throw new JobtrackClosed({})
       if (runnerScope) return
       const scope = await run(Scope.make())
       runnerScope = scope
@@ -256,9 +304,10 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
       if (scheduled.length > 0) await run(Effect.flatMap(parsed, Scheduler.run).pipe(Scope.provide(scope)))
     },
     stop,
-    close: async () => {
-      await stop()
-      await runtime.dispose()
-    }
+    close: () =>
+      (closing ??= (async () => {
+        await stop()
+        await runtime.dispose()
+      })())
   }
 }
