@@ -86,9 +86,16 @@ const compilerOptions = (): ts.CompilerOptions => {
 export const check = (
   docs: ReadonlyArray<string> = documents(),
   /** Further files (from the repository root) to check in the same program, e.g. type tests. */
-  extra: ReadonlyArray<string> = []
+  extra: ReadonlyArray<string> = [],
+  /**
+   * Elsewhere than against the packages' sources: `dir` is where the snippets
+   * are written (a consumer project's folder, so its installed packages are
+   * the ones imported) and `options` the compiler options, replacing the
+   * repository's (`noEmit: false` emits JavaScript too).
+   */
+  consumer?: { readonly dir: string; readonly options: ts.CompilerOptions }
 ): { readonly snippets: ReadonlyArray<Snippet>; readonly problems: ReadonlyArray<Problem> } => {
-  const dir = join(root, "packaging", ".snippets")
+  const dir = consumer?.dir ?? join(root, "packaging", ".snippets")
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const snippets: Array<Snippet> = []
@@ -111,9 +118,11 @@ export const check = (
     }
   }
   if (files.size === 0 && extra.length === 0) return { snippets, problems: [] }
-  const program = ts.createProgram([...files.keys(), ...extra.map((f) => join(root, f))], compilerOptions())
+  const options = consumer ? { ...consumer.options, moduleDetection: ts.ModuleDetectionKind.Force } : compilerOptions()
+  const program = ts.createProgram([...files.keys(), ...extra.map((f) => join(root, f))], options)
+  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...(options.noEmit ? [] : program.emit().diagnostics)]
   const problems: Array<Problem> = []
-  for (const d of ts.getPreEmitDiagnostics(program)) {
+  for (const d of diagnostics) {
     const message = `TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`
     const snippet = d.file ? files.get(d.file.fileName) ?? files.get(join(d.file.fileName)) : undefined
     if (d.file && snippet && d.start !== undefined) {

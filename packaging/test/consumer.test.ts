@@ -4,7 +4,10 @@
  * npm into a fresh project that pins its own effect/kysely/pg/koa (the lowest
  * effect and kysely of the declared ranges), type-checked with
  * `skipLibCheck: false`, and run: one tracked job end to end over HTTP on the
- * system Node 20 and on Node 24. One install serves both runs.
+ * system Node 20 and on Node 24. One install serves both runs. A second host
+ * installs the same with what the documentation's snippets import: they
+ * type-check there too (Kysely 0.28, the version npm installs on Node 20,
+ * lacks subpaths 0.29 has).
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from "node:fs"
@@ -14,7 +17,8 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { checkPackage, createPackageFromTarballData } from "@arethetypeswrong/core"
 import { publint } from "publint"
 import { formatMessage } from "publint/utils"
-import { root } from "../src/snippets.ts"
+import ts from "typescript"
+import { check, documents, root } from "../src/snippets.ts"
 
 const url = process.env.DATABASE_URL
 if (!url && process.env.CI === "true") throw new Error("DATABASE_URL must be set under CI")
@@ -30,6 +34,15 @@ const hostVersions = {
   "@types/koa": "3.0.3",
   "@types/pg": "^8.15.0",
   "@types/node": "^20.19.0"
+}
+/** What the documentation's snippets import besides (the versions the repository tests with). */
+const docsVersions = {
+  zod: "4.6.7",
+  "@electric-sql/pglite": "0.5.16",
+  vitest: "5.1.1",
+  "@effect/vitest": "4.0.5",
+  // vitest 5 declares @types/node ^22 || >=24 (an optional peer, which npm still enforces)
+  "@types/node": "^22.0.0"
 }
 const node20 = "/usr/bin/node"
 const node24 = join(root, "node_modules", "node", "bin", "node")
@@ -85,6 +98,57 @@ describe("the packed packages", () => {
       assert.notMatch(JSON.stringify(manifest), /workspace:/)
     })
   }
+
+  describe("the documentation's snippets in a fresh host project (Kysely 0.28, effect 4.1.0)", () => {
+    const host = join(dir, "docs-host")
+    const snippets = join(host, "snippets")
+    const out = join(host, "dist")
+    let problems: ReadonlyArray<string> = []
+    beforeAll(() => {
+      mkdirSync(host)
+      writeFileSync(join(host, "package.json"), JSON.stringify({
+        name: "docs-host",
+        private: true,
+        type: "module",
+        dependencies: {
+          ...Object.fromEntries(packages.map((p) => [`@jobtrack/${p}`, `file:${tarballs.get(p)}`])),
+          ...hostVersions,
+          ...docsVersions
+        }
+      }, null, 2))
+      const install = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: host, encoding: "utf8", env: { ...process.env, npm_config_engine_strict: "true" } })
+      assert.strictEqual(install.status, 0, `npm install failed:\n${install.stdout}\n${install.stderr}`)
+      // what a user on Node 20 does: compile with tsc, run the JavaScript
+      problems = check(documents(), [], {
+        dir: snippets,
+        options: {
+          target: ts.ScriptTarget.ES2022,
+          module: ts.ModuleKind.NodeNext,
+          moduleResolution: ts.ModuleResolutionKind.NodeNext,
+          lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
+          types: ["node"],
+          typeRoots: [join(host, "node_modules", "@types")],
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          skipLibCheck: true,
+          allowImportingTsExtensions: true,
+          rewriteRelativeImportExtensions: true,
+          rootDir: snippets,
+          outDir: out,
+          noEmit: false
+        }
+      }).problems.map((p) => `${p.where}: ${p.message}`)
+    }, 300_000)
+
+    it("its Kysely is 0.28", () => {
+      const version = (JSON.parse(readFileSync(join(host, "node_modules", "kysely", "package.json"), "utf8")) as { version: string }).version
+      assert.strictEqual(version, hostVersions.kysely)
+    })
+
+    it("every snippet type-checks against the installed packages", () => {
+      assert.deepStrictEqual(problems, [])
+    })
+  })
 
   describe.skipIf(!url)("installed with npm into a fresh host project", () => {
     const host = join(dir, "host")

@@ -20,6 +20,7 @@ export type { PgliteOptions, PostgresOptions } from "./connect.js"
 export {
   applied,
   checkSchema,
+  kyselyMigrator,
   latest,
   migrate,
   migrateDown,
@@ -28,7 +29,7 @@ export {
   SchemaVersionError,
   verify
 } from "./migrations.js"
-export type { Migration, MigrationResultSet } from "./migrations.js"
+export type { KyselyMigrator, KyselyMigratorProps, Migration, MigrationResultSet } from "./migrations.js"
 export { PgliteDialect } from "./PgliteDialect.js"
 import type { SqlMigration } from "./sqlFiles.js"
 export type { SqlMigration }

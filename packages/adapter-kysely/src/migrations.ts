@@ -401,19 +401,35 @@ export const migrationNames: ReadonlyArray<string> = list("jobtrack").map(([name
  */
 export const latest: string = migrationNames[migrationNames.length - 1]!
 
-interface MigratorLike {
+/**
+ * A Kysely `Migrator` as {@link kyselyMigrator} returns it: the verbs a host
+ * calls (Kysely's own class, typed here the same for Kysely 0.28 and 0.29).
+ *
+ * @since 0.4.0
+ * @category migrations
+ */
+export interface KyselyMigrator {
   migrateToLatest(): Promise<MigrationResultSet>
   migrateDown(): Promise<MigrationResultSet>
   migrateTo(name: string): Promise<MigrationResultSet>
 }
-type MigratorClass = new (props: {
-  readonly db: Kysely<unknown>
+
+/**
+ * The options of Kysely's `Migrator` that {@link kyselyMigrator} passes on.
+ *
+ * @since 0.4.0
+ * @category migrations
+ */
+export interface KyselyMigratorProps<DB = unknown> {
+  readonly db: Kysely<DB>
   readonly provider: { getMigrations(): Promise<Record<string, Migration>> }
   readonly migrationTableSchema?: string
   readonly migrationTableName?: string
   readonly migrationLockTableName?: string
   readonly allowUnorderedMigrations?: boolean
-}) => MigratorLike
+}
+
+type MigratorClass = new (props: KyselyMigratorProps) => KyselyMigrator
 
 /** Kysely's Migrator: in `kysely` up to 0.28, in `kysely/migration` from 0.29. */
 const loadMigrator = async (): Promise<MigratorClass> => {
@@ -423,7 +439,32 @@ const loadMigrator = async (): Promise<MigratorClass> => {
   return sub.Migrator
 }
 
-const migrator = async <DB>(db: Kysely<DB>, schema: string): Promise<MigratorLike> => {
+/**
+ * Kysely's own `Migrator`, built from wherever the host's Kysely has it: it
+ * is exported by `kysely` up to 0.28 (what npm installs on Node 20) and by
+ * `kysely/migration` from 0.29 (Node 22 and newer), and neither import works
+ * on both. A host that runs jobtrack's migrations with its own, and should
+ * run on either Kysely, builds its migrator here.
+ *
+ * @example
+ * ```ts
+ * const migrator = await kyselyMigrator({
+ *   db,
+ *   provider: { getMigrations: async () => ({ ...myMigrations, ...migrations("jobtrack") }) },
+ *   allowUnorderedMigrations: true
+ * })
+ * const { error } = await migrator.migrateToLatest()
+ * if (error) throw error
+ * ```
+ * @since 0.4.0
+ * @category migrations
+ */
+export const kyselyMigrator = async <DB>(props: KyselyMigratorProps<DB>): Promise<KyselyMigrator> => {
+  const Migrator = await loadMigrator()
+  return new Migrator({ ...props, db: props.db as unknown as Kysely<unknown> })
+}
+
+const migrator = async <DB>(db: Kysely<DB>, schema: string): Promise<KyselyMigrator> => {
   const Migrator = await loadMigrator()
   return new Migrator({
     db: db as unknown as Kysely<unknown>,

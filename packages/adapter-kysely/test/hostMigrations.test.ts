@@ -9,7 +9,7 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit } from "effect"
 import { JobId } from "@jobtrack/core"
 import type { JobStoreShape, NewJob } from "@jobtrack/core"
-import { KyselyStore, layerPostgres, migrate, migrationNames, migrations, sqlMigrations } from "@jobtrack/adapter-kysely"
+import { KyselyStore, kyselyMigrator, layerPostgres, migrate, migrationNames, migrations, sqlMigrations } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import type { Migration } from "kysely/migration"
 import { Migrator } from "kysely/migration"
@@ -85,6 +85,20 @@ describe.skipIf(!url)("host migrations", { tags: ["postgres"] }, () => {
     const ledgers = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = ${schema} and table_name like '%migration%'`.execute(db)
     assert.deepStrictEqual(ledgers.rows.map((t) => t.table_name).sort(), ["applied_migrations", "kysely_migration", "kysely_migration_lock"])
+  })
+
+  it("(b) kyselyMigrator builds Kysely's own Migrator from wherever the host's Kysely has it (here 0.29: kysely/migration)", async () => {
+    const schema = await fresh()
+    const m = await kyselyMigrator({
+      db,
+      provider: { getMigrations: async () => ({ users_0001: hostTable(schema, "users"), ...migrations(schema) }) },
+      migrationTableSchema: schema
+    })
+    assert.instanceOf(m, Migrator)
+    const r = await m.migrateToLatest()
+    assert.isUndefined(r.error)
+    assert.deepStrictEqual(r.results?.map((x) => x.migrationName), ["users_0001", ...migrationNames].sort())
+    assert.strictEqual(await start(db, schema), "started")
   })
 
   it("(b) renamed into the host's own naming scheme, in name order", async () => {
