@@ -7,7 +7,8 @@
  * system Node 20 and on Node 24. One install serves both runs. A second host
  * installs the same with what the documentation's snippets import: they
  * type-check there too (Kysely 0.28, the version npm installs on Node 20,
- * lacks subpaths 0.29 has).
+ * lacks subpaths 0.29 has), and the guide's first job runs, built on Node 20
+ * and from source on Node 24.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from "node:fs"
@@ -148,6 +149,47 @@ describe("the packed packages", () => {
     it("every snippet type-checks against the installed packages", () => {
       assert.deepStrictEqual(problems, [])
     })
+
+    // the guide's first job, section 2, in both styles, run to completion on a memory store
+    const driver = (jobsModule: string) => `
+      import { Jobtrack, MemoryStore } from "@jobtrack/core"
+      const { extractNewsletters } = await import(${JSON.stringify(jobsModule)})
+      const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [extractNewsletters] })
+      await jobs.start()
+      const { job } = await jobs.enqueue(extractNewsletters, { hours_back: 24, max_results: 3 }, { owner: "ann" })
+      const progress = []
+      let last
+      for await (const view of jobs.watch(job.id)) {
+        last = view
+        if (view.progressMessage && !progress.includes(view.progressMessage)) progress.push(view.progressMessage)
+      }
+      await jobs.close()
+      console.log("RESULT " + JSON.stringify({ node: process.version, status: last.status, result: last.result, error: last.errorMessage ?? undefined, progress: progress.length > 0 }))
+    `
+    for (const [name, node, from] of [
+      ["built, on Node 20 (system)", node20, "dist"],
+      ["from source, on Node 24", node24, "snippets"]
+    ] as const) {
+      for (const style of ["async", "src"]) {
+        it(`the guide's ${style}/jobs.ts runs its pipeline ${name}`, () => {
+          const file = join(host, `run-${from}-${style}.mjs`)
+          const ext = from === "dist" ? "js" : "ts"
+          writeFileSync(file, driver(`./${from}/docs_guide_md/${style}/jobs.${ext}`))
+          const run = spawnSync(node, [file], { cwd: host, encoding: "utf8", timeout: 60_000 })
+          const line = run.stdout.split("\n").find((l) => l.startsWith("RESULT "))
+          assert.isDefined(line, `exit ${run.status}\n${run.stdout}\n${run.stderr}`)
+          const result = JSON.parse(line!.slice(7)) as { node: string; status: string; result: unknown; error?: string; progress: boolean }
+          assert.strictEqual(result.node.split(".")[0], node === node20 ? "v20" : "v24")
+          assert.deepStrictEqual(result, {
+            node: result.node,
+            status: "completed",
+            result: { newsletters: [{ sender: "news@example.com", subject: "Weekly" }] },
+            progress: true
+          }, result.error)
+          assert.strictEqual(run.status, 0, run.stderr)
+        }, 90_000)
+      }
+    }
   })
 
   describe.skipIf(!url)("installed with npm into a fresh host project", () => {
