@@ -29,7 +29,11 @@ import * as Reaper from "./internal/reaper.js"
  * The message becomes a failed job's `errorMessage`, which end users see over
  * HTTP: it names the program by its base name only (never its directory, the
  * arguments — which often hold payloads — or the environment), then the exit
- * code or signal and the last lines of stderr.
+ * code or signal and a summary of stderr: the first line that looks like an
+ * error (`TypeError [ERR_…]: …`, `ValueError: …`, `error: …`) and the last
+ * lines after it, without stack frames, carets or Node's `Node.js v20…` footer,
+ * absolute paths shortened to `…/<name>`, at most 512 bytes. A crashing Node
+ * script so shows its error, not the footer.
  *
  * @since 0.1.0
  * @category errors
@@ -39,7 +43,11 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
   readonly command: string
   readonly exitCode: number | null
   readonly signal: string | null
-  /** The last lines of stderr (at most 4 KiB). */
+  /**
+   * The last lines of stderr (at most 4 KiB), the program's path and its
+   * arguments (of 6 characters or more) replaced by `<command>` and
+   * `<argument N>` wherever the program printed them.
+   */
   readonly stderr: string
   readonly cause?: unknown
 }> {
@@ -50,9 +58,45 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
       : this.signal
       ? `was killed by ${this.signal}`
       : `could not start${typeof code === "string" ? ` (${code})` : ""}`
-    const tail = this.stderr.trim().split("\n").slice(-3).join(" | ")
+    const tail = summary(this.stderr)
     return `${this.command} ${how}${tail ? `: ${tail}` : ""}`
   }
+}
+
+const MAX_SUMMARY_BYTES = 512
+/** Stack frames (`at f (file:3:1)`), carets under a source line, Node's version footer. */
+const noise = /^(?:at\s|[\^~\s]+$|Node\.js v\d)/
+/** `Error: …`, `TypeError [ERR_X]: …`, `ValueError: …`, `java.io.IOException: …`, `error: …`, `fatal: …`. */
+const errorLike = /^(?:[\w$.]*(?:Error|Exception)(?:\s*\[[\w.-]+\])?:|(?:error|fatal|panic)\b)/i
+/** An absolute path (two segments or more), or a file: URL, not inside a word or another URL. */
+const absolutePath = /(?<![\w/.:-])(?:file:\/\/)?(?:\/[^\s/'"`:()[\]{},]+){2,}\/?/g
+
+/** A failed command's stderr in one line: the first error-like line, then the last lines after it. */
+const summary = (stderr: string): string => {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !noise.test(l))
+  const first = lines.findIndex((l) => errorLike.test(l))
+  const kept = first < 0 ? lines.slice(-3) : [lines[first]!, ...lines.slice(Math.max(first + 1, lines.length - 3))]
+  const text = kept.join(" | ").replace(absolutePath, (path) => `…/${path.replace(/\/$/, "").split("/").at(-1)}`)
+  const bytes = Buffer.from(text)
+  if (bytes.length <= MAX_SUMMARY_BYTES) return text
+  // cut on a character boundary: drop a partial UTF-8 sequence at the end
+  return bytes.subarray(0, MAX_SUMMARY_BYTES - 3).toString("utf8").replace(/\uFFFD$/, "") + "…"
+}
+
+/** stderr with the program's path and its arguments replaced, wherever it printed them. */
+const redact = (stderr: string, command: string, args: ReadonlyArray<string>): string => {
+  const secrets: Array<[string, string]> = args
+    .map((arg, i): [string, string] => [arg, `<argument ${i + 1}>`])
+    .filter(([arg]) => arg.length >= 6)
+  if (command.includes("/")) secrets.push([command, "<command>"])
+  // longest first, so an argument inside another is not replaced first
+  secrets.sort((a, b) => b[0].length - a[0].length)
+  let out = stderr
+  for (const [secret, label] of secrets) {
+    out = out.split(secret).join(label)
+    if (secret.startsWith("/")) out = out.split(`file://${encodeURI(secret)}`).join(label)
+  }
+  return out
 }
 
 /**
@@ -157,7 +201,7 @@ export const run = (
         reaper?.dispose()
         exited = true
         onExitWaiters.forEach((w) => w())
-        resume(Effect.fail(new CommandFailed({ command: label, exitCode: null, signal: null, stderr, cause })))
+        resume(Effect.fail(new CommandFailed({ command: label, exitCode: null, signal: null, stderr: redact(stderr, command, args), cause })))
       })
       child.once("close", (code, signal) => {
         reaper?.dispose()
@@ -168,7 +212,7 @@ export const run = (
         resume(
           code === 0
             ? Effect.succeed({ exitCode: 0, stdout, stderr, pid: child.pid ?? -1 })
-            : Effect.fail(new CommandFailed({ command: label, exitCode: code, signal, stderr }))
+            : Effect.fail(new CommandFailed({ command: label, exitCode: code, signal, stderr: redact(stderr, command, args) }))
         )
       })
       // Interruption: terminate the group, escalate, and wait until it is gone.

@@ -12,6 +12,12 @@ const dir = mkdtempSync(join(tmpdir(), "command-failed-"))
 const script = join(dir, "pipeline.mjs")
 writeFileSync(script, "process.stderr.write('line one\\nline two\\nline three\\nmailbox refused the login\\n'); process.exit(2)\n")
 const payload = JSON.stringify({ token: "s3cr3t-token", hours_back: 24 })
+// a script that crashes: Node prints the source line, a caret, the error, its stack and a version footer
+const crash = join(dir, "crash.mjs")
+writeFileSync(crash, "const open = (p) => { throw new Error(`cannot open /var/data/ann/inbox.json (for ${p.length} bytes)`) }\nopen(process.argv[2])\n")
+// one that prints its arguments (as argument parsers do) and a long line
+const echo = join(dir, "echo.mjs")
+writeFileSync(echo, "console.error(`usage: ${process.argv[1]} <request>; got ${process.argv[2]}`); console.error('x'.repeat(2000)); process.exit(64)\n")
 
 const failing = JobDefinition.make({
   type: "failing-command",
@@ -34,6 +40,27 @@ describe("CommandFailed", () => {
       assert.strictEqual(err.exitCode, 2)
       assert.strictEqual(err.message, "node exited with code 2: line two | line three | mailbox refused the login")
       assertClean(err.message)
+    }))
+
+  it.live("a crashed Node script: its error line, not Node's footer; paths shortened, arguments redacted", () =>
+    Effect.gen(function*() {
+      const err = yield* Effect.flip(Command.run(process.execPath, [crash, payload]))
+      assert.strictEqual(err.exitCode, 1)
+      assert.include(err.stderr, "Node.js v") // the footer the message used to end with
+      assert.strictEqual(err.message, `node exited with code 1: Error: cannot open …/inbox.json (for ${payload.length} bytes)`)
+      assertClean(err.message)
+      assert.notInclude(err.stderr, crash)
+      assert.include(err.stderr, "<argument 1>")
+    }))
+
+  it.live("arguments a program prints are redacted; the message stays within 512 bytes", () =>
+    Effect.gen(function*() {
+      const err = yield* Effect.flip(Command.run(process.execPath, [echo, payload]))
+      assert.strictEqual(err.exitCode, 64)
+      assert.match(err.message, /^node exited with code 64: usage: <argument 1> <request>; got <argument 2> \| x+…$/)
+      assert.isAtMost(Buffer.byteLength(err.message), 512 + "node exited with code 64: ".length)
+      assertClean(err.message)
+      assertClean(err.stderr)
     }))
 
   it.live("a program that cannot start is named by its base name, with the reason", () =>
