@@ -1,6 +1,6 @@
 import { assert, beforeAll, describe, it } from "vitest"
 import { check, documents, extract } from "../src/snippets.ts"
-import type { Problem } from "../src/snippets.ts"
+import type { Problem, Snippet } from "../src/snippets.ts"
 
 const fragment = "packaging/test/fixtures/fragment.md"
 /** Type tests: their `@ts-expect-error` lines must be errors (an unused one is reported). */
@@ -9,9 +9,11 @@ const typeTests = ["packaging/test/types/transaction.ts"]
 describe("documentation snippets are complete files that type-check", () => {
   let problems: ReadonlyArray<Problem> = []
   let counted = new Map<string, number>()
+  let snippets: ReadonlyArray<Snippet> = []
   beforeAll(() => {
     const result = check([...documents(), fragment], typeTests)
     problems = result.problems
+    snippets = result.snippets
     counted = new Map(documents().map((d) => [d, result.snippets.filter((s) => s.document === d).length]))
   }, 120_000)
 
@@ -27,6 +29,16 @@ describe("documentation snippets are complete files that type-check", () => {
       assert.deepStrictEqual(problems.filter((p) => p.document === file).map((p) => `${p.where}: ${p.message}`), [])
     })
   }
+
+  // a started Jobtrack keeps the process alive: a script that never closes it never exits
+  it("every snippet that starts a Jobtrack closes it (at its end, or on SIGTERM for a service)", () => {
+    const open = snippets.filter((s) => s.document !== fragment).flatMap((s) =>
+      [...s.code.matchAll(/await (\w+)\.start\(\)/g)]
+        .filter(([, name]) => !s.code.includes(`${name}.close()`))
+        .map(([, name]) => `${s.document}:${s.line}: ${name}.start() without ${name}.close()`)
+    )
+    assert.deepStrictEqual(open, [])
+  })
 
   it("nothing outside the snippets fails", () => {
     assert.deepStrictEqual(problems.filter((p) => p.document === "(elsewhere)").map((p) => `${p.where}: ${p.message}`), [])
