@@ -6,7 +6,7 @@
  * table) read from the index alone; the oldest waiting job by a loose index
  * scan of `jobs_claim`; charts from the summary of finished minutes
  * (`AdminSeries.ts`, passed in: built beside the summarizer). Actions by filter pick a chunk of ids in id order, then
- * change them in one conditional statement (cancels record their hook
+ * change them in one conditional statement (`AdminBulk.ts`: cancels record their hook
  * deliveries in the same statement, rule 12; runNow announces the jobs it
  * made claimable at once, rule 11).
  *
@@ -17,16 +17,14 @@ import { AdminStore, Job, JobId } from "@jobtrack/core"
 import type { JobStatus, StoreError } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
-import type { JobRow } from "../Rows.js"
-import { condition, pairs, rangeOf } from "./AdminFilter.js"
+import { bulkChunk } from "./AdminBulk.js"
+import { clampLimit, condition, pairs, rangeOf } from "./AdminFilter.js"
 import { list } from "./AdminList.js"
-import { recording as recordingIn } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
 const iso = (ms: number) => new Date(ms).toISOString()
 /** More (queue, type) pairs than this: each pair's range read to the cap, then merged. */
 const maxPairs = 64
-const clampLimit = (n: number, max: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
 
 interface AuditRow {
   id: string
@@ -59,67 +57,8 @@ export const admin = (
   series: AdminStore.AdminStoreShape["series"]
 ): AdminStore.AdminStoreShape => {
   const { jobs, run, schema } = ctx
-  /** A transition that may end jobs records their hook deliveries (rule 12). */
-  const recording = (update: RawBuilder<JobRow>) => recordingIn(ctx, update)
   const audit = sql.id(schema, "audit")
   const now = Clock.currentTimeMillis
-  /** The schema's channel (rule 11, store/Changes.ts). */
-  const channel = `jobtrack:${schema}`
-
-  const change = (action: AdminStore.AdminAction, ids: ReadonlyArray<string>, t: string): RawBuilder<{ id: string }> => {
-    const picked = sql`id = any(${ids}::uuid[])`
-    switch (action._tag) {
-      case "retry":
-        // one job per live key at most: a second would break rule 2 (the others stay, skipped)
-        return sql<{ id: string }>`
-          with chosen as (
-            select distinct on (j.type, j.owner, coalesce(j.key, j.id::text)) j.id from ${jobs} j
-            where j.id = any(${ids}::uuid[]) and j.status in ('failed', 'cancelled')
-              and (j.key is null or not exists (
-                select 1 from ${jobs} o where o.type = j.type and o.key = j.key
-                  and o.owner is not distinct from j.owner and o.status in ('pending', 'processing', 'retrying')))
-            order by j.type, j.owner, coalesce(j.key, j.id::text), j.id
-          )
-          update ${jobs} set status = 'pending', attempts = 0, progress = 0, progress_message = null,
-            result = null, run_at = ${t}::timestamptz, next_retry_at = null, started_at = null,
-            completed_at = null, cancel_requested = false, updated_at = ${t}::timestamptz
-          where id in (select id from chosen) and status in ('failed', 'cancelled')
-          returning id`
-      case "cancel":
-        return recording(sql<JobRow>`
-          update ${jobs} set
-            status = case when status = 'processing' then status else 'cancelled' end,
-            cancel_requested = status = 'processing',
-            completed_at = case when status = 'processing' then completed_at else ${t}::timestamptz end,
-            next_retry_at = case when status = 'processing' then next_retry_at else null end,
-            updated_at = ${t}::timestamptz
-          where ${picked} and status in ('pending', 'retrying', 'processing')
-          returning *`) as RawBuilder<unknown> as RawBuilder<{ id: string }>
-      case "delete":
-        return sql<{ id: string }>`delete from ${jobs} where ${picked} and status <> 'processing' returning id`
-      case "runNow":
-        // claimable at once: announced as `enqueued` (rule 11) by this statement, per job it
-        // changed, in the payload the triggers send (migration 0022), at its commit; no trigger
-        // does it (0022 announces a change back to pending, 0039 one to retrying), and a trigger
-        // for it would evaluate its WHEN condition on every update of every row (each claim,
-        // completion, heartbeat) for an action operators take by hand
-        return sql<{ id: string }>`
-          with changed as (
-            update ${jobs} set run_at = ${t}::timestamptz,
-              next_retry_at = case when status = 'retrying' then ${t}::timestamptz else next_retry_at end,
-              updated_at = ${t}::timestamptz
-            where ${picked} and status in ('pending', 'retrying') returning id, type, queue, status
-          )
-          select id, pg_notify(${channel}, json_build_object('i', id, 't', type, 'q', queue, 'k', 'enqueued',
-            's', status)::text) as announced
-          from changed`
-      case "setPriority":
-        // a priority changes the order of claimable jobs, not which are claimable: not announced
-        return sql<{ id: string }>`
-          update ${jobs} set priority = ${action.priority}, updated_at = ${t}::timestamptz
-          where ${picked} and status in ('pending', 'retrying') returning id`
-    }
-  }
 
   return {
     adminList: list(ctx),
@@ -225,23 +164,7 @@ export const admin = (
 
     series,
 
-    bulkChunk: ({ action, after, filter, limit }) =>
-      Effect.gen(function*() {
-        const n = clampLimit(limit, 5_000)
-        if (after !== null && !JobId.isValid(after)) return { applied: 0, skipped: 0, last: null }
-        const w = [condition(filter), sql`status = any(${[...AdminStore.appliesTo(action)]}::text[])`]
-        if (after !== null) w.push(sql`id > ${after}::uuid`)
-        const picked = yield* run("bulkChunk", sql<{ id: string }>`
-          select id from ${jobs} where ${sql.join(w, sql` and `)} order by id limit ${n}`)
-        if (picked.length === 0) return { applied: 0, skipped: 0, last: null }
-        const ids = picked.map((r) => r.id)
-        const changed = yield* run("bulkChunk", change(action, ids, iso(yield* now)))
-        return {
-          applied: changed.length,
-          skipped: ids.length - changed.length,
-          last: ids.length < n ? null : ids[ids.length - 1]!
-        }
-      }),
+    bulkChunk: bulkChunk(ctx),
 
     recordAudit: (entry) =>
       Effect.flatMap(now, (t) =>

@@ -11,6 +11,16 @@ import type { AdminStore, JobStatus } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
 
+/**
+ * A request's page size or cap: a whole number from 1 to `max` (1 when it is
+ * not a finite number).
+ *
+ * @since 0.3.0
+ * @category sql
+ */
+export const clampLimit = (n: number, max: number): number =>
+  Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
+
 /** `%`, `_` and `\` match themselves in ILIKE. */
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
 
