@@ -1,6 +1,6 @@
 /**
  * The console's actions by filter on PostgreSQL (`AdminStore.bulkChunk`,
- * rule 20): a chunk of ids picked in id order, then changed in one
+ * rule 19): a chunk of ids picked in id order, then changed in one
  * conditional statement per action. Retry takes one job per live key at
  * most (rule 2); cancel records the hook deliveries of the jobs it ends in
  * the same statement (rule 12); runNow announces the jobs it made claimable
