@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Queue } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Queue } from "effect"
 import type { Stream } from "effect"
 import { isTerminal } from "./Job.js"
 import type { JobRecord, JobView, Json, NewJob } from "./Job.js"
@@ -105,7 +105,11 @@ export interface TrackerShape {
   readonly cancel: (id: string) => Effect.Effect<JobView, JobNotFound | InvalidTransition | StoreError>
   readonly retry: (id: string) => Effect.Effect<JobView, JobNotFound | InvalidTransition | StoreError>
   readonly delete: (id: string) => Effect.Effect<void, JobNotFound | InvalidTransition | StoreError>
-  /** The job's view now, then on every change, ending after a terminal view. */
+  /**
+   * The job's view now, then on every change, ending after a terminal view,
+   * or when the tracker's layer is released (`Tracker.layer`, a `Jobtrack`'s
+   * `close()`).
+   */
   readonly watch: (id: string) => Stream.Stream<JobView, JobNotFound | StoreError>
   readonly stats: (filter?: StatsFilter) => Effect.Effect<Stats, StoreError>
   /** The lines the job's attempts wrote with `ctx.log`, oldest first (bounded: see `JobLogStore`). */
@@ -215,7 +219,10 @@ const fingerprintOf = (v: JobView): string => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> =>
+export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> => makeWith(options, undefined)
+
+/** The tracker; its watches end (without error) once `closed` completes (the layer's release). */
+const makeWith = (options: TrackerOptions, closed: Effect.Effect<void> | undefined): Effect.Effect<TrackerShape, never, JobStore> =>
   Effect.gen(function*() {
     const settings = yield* Telemetry.current
     const Streams = yield* EffectModules.Stream.load // `watch` returns its stream at once
@@ -334,7 +341,9 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
             yield* Queue.take(wake)
           }
         })
-        return Streams.fromEffectRepeat(next).pipe(Streams.takeUntil((v) => isTerminal(v.status)))
+        const views = Streams.fromEffectRepeat(next).pipe(Streams.takeUntil((v) => isTerminal(v.status)))
+        // the tracker's layer was released (`jobs.close()`): its watches end, an SSE stream with them
+        return closed === undefined ? views : views.pipe(Streams.interruptWhen(closed))
       }))
 
     const tracker: TrackerShape = {
@@ -368,10 +377,20 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
   })
 
 /**
- * The tracker as a layer over the store in context.
+ * The tracker as a layer over the store in context. Releasing the layer
+ * ends every watch of this tracker (a `Jobtrack`'s `close()` ends the SSE
+ * streams a router serves from it).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: TrackerOptions): Layer.Layer<Tracker, never, JobStore> =>
-  Layer.effect(Tracker, make(options))
+  Layer.effect(
+    Tracker,
+    Effect.gen(function*() {
+      // released with the layer (a `Jobtrack`'s `close()`): every watch of this tracker ends then
+      const closed = yield* Deferred.make<void>()
+      yield* Effect.addFinalizer(() => Deferred.succeed(closed, undefined))
+      return yield* makeWith(options, Deferred.await(closed))
+    })
+  )
