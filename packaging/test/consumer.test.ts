@@ -45,6 +45,8 @@ const docsVersions = {
   // vitest 5 declares @types/node ^22 || >=24 (an optional peer, which npm still enforces)
   "@types/node": "^22.0.0"
 }
+/** An app still on Effect 3. */
+const effect3 = "3.22.4"
 const node20 = "/usr/bin/node"
 const node24 = join(root, "node_modules", "node", "bin", "node")
 
@@ -190,6 +192,61 @@ describe("the packed packages", () => {
         }, 90_000)
       }
     }
+  })
+
+  // what docs/guide.md ("Effect 4 is required") says of an app on Effect 3
+  describe("a host on Effect 3", () => {
+    const host = join(dir, "effect3-host")
+    const npm = (cwd: string, ...flags: Array<string>) =>
+      spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...flags], { cwd, encoding: "utf8" })
+    const manifest = (dependencies: Record<string, string>) =>
+      JSON.stringify({ name: "effect3-host", private: true, type: "module", dependencies }, null, 2)
+
+    it("npm refuses jobtrack beside Effect 3 (ERESOLVE on the effect peer)", () => {
+      const plain = join(dir, "effect3-plain")
+      mkdirSync(plain)
+      writeFileSync(join(plain, "package.json"), manifest({ effect: effect3, "@jobtrack/core": `file:${tarballs.get("core")}` }))
+      const install = npm(plain)
+      assert.notStrictEqual(install.status, 0)
+      assert.include(install.stderr, "ERESOLVE")
+      assert.include(install.stderr, `peer effect@"^4.1.0" from @jobtrack/core`)
+    }, 300_000)
+
+    it("runs a job with the async/await API from a local package that has its own Effect 4 (Node 20)", () => {
+      mkdirSync(join(host, "jobs"), { recursive: true })
+      writeFileSync(join(host, "package.json"), manifest({ effect: effect3, jobs: "file:./jobs" }))
+      writeFileSync(join(host, "jobs", "package.json"), JSON.stringify({
+        name: "jobs",
+        private: true,
+        type: "module",
+        main: "index.js",
+        dependencies: { "@jobtrack/core": `file:${tarballs.get("core")}`, effect: hostVersions.effect, zod: docsVersions.zod }
+      }, null, 2))
+      writeFileSync(join(host, "jobs", "index.js"), [
+        `import { z } from "zod"`,
+        `import { JobDefinition, Jobtrack, MemoryStore } from "@jobtrack/core"`,
+        `export const hello = JobDefinition.make({ type: "hello", payload: z.object({ name: z.string() }), run: async ({ name }) => ({ text: "hi " + name }) })`,
+        `export const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [hello] })`
+      ].join("\n"))
+      writeFileSync(join(host, "main.js"), [
+        `import { Effect } from "effect"`,
+        `import { createRequire } from "node:module"`,
+        `import { hello, jobs } from "jobs"`,
+        `await jobs.start()`,
+        `const { job } = await jobs.enqueue(hello, { name: "ann" }, { owner: "ann" })`,
+        `const result = await jobs.result(job.id, { owner: "ann" })`,
+        `await jobs.close()`,
+        `const version = createRequire(import.meta.url)("effect/package.json").version`,
+        `console.log("RESULT " + JSON.stringify({ result, host: await Effect.runPromise(Effect.succeed(version)) }))`
+      ].join("\n"))
+      const install = npm(host)
+      assert.strictEqual(install.status, 0, `npm install failed:\n${install.stdout}\n${install.stderr}`)
+      const run = spawnSync(node20, [join(host, "main.js")], { cwd: host, encoding: "utf8", timeout: 60_000 })
+      const line = run.stdout.split("\n").find((l) => l.startsWith("RESULT "))
+      assert.isDefined(line, `exit ${run.status}\n${run.stdout}\n${run.stderr}`)
+      assert.deepStrictEqual(JSON.parse(line!.slice(7)), { result: { text: "hi ann" }, host: effect3 })
+      assert.strictEqual(run.status, 0, run.stderr)
+    }, 300_000)
   })
 
   describe.skipIf(!url)("installed with npm into a fresh host project", () => {
