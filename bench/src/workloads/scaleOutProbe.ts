@@ -25,6 +25,14 @@
  *   PROBE_CLAIM=one-read   a prototype claim() with one head read instead of two (see `oneHeadRead`)
  *   PROBE_TRICKLE=0   instead of a backlog, the jobs are enqueued one by one by this many concurrent
  *                     producers while the workers run (300 ms after "go"): each enqueue is a notification
+ *   PROBE_TRICKLE_BATCH=1   with PROBE_TRICKLE, each enqueue is a batch of this many jobs (one statement,
+ *                     one notification)
+ *   PROBE_GAP_MS=0    with PROBE_TRICKLE, each producer waits this long after each enqueue (0: back to back)
+ *
+ * With PROBE_TRICKLE, enqueue→start latency (p50/p99, ms) is reported per job: from just before
+ * the producer's enqueue call (for a batch, the call that enqueued it) to the job's handler
+ * starting in whichever child ran it, both read from the machine's monotonic clock
+ * (`process.hrtime`, one clock for every process).
  */
 import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -62,7 +70,12 @@ interface ChildStats {
   /** context switches (voluntary: it waited; involuntary: it was preempted) from "go" */
   voluntarySwitches: number
   involuntarySwitches: number
+  /** each job started: [its payload's i, when (monotonic ms)] */
+  starts: Array<[number, number]>
 }
+
+/** The machine's monotonic clock in ms: the same clock in every process. */
+const monoMs = () => Number(process.hrtime.bigint()) / 1e6
 
 const counters = (): ChildStats => ({
   claims: 0,
@@ -80,7 +93,8 @@ const counters = (): ChildStats => ({
   firstJobMs: 0,
   cpuMsAt500: 0,
   voluntarySwitches: 0,
-  involuntarySwitches: 0
+  involuntarySwitches: 0,
+  starts: []
 })
 
 /** This process's context switches so far, from /proc (zeros elsewhere). */
@@ -149,7 +163,8 @@ const child = (name: string, url: string) => {
         // a warm-up starts the workers too: the counters are the last start's (the timed drain's)
         Object.assign(stats, counters())
         jobs = 0
-        await system!.startWorkers(CONCURRENCY, () => {
+        await system!.startWorkers(CONCURRENCY, (i) => {
+          stats.starts.push([i, monoMs()])
           if (++jobs === 1) {
             stats.firstJobCpuMs = cpu()
             stats.firstJobMs = performance.now() - t0
@@ -251,6 +266,8 @@ const main = async () => {
   const sampleMs = Number(process.env.PROBE_SAMPLE_MS ?? 5)
   const warm = Number(process.env.PROBE_WARM ?? 0)
   const trickle = Number(process.env.PROBE_TRICKLE ?? 0)
+  const trickleBatch = Number(process.env.PROBE_TRICKLE_BATCH ?? 1)
+  const gapMs = Number(process.env.PROBE_GAP_MS ?? 0)
   const processCounts = (process.env.PROBE_PROCESSES ?? "1,2,4").split(",").map(Number)
   const names = (process.env.PROBE_SYSTEMS ?? "jobtrack,raw pg").split(",")
   const admin = new pg.Client({ connectionString: url })
@@ -304,6 +321,7 @@ const main = async () => {
             }
           })()
           let perS = 0, serverMs = 0, childMs = 0
+          const enqueuedAt = new Float64Array(n)
           try {
             const server0 = new Map((await pids()).map((p) => [p, cpuMs(p)]))
             const child0 = fleet.children.map((c) => cpuMs(c.pid!))
@@ -314,7 +332,16 @@ const main = async () => {
               await new Promise((r) => setTimeout(r, 300))
               let next = 0
               await Promise.all(Array.from({ length: trickle }, async () => {
-                while (next < n) await s.enqueueOne(next++)
+                while (next < n) {
+                  const from = next
+                  const count = Math.min(trickleBatch, n - from)
+                  next += count
+                  const t = monoMs()
+                  for (let i = from; i < from + count; i++) enqueuedAt[i] = t
+                  if (count === 1) await s.enqueueOne(from)
+                  else await s.enqueueBatch(from, count)
+                  if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
+                }
               }))
             }
             await fleet.startedAtLeast(n)
@@ -324,7 +351,8 @@ const main = async () => {
             childMs = fleet.children.reduce((sum, c, i) => sum + cpuMs(c.pid!) - child0[i]!, 0)
             sampling = false
             await sampleLoop
-            if (name === "jobtrack") {
+            // every system's children report their starts (the latency); jobtrack's, its store's counters too
+            {
               stats = await Promise.all(fleet.children.map((c) =>
                 new Promise<ChildStats>((resolve) => {
                   const on = (m: unknown) => {
@@ -346,6 +374,10 @@ const main = async () => {
           await new Promise((r) => setTimeout(r, 300))
           const db1 = await dbCounters(admin)
           const sum = (f: (s: ChildStats) => number) => stats.reduce((a, s) => a + f(s), 0)
+          const latencies = trickle
+            ? stats.flatMap((s) => s.starts).map(([i, t]) => t - enqueuedAt[i]!).sort((a, b) => a - b)
+            : []
+          const pct = (q: number) => latencies.length === 0 ? NaN : Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2))
           const topWaits = [...waits].sort((a, b) => b[1] - a[1]).slice(0, 6)
             .map(([w, c]) => `${w} ${(c / samples).toFixed(2)}`).join(", ")
           const r: Record<string, unknown> = {
@@ -353,6 +385,8 @@ const main = async () => {
             system: name,
             processes,
             jobsPerS: Math.round(perS),
+            ...(trickle ? { latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99) } : {}),
+            ...(name === "jobtrack" ? { emptyClaimsPerJob: Number((sum((s) => s.emptyClaims) / n).toFixed(3)) } : {}),
             childCpuMsPer1000: Number((childMs / n * 1000).toFixed(1)),
             serverCpuMsPer1000: Number((serverMs / n * 1000).toFixed(1)),
             xactsPerJob: Number(((db1.xacts - db0.xacts) / n).toFixed(3)),
@@ -405,7 +439,9 @@ const main = async () => {
     for (const processes of processCounts) {
       const rs = results.filter((r) => r.system === name && r.processes === processes)
       const m = (k: string) => median(rs.map((r) => Number(r[k])))
-      console.log(`${name} ×${processes}: ${m("jobsPerS")} jobs/s, child CPU ${m("childCpuMsPer1000")}, server CPU ${
+      console.log(`${name} ×${processes}: ${m("jobsPerS")} jobs/s${
+        trickle ? `, enqueue→start p50 ${m("latencyP50Ms")} p99 ${m("latencyP99Ms")} ms` : ""
+      }${name === "jobtrack" ? `, empty claims/job ${m("emptyClaimsPerJob")}` : ""}, child CPU ${m("childCpuMsPer1000")}, server CPU ${
         m("serverCpuMsPer1000")
       } ms/1000 jobs, xacts/job ${m("xactsPerJob")}${
         name === "jobtrack" ? `, claims/job ${m("claimCallsPerJob")}, jobs/claim ${m("jobsPerClaim")}` : ""
