@@ -118,7 +118,13 @@ const serve = async (schema: string, url: string) => {
     return (emit as (...a: Array<unknown>) => boolean).call(this, event, ...args)
   } as typeof emit
   const jobs = Jobtrack.make({ store: counted, definitions: [work] })
-  const router = jobsRouter(jobs, { prefix: "/jobs", owner: (ctx) => ctx.get("x-owner") || undefined })
+  // hundreds of streams of one owner (the workload): no stream caps
+  const router = jobsRouter(jobs, {
+    prefix: "/jobs",
+    owner: (ctx) => ctx.get("x-owner") || undefined,
+    maxStreamsPerOwner: Infinity,
+    maxStreams: Infinity
+  })
   const app = new Koa()
   // the clients hang up at the end: their connection resets are expected
   app.silent = true

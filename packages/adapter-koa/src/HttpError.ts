@@ -17,6 +17,7 @@ export type ErrorCode =
   | "invalid_transition"
   | "payload_too_large"
   | "unsupported_media_type"
+  | "too_many_streams"
   | "store_unavailable"
   | "internal"
 
@@ -29,6 +30,8 @@ export type ErrorCode =
 export interface HttpResponse {
   readonly status: number
   readonly body?: unknown
+  /** Headers to set, e.g. `Retry-After` on a 429 (since 0.5.0). */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /**

@@ -26,6 +26,7 @@ import * as ConsoleSchedules from "./ConsoleSchedules.js"
 import { bodyReader } from "./jobsRouter.js"
 import * as RunningWatches from "./RunningWatches.js"
 import * as SseResponse from "./sseResponse.js"
+import * as StreamSlots from "./StreamSlots.js"
 import * as StreamModule from "./streamModule.js"
 
 /**
@@ -48,6 +49,12 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
   readonly bodyLimit?: number
   /** How often an idle event stream says `tick` so views re-read (default 5 s). */
   readonly tick?: Duration.Input
+  /**
+   * Change streams (`/api/events`) open at once in all (default 100: each
+   * open console page holds one; operators are few). One more is answered
+   * 429 `too_many_streams` with `Retry-After`. `Infinity`: no cap.
+   */
+  readonly maxStreams?: number
 }
 
 /**
@@ -81,6 +88,7 @@ const securityHeaders = (ctx: Context) => {
 
 const write = (ctx: Context, response: HttpResponse) => {
   ctx.status = response.status
+  for (const [name, value] of Object.entries(response.headers ?? {})) ctx.set(name, value)
   if (response.body !== undefined) ctx.body = response.body
 }
 const query = (ctx: Context): Record<string, string | undefined> => {
@@ -125,6 +133,8 @@ export const jobsConsole = <Trx>(
   const router = new Router(options.prefix ? { prefix: options.prefix } : {}) as Router & { close?: () => Promise<void> }
   const readBody = bodyReader(options.bodyLimit ?? 64 * 1024)
   const tickMs = Duration.toMillis(options.tick ?? "5 seconds")
+  const maxStreams = options.maxStreams ?? 100
+  const slots = StreamSlots.make({ perKey: maxStreams, total: maxStreams })
   const runtime = "runtime" in jobs ? jobs.runtime : undefined
   let storePromise: Promise<JobStoreShape> | undefined
   const getStore = () =>
@@ -196,9 +206,16 @@ export const jobsConsole = <Trx>(
   router.post("/api/schedules/:name/action", withBody(async (_a, body, op, ctx) =>
     ConsoleSchedules.act(schedules, await getStore(), ctx.params.name!, body, op)))
   router.get("/api/events", route(async (_a, _op, ctx) => {
-    const store = await getStore()
-    const job = typeof ctx.query.job === "string" ? ctx.query.job : undefined
-    await streamChanges(ctx, store, job, tickMs)
+    // counted from here until the stream ends, however it ends
+    const slot = slots.take(null)
+    if (!("release" in slot)) return slot
+    try {
+      const store = await getStore()
+      const job = typeof ctx.query.job === "string" ? ctx.query.job : undefined
+      await streamChanges(ctx, store, job, tickMs)
+    } finally {
+      slot.release()
+    }
   }))
   router.all("/api/{*rest}", route(() => error(404, "not_found", "no such console endpoint")))
 

@@ -15,6 +15,7 @@ import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as JobsApi from "./JobsApi.js"
 import * as SseResponse from "./sseResponse.js"
+import * as StreamSlots from "./StreamSlots.js"
 
 /**
  * @since 0.1.0
@@ -38,6 +39,22 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
   readonly bodyLimit?: number
   /** Comment line sent on idle event streams (default 15 s). */
   readonly heartbeat?: Duration.Input
+  /**
+   * Event streams (`GET /:id/events`) one owner may hold open at once
+   * (default 20); one more is answered 429 `too_many_streams` with
+   * `Retry-After`. A stream holds a socket and its buffers until the client
+   * leaves (it never times out). 20 covers a user's few tabs each following
+   * a few jobs (a browser opens at most 6 connections per origin over
+   * HTTP/1.1) and bounds one owner to ~20 sockets. Anonymous callers are one
+   * owner: they share this cap. `Infinity`: no cap.
+   */
+  readonly maxStreamsPerOwner?: number
+  /**
+   * Event streams this router holds open at once in all (default 1,000,
+   * about 30 MB of socket buffers and 1,000 file descriptors); one more is
+   * answered 429 `too_many_streams` with `Retry-After`. `Infinity`: no cap.
+   */
+  readonly maxStreams?: number
 }
 
 /**
@@ -49,6 +66,7 @@ export const bodyReader = BodyReader.make
 
 const write = (ctx: Context, response: HttpResponse) => {
   ctx.status = response.status
+  for (const [name, value] of Object.entries(response.headers ?? {})) ctx.set(name, value)
   if (response.body !== undefined) ctx.body = response.body
 }
 
@@ -78,6 +96,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   const router = new Router(options.prefix ? { prefix: options.prefix } : {})
   const readBody = bodyReader(options.bodyLimit ?? 100 * 1024)
   const heartbeatMs = Duration.toMillis(options.heartbeat ?? "15 seconds")
+  const slots = StreamSlots.make({ perKey: options.maxStreamsPerOwner ?? 20, total: options.maxStreams ?? 1_000 })
   let api: Promise<JobsApi.JobsApi> | undefined
   /** The handlers, once the tracker (and so its store) is up; a failed start is tried again. */
   const getApi = () =>
@@ -120,9 +139,16 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   router.get("/:id/events", route(async (api, who, ctx) => {
     // sent by an EventSource when it reconnects; `?last_event_id=` for a page that resumes after a reload
     const last = ctx.get("last-event-id") || (typeof ctx.query.last_event_id === "string" ? ctx.query.last_event_id : "")
-    const answer = await api.events(ctx.params.id!, who, last === "" ? undefined : last)
-    if (!("events" in answer)) return answer
-    await streamEvents(ctx, answer, heartbeatMs)
+    // counted from here until the stream ends, however it ends
+    const slot = slots.take(who)
+    if (!("release" in slot)) return slot
+    try {
+      const answer = await api.events(ctx.params.id!, who, last === "" ? undefined : last)
+      if (!("events" in answer)) return answer
+      await streamEvents(ctx, answer, heartbeatMs)
+    } finally {
+      slot.release()
+    }
   }))
   return router
 }

@@ -115,7 +115,10 @@ describe(`SSE fan-out to ${CLIENTS} clients over HTTP (PGlite store)`, () => {
       prefix: "/api/jobs",
       owner: (ctx) => ctx.get("authorization").slice(7) || undefined,
       expose: [gated],
-      heartbeat: "100 millis"
+      heartbeat: "100 millis",
+      // hundreds of streams of one owner: the point of this test
+      maxStreamsPerOwner: Infinity,
+      maxStreams: Infinity
     })
     const server = new Koa().use(router.routes()).use(router.allowedMethods()).listen(0, "127.0.0.1")
     await new Promise<void>((resolve) => server.once("listening", resolve))

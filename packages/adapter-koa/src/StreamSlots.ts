@@ -1,0 +1,88 @@
+/**
+ * Open event streams, counted per owner and in all: a stream takes a slot
+ * when it is opened and gives it back when it ends (the job's stream ended,
+ * the client went away, the socket failed). Over a cap, the router answers
+ * 429 `too_many_streams` with `Retry-After` instead of opening one more.
+ * Every Server-Sent Events stream holds a socket, a file descriptor and its
+ * buffers for as long as the client keeps it (the socket never times out),
+ * so without a cap one owner could hold thousands.
+ *
+ * @since 0.5.0
+ */
+import { error } from "./HttpError.js"
+import type { HttpResponse } from "./HttpError.js"
+
+/**
+ * @since 0.5.0
+ * @category models
+ */
+export interface Caps {
+  /** Streams one key (an owner) may hold open at once; `Infinity`: no cap. */
+  readonly perKey: number
+  /** Streams open at once in all; `Infinity`: no cap. */
+  readonly total: number
+}
+
+/**
+ * @since 0.5.0
+ * @category models
+ */
+export interface StreamSlots {
+  /**
+   * Take a slot for `key`: the function that gives it back (idempotent), or
+   * the 429 to answer when a cap is reached.
+   */
+  readonly take: (key: string | null) => { readonly release: () => void } | HttpResponse
+  /** Streams open now, in all and for one key. */
+  readonly open: (key?: string | null) => number
+}
+
+/** Seconds a refused client is told to wait (`Retry-After`). */
+const retryAfterSeconds = 5
+
+/**
+ * @example
+ * ```ts
+ * import { StreamSlots } from "@jobtrack/adapter-koa"
+ *
+ * const slots = StreamSlots.make({ perKey: 20, total: 1_000 })
+ * const slot = slots.take("ann")
+ * if ("release" in slot) res.once("close", slot.release)
+ * ```
+ * @since 0.5.0
+ * @category constructors
+ */
+export const make = (caps: Caps): StreamSlots => {
+  for (const [name, v] of [["perKey", caps.perKey], ["total", caps.total]] as const) {
+    if (!(v === Infinity || (Number.isInteger(v) && v >= 1))) {
+      throw new RangeError(`jobtrack: a stream cap (${name}) must be a positive integer or Infinity`)
+    }
+  }
+  const byKey = new Map<string | null, number>()
+  let total = 0
+  const refuse = (message: string) => ({
+    ...error(429, "too_many_streams", message),
+    headers: { "Retry-After": String(retryAfterSeconds) }
+  })
+  return {
+    take: (key) => {
+      const mine = byKey.get(key) ?? 0
+      if (mine >= caps.perKey) return refuse(`at most ${caps.perKey} event streams may be open at once per caller`)
+      if (total >= caps.total) return refuse("too many event streams are open; try again later")
+      byKey.set(key, mine + 1)
+      total++
+      let released = false
+      return {
+        release: () => {
+          if (released) return
+          released = true
+          total--
+          const left = (byKey.get(key) ?? 1) - 1
+          if (left === 0) byKey.delete(key)
+          else byKey.set(key, left)
+        }
+      }
+    },
+    open: (key) => (key === undefined ? total : byKey.get(key) ?? 0)
+  }
+}

@@ -1,0 +1,93 @@
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { call, eventually, sseChunks, startApp } from "./server.js"
+import type { App } from "./server.js"
+import { startConsoleApp } from "./consoleServer.js"
+import type { ConsoleApp } from "./consoleServer.js"
+
+/** An SSE request: a 200 stream (read in the background until closed) or the refusal's status, body and Retry-After. */
+const open = async (url: string, headers: Record<string, string>) => {
+  const abort = new AbortController()
+  const res = await fetch(url, { headers, signal: abort.signal })
+  if (res.status !== 200) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as any, close: () => {} }
+  }
+  const ended = (async () => {
+    try {
+      for await (const _ of sseChunks(res)) { /* read until closed */ }
+    } catch {
+      // aborted
+    }
+  })()
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: 200, retryAfter: null, body: undefined as any, close: () => abort.abort(), ended }
+}
+
+describe("event streams are capped per owner and per router", () => {
+  let app: App
+  beforeAll(async () => {
+    app = await startApp("/api/jobs", { maxStreamsPerOwner: 2, maxStreams: 3 })
+  })
+  afterAll(() => app.close())
+
+  it("over a cap is a 429 with Retry-After; a closed or ended stream frees its slot; a 404 takes none", async () => {
+    const ann = { authorization: "Bearer ann" }
+    const bob = { authorization: "Bearer bob" }
+    const long = { steps: 100, stepMs: 1000 }
+    const annJob = (await call(`${app.url}/steps`, { method: "POST", owner: "ann", body: long })).body.job_id as string
+    const bobJob = (await call(`${app.url}/steps`, { method: "POST", owner: "bob", body: long })).body.job_id as string
+    // requests that open no stream hold no slot
+    for (let i = 0; i < 5; i++) {
+      assert.strictEqual((await open(`${app.url}/01900000-0000-7000-8000-000000000000/events`, ann)).status, 404)
+      assert.strictEqual((await open(`${app.url}/${bobJob}/events`, ann)).status, 404)
+    }
+    const a1 = await open(`${app.url}/${annJob}/events`, ann)
+    const a2 = await open(`${app.url}/${annJob}/events`, ann)
+    assert.deepStrictEqual([a1.status, a2.status], [200, 200])
+    const a3 = await open(`${app.url}/${annJob}/events`, ann)
+    assert.strictEqual(a3.status, 429)
+    assert.strictEqual(a3.retryAfter, "5")
+    assert.strictEqual(a3.body.error.code, "too_many_streams")
+    // bob has his own slots, up to the router's 3 in all
+    const b1 = await open(`${app.url}/${bobJob}/events`, bob)
+    assert.strictEqual(b1.status, 200)
+    const b2 = await open(`${app.url}/${bobJob}/events`, bob)
+    assert.strictEqual(b2.status, 429)
+    assert.strictEqual(b2.body.error.code, "too_many_streams")
+    // ann closes one: her slot (and the router's) is free again once the server sees the close
+    a1.close()
+    const again = await eventually(() => open(`${app.url}/${bobJob}/events`, bob), (r) => r.status === 200, 5_000)
+    assert.strictEqual((await open(`${app.url}/${annJob}/events`, ann)).status, 429)
+    // a stream that ends on its own (the job is cancelled: terminal) frees its slot too
+    await call(`${app.url}/${annJob}/cancel`, { method: "POST", owner: "ann" })
+    await a2.ended
+    const short = (await call(`${app.url}/steps`, { method: "POST", owner: "ann", body: long })).body.job_id as string
+    const a4 = await eventually(() => open(`${app.url}/${short}/events`, ann), (r) => r.status === 200, 5_000)
+    for (const s of [a4, b1, again]) s.close()
+    await call(`${app.url}/${short}/cancel`, { method: "POST", owner: "ann" })
+    await call(`${app.url}/${bobJob}/cancel`, { method: "POST", owner: "bob" })
+  })
+})
+
+describe("the console's change streams are capped", () => {
+  let app: ConsoleApp
+  beforeAll(async () => {
+    app = await startConsoleApp({ maxStreams: 2 })
+  })
+  afterAll(() => app.close())
+
+  it("over the cap is a 429 with Retry-After; a closed stream frees its slot", async () => {
+    const viewer = { "x-user": "viewer" }
+    const s1 = await open(`${app.url}/api/events`, viewer)
+    const s2 = await open(`${app.url}/api/events?job=01900000-0000-7000-8000-000000000000`, viewer)
+    assert.deepStrictEqual([s1.status, s2.status], [200, 200])
+    const s3 = await open(`${app.url}/api/events`, viewer)
+    assert.strictEqual(s3.status, 429)
+    assert.strictEqual(s3.retryAfter, "5")
+    assert.strictEqual(s3.body.error.code, "too_many_streams")
+    s1.close()
+    const s4 = await eventually(() => open(`${app.url}/api/events`, viewer), (r) => r.status === 200, 5_000)
+    s2.close()
+    s4.close()
+  })
+})
