@@ -47,6 +47,17 @@ const decode = <A>(schema: Schema.Codec<A, unknown>, input: unknown): A => {
 
 const recordId = (ctx: Context) => decode(RecordId, ctx.params.recordId)
 
+/** A page of a record's attachments: `limit` 1 to 100 (default 50), after the attachment id `after`. */
+const pageOf = (ctx: Context): { after: number | undefined; limit: number } => {
+  const { after, limit } = ctx.query
+  const int = (v: unknown, max: number) => typeof v === "string" && /^\d{1,10}$/.test(v) && Number(v) <= max ? Number(v) : undefined
+  const page = { after: after === undefined ? undefined : int(after, 2 ** 31 - 1), limit: limit === undefined ? 50 : int(limit, 100) }
+  if ((after !== undefined && page.after === undefined) || page.limit === undefined || page.limit < 1) {
+    throw new HttpError(400, "invalid_input", "limit is 1 to 100, after an attachment id")
+  }
+  return { after: page.after, limit: page.limit }
+}
+
 export interface AppOptions {
   readonly db: Kysely<Database>
   readonly store: StoreLayer<Transaction<Database>>
@@ -115,19 +126,27 @@ export const makeApp = ({ db, leaseSeconds, maxUploadBytes, store, uploads }: Ap
     ctx.body = WireView.fromView(await jobs.get(id))
   })
 
+  // A record's attachments a page at a time (a bulk import makes records of thousands), each
+  // with its extraction, whose result is bounded (extraction.ts): the answer is bounded too
   router.get("/api/records/:recordId", async (ctx) => {
     const owner: string = ctx.state.user
+    const { after, limit } = pageOf(ctx)
     const record = await db.selectFrom("records").select(["id", "name", "created_at"])
       .where("owner", "=", owner).where("id", "=", recordId(ctx)).executeTakeFirst()
     if (!record) throw new HttpError(404, "not_found", "no such record")
-    const attachments = await db.selectFrom("attachments").select(["id", "record_id", "file_url", "filename", "created_at"])
-      .where("owner", "=", owner).where("record_id", "=", record.id).orderBy("id").execute()
+    const rows = await db.selectFrom("attachments").select(["id", "record_id", "file_url", "filename", "created_at"])
+      .where("owner", "=", owner).where("record_id", "=", record.id)
+      .$if(after !== undefined, (q) => q.where("id", ">", after!))
+      .orderBy("id").limit(limit + 1).execute()
+    const attachments = rows.slice(0, limit)
     ctx.body = {
       ...record,
       attachments: await Promise.all(attachments.map(async (a) => ({
         ...a,
         extraction: await extractionOf(owner, a.file_url).then((job) => job && WireView.fromView(job))
-      })))
+      }))),
+      // the next page: ?after=<next_after>
+      next_after: rows.length > limit ? attachments.at(-1)!.id : null
     }
   })
 

@@ -6,12 +6,18 @@
  * Its stages (download, extract, store) are durable steps, shown in the job's
  * view.
  *
+ * The result is bounded whatever the file's size: the first {@link excerptChars}
+ * characters of its text (from its first {@link headBytes} bytes), whether that is all of
+ * it, and the file's byte length and SHA-256. The file itself is never stored in the job
+ * (as its result or as a step's output): it stays where it was uploaded.
+ *
  * An upload lies on the disk of the server that received it: a runner that cannot
  * read it (another machine, or the file removed) fails the job with a fixed message,
  * never the file system's, which names the uploads path. Several machines need the
  * uploads in shared object storage (see the README).
  */
-import { readFile } from "node:fs/promises"
+import { createHash } from "node:crypto"
+import { createReadStream } from "node:fs"
 import { Data, Effect, Schema } from "effect"
 import { JobDefinition, RetryPolicy } from "@jobtrack/core"
 import { logEvent } from "./log.ts"
@@ -47,9 +53,40 @@ export class UploadUnreadable extends Data.TaggedError("UploadUnreadable")<{ rea
   }
 }
 
-/** An upload's content, read from disk; the file system's own error is logged by its code only. */
+/** The most characters of text a result holds (about a page). */
+export const excerptChars = 2_000
+/** The most bytes of a file read for its text; the rest is only counted and hashed. */
+export const headBytes = 16 * 1024
+
+/** What the download step keeps of a file: its first bytes as text, its length and hash. */
+interface Downloaded {
+  readonly head: string
+  readonly bytes: number
+  readonly sha256: string
+}
+
+// eslint-disable-next-line no-control-regex
+const controls = /[\u0000-\u0008\u000e-\u001f\u007f]/g
+
+const summarise = (chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) =>
+  (async (): Promise<Downloaded> => {
+    const hash = createHash("sha256")
+    const head: Array<Uint8Array> = []
+    let bytes = 0
+    for await (const chunk of chunks) {
+      if (bytes < headBytes) head.push(chunk.subarray(0, headBytes - bytes))
+      bytes += chunk.length
+      hash.update(chunk)
+    }
+    // stream: a character cut at headBytes is dropped, not replaced; invalid UTF-8 becomes U+FFFD.
+    // Control characters go (PostgreSQL's jsonb refuses NUL), whitespace stays
+    const text = new TextDecoder().decode(Buffer.concat(head), { stream: true }).replace(controls, "")
+    return { head: text, bytes, sha256: hash.digest("hex") }
+  })()
+
+/** An upload's head, length and hash, streamed from disk; the file system's own error is logged by its code only. */
 const readUpload = (path: string, jobId: string) =>
-  Effect.tryPromise({ try: () => readFile(path, "utf8"), catch: (e) => e }).pipe(
+  Effect.tryPromise({ try: () => summarise(createReadStream(path)), catch: (e) => e }).pipe(
     Effect.tapError((e) => Effect.sync(() => logEvent("upload.unreadable", { job_id: jobId, code: (e as { code?: unknown }).code ?? "unknown" }, "warn"))),
     Effect.mapError(UploadUnreadable.from)
   )
@@ -57,22 +94,30 @@ const readUpload = (path: string, jobId: string) =>
 export const extractText = JobDefinition.make({
   type: "extract-text",
   payload: ExtractPayload,
-  result: Schema.Struct({ text: Schema.String, characters: Schema.Int, pages: Schema.Int }),
+  result: Schema.Struct({
+    /** The text's first characters, at most {@link excerptChars}: never the whole file. */
+    text: Schema.String.pipe(Schema.check(Schema.isMaxLength(excerptChars))),
+    /** Whether the file has more text than `text` holds. */
+    truncated: Schema.Boolean,
+    bytes: Schema.Int,
+    sha256: Schema.String,
+    pages: Schema.Int
+  }),
   retry: RetryPolicy.exponential({ initial: 30_000 * scale, factor: 4, maxRetries: 3 }),
   timeout: "2 minutes",
   // download, extract and store are durable steps: a retry after the service's 503 does not
-  // download again, and continues with the stored content
+  // download again, and continues with what the download kept (bounded: the file's head)
   handler: (file, ctx) =>
     Effect.gen(function*() {
-      const content = yield* ctx.step("download", Effect.gen(function*() {
+      const downloaded = yield* ctx.step("download", Effect.gen(function*() {
         yield* ctx.progress(5, `Downloading ${file.filename}`)
-        const content = file.path
+        const summary = file.path
           ? yield* readUpload(file.path, ctx.id)
-          : `Synthetic content of ${file.filename} (${file.file_url}).`
+          : yield* Effect.promise(() => summarise([Buffer.from(`Synthetic content of ${file.filename} (${file.file_url}).`)]))
         yield* Effect.sleep(stepMs)
-        return content
+        return summary
       }))
-      const text = yield* ctx.step("extract", Effect.gen(function*() {
+      const excerpt = yield* ctx.step("extract", Effect.gen(function*() {
         yield* ctx.progress(30, "Sending to the extraction service")
         yield* Effect.sleep(stepMs)
         // transient failures: "flaky" files fail their first attempt, "broken" files always,
@@ -82,11 +127,15 @@ export const extractText = JobDefinition.make({
         if (transient) return yield* new ExtractionUnavailable({ message: "extraction service unavailable (503)" })
         yield* ctx.progress(70, "Recognising text")
         yield* Effect.sleep(stepMs)
-        return content.replace(/\s+/g, " ").trim()
+        const text = downloaded.head.replace(/\s+/g, " ").trim()
+        // at most excerptChars UTF-16 units, never cutting a surrogate pair in two
+        const cut = text.slice(0, excerptChars)
+        const kept = /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
+        return { text: kept, truncated: kept.length < text.length || downloaded.bytes > headBytes }
       }))
       return yield* ctx.step("store", Effect.gen(function*() {
         yield* ctx.progress(95, "Saving text")
-        return { text, characters: text.length, pages: Math.max(1, Math.ceil(text.length / 1800)) }
+        return { ...excerpt, bytes: downloaded.bytes, sha256: downloaded.sha256, pages: Math.max(1, Math.ceil(downloaded.bytes / 1800)) }
       }))
     })
 })

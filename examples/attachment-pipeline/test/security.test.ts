@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -109,6 +110,7 @@ describe("attachment-pipeline: owners, uploads and bodies (two users, its own pr
 
   const url = () => `${app.url}/api/records/rec-in/attachments`
   const auth = { authorization: "Bearer ann" }
+  const auth_ = (user: string) => ({ authorization: `Bearer ${user}` })
   const uploadsOnDisk = () => readdirSync(`${dir}/uploads`)
 
   it("an upload over the limit streams to disk and is answered 413 (50 MB sent, no reset, nothing kept, memory flat)", async () => {
@@ -237,4 +239,45 @@ describe("attachment-pipeline: owners, uploads and bodies (two users, its own pr
     assert.deepInclude(logged, { code: "ENOENT" })
     assert.notInclude(JSON.stringify(app.logs.filter((l) => l.job_id === job.id)), dir)
   })
+
+  it("a big upload's result is bounded (a 2,000-character excerpt, its byte length and hash); a record answers a page of attachments", async () => {
+    // just under the 1 MiB upload limit, with a NUL (PostgreSQL's jsonb refuses it) and a character on the excerpt's edge
+    const content = `Title\u0000 ${"lorem ipsum ".repeat(87_000)}`
+    const bytes = Buffer.byteLength(content)
+    const ids: Array<string> = []
+    for (let i = 0; i < 5; i++) ids.push((await upload("rex", "rec-big", `big-${i}.txt`, content)).body.id)
+    const small = (await upload("rex", "rec-big", "small.txt", "Just this.")).body.id
+    for (const id of [...ids, small]) {
+      await until(() => as("rex", `/api/jobs/${id}`).then((r) => r.body.status), (s) => s === "completed", 20_000, "extracted")
+    }
+    const { result } = (await as("rex", `/api/jobs/${ids[0]}`)).body
+    assert.isAtMost(result.text.length, 2000)
+    assert.isTrue(result.text.startsWith("Title lorem ipsum lorem"))
+    assert.deepInclude(result, { truncated: true, bytes, sha256: createHash("sha256").update(content).digest("hex") })
+    assert.deepInclude((await as("rex", `/api/jobs/${small}`)).body.result, { text: "Just this.", truncated: false, bytes: 10 })
+
+    // 5 MB uploaded; the record's answer is a few KiB
+    const res = await fetch(`${app.url}/api/records/rec-big`, { headers: auth_("rex") })
+    const text = await res.text()
+    assert.strictEqual(res.status, 200)
+    assert.isBelow(text.length, 64 * 1024)
+    assert.strictEqual(JSON.parse(text).attachments.length, 6)
+    assert.isNull(JSON.parse(text).next_after)
+
+    // a page at a time
+    const seen: Array<string> = []
+    let after: number | null = null
+    do {
+      const page: { status: number; body: { attachments: Array<{ filename: string }>; next_after: number | null } } =
+        await as("rex", `/api/records/rec-big?limit=4${after === null ? "" : `&after=${after}`}`)
+      assert.strictEqual(page.status, 200)
+      assert.isAtMost(page.body.attachments.length, 4)
+      seen.push(...page.body.attachments.map((a) => a.filename))
+      after = page.body.next_after
+    } while (after !== null)
+    assert.deepStrictEqual(seen, ["big-0.txt", "big-1.txt", "big-2.txt", "big-3.txt", "big-4.txt", "small.txt"])
+    for (const q of ["limit=0", "limit=101", "limit=x", "after=-1", "after=1e3"]) {
+      assert.strictEqual((await as("rex", `/api/records/rec-big?${q}`)).status, 400, q)
+    }
+  }, 60_000)
 })
