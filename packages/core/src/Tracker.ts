@@ -3,27 +3,29 @@
  * and watch jobs. It validates every payload with its definition's Schema
  * before anything reaches the store.
  *
+ * `make` assembles the verbs; the enqueue (validation, options, telemetry)
+ * is `internal/tracker/enqueue.ts`, the watch `internal/tracker/watch.ts`.
+ *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Queue } from "effect"
+import { Context, Deferred, Duration, Effect, Layer } from "effect"
 import type { Stream } from "effect"
-import { isTerminal } from "./Job.js"
-import type { JobRecord, JobView, Json, NewJob } from "./Job.js"
+import type { JobRecord, JobView, Json } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { InvalidInput, UnknownJobType } from "./JobError.js"
-import type { InvalidTransition, Issue, JobNotFound, StoreError } from "./JobError.js"
-import * as JobId from "./JobId.js"
+import type { InvalidTransition, JobNotFound, StoreError } from "./JobError.js"
 import * as JobResult from "./JobResult.js"
 import * as PayloadSchema from "./PayloadSchema.js"
 import * as QueuePosition from "./QueuePosition.js"
-import { JobStore, Transaction } from "./JobStore.js"
+import { JobStore } from "./JobStore.js"
 import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import type { LogLine } from "./JobLogStore.js"
 import * as ChangeHub from "./internal/changeHub.js"
 import * as EffectModules from "./internal/effectModules.js"
 import { registry } from "./internal/registry.js"
 import * as Telemetry from "./internal/telemetry.js"
-import * as Storable from "./Storable.js"
+import { enqueuer } from "./internal/tracker/enqueue.js"
+import { watcher } from "./internal/tracker/watch.js"
 
 /**
  * Per-job options of an enqueue.
@@ -160,59 +162,6 @@ export interface TrackerOptions {
  */
 export class Tracker extends Context.Service<Tracker, TrackerShape>()("@jobtrack/core/Tracker") {}
 
-/** An item without options (the usual case in a batch): nothing to check. */
-const noOptions: EnqueueOptions<unknown> = Object.freeze({})
-const noIssues: ReadonlyArray<Issue> = Object.freeze([])
-const noPrefix: ReadonlyArray<string | number> = Object.freeze([])
-const payloadPath: ReadonlyArray<string | number> = Object.freeze(["payload"])
-
-const checkOptions = (options: EnqueueOptions<unknown>): Array<Issue> => {
-  const issues: Array<Issue> = []
-  const text = (name: "owner" | "key", value: unknown, max: number) => {
-    if (value === undefined) return
-    if (typeof value !== "string" || value.length === 0 || value.length > max) {
-      issues.push({ path: ["options", name], message: `Expected a non-empty string of at most ${max} characters` })
-    } else {
-      const problem = Storable.textProblem(value)
-      if (problem) issues.push({ path: ["options", name], message: problem })
-    }
-  }
-  text("owner", options.owner, 256)
-  text("key", options.key, 2048)
-  if (
-    options.priority !== undefined &&
-    !(Number.isInteger(options.priority) && options.priority >= -1000 && options.priority <= 1000)
-  ) {
-    issues.push({ path: ["options", "priority"], message: "Expected an integer between -1000 and 1000" })
-  }
-  if (options.runAt !== undefined && !(options.runAt instanceof Date && !Number.isNaN(options.runAt.getTime()))) {
-    issues.push({ path: ["options", "runAt"], message: "Expected a valid Date" })
-  }
-  if (options.delay !== undefined && Option.isNone(Duration.fromInput(options.delay))) {
-    issues.push({ path: ["options", "delay"], message: "Expected a duration" })
-  }
-  return issues
-}
-
-/**
- * What a watcher compares to skip a view equal to the last it emitted. The
- * watchers of one job woken together get one view object (the change hub's
- * shared read), so it is computed once per view, not once per watcher.
- */
-const fingerprints = new WeakMap<JobView, string>()
-const fingerprintOf = (v: JobView): string => {
-  let f = fingerprints.get(v)
-  if (f === undefined) {
-    f = JSON.stringify([
-      v.status, v.progress, v.progressMessage, v.queuePosition, v.queuePositionCapped,
-      v.attempts, v.errorMessage, v.cancelRequested, v.updatedAt,
-      v.steps?.map((step) => [step.status, step.attempts])
-    ])
-    fingerprints.set(v, f)
-  }
-  return f
-}
-
 /**
  * Build a tracker over the store in context.
  *
@@ -236,115 +185,8 @@ const makeWith = (options: TrackerOptions, closed: Effect.Effect<void> | undefin
         ? Effect.map(store.queuePosition(job.id), (place) => ({ ...job, ...QueuePosition.fields(place) }))
         : Effect.succeed({ ...job, ...QueuePosition.fields(null) })
 
-    /**
-     * The job to insert for a validated item, or every issue found. `runNow` is
-     * the batch's one Date for jobs without a run time or delay (record times
-     * are never mutated, so the jobs of a batch share it).
-     */
-    const toNewJob = (
-      def: JobDefinition.Any,
-      validated: PayloadSchema.Validated,
-      opts: EnqueueOptions<unknown>,
-      runNow: Date,
-      prefix: ReadonlyArray<string | number>
-    ): NewJob | Array<Issue> => {
-      const optionIssues = opts === noOptions ? noIssues : checkOptions(opts)
-      // what no store can hold is bad input, refused here for every store
-      const payloadIssues = validated._tag === "Invalid"
-        ? validated.issues
-        : Storable.jsonIssues(validated.stored, prefix.length === 0 ? payloadPath : [...prefix, "payload"])
-      if (validated._tag === "Invalid" || payloadIssues.length > 0 || optionIssues.length > 0) {
-        return [...payloadIssues, ...optionIssues.map((i) => ({ ...i, path: [...prefix, ...i.path] }))]
-      }
-      const owner = opts.owner ?? null
-      const key = opts.key ?? null
-      const runAt = opts.runAt ??
-        (opts.delay === undefined ? runNow : new Date(runNow.getTime() + Duration.toMillis(opts.delay)))
-      return {
-        id: JobId.make(),
-        type: def.type,
-        queue: def.queue,
-        payload: validated.stored as NewJob["payload"],
-        maxAttempts: def.retry.maxRetries + 1,
-        priority: opts.priority ?? def.priority,
-        runAt,
-        owner,
-        key,
-        groupKey: def.group ? def.group.key(validated.value, { owner, key }) : null,
-        groupLimit: def.group ? def.group.limit : null
-      }
-    }
-
-    const enqueueMany = (
-      def: JobDefinition.Any,
-      items: ReadonlyArray<{ readonly payload: unknown; readonly options?: EnqueueOptions<unknown> | undefined }>
-    ) =>
-      Effect.gen(function*() {
-        const runNow = new Date(yield* Clock.currentTimeMillis)
-        const single = items.length === 1
-        const prefix = (i: number) => (single ? noPrefix : [i])
-        // validated in a plain loop when the schema is synchronous (no Effect per item), else
-        // every item as an Effect (ids stay in item order either way)
-        let prepared: Array<NewJob | Array<Issue>> = []
-        for (let i = 0; i < items.length; i++) {
-          const item = items[i]!
-          const validated = PayloadSchema.validateSync(def.payload, item.payload, single ? payloadPath : [i, "payload"])
-          if (validated === undefined) break
-          prepared.push(toNewJob(def, validated, item.options ?? noOptions, runNow, prefix(i)))
-        }
-        if (prepared.length < items.length) {
-          prepared = yield* Effect.forEach(items, (item, i) =>
-            Effect.map(
-              PayloadSchema.validate(def.payload, item.payload, [...prefix(i), "payload"]),
-              (validated) => toNewJob(def, validated, item.options ?? noOptions, runNow, prefix(i))
-            ))
-        }
-        const issues = prepared.flatMap((p) => (Array.isArray(p) ? p : []))
-        if (issues.length > 0) return yield* new InvalidInput({ type: def.type, issues })
-        const transaction = items[0]?.options?.transaction
-        // in a `jobtrack.enqueue` span when traced: the jobs keep its trace context
-        return yield* Telemetry.enqueue(settings, def, items.length, (traceparent) => {
-          const jobs = prepared as Array<NewJob>
-          const insert = store.enqueueMany(traceparent === null ? jobs : jobs.map((j) => ({ ...j, traceparent })))
-          return transaction === undefined ? insert : Effect.provideService(insert, Transaction, transaction)
-        })
-      })
-
-    const enqueueOne = (def: JobDefinition.Any, payload: unknown, opts?: EnqueueOptions<unknown>) =>
-      Effect.map(enqueueMany(def, [{ payload, options: opts }]), (all) => all[0]!)
-
-    const hub = ChangeHub.of(raw, store, pollInterval)
-    const watch = (id: string): Stream.Stream<JobView, JobNotFound | StoreError> =>
-      Streams.unwrap(Effect.gen(function*() {
-        const wake = yield* Queue.sliding<void>(1)
-        // woken by the process's change hub: by a change of this job, of its queue while it is
-        // pending, a resync, or the hub's shared fallback poll (see internal/changeHub.ts)
-        const subscriber: ChangeHub.Subscriber = {
-          id,
-          queue: null,
-          pending: true,
-          wake: () => Queue.offerUnsafe(wake, undefined)
-        }
-        yield* hub.subscribe(subscriber)
-        let last = ""
-        // The next view that differs from the last one emitted.
-        const next = Effect.gen(function*() {
-          while (true) {
-            const v = yield* hub.read(id)
-            subscriber.queue = v.queue
-            subscriber.pending = v.status === "pending"
-            const fingerprint = fingerprintOf(v)
-            if (fingerprint !== last) {
-              last = fingerprint
-              return v
-            }
-            yield* Queue.take(wake)
-          }
-        })
-        const views = Streams.fromEffectRepeat(next).pipe(Streams.takeUntil((v) => isTerminal(v.status)))
-        // the tracker's layer was released (`jobs.close()`): its watches end, an SSE stream with them
-        return closed === undefined ? views : views.pipe(Streams.interruptWhen(closed))
-      }))
+    const { enqueueMany, enqueueOne } = enqueuer(store, settings)
+    const watch = watcher(Streams, ChangeHub.of(raw, store, pollInterval), closed)
 
     const tracker: TrackerShape = {
       definitions,
