@@ -42,6 +42,8 @@ const h = (tag, attrs = {}, ...children) => {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue
     if (k === "class") el.className = v
+    // through the CSSOM: the page's CSP (style-src 'self') refuses style attributes
+    else if (k === "style") el.style.cssText = v
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v)
     else el.setAttribute(k, String(v))
   }

@@ -35,6 +35,14 @@ const mailbox = (() => {
 const sender = "<img/src/onerror=window.__xss=(window.__xss||0)+1>@x.y"
 const liveBlue = "rgb(47, 91, 211)"
 
+/** Every Content-Security-Policy violation on the page, in window.__csp. */
+const recordViolations = () => {
+  const w = globalThis as unknown as { __csp?: Array<string>; document: { addEventListener: (t: string, f: (e: { violatedDirective: string; blockedURI: string }) => void) => void } }
+  w.document.addEventListener("securitypolicyviolation", (e) => (w.__csp ??= []).push(`${e.violatedDirective} ${e.blockedURI}`))
+}
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+
 describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
   let app: RunningApp
   let browser: Browser
@@ -48,6 +56,7 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
     })
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 } })
     await context.addInitScript(() => localStorage.setItem("demo_user", "pia"))
+    await context.addInitScript(recordViolations)
     page = await context.newPage()
   }, 240_000)
   afterAll(async () => {
@@ -57,6 +66,19 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
 
   const card = () => page.locator(".card").first()
   const barWidth = async () => Number((await card().locator("[data-role=bar]").getAttribute("style"))!.match(/width:\s*([\d.]+)%/)![1])
+
+  it("the page and its files carry the console's security headers; no inline style or script is left", async () => {
+    for (const path of ["/", "/app.js", "/style.css", "/favicon.svg"]) {
+      const res = await fetch(`${app.url}${path}`)
+      assert.strictEqual(res.status, 200, path)
+      assert.strictEqual(res.headers.get("content-security-policy"), csp, path)
+      assert.strictEqual(res.headers.get("x-content-type-options"), "nosniff", path)
+      assert.strictEqual(res.headers.get("x-frame-options"), "DENY", path)
+      assert.strictEqual(res.headers.get("referrer-policy"), "same-origin", path)
+    }
+    const html = await (await fetch(app.url)).text()
+    assert.notMatch(html, /<style|style=|<script(?![^>]*\bsrc=)/)
+  })
 
   it("extract, watch it progress, reload mid-job and resume, see the result; cancel another", async () => {
     await page.goto(app.url)
@@ -106,11 +128,14 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
     await second.locator("[data-role=status]", { hasText: "cancelled" }).waitFor({ timeout: 10_000 })
     assert.strictEqual(await page.locator(".card").count(), 2)
     await page.screenshot({ path: `${artifacts}newsletters-cancelled.png`, fullPage: true })
+    // it all ran under the page's CSP, nothing refused (the bar's width is set through the CSSOM)
+    assert.isUndefined(await page.evaluate("window.__csp"))
   }, 90_000)
 
   it("user and job text is shown as text, never run; finished cards say how they ended; empty state; no 404s", async () => {
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 } })
     await context.addInitScript(() => localStorage.setItem("demo_user", "mallory"))
+    await context.addInitScript(recordViolations)
     const page = await context.newPage()
     const failures: Array<string> = []
     page.on("response", (r) => r.status() >= 400 && failures.push(`${r.status()} ${r.url()}`))
@@ -163,6 +188,7 @@ describe.skipIf(!haveChromium)("the newsletter page in Chromium", () => {
     assert.strictEqual(await page.locator(".card img").count(), 0)
     assert.notMatch((await page.locator("#list").textContent())!, /null|undefined/)
     assert.isUndefined(await page.evaluate("window.__xss"))
+    assert.isUndefined(await page.evaluate("window.__csp"))
     assert.deepStrictEqual(failures, [])
     await context.close()
   }, 90_000)
