@@ -24,7 +24,7 @@ import type { HttpResponse } from "./HttpError.js"
 import * as EventFanout from "./EventFanout.js"
 import * as EventStream from "./EventStream.js"
 import * as InternalJobs from "./InternalJobs.js"
-import { fromLogLine, fromView } from "./WireView.js"
+import { fromLogLine, fromView, listItem } from "./WireView.js"
 import type { WireView } from "./WireView.js"
 
 /**
@@ -46,7 +46,12 @@ export interface Exposed {
 export interface ApiOptions {
   /** Job types `POST /:type` may enqueue (none by default). */
   readonly expose?: ReadonlyArray<JobDefinition.Any | Exposed>
-  /** Reshape the wire view, e.g. rename `id` to `extraction_id`. */
+  /**
+   * Reshape the wire view, e.g. rename `id` to `extraction_id`. For list
+   * items it is given the view without `result` (see `WireView.listItem`);
+   * the job is given whole, so a host that copies its result into list items
+   * chooses list pages as large as its results.
+   */
   readonly present?: (view: WireView, job: JobView) => unknown
   /**
    * How a request for another owner's job is answered: `"not_found"` (default)
@@ -169,6 +174,9 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
     exposed.set(e.definition.type, e)
   }
   const present = (job: JobView) => (options.present ? options.present(fromView(job), job) : fromView(job))
+  // a list item carries no result: a page of 500 jobs with 10 MiB results was 5 GB of JSON
+  const presentItem = (job: JobView) =>
+    options.present ? options.present(listItem(job), job) : listItem(job)
   // every event stream of a job shares one watch of it
   const fanout = EventFanout.make(tracker, present)
 
@@ -259,7 +267,7 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
         // the console's bulk jobs enqueued before they had a reserved owner had none: never an anonymous caller's
         (page) => ({
           status: 200,
-          body: { items: page.items.filter((j) => !InternalJobs.isInternal(j)).map(present), next_cursor: page.nextCursor }
+          body: { items: page.items.filter((j) => !InternalJobs.isInternal(j)).map(presentItem), next_cursor: page.nextCursor }
         })
       )
     },

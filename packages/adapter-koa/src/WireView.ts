@@ -1,6 +1,6 @@
 /**
  * The job view on the wire: snake_case, ISO-8601 UTC times, `result` only
- * when completed.
+ * when completed (and only in a single job's view: never in list items).
  *
  * @since 0.1.0
  */
@@ -50,6 +50,11 @@ export interface WireView {
   readonly key: string | null
   /** The job's durable steps in order (`GET /:id` and its events; not in list pages). */
   readonly steps?: ReadonlyArray<WireStep>
+  /**
+   * What the handler returned, once completed: in a single job's view
+   * (`GET /:id`, its events, the answers of enqueue, cancel, retry); never
+   * in list items, which stay small whatever the jobs' results (since 0.5.0).
+   */
   readonly result?: Json
 }
 
@@ -113,3 +118,20 @@ export const fromView = (job: JobView): WireView => ({
   ...(job.steps === undefined ? {} : { steps: job.steps.map(wireStep) }),
   ...(job.status === "completed" ? { result: job.result } : {})
 })
+
+/**
+ * A job as a list item: its view without `result` (nor `steps`), so a page
+ * of 500 jobs stays small whatever their results; `GET /:id` has them.
+ *
+ * @example
+ * ```ts
+ * import { WireView } from "@jobtrack/adapter-koa"
+ * const item = WireView.listItem(job) // no `result`
+ * ```
+ * @since 0.5.0
+ * @category constructors
+ */
+export const listItem = (job: JobView): WireView => {
+  const { result: _result, steps: _steps, ...item } = fromView(job)
+  return item
+}

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import { JobId } from "@jobtrack/core"
-import type { Issue, JobStoreShape } from "@jobtrack/core"
+import type { Issue, JobRecord, JobStoreShape } from "@jobtrack/core"
 import type { ConsoleApi } from "../ConsoleApi.js"
 import * as ConsoleInput from "../ConsoleInput.js"
 import { error } from "../HttpError.js"
@@ -19,6 +19,15 @@ import type { Query } from "./Answer.js"
 const scope = (query: Query, issues: Array<Issue>) => {
   const f = ConsoleInput.filter(query, issues)
   return { ...(f.owner !== undefined ? { owner: f.owner } : {}), ...(f.queue ? { queue: f.queue } : {}), ...(f.type ? { type: f.type } : {}) }
+}
+
+/**
+ * A job as a list item: the record without its payload, result and attempt
+ * errors, which are unbounded (the job's own view, `GET /api/jobs/:id`, has them).
+ */
+const listItem = (job: JobRecord): Omit<JobRecord, "payload" | "result" | "errors"> => {
+  const { payload: _payload, result: _result, errors: _errors, ...item } = job
+  return item
 }
 
 /**
@@ -47,7 +56,7 @@ export const reads = (store: JobStoreShape): Pick<ConsoleApi, "overview" | "seri
           counts: counts.rows,
           cap: counts.cap,
           oldest_waiting: oldest,
-          running: running.items,
+          running: running.items.map(listItem),
           running_more: running.next !== null
         }
       })
@@ -76,7 +85,7 @@ export const reads = (store: JobStoreShape): Pick<ConsoleApi, "overview" | "seri
     if (!req.ok) return Promise.resolve(invalid(req.issues))
     return run(store.adminList(req.value), (page) => ({
       status: 200,
-      body: { items: page.items, next_cursor: page.next ? ConsoleInput.encodeCursor(page.next) : null }
+      body: { items: page.items.map(listItem), next_cursor: page.next ? ConsoleInput.encodeCursor(page.next) : null }
     }))
   },
 
