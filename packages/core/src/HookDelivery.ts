@@ -18,16 +18,18 @@
  * A runner with `hooks` starts one; start one yourself with {@link layer} in a
  * process that runs no jobs.
  *
+ * `make` holds the claim loop and the shutdown; one delivery's attempt is
+ * `internal/deliveryAttempt.ts`.
+ *
  * @since 0.1.0
  */
 import { hostname } from "node:os"
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, Queue, Schedule } from "effect"
 import type { Scope } from "effect"
 import * as Hooks from "./Hooks.js"
 import * as ChangeSubscription from "./internal/changeSubscription.js"
+import * as DeliveryAttempt from "./internal/deliveryAttempt.js"
 import { handBackMs } from "./internal/runner/shutdown.js"
-import * as QueuePosition from "./QueuePosition.js"
-import type { LeaseLost, StoreError } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
 import type { HookDelivery, JobStoreShape } from "./JobStore.js"
 import * as RetryPolicy from "./RetryPolicy.js"
@@ -87,26 +89,6 @@ export interface HookDeliverer {
 
 const ms = (d: Duration.Input) => Duration.toMillis(d)
 
-const errorText = (cause: Cause.Cause<unknown>): string => {
-  if (Cause.hasInterruptsOnly(cause)) return "interrupted"
-  const err = Cause.findErrorOption(cause)
-  const value = Option.isSome(err) ? err.value : Cause.squash(cause)
-  if (value instanceof Error) return value.message || value.name
-  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
-    return value.message
-  }
-  return String(value)
-}
-
-/** Retry a store write while the store says it may succeed later, for at most `maxMs`. */
-const persist = <A>(write: Effect.Effect<A, LeaseLost | StoreError>, maxMs: number) =>
-  write.pipe(
-    Effect.retry({
-      while: (e: LeaseLost | StoreError) => e._tag === "StoreError" && e.retryable,
-      schedule: Schedule.exponential("100 millis").pipe(Schedule.upTo({ duration: Math.max(maxMs, 1) }))
-    })
-  )
-
 /**
  * Subscribe the store to these hooks' (type, event) pairs, so that from now on
  * their terminal transitions record deliveries (rule 12): before anything of
@@ -151,61 +133,12 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
     const wake = yield* Queue.sliding<void>(1)
     let stopping = false
 
-    const log = (message: string, d: HookDelivery) =>
-      Effect.logDebug(message).pipe(
-        Effect.annotateLogs({ deliveryId: d.id, jobId: d.jobId, event: d.event, attempt: d.attempts, workerId })
-      )
-
-    const fail = (d: HookDelivery, message: string) =>
-      Effect.gen(function*() {
-        const delay = yield* RetryPolicy.delayBefore(policy, d.attempts, `${d.id}:${d.attempts}`)
-        const now = yield* Clock.currentTimeMillis
-        const retryAt = Option.match(delay, { onNone: () => null, onSome: (x) => new Date(now + Duration.toMillis(x)) })
-        const after = yield* persist(store.deliveryFailed({ id: d.id, token: d.token, message, retryAt }), leaseMs)
-        if (after.status === "dead") {
-          yield* Effect.logWarning(
-            `jobtrack: ${d.event} hook for job ${d.jobId} gave up after ${d.attempts} attempts: ${message}`
-          ).pipe(Effect.annotateLogs({ deliveryId: d.id }))
-        } else yield* log(`hook failed; next attempt at ${after.availableAt.toISOString()}`, d)
-      })
-
-    /** End a held delivery's attempt now (shutdown): any process may take it at once. */
-    const handBack = (d: HookDelivery, message: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        store.deliveryFailed({ id: d.id, token: d.token, message, retryAt: new Date(now) })
-      ).pipe(Effect.ignore)
-
+    const attempt = DeliveryAttempt.make({ store, hooks: options.hooks, policy, leaseMs, workerId })
     const deliver = (d: HookDelivery): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        // the previous holder vanished during its call as often as the policy allows attempts
-        if (d.attempts > policy.maxRetries + 1) {
-          return yield* fail(d, d.lastError ?? "the delivering process was lost during the call")
-        }
-        const exit = yield* Hooks.invoke(options.hooks, d.event, { ...d.job, ...QueuePosition.fields(null) }, {
-          id: d.id,
-          attempt: d.attempts
-        }).pipe(
-          Effect.timeoutOrElse({
-            duration: Math.floor(leaseMs / 2),
-            orElse: () => Effect.fail(new Error(`hook timed out after ${Math.floor(leaseMs / 2)} ms`))
-          }),
-          Effect.exit
-        )
-        if (Exit.isSuccess(exit)) {
-          yield* persist(store.deliveryDone({ id: d.id, token: d.token }), leaseMs)
-          return yield* log("hook delivered", d)
-        }
-        yield* fail(d, errorText(exit.cause))
-      }).pipe(
-        // shutdown: the attempt ends now, and any process may take the delivery at once
-        Effect.onInterrupt(() => handBack(d, "interrupted by shutdown")),
-        Effect.catchTag("LeaseLost", () => log("delivery lease lost; another process owns it now", d)),
-        Effect.catchTag("StoreError", (e) => Effect.logWarning(`jobtrack: hook delivery write failed: ${e.reason}`)),
-        Effect.ensuring(Effect.sync(() => {
-          inFlight.delete(d.id)
-          Queue.offerUnsafe(wake, undefined)
-        }))
-      )
+      attempt.deliver(d).pipe(Effect.ensuring(Effect.sync(() => {
+        inFlight.delete(d.id)
+        Queue.offerUnsafe(wake, undefined)
+      })))
 
     // A claim sent to the store commits whether or not its Effect is interrupted, so the claim and
     // the start of its deliveries are one step that shutdown waits for (within the grace): what a
@@ -216,7 +149,7 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
       const claimed = yield* store.claimDeliveries({ types, events, workerId, limit: free, leaseMs })
       for (const d of claimed) {
         if (stopping) {
-          yield* handBack(d, "released at shutdown")
+          yield* attempt.handBack(d, "released at shutdown")
           continue
         }
         const fiber = yield* Effect.forkDetach(deliver(d), { startImmediately: true })
