@@ -48,11 +48,7 @@ export interface PostgresOptions {
   readonly schema?: string
   /** Pool size (default 10). */
   readonly max?: number
-  /**
-   * Server-side cap on one statement (default 30 s). The pool also gives up
-   * on a statement client-side 5 s after this (`query_timeout`), for a
-   * connection the server stopped answering.
-   */
+  /** Server-side cap on one statement (default 30 s). */
   readonly statementTimeoutMs?: number
   /** Server-side cap on waiting for a row lock (default 5 s). */
   readonly lockTimeoutMs?: number
@@ -76,9 +72,6 @@ export interface PostgresOptions {
   readonly seriesSummary?: KyselyStore.SeriesSummaryOptions
 }
 
-/** How much longer than `statement_timeout` a statement may wait for its answer (`query_timeout`). */
-const queryTimeoutMarginMs = 5_000
-
 /** How long closing the store waits for the pool's connections in use. */
 const poolCloseMs = 5_000
 
@@ -100,9 +93,10 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
       connectionString: options.connectionString,
       max: options.max ?? 10,
       statement_timeout: statement,
-      // client-side: a statement on a connection that stopped answering (the server never got it,
-      // so statement_timeout cannot fire) fails after this, rather than never; its caller retries
-      query_timeout: statement + queryTimeoutMarginMs,
+      // no client-side query_timeout: pg 8 rejects the caller at it but keeps the connection and
+      // its statement, and the pool hands that dead connection out again first (every statement
+      // on it then waits the timeout out); a statement on a connection that stopped answering
+      // hangs instead, and the pool opens others for everything else
       idle_in_transaction_session_timeout: Math.max(statement * 2, 60_000),
       options: `-c lock_timeout=${lock}`,
       connectionTimeoutMillis: 10_000
@@ -135,7 +129,7 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
         return db
       }),
       // closing waits for the connections in use; one stuck on a server that stopped answering is
-      // left behind after `poolCloseMs` (it fails by its query_timeout and is closed then)
+      // left behind after `poolCloseMs` (it closes when the operating system gives up on its socket)
       (db) =>
         Effect.promise(() => db.destroy()).pipe(
           Effect.timeoutOption(poolCloseMs),

@@ -2,8 +2,8 @@
  * `close()` is bounded when PostgreSQL stops answering: a job running at
  * shutdown is stopped after the grace and its hand-back (the release write)
  * is waited for at most the hand-back bound; a job not handed back is left
- * `processing` for lease recovery, and the store's own pool gives up on the
- * statements stuck on the dead connection (`query_timeout`).
+ * `processing` for lease recovery, and closing the store's own pool gives
+ * up on the connections stuck on the dead socket after its bound.
  *
  * The network is frozen by a TCP proxy between the store and PostgreSQL
  * that stops forwarding bytes in both directions (the sockets stay open, as
