@@ -72,12 +72,22 @@ const text = (issues: Array<Issue>, input: Input, key: string, max = 200): strin
   }
   return v
 }
+/** The instants every store can hold and compare: years 0001 to 9999 (UTC). */
+const earliest = new Date("0001-01-01T00:00:00.000Z").getTime()
+const latest = new Date("9999-12-31T23:59:59.999Z").getTime()
+const inRange = (ms: number) => Number.isFinite(ms) && ms >= earliest && ms <= latest
+
 const date = (issues: Array<Issue>, input: Input, key: string): Date | undefined => {
   const v = text(issues, input, key, 40)
   if (v === undefined) return undefined
   const d = new Date(v)
   if (Number.isNaN(d.getTime()) || !/^\d{4}-\d\d-\d\d/.test(v)) {
     issues.push({ path: [key], message: "Expected an ISO date, e.g. 2026-11-30T09:00:00Z" })
+    return undefined
+  }
+  // year 0000 parses, and an offset can carry 9999-12-31 into year 10000: no store holds those
+  if (!inRange(d.getTime())) {
+    issues.push({ path: [key], message: "Expected a date in the years 0001 to 9999" })
     return undefined
   }
   return d
@@ -180,7 +190,7 @@ export const encodeCursor = (c: AdminStore.AdminCursor): string =>
 const decodeCursor = (s: string): AdminStore.AdminCursor | undefined => {
   try {
     const v: unknown = JSON.parse(Buffer.from(s, "base64url").toString("utf8"))
-    if (Array.isArray(v) && v.length === 2 && Number.isFinite(v[0]) && typeof v[1] === "string" && JobId.isValid(v[1])) {
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === "number" && inRange(v[0]) && typeof v[1] === "string" && JobId.isValid(v[1])) {
       return { at: new Date(v[0] as number), id: v[1] }
     }
   } catch {

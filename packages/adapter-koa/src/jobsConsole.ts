@@ -233,7 +233,14 @@ export const jobsConsole = <Trx>(
   // the page: the built assets, and index.html for every other path
   const page = async (ctx: Context): Promise<HttpResponse | void> => {
     const under = options.prefix && ctx.path.startsWith(options.prefix) ? ctx.path.slice(options.prefix.length) : ctx.path
-    const rel = normalize(decodeURIComponent(under)).replace(/^([/\\])+/, "")
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(under)
+    } catch {
+      // a malformed escape (e.g. %E0%A4%A) names no file
+      return error(404, "not_found", "not found")
+    }
+    const rel = normalize(decoded).replace(/^([/\\])+/, "")
     const file = rel !== "" && rel.startsWith("assets" + sep) ? join(assetsDir, rel) : join(assetsDir, "index.html")
     if (!file.startsWith(assetsDir)) return error(404, "not_found", "not found")
     try {
