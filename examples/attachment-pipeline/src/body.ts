@@ -5,10 +5,11 @@
  * only once the rest of it has been read and discarded, so a client still sending gets
  * the answer rather than a reset connection. A compressed body (Content-Encoding gzip,
  * deflate or br) counts against the limit once decompressed, so a small bomb is a 413 too;
- * one that cannot be decoded (not the gzip it claims to be, truncated, an unknown coding)
- * is a 400, never a 500: every failure of the body parser is about the body the client sent.
+ * one that cannot be decoded (not the gzip it claims to be, truncated) is a 400, never a
+ * 500, and an unknown coding a 415: the answers of the jobs API (`BodyReader.failure`).
  */
 import { bodyParser } from "@koa/bodyparser"
+import { BodyReader } from "@jobtrack/adapter-koa"
 import type { Context } from "koa"
 import { drain, HttpError } from "./http.ts"
 
@@ -21,11 +22,12 @@ export const jsonBody = (limit = 64 * 1024) => {
     } catch (e) {
       // what is left of the body is read and thrown away, so the client gets the answer
       await drain(ctx.req)
-      const status = (e as { status?: number }).status
-      if (status === 413) throw new HttpError(413, "payload_too_large", `body exceeds ${limit} bytes`)
-      if (status !== undefined && status >= 500) throw e // the server's fault (the body read twice), not the client's
-      // zlib's errors (a body that is not the gzip it claims to be) carry no status
-      throw new HttpError(400, "invalid_input", status === undefined ? "body could not be decoded" : "body is not a valid JSON object")
+      // the jobs API's own answers (BodyReader): a body that cannot be decoded is a 400, a
+      // bomb 413, an unknown Content-Encoding 415; undefined: the server's fault (a 500)
+      const answer = BodyReader.failure(e, limit)
+      if (answer === undefined) throw e
+      const { code, message } = (answer.body as { error: { code: string; message: string } }).error
+      throw new HttpError(answer.status, code, message)
     }
     return ctx.request.body
   }

@@ -201,8 +201,11 @@ describe("attachment-pipeline: owners, uploads and bodies (two users, its own pr
     for (const chunks of [["xx"], [gzipped.subarray(0, gzipped.length - 6)], Array.from({ length: 4 }, () => Buffer.alloc(MiB, 7))]) {
       const res = await raw(url, { headers, chunks })
       assert.strictEqual(res.status, 400)
-      assert.deepStrictEqual(res.body, { error: { code: "invalid_input", message: "body could not be decoded" } })
+      assert.deepStrictEqual(res.body, { error: { code: "invalid_input", message: "the body could not be decoded" } })
     }
+    const unknown = await raw(url, { headers: { ...headers, "content-encoding": "x-unknown" }, chunks: ["{}"] })
+    assert.strictEqual(unknown.status, 415)
+    assert.strictEqual(unknown.body.error.code, "unsupported_media_type")
     // 64 MiB of spaces in 64 KiB of gzip: refused once 64 KiB are decompressed
     const bomb = gzipSync(Buffer.alloc(64 * MiB, 32), { level: 9 })
     const big = await raw(`${app.url}/api/admin/import`, { headers: { ...headers, authorization: "Bearer ops" }, chunks: [bomb] })

@@ -5,20 +5,21 @@
  * only once the rest of it has been read and discarded, so a client still sending gets
  * the answer rather than a reset connection. A compressed body (Content-Encoding gzip,
  * deflate or br) counts against the limit once decompressed, so a small bomb is a 413 too;
- * one that cannot be decoded (not the gzip it claims to be, truncated, an unknown coding)
- * is a 400, never a 500: every failure of the body parser is about the body the client sent.
+ * one that cannot be decoded (not the gzip it claims to be, truncated) is a 400, never a
+ * 500, and an unknown coding a 415: the answers of the jobs API (`BodyReader.failure`).
  */
 import { bodyParser } from "@koa/bodyparser"
+import { BodyReader } from "@jobtrack/adapter-koa"
 import type { Context } from "koa"
 
 /** The body cannot be used: `status` and `code` say how to answer. */
 export class BodyError extends Error {
-  readonly status: 400 | 413
-  readonly code: "invalid_input" | "payload_too_large"
-  constructor(status: 400 | 413, message: string) {
+  readonly status: number
+  readonly code: string
+  constructor(status: number, message: string, code = status === 413 ? "payload_too_large" : "invalid_input") {
     super(message)
     this.status = status
-    this.code = status === 413 ? "payload_too_large" : "invalid_input"
+    this.code = code
   }
 }
 
@@ -41,11 +42,12 @@ export const jsonBody = (limit = 64 * 1024) => {
     } catch (e) {
       // what is left of the body is read and thrown away, so the client gets the answer
       await drain(ctx.req)
-      const status = (e as { status?: number }).status
-      if (status === 413) throw new BodyError(413, `body exceeds ${limit} bytes`)
-      if (status !== undefined && status >= 500) throw e // the server's fault (the body read twice), not the client's
-      // zlib's errors (a body that is not the gzip it claims to be) carry no status
-      throw new BodyError(400, status === undefined ? "body could not be decoded" : "body is not a valid JSON object")
+      // the jobs API's own answers (BodyReader): a body that cannot be decoded is a 400, a
+      // bomb 413, an unknown Content-Encoding 415; undefined: the server's fault (a 500)
+      const answer = BodyReader.failure(e, limit)
+      if (answer === undefined) throw e
+      const { code, message } = (answer.body as { error: { code: string; message: string } }).error
+      throw new BodyError(answer.status, message, code)
     }
     return ctx.request.body
   }

@@ -91,10 +91,13 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     for (const chunks of [["xx"], [gzipped.subarray(0, gzipped.length - 6)], Array.from({ length: 4 }, () => Buffer.alloc(1024 * 1024, 7))]) {
       const res = await rawRequest(url, { headers, chunks })
       assert.strictEqual(res.status, 400)
-      assert.deepStrictEqual(res.body, { error: { code: "invalid_input", message: "body could not be decoded" } })
+      assert.deepStrictEqual(res.body, { error: { code: "invalid_input", message: "the body could not be decoded" } })
     }
     const deflated = await rawRequest(url, { headers: { ...headers, "content-encoding": "deflate" }, chunks: ["not deflate"] })
     assert.strictEqual(deflated.status, 400)
+    const unknown = await rawRequest(url, { headers: { ...headers, "content-encoding": "x-unknown" }, chunks: ["{}"] })
+    assert.strictEqual(unknown.status, 415)
+    assert.strictEqual(unknown.body.error.code, "unsupported_media_type")
     // 64 MiB of spaces in 64 KiB of gzip: refused once 64 KiB are decompressed
     const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 32), { level: 9 })
     const big = await rawRequest(url, { headers, chunks: [bomb] })
