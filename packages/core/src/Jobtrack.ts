@@ -248,11 +248,14 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
   const withSchedules = <A, E>(f: (api: Scheduler.SchedulesShape) => Effect.Effect<A, E>) =>
     run(Effect.flatMap(Effect.flatMap(parsed, Scheduler.makeApi), f))
 
-  const stop = async () => {
+  /** The runner's scope closing, if a stop began: a stop or close called meanwhile waits for it. */
+  let stopping: Promise<void> = Promise.resolve()
+  const stop = (): Promise<void> => {
     const scope = runnerScope
     runnerScope = undefined
     // close() stops the runner first: its scope closes in the runtime, before it is disposed
-    if (scope) await runtime.runPromise(Scope.close(scope, Exit.void))
+    if (scope) stopping = runtime.runPromise(Scope.close(scope, Exit.void))
+    return stopping.catch((error: unknown) => Promise.reject(closedOr(error)))
   }
   return {
     get runtime() {
@@ -306,8 +309,11 @@ export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> 
     stop,
     close: () =>
       (closing ??= (async () => {
-        await stop()
-        await runtime.dispose()
+        try {
+          await stop()
+        } finally {
+          await runtime.dispose()
+        }
       })())
   }
 }

@@ -50,4 +50,30 @@ describe("Jobtrack facade after close()", () => {
     assert.include(["resolved", "JobtrackClosed"], tag)
     assert.strictEqual(await tagOf(jobs.start()), "JobtrackClosed")
   })
+
+  it("a close() called while a stop() is in flight waits for it: the running job finishes and stop() resolves", async () => {
+    // before: close() found no runner scope left and disposed the runtime under the stop, which
+    // rejected with the untyped "All fibers interrupted without error"
+    let finish!: () => void
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const slow = JobDefinition.make({
+      type: "slow",
+      payload: Schema.Struct({}),
+      run: () => {
+        started()
+        return new Promise((resolve) => (finish = () => resolve(null)))
+      }
+    })
+    const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [slow] })
+    await jobs.start()
+    const { job } = await jobs.enqueue(slow, {})
+    await running
+    const stopping = tagOf(jobs.stop())
+    const closing = tagOf(jobs.close())
+    finish()
+    assert.strictEqual(await stopping, "resolved")
+    assert.strictEqual(await closing, "resolved")
+    assert.strictEqual(await tagOf(jobs.get(job.id)), "JobtrackClosed")
+  })
 })

@@ -10,9 +10,9 @@
  * Time is the TestClock's; the bodies wait on gates the test opens.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { JobDefinition, RetryPolicy } from "@jobtrack/core"
+import { JobDefinition, MemoryStore, RetryPolicy } from "@jobtrack/core"
 import { setup, waitFor, yieldUntil } from "./helpers.js"
 
 /** A gate per body started: the body ends when the test opens its gate. */
@@ -104,6 +104,40 @@ describe("Runner: a stopped async handler that ignores its signal", () => {
       const failed = yield* waitFor(tracker, a.id, (v) => v.status === "failed")
       assert.match(failed.errorMessage ?? "", /timed out/)
       assert.strictEqual(state.live, 1) // abandoned, still running
+    }).pipe(Effect.ensuring(openAll(state)))
+  })
+
+  it.effect("a shutdown while the runner waits for it keeps the attempt's outcome (timed out), not a release", () => {
+    // before: the timed-out run had no stop reason yet, so the shutdown became its reason and the
+    // settle released the job (pending, attempts 0): a handler that always hangs never used up
+    // its attempts if restarts came often enough
+    const { run, state } = bodies()
+    return Effect.gen(function*() {
+      const def = JobDefinition.make({
+        type: "deaf",
+        payload: Schema.Struct({ n: Schema.Number }),
+        timeout: "200 millis",
+        retry: RetryPolicy.none,
+        run
+      })
+      const store = yield* MemoryStore.make
+      const { tracker } = yield* setup([def], { store, runners: 0 })
+      const scope = yield* Scope.make()
+      yield* setup([def], { store, shutdownGrace: "1 second" }).pipe(Scope.provide(scope))
+      const a = (yield* tracker.enqueue(def, { n: 1 })).job
+      yield* yieldUntil(() => state.live === 1, "the body starts")
+      yield* TestClock.adjust("200 millis")
+      yield* yieldUntil(() => state.aborted === 1, "the timeout aborts the signal")
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* holds(() => state.live === 1, "the body still runs while the runner shuts down")
+      yield* TestClock.adjust("1 second") // the grace: the runner stops what still runs
+      yield* holds(() => state.live === 1, "the body still runs after the grace")
+      state.gates.shift()!()
+      yield* Fiber.join(closing)
+      const view = yield* tracker.get(a.id)
+      assert.strictEqual(view.status, "failed")
+      assert.strictEqual(view.attempts, 1)
+      assert.match(view.errorMessage ?? "", /timed out/)
     }).pipe(Effect.ensuring(openAll(state)))
   })
 })

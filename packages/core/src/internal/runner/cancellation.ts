@@ -13,14 +13,26 @@ export class Stopper {
   /** Why the handler was stopped; null while it was not. */
   reason: StopReason | null = null
   private handler: Fiber.Fiber<unknown, unknown> | undefined
+  /** The handler's fiber ended (its outcome is decided, though it may still be settling). */
+  private done = false
 
-  /** Interrupt the handler for this reason (the first reason wins); before it started: as soon as it starts. */
+  /**
+   * Interrupt the handler for this reason (the first reason wins); before it
+   * started: as soon as it starts. Once the handler ended, a shutdown no
+   * longer changes its outcome (a failed or timed-out attempt is not released
+   * as if it had not run); a cancel or a lost lease still does.
+   */
   stop(why: StopReason): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.reason !== null) return Effect.void
+      if (this.reason !== null || (this.done && why === "shutdown")) return Effect.void
       this.reason = why
       return this.handler ? Fiber.interrupt(this.handler).pipe(Effect.forkDetach, Effect.asVoid) : Effect.void
     })
+  }
+
+  /** The handler's fiber ended: see {@link stop}. */
+  handlerEnded(): void {
+    this.done = true
   }
 
   /**

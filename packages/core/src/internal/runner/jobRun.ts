@@ -147,6 +147,7 @@ class Run extends Stopper implements Running, JobContext.Source {
    * its lease, so no retry and no other job of its group runs beside it.
    */
   private ended(exit: Exit.Exit<Json, unknown>): void {
+    this.handlerEnded()
     Attempt.abortIfInterrupted(exit, this.abort, () => this.reason !== null)
     if (exit._tag === "Failure" && this.abort.isAborted && this.context !== undefined) {
       const body = AsyncHandler.bodyOf(this.context)
@@ -223,6 +224,9 @@ class Run extends Stopper implements Running, JobContext.Source {
       Effect.catchCause((cause) =>
         Cause.hasInterruptsOnly(cause)
           ? Effect.void
+          : state.stopping
+          // a handler that settled after shutdown stopped waiting for it: the store may be closed
+          ? Effect.logWarning(`jobtrack: job ${job.id} was not settled after shutdown; left to lease recovery`, Cause.pretty(cause))
           : Effect.logError(`jobtrack: runner failed to settle job ${job.id}`, Cause.pretty(cause))
       ),
       Effect.ensuring(Effect.andThen(writer.dispose, Effect.sync(() => state.release(job.id))))
