@@ -15,8 +15,19 @@ import * as EffectSchema from "./effectSchema.js"
 import type { LazyAbort } from "./runner/lazyAbort.js"
 import * as Storable from "../Storable.js"
 
-/** The text stored as a failed attempt's error (storable in every store). */
-export const errorText = (cause: Cause.Cause<unknown>): string => Storable.storableText(rawErrorText(cause))
+/**
+ * The most a failed attempt's stored error text keeps, in characters: it is
+ * in every view and list item of the job (and in its errors, once per
+ * attempt), so a handler throwing a megabyte of text must not make every
+ * page of jobs a megabyte.
+ */
+export const maxErrorLength = 4_096
+
+/** The text stored as a failed attempt's error (storable in every store, cut to `maxErrorLength`). */
+export const errorText = (cause: Cause.Cause<unknown>): string => {
+  const raw = rawErrorText(cause)
+  return Storable.storableText(raw.length > maxErrorLength ? `${raw.slice(0, maxErrorLength - 1)}…` : raw)
+}
 
 /** The most a failed attempt's stored stack keeps, in characters (the top frames matter most). */
 export const maxStackLength = 8_192
