@@ -58,6 +58,9 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
    * so a retry or another job of the group does not run beside it. After this
    * the runner logs a warning, settles the attempt and frees the slot while the
    * abandoned Promise may still run. Effect handlers are interrupted instead.
+   * At shutdown the runner waits for it at most 5 s past `shutdownGrace`; a job
+   * still running then is left `processing` for lease recovery (docs/operations.md,
+   * "Shutdown").
    *
    * @example
    * ```ts
