@@ -147,7 +147,7 @@ export interface Jobtrack<Trx = never> {
  *   throw e
  * }
  * ```
- * @since 0.1.0
+ * @since 0.5.0
  * @category errors
  */
 export class JobtrackClosed extends Data.TaggedError("JobtrackClosed")<{ readonly cause?: unknown }> {
