@@ -46,7 +46,10 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
   /**
    * The last lines of stderr (at most 4 KiB), the program's path and its
    * arguments (of 6 characters or more) replaced by `<command>` and
-   * `<argument N>` wherever the program printed them.
+   * `<argument N>` wherever the program printed them whole. A part of an
+   * argument, or one printed in another form (a field of a JSON argument,
+   * escaped), is not recognised: pass secrets on stdin or in the
+   * environment, not as arguments.
    */
   readonly stderr: string
   readonly cause?: unknown
@@ -180,8 +183,11 @@ export const run = (
           outBuf = outBuf.slice(nl + 1)
         }
       })
+      // stderr's last 4 KiB, kept longer by the longest argument so that one printed whole at the
+      // start of that tail is still whole when it is redacted
+      const errKeep = 4096 + Math.max(command.length, ...args.map((a) => a.length))
       child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
-        stderr = (stderr + chunk).slice(-4096)
+        stderr = (stderr + chunk).slice(-errKeep)
         errBuf += chunk
         let nl: number
         while ((nl = errBuf.indexOf("\n")) >= 0) {
@@ -201,7 +207,7 @@ export const run = (
         reaper?.dispose()
         exited = true
         onExitWaiters.forEach((w) => w())
-        resume(Effect.fail(new CommandFailed({ command: label, exitCode: null, signal: null, stderr: redact(stderr, command, args), cause })))
+        resume(Effect.fail(new CommandFailed({ command: label, exitCode: null, signal: null, stderr: redact(stderr, command, args).slice(-4096), cause })))
       })
       child.once("close", (code, signal) => {
         reaper?.dispose()
@@ -211,8 +217,8 @@ export const run = (
         if (errBuf) runLine(options.onStderr, errBuf)
         resume(
           code === 0
-            ? Effect.succeed({ exitCode: 0, stdout, stderr, pid: child.pid ?? -1 })
-            : Effect.fail(new CommandFailed({ command: label, exitCode: code, signal, stderr: redact(stderr, command, args) }))
+            ? Effect.succeed({ exitCode: 0, stdout, stderr: stderr.slice(-4096), pid: child.pid ?? -1 })
+            : Effect.fail(new CommandFailed({ command: label, exitCode: code, signal, stderr: redact(stderr, command, args).slice(-4096) }))
         )
       })
       // Interruption: terminate the group, escalate, and wait until it is gone.

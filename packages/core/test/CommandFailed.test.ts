@@ -63,6 +63,18 @@ describe("CommandFailed", () => {
       assertClean(err.stderr)
     }))
 
+  it.live("an argument longer than stderr's 4 KiB tail is redacted whole, not cut first and let through", () =>
+    Effect.gen(function*() {
+      // before: the tail was cut to 4 KiB before redaction, so the argument was never matched whole
+      const long = JSON.stringify({ pad: "p".repeat(6000), password: "hunter2-secret", more: "q".repeat(3800) })
+      const bare = join(dir, "bare.mjs")
+      writeFileSync(bare, "console.error(`error: bad request ${process.argv[2]}`); process.exit(64)\n")
+      const err = yield* Effect.flip(Command.run(process.execPath, [bare, long]))
+      assert.notInclude(err.stderr, "hunter2-secret")
+      assert.notInclude(err.message, "hunter2-secret")
+      assert.isAtMost(err.stderr.length, 4096)
+    }))
+
   it.live("a program that cannot start is named by its base name, with the reason", () =>
     Effect.gen(function*() {
       const err = yield* Effect.flip(Command.run(join(dir, "missing-binary"), [payload]))
