@@ -58,7 +58,8 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
 }
 
 /**
- * The console's router, and `close()` to stop its bulk runner.
+ * The console's router, and `close()` to stop its bulk runner and end its
+ * open change streams (so the host's `server.close()` can finish).
  *
  * @since 0.3.0
  * @category models
@@ -162,7 +163,11 @@ export const jobsConsole = <Trx>(
       )
     )
   }
+  /** The change streams open now; `close()` ends them, and none opens after it. */
+  const streams: Streams = { open: new Set(), closed: false }
   router.close = async () => {
+    streams.closed = true
+    await Effect.runPromise(Fiber.interruptAll([...streams.open]))
     if (bulk && runtime) await runtime.runPromise(Fiber.interrupt(bulk)).catch(() => {})
   }
 
@@ -212,7 +217,7 @@ export const jobsConsole = <Trx>(
     try {
       const store = await getStore()
       const job = typeof ctx.query.job === "string" ? ctx.query.job : undefined
-      await streamChanges(ctx, store, job, tickMs)
+      await streamChanges(ctx, store, job, tickMs, streams)
     } finally {
       slot.release()
     }
@@ -279,7 +284,23 @@ const distinct = (list: ReadonlyArray<JobChange>): Array<JobChange> => {
   })
 }
 
-const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | undefined, tickMs: number) => {
+/** The console's open change streams (each its fiber), and whether the console was closed. */
+interface Streams {
+  readonly open: Set<Fiber.Fiber<void, unknown>>
+  closed: boolean
+}
+
+const streamChanges = async (
+  ctx: Context,
+  store: JobStoreShape,
+  job: string | undefined,
+  tickMs: number,
+  streams: Streams
+) => {
+  if (streams.closed) {
+    ctx.status = 503
+    return
+  }
   // left while the store was awaited: its `close` is past, so a stream begun now would never end
   const res = SseResponse.open(ctx, 1000)
   if (res === undefined) return
@@ -338,12 +359,14 @@ const streamChanges = async (ctx: Context, store: JobStoreShape, job: string | u
     })
   ) as Effect.Effect<void, unknown>
   const fiber = Effect.runFork(program)
+  streams.open.add(fiber)
   const tick = setInterval(() => send("tick", {}), tickMs)
   const gone = () => Effect.runFork(Fiber.interrupt(fiber))
   res.once("close", gone)
   try {
     await Effect.runPromise(Fiber.await(fiber))
   } finally {
+    streams.open.delete(fiber)
     clearInterval(tick)
     if (timer !== undefined) clearTimeout(timer)
     res.off("close", gone)

@@ -10,7 +10,7 @@ import Koa from "koa"
 import { afterEach, assert, describe, it } from "vitest"
 import { Schema } from "effect"
 import { JobDefinition, Jobtrack, MemoryStore } from "@jobtrack/core"
-import { jobsRouter } from "@jobtrack/adapter-koa"
+import { jobsConsole, jobsRouter } from "@jobtrack/adapter-koa"
 
 const def = JobDefinition.make({ type: "idle", payload: Schema.Struct({}), run: async () => null })
 
@@ -57,6 +57,40 @@ describe("jobs router: an event stream when the tracker closes", () => {
     await within(jobs.close(), 5_000, "jobs.close()")
     const body = await within(ended, 5_000, "the stream's end after close()")
     assert.include(body, "pending")
+    await within(new Promise<void>((resolve) => server.close(() => resolve())), 5_000, "server.close()")
+  })
+})
+
+describe("the console's change stream when the console closes", () => {
+  it("ends at admin.close(), and the server closes", async () => {
+    // before: the stream kept ticking after admin.close() and jobs.close(); server.close() never returned
+    const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [def] })
+    const admin = jobsConsole(jobs, { access: () => ({ actor: "ops@example.com", actions: [] }), runBulk: false })
+    const app = new Koa().use(admin.routes())
+    const server = app.listen(0, "127.0.0.1")
+    cleanups.push(() => server.closeAllConnections())
+    await new Promise((resolve) => server.once("listening", resolve))
+    const { port } = server.address() as AddressInfo
+    let opened!: () => void
+    const first = new Promise<void>((resolve) => (opened = resolve))
+    const ended = new Promise<string>((resolve, reject) => {
+      const req = http.get({ host: "127.0.0.1", port, path: "/api/events" }, (res) => {
+        let body = ""
+        res.setEncoding("utf8")
+        res.on("data", (d: string) => {
+          body += d
+          if (body.includes("event: ready")) opened()
+        })
+        res.on("end", () => resolve(body))
+        res.on("error", reject)
+      })
+      req.on("error", reject)
+      cleanups.push(() => req.destroy())
+    })
+    await within(first, 5_000, "the stream's ready event")
+    await within(admin.close(), 5_000, "admin.close()")
+    await within(ended, 5_000, "the stream's end after admin.close()")
+    await within(jobs.close(), 5_000, "jobs.close()")
     await within(new Promise<void>((resolve) => server.close(() => resolve())), 5_000, "server.close()")
   })
 })
