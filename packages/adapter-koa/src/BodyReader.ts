@@ -4,7 +4,9 @@
  * for a host's own routes that want the same answers).
  *
  * - over the size limit (also after decompression: a gzip bomb): **413** `payload_too_large`
- * - a `Content-Encoding` or charset that cannot be read: **415** `unsupported_media_type`
+ * - a `Content-Encoding` that cannot be read (gzip, deflate and br are, in
+ *   lower case): **415** `unsupported_media_type`; a body that is not UTF-8
+ *   is not JSON: 400
  * - a body that cannot be decoded (malformed or truncated gzip, deflate or
  *   brotli): **400** `invalid_input`, "the body could not be decoded"
  * - not JSON, or anything else the client sent wrong: **400** `invalid_input`
