@@ -26,33 +26,43 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c()
 })
 
+/** Serve `app` on a free port (its connections cut after the test). */
+const listen = async (app: { listen: Koa["listen"] }) => {
+  const server = app.listen(0, "127.0.0.1")
+  cleanups.push(() => server.closeAllConnections())
+  await new Promise((resolve) => server.once("listening", resolve))
+  return { server, port: (server.address() as AddressInfo).port }
+}
+
+/** An SSE request: `first` once the body holds `marker`, `ended` with the whole body once the server ends it. */
+const follow = (port: number, path: string, marker: string) => {
+  let opened!: () => void
+  const first = new Promise<void>((resolve) => (opened = resolve))
+  const ended = new Promise<string>((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path }, (res) => {
+      let body = ""
+      res.setEncoding("utf8")
+      res.on("data", (d: string) => {
+        body += d
+        if (body.includes(marker)) opened()
+      })
+      res.on("end", () => resolve(body))
+      res.on("error", reject)
+    })
+    req.on("error", reject)
+    cleanups.push(() => req.destroy())
+  })
+  return { first, ended }
+}
+
 describe("jobs router: an event stream when the tracker closes", () => {
   it("ends, and the server closes", async () => {
     const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [def] })
     const router = jobsRouter(jobs, { owner: () => "alice" })
-    const app = new Koa().use(router.routes())
-    const server = app.listen(0, "127.0.0.1")
-    cleanups.push(() => server.closeAllConnections())
-    await new Promise((resolve) => server.once("listening", resolve))
-    const { port } = server.address() as AddressInfo
+    const { server, port } = await listen(new Koa().use(router.routes()))
     // pending: no runner, so the stream would stay open for as long as the job waits
     const { job } = await jobs.enqueue(def, {}, { owner: "alice" })
-    let opened!: () => void
-    const first = new Promise<void>((resolve) => (opened = resolve))
-    const ended = new Promise<string>((resolve, reject) => {
-      const req = http.get({ host: "127.0.0.1", port, path: `/${job.id}/events` }, (res) => {
-        let body = ""
-        res.setEncoding("utf8")
-        res.on("data", (d: string) => {
-          body += d
-          if (body.includes("event: ")) opened()
-        })
-        res.on("end", () => resolve(body))
-        res.on("error", reject)
-      })
-      req.on("error", reject)
-      cleanups.push(() => req.destroy())
-    })
+    const { first, ended } = follow(port, `/${job.id}/events`, "event: ")
     await within(first, 5_000, "the stream's first event")
     await within(jobs.close(), 5_000, "jobs.close()")
     const body = await within(ended, 5_000, "the stream's end after close()")
@@ -66,27 +76,8 @@ describe("the console's change stream when the console closes", () => {
     // before: the stream kept ticking after admin.close() and jobs.close(); server.close() never returned
     const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [def] })
     const admin = jobsConsole(jobs, { access: () => ({ actor: "ops@example.com", actions: [] }), runBulk: false })
-    const app = new Koa().use(admin.routes())
-    const server = app.listen(0, "127.0.0.1")
-    cleanups.push(() => server.closeAllConnections())
-    await new Promise((resolve) => server.once("listening", resolve))
-    const { port } = server.address() as AddressInfo
-    let opened!: () => void
-    const first = new Promise<void>((resolve) => (opened = resolve))
-    const ended = new Promise<string>((resolve, reject) => {
-      const req = http.get({ host: "127.0.0.1", port, path: "/api/events" }, (res) => {
-        let body = ""
-        res.setEncoding("utf8")
-        res.on("data", (d: string) => {
-          body += d
-          if (body.includes("event: ready")) opened()
-        })
-        res.on("end", () => resolve(body))
-        res.on("error", reject)
-      })
-      req.on("error", reject)
-      cleanups.push(() => req.destroy())
-    })
+    const { server, port } = await listen(new Koa().use(admin.routes()))
+    const { first, ended } = follow(port, "/api/events", "event: ready")
     await within(first, 5_000, "the stream's ready event")
     await within(admin.close(), 5_000, "admin.close()")
     await within(ended, 5_000, "the stream's end after admin.close()")
