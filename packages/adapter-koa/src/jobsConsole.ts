@@ -263,7 +263,8 @@ export const jobsConsole = <Trx>(
 
 /**
  * Server-Sent Events of the store's changes: `ready` once subscribed (the page
- * re-reads what it shows: nothing after this point is missed), then
+ * re-reads what it shows: nothing after this point is missed; `tick_ms` says how often an idle
+ * stream ticks, so the page can tell a stalled connection), then
  * `changes` (batched: the first at once, then at most every 250 ms), `resync` when the store may have
  * missed some (or when a batch is too large to be worth applying), and `tick`
  * every few seconds (a fallback: progress of unwatched jobs, an announcement
@@ -340,7 +341,7 @@ const streamChanges = async (
       const pull = yield* Stream.toPull(store.changes)
       if (running) yield* running.refresh
       let refreshedAt = Date.now()
-      send("ready", { at: new Date().toISOString() })
+      send("ready", { at: new Date().toISOString(), tick_ms: tickMs })
       yield* Effect.forever(Effect.flatMap(pull, (batch) =>
         Effect.sync(() => {
           pending.push(...batch)

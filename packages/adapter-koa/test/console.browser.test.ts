@@ -1,27 +1,17 @@
-import { existsSync, mkdtempSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
-import { chromium } from "playwright-core"
 import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Layer } from "effect"
 import { JobStore, MemoryStore } from "@jobtrack/core"
-import { underCI } from "../../../scripts/test-env.js"
+import { built, haveChromium, launch } from "./chromium.js"
 import { consoleCall, eventually, flaky, idle, newYearSchedule, startConsoleApp } from "./consoleServer.js"
 import type { ConsoleApp } from "./consoleServer.js"
 
-const chromiumPath = "/usr/bin/chromium"
-/** Debian's chromium (scripts/test-setup.sh installs it); under CI the tests must run. */
-const haveChromium = (() => {
-  if (existsSync(chromiumPath)) return true
-  if (underCI()) throw new Error(`${chromiumPath} is missing under CI: run scripts/test-setup.sh as root`)
-  return false
-})()
-/** The page must have been built (`pnpm run build` does it). */
-const built = existsSync(fileURLToPath(new URL("../console/index.html", import.meta.url)))
 // Screenshots go to docs/ only when asked (UPDATE_SCREENSHOTS=1), so a test run never
 // rewrites tracked files; otherwise to a temporary folder (they are still taken, so a page
 // that cannot render fails the test).
@@ -45,11 +35,7 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
 
   beforeAll(async () => {
     app = await startConsoleApp()
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-    })
+    browser = await launch()
   }, 120_000)
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {})

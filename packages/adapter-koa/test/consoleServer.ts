@@ -55,6 +55,10 @@ export interface ConsoleApp {
   readonly origin: string
   readonly url: string
   readonly jobs: Jobtrack.Jobtrack
+  /** The server stops listening and drops every connection (a restart's first half)… */
+  readonly offline: () => Promise<void>
+  /** …and listens again on the same port. */
+  readonly online: () => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -95,9 +99,18 @@ export const startConsoleApp = async (
     origin,
     url: `${origin}/admin/jobs`,
     jobs,
+    offline: async () => {
+      const closed = new Promise((resolve) => server.close(resolve))
+      server.closeAllConnections()
+      await closed
+    },
+    online: async () => {
+      server.listen(port, "127.0.0.1")
+      await new Promise<void>((resolve) => server.once("listening", resolve))
+    },
     close: async () => {
       server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
+      if (server.listening) await new Promise((resolve) => server.close(resolve))
       await admin.close()
       await jobs.close()
     }

@@ -36,35 +36,3 @@ export const post = async (path: string, body: unknown) => {
   })
   return parse(res)
 }
-
-/**
- * Live changes: `onChange` is called once subscribed ("ready": re-read, nothing
- * after it is missed), on every batch of changes, on a resync and on a tick.
- * EventSource reconnects by itself; each reconnection sends "ready" again.
- * While the tab is hidden the stream is closed (an open list keeps the
- * store's status feed open, docs/console.md); shown again,
- * it reopens and its "ready" re-reads.
- */
-export const live = (onChange: () => void, job?: string): (() => void) => {
-  let source: EventSource | undefined
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const soon = () => {
-    if (timer === undefined) timer = setTimeout(() => (timer = undefined, onChange()), 150)
-  }
-  const open = () => {
-    source = new EventSource(`api/events${job ? `?job=${encodeURIComponent(job)}` : ""}`)
-    for (const e of ["ready", "changes", "resync", "tick"]) source.addEventListener(e, soon)
-  }
-  const close = () => {
-    source?.close()
-    source = undefined
-  }
-  const onVisibility = () => (document.hidden ? close() : source === undefined && open())
-  if (!document.hidden) open()
-  document.addEventListener("visibilitychange", onVisibility)
-  return () => {
-    if (timer !== undefined) clearTimeout(timer)
-    document.removeEventListener("visibilitychange", onVisibility)
-    close()
-  }
-}

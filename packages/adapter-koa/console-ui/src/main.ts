@@ -6,9 +6,10 @@ import { useEffect, useState } from "preact/hooks"
 import htm from "htm"
 import "uplot/dist/uPlot.min.css"
 import "./style.css"
-import { ApiError, get, live, loadMe, post } from "./api.js"
+import { ApiError, get, loadMe, post } from "./api.js"
 import type { Me } from "./api.js"
 import { Chart } from "./chart.js"
+import * as Live from "./live.js"
 import * as Timeline from "./timeline.js"
 
 const html = htm.bind(h)
@@ -58,13 +59,44 @@ const useLive = <A>(load: () => Promise<A>, deps: ReadonlyArray<unknown>, job?: 
     const refresh = () =>
       load().then((d) => alive && (setData(d), setErr(undefined)), (e: Error) => alive && setErr(e.message))
     refresh()
-    const stop = live(refresh, job)
+    const stop = Live.live(refresh, job)
     return () => {
       alive = false
       stop()
     }
   }, deps)
   return { data, err }
+}
+
+/**
+ * Whether the page follows changes, as text: "Live", or why live updates are paused and when
+ * the page tries again (counted down each second).
+ */
+const LiveStatus = () => {
+  const [status, setStatus] = useState(Live.status())
+  const [, setNow] = useState(0)
+  useEffect(() => {
+    const stop = Live.onStatus(() => setStatus(Live.status()))
+    setStatus(Live.status())
+    return stop
+  }, [])
+  const retryAt = status?.state === "paused" ? status.retryAt : undefined
+  useEffect(() => {
+    if (retryAt === undefined) return
+    const t = setInterval(() => setNow(Date.now()), 1000)
+    return () => clearInterval(t)
+  }, [retryAt])
+  if (status === undefined) return null
+  const text = status.state === "live"
+    ? "Live"
+    : status.state === "connecting"
+    ? "Connecting to live updates…"
+    : `Live updates paused: ${status.reason}. ${
+      status.retryAt === undefined || status.retryAt <= Date.now()
+        ? "Reconnecting…"
+        : `Reconnecting in ${Math.ceil((status.retryAt - Date.now()) / 1000)} s.`
+    }`
+  return html`<span class="live-status" role="status" data-state=${status.state}>${text}</span>`
 }
 
 const Bar = ({ value }: { value: number }) => html`<progress max="100" value=${value}>${Math.round(value)}%</progress>`
@@ -432,6 +464,7 @@ const App = () => {
     <header>
       <h1>jobtrack</h1>
       <nav>${nav("#/", "Overview", path === "/")}${nav("#/jobs", "Jobs", path.startsWith("/jobs"))}${nav("#/schedules", "Schedules", path === "/schedules")}${nav("#/audit", "Audit", path === "/audit")}</nav>
+      <${LiveStatus} />
       <span class="me">${me.actor}${me.actions.length === 0 ? html` <span class="badge">read-only</span>` : null}</span>
     </header>
     <main>
