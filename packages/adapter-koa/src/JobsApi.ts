@@ -14,6 +14,7 @@ import type {
   InvalidTransition,
   JobDefinition,
   JobStatus,
+  JobSummaryView,
   JobView,
   StoreError,
   Tracker,
@@ -48,11 +49,12 @@ export interface ApiOptions {
   readonly expose?: ReadonlyArray<JobDefinition.Any | Exposed>
   /**
    * Reshape the wire view, e.g. rename `id` to `extraction_id`. For list
-   * items it is given the view without `result` (see `WireView.listItem`);
-   * the job is given whole, so a host that copies its result into list items
-   * chooses list pages as large as its results.
+   * items it is given the view without `result` (see `WireView.listItem`)
+   * and the job's summary (`JobSummaryView`: no payload, result or errors,
+   * which list pages never read, since 0.5.0); for a single job's view, the
+   * job whole (`"payload" in job` tells them apart).
    */
-  readonly present?: (view: WireView, job: JobView) => unknown
+  readonly present?: (view: WireView, job: JobView | JobSummaryView) => unknown
   /**
    * How a request for another owner's job is answered: `"not_found"` (default)
    * is the 404 of an unknown id, so a job's existence is never revealed;
@@ -175,7 +177,7 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
   }
   const present = (job: JobView) => (options.present ? options.present(fromView(job), job) : fromView(job))
   // a list item carries no result: a page of 500 jobs with 10 MiB results was 5 GB of JSON
-  const presentItem = (job: JobView) =>
+  const presentItem = (job: JobSummaryView) =>
     options.present ? options.present(listItem(job), job) : listItem(job)
   // every event stream of a job shares one watch of it
   const fanout = EventFanout.make(tracker, present)

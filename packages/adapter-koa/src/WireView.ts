@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { JobStatus, JobView, Json, LogLine, StepInfo, StepStatus } from "@jobtrack/core"
+import type { JobStatus, JobSummaryView, JobView, Json, LogLine, StepInfo, StepStatus } from "@jobtrack/core"
 
 /**
  * One durable step of the job (see `ctx.step`), in order.
@@ -99,6 +99,13 @@ const wireStep = (s: StepInfo): WireStep => ({
  * @category constructors
  */
 export const fromView = (job: JobView): WireView => ({
+  ...fromSummary(job),
+  ...(job.steps === undefined ? {} : { steps: job.steps.map(wireStep) }),
+  ...(job.status === "completed" ? { result: job.result } : {})
+})
+
+/** The fields a list item and a single job's view share (only these: never a blob). */
+const fromSummary = (job: JobSummaryView): WireView => ({
   id: job.id,
   type: job.type,
   status: job.status,
@@ -114,9 +121,7 @@ export const fromView = (job: JobView): WireView => ({
   created_at: job.createdAt.toISOString(),
   started_at: iso(job.startedAt),
   completed_at: iso(job.completedAt),
-  key: job.key,
-  ...(job.steps === undefined ? {} : { steps: job.steps.map(wireStep) }),
-  ...(job.status === "completed" ? { result: job.result } : {})
+  key: job.key
 })
 
 /**
@@ -131,7 +136,4 @@ export const fromView = (job: JobView): WireView => ({
  * @since 0.5.0
  * @category constructors
  */
-export const listItem = (job: JobView): WireView => {
-  const { result: _result, steps: _steps, ...item } = fromView(job)
-  return item
-}
+export const listItem = (job: JobSummaryView): WireView => fromSummary(job)

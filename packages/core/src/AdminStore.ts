@@ -16,7 +16,7 @@
  * @since 0.3.0
  */
 import type { Effect } from "effect"
-import type { JobRecord, JobStatus, Json } from "./Job.js"
+import type { JobRecord, JobStatus, JobSummary, Json } from "./Job.js"
 import type { StoreError } from "./JobError.js"
 
 /**
@@ -79,11 +79,14 @@ export interface AdminListRequest {
 }
 
 /**
+ * A page of the console's list. Items are summaries, like `JobStore.list`'s
+ * (since 0.5.0): no `payload`, `result` or `errors`.
+ *
  * @since 0.3.0
  * @category models
  */
 export interface AdminPage {
-  readonly items: ReadonlyArray<JobRecord>
+  readonly items: ReadonlyArray<JobSummary>
   readonly next: AdminCursor | null
 }
 
@@ -285,7 +288,7 @@ export interface AuditPage {
  * @category models
  */
 export interface AdminStoreShape {
-  /** Rule 16: jobs across owners matching the filter, sorted, a keyset page at a time. */
+  /** Rule 16: jobs across owners matching the filter, sorted, a keyset page at a time (summaries). */
   readonly adminList: (request: AdminListRequest) => Effect.Effect<AdminPage, StoreError>
   /** Rule 17: jobs per (queue, type, status), each status counted up to the cap. */
   readonly adminCounts: (request: CountsRequest) => Effect.Effect<Counts, StoreError>

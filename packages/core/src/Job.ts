@@ -141,6 +141,61 @@ export interface JobView extends JobRecord {
 }
 
 /**
+ * The fields of a job that a list page carries: the record without its
+ * per-job blobs (`payload`, `result`, `errors`), so a page of 500 jobs stays
+ * small whatever their payloads and results. `JobStore.list` and
+ * `AdminStore.adminList` return these (since 0.5.0); `get` has the job whole.
+ *
+ * @example
+ * ```ts
+ * const page = yield* store.list({ owner: "ann", limit: 500 })
+ * const full = yield* store.get(page.items[0]!.id) // payload, result, errors
+ * ```
+ * @since 0.5.0
+ * @category models
+ */
+export interface JobSummary extends Omit<JobRecord, "payload" | "result" | "errors"> {}
+
+/**
+ * The names of the fields a {@link JobSummary} leaves out.
+ *
+ * @since 0.5.0
+ * @category constants
+ */
+export const blobFields = ["payload", "result", "errors"] as const
+
+/**
+ * A record (or a summary that a store read whole) as a {@link JobSummary}:
+ * a copy without `payload`, `result` and `errors`.
+ *
+ * @example
+ * ```ts
+ * const item = Job.summary(record) // "payload" in item === false
+ * ```
+ * @since 0.5.0
+ * @category constructors
+ */
+export const summary = (job: JobSummary): JobSummary => {
+  const { errors: _e, payload: _p, result: _r, ...rest } = job as JobSummary & Partial<Pick<JobRecord, typeof blobFields[number]>>
+  return rest
+}
+
+/**
+ * A list item as shown to readers: a {@link JobSummary} plus its queue
+ * position (`Tracker.list`, `jobs.list()`). Read the job with `get` for its
+ * payload, result, errors and steps.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface JobSummaryView extends JobSummary {
+  /** As {@link JobView.queuePosition}. */
+  readonly queuePosition: number | null
+  /** As {@link JobView.queuePositionCapped}. */
+  readonly queuePositionCapped: boolean
+}
+
+/**
  * What a store needs to insert a job. Built by the tracker from a definition
  * and a decoded payload; a store never sees an unvalidated payload.
  *

@@ -13,7 +13,7 @@
  */
 import { Context } from "effect"
 import type { Effect, Layer, Scope, Stream } from "effect"
-import type { JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
+import type { JobRecord, JobStatus, JobSummary, JobView, Json, Lease, NewJob } from "./Job.js"
 import type { InvalidTransition, JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 import type { AdminStoreShape } from "./AdminStore.js"
 import type { StepStoreShape } from "./StepStore.js"
@@ -96,13 +96,15 @@ export interface ListFilter {
 }
 
 /**
- * A page of jobs, newest first.
+ * A page of jobs, newest first. Items are summaries: no `payload`, `result`
+ * or `errors` (since 0.5.0; a store reads only the columns it returns), so
+ * a page's size does not grow with the jobs' blobs. `get` has the job whole.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Page {
-  readonly items: ReadonlyArray<JobRecord>
+  readonly items: ReadonlyArray<JobSummary>
   readonly nextCursor: string | null
 }
 
@@ -339,6 +341,10 @@ export interface JobStoreShape
   readonly retry: (id: string) => Effect.Effect<JobRecord, JobNotFound | InvalidTransition | StoreError>
   /** Any status but processing. */
   readonly delete: (id: string) => Effect.Effect<void, JobNotFound | InvalidTransition | StoreError>
+  /**
+   * A page of summaries, newest first (rule 10): never the jobs' payloads,
+   * results or errors, which a store does not read for a page.
+   */
   readonly list: (filter: ListFilter) => Effect.Effect<Page, StoreError>
   /**
    * Rule 8: 1 + the claimable jobs of its queue that start before it (another

@@ -11,8 +11,8 @@
 import { Clock, Effect } from "effect"
 import { appliesTo, bucketWidth, matches } from "./AdminStore.js"
 import type { AdminAction, AdminStoreShape, AuditEntry, OldestWaiting, SeriesBucket, StatusCount } from "./AdminStore.js"
-import { isClaimable, isTerminal, statuses } from "./Job.js"
-import type { JobRecord } from "./Job.js"
+import { isClaimable, isTerminal, statuses, summary } from "./Job.js"
+import type { JobRecord, JobSummary } from "./Job.js"
 import * as JobId from "./JobId.js"
 import type { JobStoreShape } from "./JobStore.js"
 import * as SeriesHistogram from "./SeriesHistogram.js"
@@ -30,12 +30,11 @@ export const verbs = (
   jobs: Map<string, Mutable<JobRecord>>,
   /** The store's own verbs (read when an action runs). */
   base: () => Base,
-  snapshot: (job: JobRecord) => JobRecord,
   /** Announce a job claimable at once as `enqueued` (rule 11). */
   enqueued: (job: JobRecord) => void
 ): AdminStoreShape => {
   const audit: Array<AuditEntry> = []
-  const sortValue = (job: JobRecord, sort: "createdAt" | "completedAt" | "runAt") =>
+  const sortValue = (job: JobSummary, sort: "createdAt" | "completedAt" | "runAt") =>
     sort === "completedAt" ? job.completedAt?.getTime() ?? null : job[sort].getTime()
   const cmpId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
@@ -75,7 +74,8 @@ export const verbs = (
             return dir * (v - c) > 0 || (v === c && dir * cmpId(job.id, cursor.id) > 0)
           })
           .sort((a, b) => dir * (sortValue(a, sort)! - sortValue(b, sort)! || cmpId(a.id, b.id)))
-        const items = rows.slice(0, n).map(snapshot)
+        // summaries: no payload, result or errors (rule 16)
+        const items = rows.slice(0, n).map(summary)
         const last = items[items.length - 1]
         return {
           items,

@@ -53,7 +53,7 @@ export const make: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     ...hookDeliveries(state),
     ...steps.verbs,
     ...(yield* changes(state)),
-    ...MemoryAdmin.verbs(state.jobs, () => store, State.snapshot, (job) => State.announce(state, job, "enqueued")),
+    ...MemoryAdmin.verbs(state.jobs, () => store, (job) => State.announce(state, job, "enqueued")),
     ...MemoryLogs.make(find, held),
     ...memorySchedules(insert)
   }

@@ -10,7 +10,8 @@
  */
 import { Context, Deferred, Duration, Effect, Layer } from "effect"
 import type { Stream } from "effect"
-import type { JobRecord, JobView, Json } from "./Job.js"
+import * as Job from "./Job.js"
+import type { JobRecord, JobSummary, JobSummaryView, JobView, Json } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { InvalidInput, UnknownJobType } from "./JobError.js"
 import type { InvalidTransition, JobNotFound, StoreError } from "./JobError.js"
@@ -70,13 +71,14 @@ export interface Enqueued {
 }
 
 /**
- * A page of views, newest first.
+ * A page of list items, newest first: each job's summary and queue position,
+ * without its payload, result, errors or steps (since 0.5.0: `get` has them).
  *
  * @since 0.1.0
  * @category models
  */
 export interface ViewPage {
-  readonly items: ReadonlyArray<JobView>
+  readonly items: ReadonlyArray<JobSummaryView>
   readonly nextCursor: string | null
 }
 
@@ -185,6 +187,14 @@ const makeWith = (options: TrackerOptions, closed: Effect.Effect<void> | undefin
         ? Effect.map(store.queuePosition(job.id), (place) => ({ ...job, ...QueuePosition.fields(place) }))
         : Effect.succeed({ ...job, ...QueuePosition.fields(null) })
 
+    // a list item: the summary (whatever else the store returned left out) and its position
+    const listItem = (job: JobSummary): Effect.Effect<JobSummaryView, JobNotFound | StoreError> => {
+      const item = Job.summary(job)
+      return job.status === "pending"
+        ? Effect.map(store.queuePosition(job.id), (place) => ({ ...item, ...QueuePosition.fields(place) }))
+        : Effect.succeed({ ...item, ...QueuePosition.fields(null) })
+    }
+
     const { enqueueMany, enqueueOne } = enqueuer(store, settings)
     const watch = watcher(Streams, ChangeHub.of(raw, store, pollInterval), closed)
 
@@ -201,8 +211,8 @@ const makeWith = (options: TrackerOptions, closed: Effect.Effect<void> | undefin
       list: (filter) =>
         Effect.flatMap(store.list(filter), (page) =>
           Effect.map(
-            Effect.forEach(page.items, (job) =>
-              view(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...job, ...QueuePosition.fields(null) })))),
+            Effect.forEach(page.items, (job): Effect.Effect<JobSummaryView, StoreError> =>
+              listItem(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...job, ...QueuePosition.fields(null) })))),
             (items) => ({ items, nextCursor: page.nextCursor })
           )),
       // an onCancelled hook is recorded by the store with the cancel, delivered by a runner

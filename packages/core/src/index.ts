@@ -50,7 +50,7 @@ export * as Telemetry from "./Telemetry.js"
 export * as Tracker from "./Tracker.js"
 
 export type { AsyncJobContext, JobContext } from "./JobContext.js"
-export type { AttemptError, JobRecord, JobStatus, JobView, Json, Lease, NewJob } from "./Job.js"
+export type { AttemptError, JobRecord, JobStatus, JobSummary, JobSummaryView, JobView, Json, Lease, NewJob } from "./Job.js"
 export { JobStore, Transaction } from "./JobStore.js"
 export type { JobLogStoreShape, LogLevel, LogLine } from "./JobLogStore.js"
 export type { HookSubscription, HookSubscriptionStoreShape } from "./HookSubscriptionStore.js"

@@ -19,8 +19,10 @@ const every5 = JobSchedule.make({
 
 const minute = 60_000
 
+/** The cleanup jobs whole (list items are summaries), oldest first. */
 const jobsOf = (store: JobStoreShape) =>
-  Effect.map(store.list({ type: "cleanup", limit: 500 }), (page) => [...page.items].reverse())
+  Effect.flatMap(store.list({ type: "cleanup", limit: 500 }), (page) =>
+    Effect.forEach([...page.items].reverse(), (j) => store.get(j.id)))
 
 /** A scheduler ("a process") over the given store, until its scope closes. */
 const process = (store: JobStoreShape, schedules: ReadonlyArray<JobSchedule.Any>) =>

@@ -6,8 +6,8 @@
  * @since 0.3.0
  */
 import { Effect } from "effect"
-import { JobId } from "@jobtrack/core"
-import type { Issue, JobRecord, JobStoreShape } from "@jobtrack/core"
+import { Job, JobId } from "@jobtrack/core"
+import type { Issue, JobStoreShape, JobSummary } from "@jobtrack/core"
 import type { ConsoleApi } from "../ConsoleApi.js"
 import * as ConsoleInput from "../ConsoleInput.js"
 import { error } from "../HttpError.js"
@@ -22,13 +22,11 @@ const scope = (query: Query, issues: Array<Issue>) => {
 }
 
 /**
- * A job as a list item: the record without its payload, result and attempt
- * errors, which are unbounded (the job's own view, `GET /api/jobs/:id`, has them).
+ * A job as a list item: its summary (the store reads no payload, result or
+ * attempt errors for a page; a store that returns them anyway has them left
+ * out). The job's own view, `GET /api/jobs/:id`, has them.
  */
-const listItem = (job: JobRecord): Omit<JobRecord, "payload" | "result" | "errors"> => {
-  const { payload: _payload, result: _result, errors: _errors, ...item } = job
-  return item
-}
+const listItem = (job: JobSummary): JobSummary => Job.summary(job)
 
 /**
  * @since 0.3.0

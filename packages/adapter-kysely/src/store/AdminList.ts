@@ -27,8 +27,8 @@ import { Job, JobId } from "@jobtrack/core"
 import type { AdminStore } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
 import type { RawBuilder } from "kysely"
-import { toRecord } from "../Rows.js"
-import type { JobRow } from "../Rows.js"
+import { summaryColumns, toSummary } from "../Rows.js"
+import type { SummaryRow } from "../Rows.js"
 import { condition, pairs, rangeOf } from "./AdminFilter.js"
 import type { StoreContext } from "./Context.js"
 
@@ -70,7 +70,8 @@ export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["a
     }
     const where = sql.join(w, sql` and `)
     const page = sql`order by ${col} ${dir}, id ${dir} limit ${n + 1}`
-    let query: RawBuilder<JobRow>
+    // the summary's columns only: a page never reads payloads, results or errors
+    let query: RawBuilder<SummaryRow>
     if (byCreation) {
       const statuses = Job.statuses.filter((s) => filter.status === undefined || filter.status.includes(s))
       if (statuses.length === 0) return { items: [], next: null }
@@ -96,16 +97,16 @@ export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["a
                 and ${where} ${page}
             ) r)`)
       }
-      query = sql<JobRow>`
+      query = sql<SummaryRow>`
         ${byPairs.length > 0 ? pairs(jobs, filter) : sql``}
-        select j.* from (select created_at, id from (${sql.join(ranges, sql` union all `)}) k ${page}) p
+        select ${sql.raw(summaryColumns("j"))} from (select created_at, id from (${sql.join(ranges, sql` union all `)}) k ${page}) p
         join ${jobs} j on j.id = p.id
         order by p.created_at ${dir}, p.id ${dir}`
     } else {
-      query = sql<JobRow>`select * from ${jobs} where ${where} ${page}`
+      query = sql<SummaryRow>`select ${sql.raw(summaryColumns())} from ${jobs} where ${where} ${page}`
     }
     const rows = yield* run("adminList", query)
-    const items = rows.slice(0, n).map(toRecord)
+    const items = rows.slice(0, n).map(toSummary)
     const last = items[items.length - 1]
     const value = (j: typeof last) => sort === "completedAt" ? j!.completedAt! : j![sort]
     return { items, next: rows.length > n && last ? { at: value(last), id: last.id } : null }

@@ -7,8 +7,8 @@ import { Effect } from "effect"
 import { JobId, JobNotFound } from "@jobtrack/core"
 import type { JobStatus, JobStoreShape, Stats } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"
-import { toRecord } from "../Rows.js"
-import type { JobRow } from "../Rows.js"
+import { summaryColumns, toSummary } from "../Rows.js"
+import type { JobRow, SummaryRow } from "../Rows.js"
 import { getRow, one } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
@@ -42,9 +42,11 @@ export const reads = (ctx: StoreContext): Pick<JobStoreShape, "get" | "findByKey
         if (filter.key !== undefined) where.push(sql`key = ${filter.key}`)
         if (filter.queue !== undefined) where.push(sql`queue = ${filter.queue}`)
         if (filter.cursor !== undefined) where.push(sql`id < ${filter.cursor}::uuid`)
-        const rows = yield* run("list", sql<JobRow>`
-          select * from ${jobs} where ${sql.join(where, sql` and `)} order by id desc limit ${limit + 1}`)
-        const items = rows.slice(0, limit).map(toRecord)
+        // the summary's columns only: a page never reads payloads, results or errors
+        const rows = yield* run("list", sql<SummaryRow>`
+          select ${sql.raw(summaryColumns())} from ${jobs} where ${sql.join(where, sql` and `)}
+          order by id desc limit ${limit + 1}`)
+        const items = rows.slice(0, limit).map(toSummary)
         return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }
       }),
     stats: (filter) =>

@@ -26,7 +26,7 @@
  */
 import { Clock, Context, Data, Duration, Effect, Exit, Layer, Scope } from "effect"
 import * as Hooks from "../Hooks.js"
-import type { JobRecord, JobStatus } from "../Job.js"
+import type { JobRecord, JobStatus, JobSummary } from "../Job.js"
 import type * as JobDefinition from "../JobDefinition.js"
 import type { StoreError } from "../JobError.js"
 import { JobStore, Transaction } from "../JobStore.js"
@@ -184,7 +184,7 @@ const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((r) => 
 /** Every job of some types in some statuses (all pages). */
 const listAll = (store: JobStoreShape, types: ReadonlyArray<string>, status?: ReadonlyArray<JobStatus>) =>
   Effect.gen(function*() {
-    const all: Array<JobRecord> = []
+    const all: Array<JobSummary> = []
     for (const type of types) {
       let cursor: string | undefined
       do {
@@ -196,7 +196,14 @@ const listAll = (store: JobStoreShape, types: ReadonlyArray<string>, status?: Re
     return all
   })
 
-const dueAt = (job: JobRecord): number => (job.status === "retrying" && job.nextRetryAt ? job.nextRetryAt : job.runAt).getTime()
+/** The jobs whole (list pages are summaries): payloads, results and errors, for assertions. */
+const whole = (store: JobStoreShape, jobs: ReadonlyArray<JobSummary>) =>
+  Effect.map(
+    Effect.forEach(jobs, (j) => store.get(j.id).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed(null)))),
+    (all) => all.filter((j): j is JobRecord => j !== null)
+  )
+
+const dueAt = (job: JobSummary): number => (job.status === "retrying" && job.nextRetryAt ? job.nextRetryAt : job.runAt).getTime()
 
 /**
  * Build the kit in the current scope (Effect form).
@@ -271,7 +278,7 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
             const now = time.now()
             const busy = runner.running().length > 0 || open.some((j) => j.status === "processing" || dueAt(j) <= now)
             if (busy) {
-              if (Date.now() > deadline) return yield* new DrainStuck({ waiting: open })
+              if (Date.now() > deadline) return yield* new DrainStuck({ waiting: yield* whole(store, open) })
               yield* realSleep(2)
               continue
             }
@@ -312,7 +319,7 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
 
     const enqueued = (definition: JobDefinition.Any | string) =>
       listAll(store, [typeof definition === "string" ? definition : definition.type]).pipe(
-        Effect.map((jobs) => [...jobs].reverse())
+        Effect.flatMap((jobs) => whole(store, [...jobs].reverse()))
       )
 
     const assertEnqueued = (

@@ -8,7 +8,7 @@ import { assert } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import type { AdminFilter, AdminListRequest } from "../AdminStore.js"
-import type { JobRecord } from "../Job.js"
+import type { JobSummary } from "../Job.js"
 import type { JobStoreShape } from "../JobStore.js"
 import { binOf, binValue } from "../SeriesHistogram.js"
 import { claimReq, lease, newJob, rule } from "./harness.js"
@@ -40,7 +40,7 @@ const binned = (ms: number) => binValue(binOf(ms))
 /** Every page of a listing, concatenated. */
 const allPages = (store: JobStoreShape, request: Omit<AdminListRequest, "cursor">) =>
   Effect.gen(function*() {
-    const out: Array<JobRecord> = []
+    const out: Array<JobSummary> = []
     let cursor: AdminListRequest["cursor"]
     for (let i = 0; i < 100; i++) {
       const page = yield* store.adminList({ ...request, cursor })

@@ -33,6 +33,30 @@ export const listingRules: RuleModule = (_ctx) =>
         assert.strictEqual((yield* store.list({ owner: "nobody" })).items.length, 0)
       }))
 
+    test("list and adminList items are summaries: no payload, result or errors", (store) =>
+      Effect.gen(function*() {
+        const big = "x".repeat(10_000)
+        const [done, failed] = [newJob({ owner: "ann", payload: { big } }), newJob({ owner: "ann", payload: { big } })]
+        yield* store.enqueueMany([done, failed])
+        const a = yield* claimOne(store)
+        yield* store.complete(lease(a), { big })
+        const b = yield* claimOne(store)
+        yield* store.fail({ ...lease(b), message: "boom", retryAt: null })
+        const page = yield* store.list({ owner: "ann" })
+        const admin = yield* store.adminList({ filter: {}, sort: "createdAt", order: "desc", limit: 50 })
+        for (const items of [page.items, admin.items]) {
+          assert.strictEqual(items.length, 2)
+          for (const item of items) {
+            for (const field of ["payload", "result", "errors"]) assert.isFalse(field in item, `${field} in a list item`)
+            assert.isString(item.id)
+            assert.include(["completed", "failed"], item.status)
+          }
+          assert.strictEqual(items.find((j) => j.status === "failed")!.errorMessage, "boom")
+        }
+        // the job whole is one get away
+        assert.deepStrictEqual((yield* store.get(a.id)).result, { big })
+      }))
+
     test("stats count per status and type, with durations", (store) =>
       Effect.gen(function*() {
         yield* store.enqueueMany(Array.from({ length: 4 }, () => newJob({ owner: "ann" })))

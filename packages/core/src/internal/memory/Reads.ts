@@ -3,6 +3,7 @@
  * of a filtered list (newest first, by id cursor), and the stats.
  */
 import { Effect } from "effect"
+import * as Job from "../../Job.js"
 import type { JobRecord } from "../../Job.js"
 import { JobNotFound } from "../../JobError.js"
 import type { JobStoreShape, Stats } from "../../JobStore.js"
@@ -33,7 +34,8 @@ export const reads = (state: State): Pick<JobStoreShape, "get" | "findByKey" | "
           (filter.cursor === undefined || job.id < filter.cursor)
         )
         .sort((a, b) => (a.id < b.id ? 1 : -1))
-      const page = items.slice(0, limit).map(snapshot)
+      // summaries: a page carries no payload, result or errors (rule 10)
+      const page = items.slice(0, limit).map(Job.summary)
       return { items: page, nextCursor: items.length > limit ? page[page.length - 1]!.id : null }
     }),
   stats: (filter) =>
