@@ -9,6 +9,7 @@
  *
  * @since 0.5.0
  */
+import { isIPv4, isIPv6 } from "node:net"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 
@@ -85,4 +86,35 @@ export const make = (caps: Caps): StreamSlots => {
     },
     open: (key) => (key === undefined ? total : byKey.get(key) ?? 0)
   }
+}
+
+/**
+ * The key an anonymous caller's streams are counted under: its address, an
+ * IPv6 address by its /64 (one subscriber's network: a client picks any of
+ * its 2^64 addresses at will, so per address it had no cap at all), an
+ * IPv4-mapped IPv6 address (`::ffff:203.0.113.1`, what a dual-stack server
+ * sees of an IPv4 client) as the IPv4 address. Keys start with `jobtrack:`,
+ * which no caller can be (the jobs API refuses such an owner), so none collides
+ * with an owner's.
+ *
+ * @example
+ * ```ts
+ * anonymousKey("2001:db8::1")        // "jobtrack:anonymous:2001:db8:0:0::/64"
+ * anonymousKey("::ffff:203.0.113.1") // "jobtrack:anonymous:203.0.113.1"
+ * ```
+ * @since 0.5.0
+ * @category constructors
+ */
+export const anonymousKey = (ip: string): string => {
+  const bare = ip.trim().replace(/%.*$/, "") // an IPv6 zone (fe80::1%eth0) names no other network
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare)
+  if (mapped !== null && isIPv4(mapped[1]!)) return `jobtrack:anonymous:${mapped[1]}`
+  if (!isIPv6(bare)) return `jobtrack:anonymous:${bare.toLowerCase()}`
+  // the first four groups, with "::" expanded (an IPv4 tail counts as two groups)
+  const [head = "", tail] = bare.split("::")
+  const parts = (text: string) => (text === "" ? [] : text.split(":").flatMap((g) => (g.includes(".") ? ["0", "0"] : [g])))
+  const before = parts(head)
+  const after = tail === undefined ? [] : parts(tail)
+  const groups = [...before, ...Array<string>(8 - before.length - after.length).fill("0"), ...after]
+  return `jobtrack:anonymous:${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`
 }

@@ -46,8 +46,11 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
    * leaves (it never times out). 20 covers a user's few tabs each following
    * a few jobs (a browser opens at most 6 connections per origin over
    * HTTP/1.1) and bounds one owner to ~20 sockets. Anonymous callers are
-   * counted by their address (`ctx.ip`: set `app.proxy` behind a proxy), so
-   * one anonymous client cannot take every anonymous viewer's streams.
+   * counted by their address (`ctx.ip`), an IPv6 one by its /64, so one
+   * anonymous client cannot take every anonymous viewer's streams. Behind a
+   * proxy set `app.proxy = true` and `app.maxIpsCount` to the number of
+   * proxies: otherwise `ctx.ip` is the first `X-Forwarded-For` entry, which
+   * the client writes, and each made-up address gets a cap of its own.
    * `Infinity`: no cap.
    */
   readonly maxStreamsPerOwner?: number
@@ -142,8 +145,8 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
     // sent by an EventSource when it reconnects; `?last_event_id=` for a page that resumes after a reload
     const last = ctx.get("last-event-id") || (typeof ctx.query.last_event_id === "string" ? ctx.query.last_event_id : "")
     // counted from here until the stream ends, however it ends
-    // an anonymous caller by its address (no caller can be a `jobtrack:` owner, so no key collides)
-    const slot = slots.take(who ?? `jobtrack:anonymous:${ctx.ip}`)
+    // an anonymous caller by its address, an IPv6 one by its /64 (see StreamSlots.anonymousKey)
+    const slot = slots.take(who ?? StreamSlots.anonymousKey(ctx.ip))
     if (!("release" in slot)) return slot
     try {
       const answer = await api.events(ctx.params.id!, who, last === "" ? undefined : last)

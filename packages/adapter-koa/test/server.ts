@@ -96,7 +96,9 @@ export interface App {
 export const startApp = async (
   prefix = "/api/jobs",
   extra: Partial<JobsRouterOptions> = {},
-  kind: "memory" | "pglite" = "memory"
+  kind: "memory" | "pglite" = "memory",
+  /** Configure the Koa app before it listens (e.g. `app.proxy`). */
+  configure: (app: { proxy: boolean; maxIpsCount: number }) => void = () => {}
 ): Promise<App> => {
   let open = 0
   const base: Effect.Effect<JobStoreShape, unknown, Scope.Scope> = kind === "memory" ? MemoryStore.make : pglite()
@@ -129,6 +131,7 @@ export const startApp = async (
     ...extra
   })
   const app = new Koa().use(router.routes()).use(router.allowedMethods())
+  configure(app)
   const server = app.listen(0, "127.0.0.1")
   await new Promise<void>((resolve) => server.once("listening", resolve))
   const { port } = server.address() as AddressInfo

@@ -69,6 +69,52 @@ describe("event streams are capped per owner and per router", () => {
   })
 })
 
+describe("anonymous callers' event streams are capped per address (an IPv6 one per /64)", () => {
+  let app: App
+  beforeAll(async () => {
+    // behind one proxy: ctx.ip is the address the proxy saw (the last X-Forwarded-For entry)
+    app = await startApp("/api/jobs", { allowAnonymous: true, maxStreamsPerOwner: 2, maxStreams: 50 }, "memory", (koa) => {
+      koa.proxy = true
+      koa.maxIpsCount = 1
+    })
+  })
+  afterAll(() => app.close())
+
+  it("two addresses have caps of their own; one address, or one IPv6 /64, is capped", async () => {
+    const job = (await call(`${app.url}/steps`, { method: "POST", body: { steps: 100, stepMs: 1000 } })).body.job_id as string
+    const from = (xff: string) => open(`${app.url}/${job}/events`, { "x-forwarded-for": xff })
+    const opened: Array<Awaited<ReturnType<typeof open>>> = []
+    const expect = async (xff: string, status: number) => {
+      const s = await from(xff)
+      opened.push(s)
+      assert.strictEqual(s.status, status, `${xff}: ${JSON.stringify(s.body)}`)
+      if (status === 429) assert.strictEqual(s.body.error.code, "too_many_streams")
+      return s
+    }
+    const first = await expect("203.0.113.1", 200)
+    await expect("203.0.113.1", 200)
+    await expect("203.0.113.1", 429)
+    // the same client written as a dual-stack server sees it
+    await expect("::ffff:203.0.113.1", 429)
+    // a client cannot choose its address: it is the proxy's entry, the last one
+    await expect("198.51.100.7, 203.0.113.1", 429)
+    // another address has its own cap
+    await expect("203.0.113.2", 200)
+    await expect("203.0.113.2", 200)
+    await expect("203.0.113.2", 429)
+    // IPv6: any address of one /64 is one client
+    await expect("2001:db8::1", 200)
+    await expect("2001:db8:0:0:ffff::2", 200)
+    await expect("2001:DB8:0::abcd", 429)
+    await expect("2001:db8:0:1::1", 200)
+    // a closed stream frees its address's slot
+    first.close()
+    opened.push(await eventually(() => from("203.0.113.1"), (r) => r.status === 200, 5_000))
+    for (const s of opened) s.close()
+    await call(`${app.url}/${job}/cancel`, { method: "POST" })
+  })
+})
+
 describe("the console's change streams are capped", () => {
   let app: ConsoleApp
   beforeAll(async () => {
