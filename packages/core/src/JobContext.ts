@@ -30,6 +30,7 @@ export interface JobContext {
   /**
    * Report progress (0–100, clamped) and an optional human line. Cheap to call
    * in a tight loop: writes are coalesced and the last value is always stored.
+   * The line is kept to its first 1,024 characters (an ellipsis marks a cut).
    */
   readonly progress: (percent: number, message?: string) => Effect.Effect<void>
   /** Aborted when the attempt is interrupted (cancel, timeout, shutdown, lease lost). */
@@ -86,7 +87,7 @@ export interface AsyncJobContext {
   readonly maxAttempts: number
   readonly owner: string | null
   readonly key: string | null
-  /** Report progress (0–100, clamped) and an optional human line; coalesced like {@link JobContext.progress}. */
+  /** Report progress (0–100, clamped) and an optional human line (kept to 1,024 characters); coalesced like {@link JobContext.progress}. */
   readonly progress: (percent: number, message?: string) => Promise<void>
   /**
    * Aborted when the attempt is interrupted (cancel, timeout, shutdown, lease

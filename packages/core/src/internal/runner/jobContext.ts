@@ -13,6 +13,7 @@ import type { JobRecord } from "../../Job.js"
 import type { JobContext } from "../../JobContext.js"
 import type * as Telemetry from "../telemetry.js"
 import type { LazyAbort } from "./lazyAbort.js"
+import { messageText } from "./progressWriter.js"
 import type { ProgressWriter } from "./progressWriter.js"
 
 /** What an attempt's context reads from its job's run. */
@@ -33,8 +34,11 @@ const clamp = (percent: number) => (Number.isFinite(percent) ? Math.min(100, Mat
 const progressOf = (source: Source): JobContext["progress"] => {
   const { observer, writer } = source
   return observer.active
-    ? (percent, message) =>
-      Effect.tap(writer.report(percent, message), () => Effect.sync(() => observer.progress(clamp(percent), message ?? null)))
+    ? (percent, message) => {
+      // the observer sees the message as it is stored (cut, storable), not the handler's raw text
+      const kept = message === undefined ? undefined : messageText(message)
+      return Effect.tap(writer.report(percent, kept), () => Effect.sync(() => observer.progress(clamp(percent), kept ?? null)))
+    }
     : (percent, message) => writer.report(percent, message)
 }
 

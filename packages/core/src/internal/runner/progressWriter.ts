@@ -13,12 +13,23 @@ import type { Lease } from "../../Job.js"
 import type { JobStoreShape } from "../../JobStore.js"
 import * as Storable from "../../Storable.js"
 import type { LogBuffer } from "../telemetry.js"
+import * as TextCut from "../textCut.js"
 import type { Stopper } from "./cancellation.js"
+
+/**
+ * The most a progress message keeps, in UTF-16 code units (an ellipsis marks
+ * a cut): it is in every view, list item and change event of the job, so a
+ * handler reporting a megabyte of text must not make each of them that large.
+ */
+export const maxMessageLength = 1_024
+
+/** A progress message as kept: cut to `maxMessageLength`, storable in every store. */
+export const messageText = (message: string): string => Storable.storableText(TextCut.cut(message, maxMessageLength))
 
 type Reported = { readonly progress: number; readonly message: string | null }
 
 export interface ProgressWriter {
-  /** `JobContext.progress`: record the latest value (clamped to 0–100, two decimals). Call it as a method. */
+  /** `JobContext.progress`: record the latest value (clamped to 0–100, two decimals; the message as `messageText`). Call it as a method. */
   report(percent: number, message?: string): Effect.Effect<void>
   /** A report or a kept log line started the writer: closing it may write. */
   readonly used: boolean
@@ -79,7 +90,7 @@ const active = (
   return {
     report: (percent: number, message?: string) => {
       const p = Number.isFinite(percent) ? Math.min(100, Math.max(0, Math.round(percent * 100) / 100)) : 0
-      latest = { progress: p, message: message === undefined ? latest?.message ?? null : Storable.storableText(message) }
+      latest = { progress: p, message: message === undefined ? latest?.message ?? null : messageText(message) }
       return dirty
     },
     dirty,
