@@ -3,15 +3,16 @@
  * a pool with `Prepared.install` (what `postgres()` opens): parsed once per
  * connection, found in the session's `pg_prepared_statements`; on a pool
  * without it, nothing is prepared and the same calls answer the same. The
- * heartbeat and the progress write are prepared too, and every prepared
+ * heartbeat, the progress write and an enqueue without keys whose jobs
+ * differ only in id and payload are prepared too, and every prepared
  * statement names its result columns: a migration that adds a column to
  * `jobs` does not break them on connections that prepared them before
  * (a `returning *` would: "cached plan must not change result type").
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
-import { JobId } from "@jobtrack/core"
-import type { NewJob } from "@jobtrack/core"
+import { JobId, Transaction } from "@jobtrack/core"
+import type { NewJob, StoreEnqueued } from "@jobtrack/core"
 import { KyselyStore, migrate, Prepared } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
@@ -31,9 +32,11 @@ describe.skipIf(!url)("prepared hot statements on PostgreSQL", { tags: ["postgre
     await admin.destroy()
   })
 
+  // one run time for all: a batch whose jobs differ only in id and payload is one prepared insert
+  const due = new Date(Date.now() - 60_000)
   const job = (i: number): NewJob => ({
     id: JobId.make(), type: "t", queue: "default", payload: { i }, maxAttempts: 1, priority: 0,
-    runAt: new Date(Date.now() - 1000), owner: null, key: null, groupKey: null, groupLimit: null
+    runAt: due, owner: null, key: null, groupKey: null, groupLimit: null
   })
 
   /** Two claims and completions on a one-connection pool; the statements that connection prepared. */
@@ -64,16 +67,59 @@ describe.skipIf(!url)("prepared hot statements on PostgreSQL", { tags: ["postgre
     }
   }
 
-  it("prepares the claim and the completion once per connection, and only with install", async () => {
+  it("prepares the enqueue, the claim and the completion once per connection, and only with install", async () => {
     const plain = await drain(false)
     assert.strictEqual(plain.done.length, 4)
     assert.deepStrictEqual(plain.prepared, [])
     const named = await drain(true)
     assert.strictEqual(named.done.length, 4)
-    assert.strictEqual(named.prepared.length, 2, named.prepared.join("\n"))
+    assert.strictEqual(named.prepared.length, 3, named.prepared.join("\n"))
+    assert.isTrue(named.prepared.some((s) => s.includes("insert into")))
     assert.isTrue(named.prepared.every((s) => s.startsWith(Prepared.marker)))
     assert.isTrue(named.prepared.some((s) => s.includes(".\"claim\"(") || s.includes(".claim(") || s.includes("\"claim\"")))
     assert.isTrue(named.prepared.some((s) => s.includes("complete_many")))
+  })
+
+  it("prepares one enqueue text for every one-job enqueue; in the host's transaction sends it unnamed; keyed or mixed batches as before", async () => {
+    const pool = new pg.Pool({ connectionString: url!, max: 1 })
+    pool.on("connect", Prepared.install)
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+    const scope = Effect.runSync(Scope.make())
+    const inserts = async () =>
+      (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db)).rows
+        .filter((r) => r.statement.includes("insert into")).map((r) => r.statement)
+    try {
+      const store = await Effect.runPromise(Scope.provide(KyselyStore.make({ db, schema }), scope))
+      const one = { ...job(1), owner: "o", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
+      const [a] = await Effect.runPromise(store.enqueueMany([one]))
+      const [b] = await Effect.runPromise(store.enqueueMany([{ ...job(2), priority: 5, queue: "other", maxAttempts: 3 }]))
+      assert.strictEqual((await inserts()).length, 1)
+      assert.isTrue((await inserts())[0]!.startsWith(Prepared.marker))
+      // what was returned is what is stored (a record made without a traceparent has none; the row's is null)
+      const stored = (e: StoreEnqueued) =>
+        Effect.runPromise(store.get(e.job.id)).then((j) => assert.deepStrictEqual(j, { ...e.job, traceparent: e.job.traceparent ?? null }))
+      for (const e of [a!, b!]) {
+        assert.isTrue(e.created)
+        await stored(e)
+      }
+      assert.strictEqual(a!.job.owner, "o")
+      assert.strictEqual(a!.job.traceparent, one.traceparent)
+      assert.strictEqual(b!.job.priority, 5)
+      assert.strictEqual(b!.job.queue, "other")
+      // in the host's transaction: committed with it, nothing more prepared
+      const trx = await db.startTransaction().execute()
+      const [c] = await Effect.runPromise(Effect.provideService(store.enqueueMany([job(3)]), Transaction, trx))
+      await trx.commit().execute()
+      await stored(c!)
+      // a keyed job and a batch with two run times: Kysely's statements, unnamed
+      const [k] = await Effect.runPromise(store.enqueueMany([{ ...job(4), key: "k" }]))
+      await Effect.runPromise(store.enqueueMany([job(5), { ...job(6), runAt: new Date(due.getTime() - 1) }]))
+      await stored(k!)
+      assert.strictEqual((await inserts()).length, 1)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await db.destroy()
+    }
   })
 
   it("keeps working on a connection that prepared its statements before a column was added to jobs", async () => {
@@ -113,8 +159,8 @@ describe.skipIf(!url)("prepared hot statements on PostgreSQL", { tags: ["postgre
         const byId = { name: "jt_test_star", text: `select * from "${altered}".jobs limit 1` }
         await client.query(byId)
         const prepared = await client.query<{ statement: string }>("select statement from pg_prepared_statements")
-        // claim, heartbeat, progress, get, complete, fail, completeMany
-        assert.strictEqual(prepared.rows.filter((r) => r.statement.startsWith(Prepared.marker)).length, 7)
+        // enqueue, claim, heartbeat, progress, get, complete, fail, completeMany
+        assert.strictEqual(prepared.rows.filter((r) => r.statement.startsWith(Prepared.marker)).length, 8)
         await sql.raw(`alter table "${altered}".jobs add column extra text`).execute(admin)
         const star = await client.query(byId).then(() => "ok", (e: Error) => e.message)
         assert.include(star, "cached plan must not change result type")
