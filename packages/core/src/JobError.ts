@@ -177,3 +177,36 @@ export class JobTimeout extends Data.TaggedError("JobTimeout")<{ readonly afterM
     return `timed out after ${this.afterMs} ms`
   }
 }
+
+/**
+ * A handler's result was larger than the runner's limit
+ * (`RunnerOptions.maxResultBytes`, default 16 MiB), measured as the UTF-8
+ * bytes of its JSON text. The attempt fails and nothing of the result is
+ * stored; the failure is fatal (`fatal: true`): the job fails without
+ * another attempt, since a handler asked the same thing most often returns
+ * the same result. Store large outputs elsewhere (a file, an object store)
+ * and return where they are.
+ *
+ * @example
+ * ```ts
+ * new ResultTooLarge({ bytes: 209_715_202, limit: 16_777_216, exact: false }).message
+ * // "result of at least 209,715,202 bytes as JSON is over the limit of 16,777,216 bytes (maxResultBytes)"
+ * ```
+ * @since 0.5.0
+ * @category errors
+ */
+export class ResultTooLarge extends Data.TaggedError("ResultTooLarge")<{
+  /** The result's size as JSON in UTF-8 bytes: exact, or a lower bound when `exact` is false. */
+  readonly bytes: number
+  /** The limit it was over. */
+  readonly limit: number
+  /** Whether `bytes` is the exact size (false: the result was not serialized, `bytes` is at least its size). */
+  readonly exact: boolean
+}> {
+  /** Not retried: see {@link isFatal}. */
+  readonly fatal = true
+  override get message() {
+    const n = (x: number) => x.toLocaleString("en-US")
+    return `result of ${this.exact ? "" : "at least "}${n(this.bytes)} bytes as JSON is over the limit of ${n(this.limit)} bytes (maxResultBytes)`
+  }
+}

@@ -68,6 +68,20 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
    * ```
    */
   readonly abandonAfter?: Duration.Input
+  /**
+   * The largest result a handler may return, in UTF-8 bytes of its JSON text
+   * (default 16 MiB). A larger result is not stored: the attempt fails with
+   * `ResultTooLarge` naming the size and the limit, and the job fails without
+   * another attempt (the error is fatal). Effect and plain async handlers alike.
+   * Results are read whole by `get`, `watch`, `result()` and every SSE frame
+   * of a completed job: keep large outputs elsewhere and return where they are.
+   *
+   * @example
+   * ```ts
+   * Runner.layer({ definitions: [renderReport], maxResultBytes: 1024 * 1024 })
+   * ```
+   */
+  readonly maxResultBytes?: number
   /** Delete terminal jobs older than `after` every `every` (default 7 days / 1 hour); false: never. */
   readonly prune?: { readonly after: Duration.Input; readonly every: Duration.Input } | false
   /**

@@ -84,6 +84,7 @@ export {
   JobNotFound,
   JobTimeout,
   LeaseLost,
+  ResultTooLarge,
   StoreError,
   UnknownJobType,
   isFatal

@@ -8,10 +8,11 @@ import type { Exit } from "effect"
 import type { Json } from "../Job.js"
 import type { JobContext } from "../JobContext.js"
 import type * as JobDefinition from "../JobDefinition.js"
-import { FatalError, isFatal, JobTimeout } from "../JobError.js"
+import { FatalError, isFatal, JobTimeout, ResultTooLarge } from "../JobError.js"
 import type { Issue } from "../JobError.js"
 import * as PayloadSchema from "../PayloadSchema.js"
 import * as EffectSchema from "./effectSchema.js"
+import * as ResultSize from "./resultSize.js"
 import type { LazyAbort } from "./runner/lazyAbort.js"
 import * as Storable from "../Storable.js"
 
@@ -119,6 +120,14 @@ const stored = (value: unknown): Effect.Effect<Json, FatalError> => {
     : Effect.succeed(value as Json)
 }
 
+/** The result, or `ResultTooLarge` when its JSON is over `limit` bytes (most results: no serializing). */
+const sized = (json: Json, limit: number): Effect.Effect<Json, ResultTooLarge> => {
+  // nothing, a flag, a number: never near a limit
+  if (json === null || typeof json !== "object" && typeof json !== "string") return Effect.succeed(json)
+  const over = ResultSize.oversize(json, limit)
+  return over === undefined ? Effect.succeed(json) : Effect.fail(new ResultTooLarge({ ...over, limit }))
+}
+
 const invalidResult = (issues: ReadonlyArray<Issue>) =>
   Effect.fail(new FatalError({ message: `result does not match its schema: ${PayloadSchema.describe(issues)}` }))
 
@@ -184,13 +193,16 @@ export const make = (
   payload: unknown,
   context: JobContext,
   abort: LazyAbort,
-  stoppedByRunner: () => boolean
+  stoppedByRunner: () => boolean,
+  maxResultBytes: number
 ): Effect.Effect<Json, unknown, unknown> => {
   const { decode, finish } = planOf(def)
   const decoded = decode(payload)
+  // the result as stored, within the runner's size limit (else nothing is stored: a fatal failure)
+  const finished = (value: unknown) => Effect.flatMap(finish(value), (json) => sized(json, maxResultBytes))
   const attempt: Effect.Effect<Json, unknown, unknown> = decoded === undefined
-    ? Effect.flatMap(validatedPayload(def, payload), (value) => Effect.flatMap(def.handler(value, context), finish))
-    : Effect.suspend(() => Effect.flatMap(def.handler(decoded.value, context), finish))
+    ? Effect.flatMap(validatedPayload(def, payload), (value) => Effect.flatMap(def.handler(value, context), finished))
+    : Effect.suspend(() => Effect.flatMap(def.handler(decoded.value, context), finished))
   const timeout = def.timeout
   if (timeout === undefined) return attempt
   return attempt.pipe(

@@ -128,7 +128,7 @@ class Run extends Stopper implements Running, JobContext.Source {
     const { def, job, launcher, observer } = this
     const context = JobContext.make(this)
     this.context = context
-    const attempt = Attempt.make(def, job.payload, context, this.abort, () => this.reason !== null)
+    const attempt = Attempt.make(def, job.payload, context, this.abort, () => this.reason !== null, this.state.settings.maxResultBytes)
     const annotations = launcher.annotated || observer.active
       ? { ...launcher.annotations, jobId: job.id, type: job.type, attempt: job.attempts, ...observer.ids }
       : { jobId: job.id, type: job.type, attempt: job.attempts }

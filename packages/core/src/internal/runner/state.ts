@@ -42,6 +42,8 @@ export interface Settings {
   readonly graceMs: number
   /** How long a stopped async handler's Promise is waited for (`RunnerOptions.abandonAfter`). */
   readonly abandonMs: number
+  /** The largest result stored, in UTF-8 bytes of its JSON (`RunnerOptions.maxResultBytes`). */
+  readonly maxResultBytes: number
   readonly workerId: string
   readonly types: ReadonlyArray<string>
   readonly queues: ReadonlyArray<string>
@@ -80,6 +82,9 @@ export interface RunnerState {
 
 export const ms = (d: Duration.Input): number => Duration.toMillis(d)
 
+/** `RunnerOptions.maxResultBytes`'s default: 16 MiB. */
+export const defaultMaxResultBytes = 16 * 1024 * 1024
+
 export const settings = (options: RunnerOptions, definitions: ReadonlyMap<string, JobDefinition.Any>): Settings => {
   const leaseMs = ms(options.lease ?? "30 seconds")
   return {
@@ -90,6 +95,7 @@ export const settings = (options: RunnerOptions, definitions: ReadonlyMap<string
     progressMs: ms(options.progressInterval ?? "250 millis"),
     graceMs: ms(options.shutdownGrace ?? "10 seconds"),
     abandonMs: ms(options.abandonAfter ?? "30 seconds"),
+    maxResultBytes: options.maxResultBytes ?? defaultMaxResultBytes,
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
     types: [...definitions.keys()],
     queues: [...new Set([...definitions.values()].map((d) => d.queue))]
