@@ -203,7 +203,8 @@ export interface SeriesSummaryStep {
  * An action on jobs. Each applies only where it is valid and skips the rest:
  * retry — failed/cancelled (not while another live job has its key, rule 2);
  * cancel — pending/retrying become cancelled, processing gets a cancel request;
- * delete — anything not processing; runNow — pending/retrying become claimable now;
+ * delete — anything not processing; runNow — pending/retrying not yet due become claimable
+ * now (a job already due keeps its place in the claim order: skipped, not announced);
  * setPriority — pending/retrying.
  *
  * @since 0.3.0

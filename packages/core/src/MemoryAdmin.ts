@@ -48,6 +48,8 @@ export const verbs = (
       case "delete":
         return ok(base().delete(job.id))
       case "runNow":
+        // a due job is claimable already: it keeps its place in the claim order (skipped, not announced)
+        if (job.runAt.getTime() <= now) return Effect.succeed(false)
         job.runAt = new Date(now)
         if (job.status === "retrying") job.nextRetryAt = new Date(now)
         job.updatedAt = new Date(now)

@@ -3,8 +3,9 @@
  * rule 19): a chunk of ids picked in id order, then changed in one
  * conditional statement per action. Retry takes one job per live key at
  * most (rule 2); cancel records the hook deliveries of the jobs it ends in
- * the same statement (rule 12); runNow announces the jobs it made claimable
- * at once (rule 11); setPriority is not announced.
+ * the same statement (rule 12); runNow changes and announces only the jobs
+ * it made claimable (rule 11): a job already due keeps its place and is
+ * skipped; setPriority is not announced.
  *
  * @since 0.3.0
  */
@@ -64,13 +65,17 @@ const change = (
       // changed, in the payload the triggers send (migration 0022), at its commit; no trigger
       // does it (0022 announces a change back to pending, 0039 one to retrying), and a trigger
       // for it would evaluate its WHEN condition on every update of every row (each claim,
-      // completion, heartbeat) for an action operators take by hand
+      // completion, heartbeat) for an action operators take by hand. Only jobs not due yet:
+      // a due job is claimable already, keeps its place in the claim order (runAt) and is
+      // neither written nor announced (skipped), so a runNow over a backlog of due jobs
+      // sends no notification per job to every listening process
       return sql<{ id: string }>`
         with changed as (
           update ${jobs} set run_at = ${t}::timestamptz,
             next_retry_at = case when status = 'retrying' then ${t}::timestamptz else next_retry_at end,
             updated_at = ${t}::timestamptz
-          where ${picked} and status in ('pending', 'retrying') returning id, type, queue, status
+          where ${picked} and status in ('pending', 'retrying') and run_at > ${t}::timestamptz
+          returning id, type, queue, status
         )
         select id, pg_notify(${channel(schema)}, json_build_object('i', id, 't', type, 'q', queue, 'k', 'enqueued',
           's', status)::text) as announced

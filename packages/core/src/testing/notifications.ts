@@ -9,8 +9,12 @@ import type { RuleModule } from "./harness.js"
 
 /** Subscribe to the store's changes; `next(id, kind)` waits (at most 5 s of real time) for that change of that job. */
 const listen = (store: JobStoreShape) =>
-  Effect.map(subscribeChanges(store), (next) => (id: string, kind: JobChanged["kind"]) =>
-    next((c): c is JobChanged => c.kind !== "resync" && c.kind !== "queueChanged" && c.id === id && c.kind === kind))
+  Effect.map(subscribeChanges(store), (next) =>
+    Object.assign(
+      (id: string, kind: JobChanged["kind"]) =>
+        next((c): c is JobChanged => c.kind !== "resync" && c.kind !== "queueChanged" && c.id === id && c.kind === kind),
+      { any: next }
+    ))
 
 export const notificationRules: RuleModule = (_ctx) =>
   rule("rule 11: change notifications", (test) => {
@@ -87,6 +91,41 @@ export const notificationRules: RuleModule = (_ctx) =>
         yield* store.cancel(cancelled.id)
         yield* act({ _tag: "retry" }, cancelled.id)
         assert.isTrue(Option.isSome(yield* next(cancelled.id, "enqueued")), "retry of a cancelled job was not announced")
+      }))
+
+    test("an operator's runNow of jobs already due changes and announces none of them: they keep their place", (store) =>
+      Effect.gen(function*() {
+        const next = yield* listen(store)
+        const t0 = yield* Clock.currentTimeMillis
+        const due = [newJob({ runAt: new Date(t0 - 1_000) }), newJob({ runAt: new Date(t0) })]
+        const later = newJob({ runAt: new Date(t0 + 3_600_000) })
+        yield* store.enqueueMany([...due, later])
+        // announcements arrive in order: a marker's enqueue, announced after the jobs' (a store
+        // may announce only due ones), is heard after all of theirs
+        const first = newJob()
+        yield* store.enqueue(first)
+        assert.isTrue(Option.isSome(yield* next(first.id, "enqueued")), "not announced: enqueued")
+        yield* store.delete(first.id)
+        yield* TestClock.adjust(1_000)
+        const r = yield* store.bulkChunk({ action: { _tag: "runNow" }, filter: {}, after: null, limit: 10 })
+        assert.deepStrictEqual([r.applied, r.skipped], [1, 2])
+        // the delayed job is announced; the due ones are not (nor moved back in the claim order):
+        // every announcement of the runNow arrives before a marker's enqueue announced after it
+        const marker = newJob()
+        yield* store.enqueue(marker)
+        const ids = new Set([...due, later, marker].map((j) => j.id))
+        const heard: Array<string> = []
+        while (heard.at(-1) !== marker.id) {
+          const c = yield* next.any((c): c is JobChanged => c.kind === "enqueued" && ids.has(c.id))
+          assert.isTrue(Option.isSome(c), "the marker's enqueue was not announced")
+          heard.push(Option.getOrThrow(c).id)
+        }
+        assert.deepStrictEqual(heard, [later.id, marker.id], "runNow announced a job already due")
+        assert.deepStrictEqual(
+          (yield* Effect.forEach(due, (j) => store.get(j.id))).map((j) => j.runAt.getTime()),
+          [t0 - 1_000, t0]
+        )
+        assert.strictEqual((yield* store.get(later.id)).runAt.getTime(), t0 + 1_000)
       }))
 
     test("deletions are announced, whether or not anyone watches the job", (store) =>
