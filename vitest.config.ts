@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@jobtrack\/core\/testing$/, replacement: src("./packages/core/src/testing.ts") },
+      { find: /^@jobtrack\/core\/conformance$/, replacement: src("./packages/core/src/conformance.ts") },
       { find: /^@jobtrack\/core$/, replacement: src("./packages/core/src/index.ts") },
       { find: /^@jobtrack\/adapter-koa$/, replacement: src("./packages/adapter-koa/src/index.ts") },
       { find: /^@jobtrack\/adapter-kysely$/, replacement: src("./packages/adapter-kysely/src/index.ts") }

@@ -99,6 +99,28 @@ describe("a plain import loads no optional part", () => {
   }, 120_000)
 
   for (const [version, node] of Object.entries(nodes)) {
+    // the guide's TestJobs needs no test framework: vitest 5 does not run on Node 20, and a
+    // host testing with another runner has none installed (the conformance suite, which
+    // registers vitest tests, is @jobtrack/core/conformance)
+    it(`@jobtrack/core/testing loads no test framework and drains a job, on ${version}`, () => {
+      const urls = loadedBy(node, `
+        const { JobDefinition } = await import("@jobtrack/core")
+        const { TestJobs } = await import("@jobtrack/core/testing")
+        const ping = JobDefinition.make({
+          type: "ping",
+          payload: { "~standard": { version: 1, vendor: "test", validate: (value) => ({ value }) } },
+          run: async () => "pong"
+        })
+        const kit = await TestJobs.start({ definitions: [ping] })
+        await kit.jobtrack.enqueue(ping, {})
+        const { completed } = await kit.drain()
+        await kit.close()
+        if (completed.length !== 1) throw new Error("not drained")`)
+      assert.isTrue(urls.some((u) => /\/core\/dist\/testing\.js$/.test(u)), `the testing entry not seen: ${urls.length} urls`)
+      const framework = urls.filter((u) => /\/(vitest|@vitest|@effect\/vitest)\//.test(u))
+      assert.deepStrictEqual(framework, [])
+    }, 60_000)
+
     // EventStream.frames returns its stream at once: before the adapter has loaded Stream itself,
     // it requires it (the module the caller's stream came from: one instance)
     it(`adapter-koa's EventStream.frames works before the adapter loaded Stream, on ${version}`, () => {

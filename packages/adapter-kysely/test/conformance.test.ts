@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe } from "vitest"
-import { storeConformance } from "@jobtrack/core/testing"
+import { storeConformance } from "@jobtrack/core/conformance"
 import { databaseUrl, freshStore, inTransaction, pgliteDatabase, postgresDatabase } from "./databases.js"
 import type { TestDatabase } from "./databases.js"
 

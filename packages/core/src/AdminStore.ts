@@ -1,6 +1,6 @@
 /**
  * The operator's part of the store contract (rules 16–20, checked by
- * `@jobtrack/core/testing`): what an admin console needs beyond an owner's
+ * `@jobtrack/core/conformance`): what an admin console needs beyond an owner's
  * view of their jobs. Reads across owners with filters, sorting and keyset
  * pages; counts per queue, type and status that stay cheap on a large table
  * (capped, and labelled so); time series for charts; actions applied by

@@ -6,7 +6,7 @@
  * `TestClock`.
  *
  * Core ships {@link MemoryStore}; `@jobtrack/adapter-kysely` ships PostgreSQL.
- * `@jobtrack/core/testing` checks any implementation against the contract;
+ * `@jobtrack/core/conformance` checks any implementation against the contract;
  * its numbered rules (1–11, cited below) are listed in docs/writing-a-store.md.
  *
  * @since 0.1.0

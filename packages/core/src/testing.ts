@@ -1,53 +1,15 @@
 /**
- * The store conformance suite. One call registers a vitest test for every
- * rule of the store contract (the rules 1–11 documented on `JobStore` and in
- * docs/writing-a-store.md); a store that passes it can back the tracker and
- * the runner. Your own store runs it unchanged:
+ * Test helpers for host applications: assert enqueued jobs, drain them
+ * in-process on a clock the test controls, inline mode. Needs no test
+ * framework (any runner, or none, on Node 20.19+).
+ *
+ * The store conformance suite moved to `@jobtrack/core/conformance` (since
+ * 0.6.0), which needs vitest.
  *
  * @example
  * ```ts
- * // my-store.test.ts
- * import { storeConformance } from "@jobtrack/core/testing"
- * storeConformance("MyStore", { makeStore: MyStore.make({ url: process.env.DATABASE_URL }) })
+ * import { TestJobs } from "@jobtrack/core/testing"
  * ```
- *
- * Time is virtual (`TestClock`): stores must read the time from Effect's
- * `Clock`, never from the database or `Date.now()`.
- *
- * The rules live one area per module under `./testing/`; this module only
- * gathers them.
- *
- * @since 0.1.0
- */
-import { describe, it } from "@effect/vitest"
-import type { ConformanceOptions } from "./testing/harness.js"
-import { runCheck } from "./testing/harness.js"
-import { conformanceRules } from "./testing/rules.js"
-
-export type { ConformanceOptions } from "./testing/harness.js"
-export { newJob } from "./testing/harness.js"
-
-/**
- * Register the conformance tests for a store.
- *
- * @since 0.1.0
- * @category testing
- */
-export const storeConformance = (name: string, options: ConformanceOptions): void => {
-  describe(`${name}: store conformance`, () => {
-    for (const rule of conformanceRules(options)) {
-      describe(rule.title, () => {
-        for (const check of rule.checks) {
-          it.effect(check.title, () => runCheck(check, options.makeStore))
-        }
-      })
-    }
-  })
-}
-
-/**
- * Test helpers for host applications: assert enqueued jobs, drain them
- * in-process on a clock the test controls, inline mode.
  *
  * @since 0.2.0
  */

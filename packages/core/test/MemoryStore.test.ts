@@ -1,4 +1,4 @@
 import { MemoryStore } from "@jobtrack/core"
-import { storeConformance } from "@jobtrack/core/testing"
+import { storeConformance } from "@jobtrack/core/conformance"
 
 storeConformance("MemoryStore", { makeStore: MemoryStore.make })
