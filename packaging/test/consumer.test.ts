@@ -193,6 +193,50 @@ describe("the packed packages", () => {
         }, 90_000)
       }
     }
+
+    // the guide's first endpoint (section 5, async/api.ts) mounted as section 6 mounts it, on
+    // Node 20, its store PGlite (src/store.ts without DATABASE_URL): 202 with an id, and a bad
+    // payload or a body that is not JSON a 400, never a 500
+    it("the guide's endpoint answers 202 with an id, and 400 for a bad payload and for a body that is not JSON", () => {
+      const file = join(host, "run-endpoint.mjs")
+      writeFileSync(file, `
+        import Koa from "koa"
+        const { api } = await import("./dist/docs_guide_md/async/api.js")
+        const { jobs } = await import("./dist/docs_guide_md/async/tracker.js")
+        const app = new Koa()
+        app.use(async (ctx, next) => { ctx.state.user = "ann"; await next() })
+        app.use(api.routes())
+        const server = app.listen(0, "127.0.0.1")
+        await new Promise((resolve) => server.once("listening", resolve))
+        const url = "http://127.0.0.1:" + server.address().port + "/api/newsletters/extract"
+        const post = async (body) => {
+          const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body })
+          return [r.status, await r.json()]
+        }
+        const out = {
+          ok: await post(JSON.stringify({ hours_back: 24, max_results: 3 })),
+          bad: await post(JSON.stringify({ hours_back: "a day" })),
+          notJson: await post("{")
+        }
+        server.close()
+        await jobs.close()
+        console.log("RESULT " + JSON.stringify(out))
+      `)
+      const { DATABASE_URL: _url, ...env } = process.env
+      // PGlite's first start takes 5-50 s on a loaded 2-core machine
+      const run = spawnSync(node20, [file], { cwd: host, encoding: "utf8", timeout: 150_000, env })
+      const line = run.stdout.split("\n").find((l) => l.startsWith("RESULT "))
+      assert.isDefined(line, `exit ${run.status}\n${run.stdout}\n${run.stderr}`)
+      type Answer = [number, { extraction_id?: string; error?: { code: string; message?: string; details?: { issues: ReadonlyArray<{ path: ReadonlyArray<string> }> } } }]
+      const out = JSON.parse(line!.slice(7)) as { ok: Answer; bad: Answer; notJson: Answer }
+      assert.strictEqual(out.ok[0], 202, JSON.stringify(out.ok))
+      assert.isString(out.ok[1].extraction_id)
+      assert.strictEqual(out.bad[0], 400, JSON.stringify(out.bad))
+      assert.strictEqual(out.bad[1].error?.code, "invalid_input")
+      assert.deepStrictEqual(out.bad[1].error?.details?.issues.map((i) => i.path.join(".")).sort(), ["payload.hours_back", "payload.max_results"])
+      assert.deepStrictEqual(out.notJson, [400, { error: { code: "invalid_input", message: "body is not valid JSON" } }])
+      assert.strictEqual(run.status, 0, run.stderr)
+    }, 180_000)
   })
 
   // what docs/guide.md ("Effect 4 is required") says of an app on Effect 3
