@@ -60,7 +60,10 @@ export interface ConsoleApi {
   readonly act: (id: string, body: unknown, op: Operator) => Promise<HttpResponse>
   /** A selection: `{ action, priority?, ids: [...] }`, at most 500, applied at once. */
   readonly actOnSelection: (body: unknown, op: Operator) => Promise<HttpResponse>
-  /** By filter: `{ action, priority?, filter: {...} }`, a tracked bulk job (202 with its id). */
+  /**
+   * By filter: `{ action, priority?, filter: {...}, all? }`, a tracked bulk job (202 with its id).
+   * An empty filter (every job) needs `all: true`; an unknown field, in the body or the filter, is a 400.
+   */
   readonly actByFilter: (body: unknown, op: Operator) => Promise<HttpResponse>
   readonly audit: (query: Query, op: Operator) => Promise<HttpResponse>
   /** Whether a mutation carries this operator's token (see {@link ConsoleApi.me}). */

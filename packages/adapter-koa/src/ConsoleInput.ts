@@ -92,6 +92,51 @@ const date = (issues: Array<Issue>, input: Input, key: string): Date | undefined
   }
   return d
 }
+/**
+ * The wire fields of a filter, as `filter` reads them.
+ *
+ * @example
+ * ```ts
+ * ConsoleInput.filterFields.includes("status") // true
+ * ```
+ * @since 0.5.0
+ * @category constants
+ */
+export const filterFields: ReadonlyArray<string> = [
+  "status",
+  "type",
+  "queue",
+  "key",
+  "owner",
+  "no_owner",
+  "created_from",
+  "created_to",
+  "finished_from",
+  "finished_to",
+  "error",
+  "ids"
+]
+
+/**
+ * One issue for every key of `input` outside `known`, each naming the key and
+ * listing the known ones: a misspelt field is refused, never read as absent
+ * (a filter missing a field it was meant to have matches more jobs).
+ *
+ * @example
+ * ```ts
+ * const issues: Array<Issue> = []
+ * ConsoleInput.unknownFields({ stauts: "failed" }, ConsoleInput.filterFields, issues)
+ * // issues: [{ path: ["stauts"], message: "unknown field; the known fields are status, type, …" }]
+ * ```
+ * @since 0.5.0
+ * @category parsing
+ */
+export const unknownFields = (input: Input, known: ReadonlyArray<string>, issues: Array<Issue>): void => {
+  for (const key of Object.keys(input)) {
+    if (!known.includes(key)) issues.push({ path: [key], message: `unknown field; the known fields are ${known.join(", ")}` })
+  }
+}
+
 const list = (v: unknown): ReadonlyArray<unknown> | undefined =>
   v === undefined || v === "" ? undefined : typeof v === "string" ? v.split(",").filter((s) => s.length > 0) : Array.isArray(v) ? v : [v]
 
@@ -99,12 +144,21 @@ const list = (v: unknown): ReadonlyArray<unknown> | undefined =>
  * A filter from wire fields: `status` (comma list), `type`, `queue`, `key`,
  * `owner`, `no_owner` ("true": jobs without one), `created_from`,
  * `created_to`, `finished_from`, `finished_to` (ISO), `error` (text in the
- * error), `ids` (comma list, at most 500).
+ * error), `ids` (comma list, at most 500). Any other key is an issue naming
+ * it, except those in `also` (the fields the caller reads itself, e.g. a
+ * list request's `sort`).
  *
+ * @example
+ * ```ts
+ * const issues: Array<Issue> = []
+ * const f = ConsoleInput.filter({ status: "failed", type: "extract" }, issues)
+ * // f: { status: ["failed"], type: "extract" }, issues: []
+ * ```
  * @since 0.3.0
  * @category parsing
  */
-export const filter = (input: Input, issues: Array<Issue>): AdminStore.AdminFilter => {
+export const filter = (input: Input, issues: Array<Issue>, also: ReadonlyArray<string> = []): AdminStore.AdminFilter => {
+  unknownFields(input, also.length === 0 ? filterFields : [...filterFields, ...also], issues)
   const out: { -readonly [K in keyof AdminStore.AdminFilter]: AdminStore.AdminFilter[K] } = {}
   const status = list(input.status)
   if (status !== undefined) {
@@ -199,16 +253,20 @@ const decodeCursor = (s: string): AdminStore.AdminCursor | undefined => {
   return undefined
 }
 
+/** The fields of a list request besides its filter's. */
+const listFields: ReadonlyArray<string> = ["sort", "order", "limit", "cursor"]
+
 /**
  * A list request: a filter plus `sort` (createdAt, completedAt, runAt),
- * `order` (asc, desc), `limit` (1–500, default 50), `cursor`.
+ * `order` (asc, desc), `limit` (1–500, default 50), `cursor`. Any other
+ * field is an issue naming it.
  *
  * @since 0.3.0
  * @category parsing
  */
 export const listRequest = (input: Input): Result<AdminStore.AdminListRequest> => {
   const issues: Array<Issue> = []
-  const f = filter(input, issues)
+  const f = filter(input, issues, listFields)
   const sort = input.sort ?? "createdAt"
   if (sort !== "createdAt" && sort !== "completedAt" && sort !== "runAt") {
     issues.push({ path: ["sort"], message: "Expected createdAt, completedAt or runAt" })

@@ -99,6 +99,21 @@ describe.skipIf(!haveChromium || !built)("the operator console in Chromium", () 
     for (const e of [many[0]!, many[299]!]) assert.strictEqual((await app.jobs.get(e.job.id)).status, "cancelled")
   }, 60_000)
 
+  it("an action on every job, with no filter set, says so and is sent with \"all\": true (the API refuses an empty filter without it)", async () => {
+    const { job } = await app.jobs.enqueue(idle, { n: 8 }, { owner: "eve", delay: "1 hour" })
+    const page = await open("admin")
+    await page.goto(`${app.url}/#/jobs`)
+    await page.locator("table.jobs tbody tr").first().waitFor()
+    // run-now on every job: harmless here (the idle jobs never run), unlike a cancel
+    await page.click("button[data-bulk=runNow]")
+    assert.include(await page.locator(".confirm").textContent(), "every job (no filter is set)")
+    const sent = page.waitForRequest((r) => r.url().endsWith("/api/bulk"))
+    await page.click("button[data-confirm=yes]")
+    assert.deepStrictEqual((await sent).postDataJSON(), { action: "runNow", filter: {}, all: true })
+    await page.locator(".notice", { hasText: "Bulk job" }).waitFor()
+    await eventually(() => app.jobs.get(job.id), (j) => j.runAt.getTime() <= Date.now(), 20_000)
+  }, 60_000)
+
   it("a read-only user sees no action controls, and the API refuses them (403)", async () => {
     const { job } = await app.jobs.enqueue(idle, { n: 7 })
     const page = await open("viewer")

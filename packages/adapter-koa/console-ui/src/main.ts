@@ -258,7 +258,8 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
     if (!bulkAction) return
     const { action, priority } = bulkAction
     setBulkAction(undefined)
-    report(post("bulk", { action, priority, filter }))
+    // no filter set: every job, which the server acts on only when told so (`all`)
+    report(post("bulk", { action, priority, filter, ...(Object.keys(filter).length === 0 ? { all: true } : {}) }))
   }
 
   return html`
@@ -269,7 +270,7 @@ const JobsList = ({ me, query }: { me: Me; query: URLSearchParams }) => {
       <span class="by-filter">Every job matching the filters:
         ${jobActions(me).filter((a) => a !== "setPriority").map((a) => html`<button type="button" data-bulk=${a} onClick=${() => setBulkAction({ action: a })}>${actionLabels[a]} all</button>`)}
       </span>
-      ${bulkAction ? html`<span class="confirm">${actionLabels[bulkAction.action]} every job matching these filters?
+      ${bulkAction ? html`<span class="confirm">${actionLabels[bulkAction.action]} ${Object.keys(filter).length === 0 ? "every job (no filter is set)" : "every job matching these filters"}?
         <button type="button" data-confirm="yes" onClick=${onBulk}>Yes, ${bulkAction.action}</button>
         <button type="button" onClick=${() => setBulkAction(undefined)}>No</button></span>` : null}
     </div>` : null}

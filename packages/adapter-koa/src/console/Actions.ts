@@ -3,7 +3,9 @@
  * permissions (403 otherwise) and written to the audit trail: on one job
  * (answered with the job's view, or 204 for a delete), on a selection of at
  * most 500 ids (applied at once), and by filter (a tracked bulk job,
- * `ConsoleBulk`, over the jobs that match when it is asked for).
+ * `ConsoleBulk`, over the jobs that match when it is asked for; an empty
+ * filter, every job, only with `"all": true`). A field a request does not
+ * know, in the body or in the filter, is a 400 naming it.
  *
  * @since 0.3.0
  */
@@ -44,7 +46,8 @@ export const actions = (store: JobStoreShape): Pick<ConsoleApi, "act" | "actOnSe
       const issues: Array<Issue> = []
       const input = asInput(body)
       const action = input ? ConsoleInput.action(input, issues) : (issues.push({ path: [], message: "Expected an object" }), undefined)
-      if (!action) return Promise.resolve(invalid(issues))
+      if (input) ConsoleInput.unknownFields(input, ["action", "priority"], issues)
+      if (!action || issues.length > 0) return Promise.resolve(invalid(issues))
       if (!op.actions.includes(actionName(action))) return Promise.resolve(forbidden(actionName(action)))
       if (!JobId.isValid(id)) return Promise.resolve(error(404, "not_found", "job not found"))
       const single = (effect: Effect.Effect<unknown, ApiError>) =>
@@ -68,6 +71,7 @@ export const actions = (store: JobStoreShape): Pick<ConsoleApi, "act" | "actOnSe
       const issues: Array<Issue> = []
       const input = asInput(body) ?? {}
       const action = ConsoleInput.action(input, issues)
+      ConsoleInput.unknownFields(input, ["action", "priority", "ids"], issues)
       const ids = input.ids
       if (!Array.isArray(ids) || ids.length === 0 || ids.length > 500 || ids.some((i) => typeof i !== "string" || !JobId.isValid(i))) {
         issues.push({ path: ["ids"], message: "Expected 1-500 job ids" })
@@ -84,9 +88,22 @@ export const actions = (store: JobStoreShape): Pick<ConsoleApi, "act" | "actOnSe
       const issues: Array<Issue> = []
       const input = asInput(body) ?? {}
       const action = ConsoleInput.action(input, issues)
+      ConsoleInput.unknownFields(input, ["action", "priority", "filter", "all"], issues)
       const wire = asInput(input.filter)
       if (!wire) issues.push({ path: ["filter"], message: "Expected an object of filter fields" })
+      const before = issues.length
       const filter = wire ? ConsoleInput.filter(wire, issues) : {}
+      // every job only when asked in so many words: an empty filter is more often a mistake
+      const all = input.all
+      if (all !== undefined && all !== true) issues.push({ path: ["all"], message: "Expected true (every job) or no all field" })
+      else if (wire && issues.length === before) {
+        const empty = Object.keys(filter).length === 0
+        if (empty && all !== true) {
+          issues.push({ path: ["filter"], message: "Expected at least one filter field; to act on every job, send \"all\": true with an empty filter" })
+        } else if (!empty && all === true) {
+          issues.push({ path: ["all"], message: "\"all\": true acts on every job: send it with an empty filter" })
+        }
+      }
       if (!action || issues.length > 0) return Promise.resolve(invalid(issues))
       if (!op.actions.includes(actionName(action))) return Promise.resolve(forbidden(actionName(action)))
       return run(

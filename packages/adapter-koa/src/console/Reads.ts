@@ -15,9 +15,15 @@ import * as RunningWatches from "../RunningWatches.js"
 import { invalid, run } from "./Answer.js"
 import type { Query } from "./Answer.js"
 
-/** The filter fields the overview and the charts take: owner, queue, type. */
-const scope = (query: Query, issues: Array<Issue>) => {
-  const f = ConsoleInput.filter(query, issues)
+/** The filter fields the overview and the charts take: owner (or no_owner), queue, type. */
+const scopeFields: ReadonlyArray<string> = ["owner", "no_owner", "queue", "type"]
+
+/** The overview's or the charts' filter; any field but `scopeFields` and `also` is an issue naming it. */
+const scope = (query: Query, issues: Array<Issue>, also: ReadonlyArray<string> = []) => {
+  ConsoleInput.unknownFields(query, [...scopeFields, ...also], issues)
+  const only: Record<string, string | undefined> = {}
+  for (const k of scopeFields) if (query[k] !== undefined) only[k] = query[k]
+  const f = ConsoleInput.filter(only, issues)
   return { ...(f.owner !== undefined ? { owner: f.owner } : {}), ...(f.queue ? { queue: f.queue } : {}), ...(f.type ? { type: f.type } : {}) }
 }
 
@@ -63,7 +69,7 @@ export const reads = (store: JobStoreShape): Pick<ConsoleApi, "overview" | "seri
 
   series: (query, _op) => {
     const issues: Array<Issue> = []
-    const filter = scope(query, issues)
+    const filter = scope(query, issues, ["range"])
     const range = query.range ?? "hour"
     if (range !== "hour" && range !== "day") issues.push({ path: ["range"], message: "Expected hour or day" })
     if (issues.length > 0) return Promise.resolve(invalid(issues))
@@ -103,6 +109,7 @@ export const reads = (store: JobStoreShape): Pick<ConsoleApi, "overview" | "seri
   audit: (query, _op) => {
     const limit = query.limit === undefined ? 50 : Number(query.limit)
     const issues: Array<Issue> = []
+    ConsoleInput.unknownFields(query, ["limit", "before"], issues)
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) issues.push({ path: ["limit"], message: "Expected an integer between 1 and 500" })
     if (query.before !== undefined && !JobId.isValid(query.before)) issues.push({ path: ["before"], message: "Expected a cursor returned by a previous page" })
     if (issues.length > 0) return Promise.resolve(invalid(issues))
