@@ -104,6 +104,30 @@ describe("Telemetry", () => {
     )
   })
 
+  it.effect("a log event carries the line as kept (cut to 2,000 characters), not a handler's megabytes", () => {
+    const { named, tracer } = capture()
+    return Effect.gen(function*() {
+      const loud = JobDefinition.make({
+        type: "loud-log",
+        payload: Empty,
+        retry: RetryPolicy.none,
+        handler: (_, ctx) => ctx.log("z".repeat(5_000_000))
+      })
+      const { tracker } = yield* setup([loud])
+      const { job } = yield* tracker.enqueue(loud, {})
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* tracker.get(job.id)).status, "completed")
+      const [span] = named("jobtrack.process loud-log")
+      const logged = span!.events.find(([name]) => name === "log")
+      assert.strictEqual(logged?.[2]["log.message"], `${"z".repeat(1_999)}…`)
+      assert.deepStrictEqual((yield* tracker.logs(job.id)).map((l) => l.message.length), [2_000])
+    }).pipe(
+      Effect.withTracer(tracer),
+      Effect.provideService(Telemetry.Telemetry, Telemetry.settings()),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    )
+  })
+
   it.effect("metrics count what ran: enqueued, started, retried, completed, durations, queue wait, store latency", () =>
     Effect.gen(function*() {
       const { tracker } = yield* setup([flaky])

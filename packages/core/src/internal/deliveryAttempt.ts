@@ -11,8 +11,15 @@ import type { LeaseLost, StoreError } from "../JobError.js"
 import type { HookDelivery, JobStoreShape } from "../JobStore.js"
 import * as QueuePosition from "../QueuePosition.js"
 import * as RetryPolicy from "../RetryPolicy.js"
+import * as Storable from "../Storable.js"
+import { maxErrorLength } from "./attempt.js"
+import * as TextCut from "./textCut.js"
 
-const errorText = (cause: Cause.Cause<unknown>): string => {
+/** A failed call's error as stored: cut to `maxErrorLength` like an attempt's, storable in every store. */
+const errorText = (cause: Cause.Cause<unknown>): string =>
+  Storable.storableText(TextCut.cut(rawErrorText(cause), maxErrorLength))
+
+const rawErrorText = (cause: Cause.Cause<unknown>): string => {
   if (Cause.hasInterruptsOnly(cause)) return "interrupted"
   const err = Cause.findErrorOption(cause)
   const value = Option.isSome(err) ? err.value : Cause.squash(cause)

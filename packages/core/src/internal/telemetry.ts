@@ -11,6 +11,7 @@ import type { JobStoreShape } from "../JobStore.js"
 import type { LogLevel, LogLine } from "../JobLogStore.js"
 import { maxLineLength, maxLinesPerAttempt } from "../JobLogStore.js"
 import * as Storable from "../Storable.js"
+import * as TextCut from "./textCut.js"
 import * as Traceparent from "./traceparent.js"
 import { metrics, sampleQueueDepth, Telemetry } from "../Telemetry.js"
 import type { Settings } from "../Telemetry.js"
@@ -135,14 +136,15 @@ export interface LogBuffer {
   take(): ReadonlyArray<LogLine>
 }
 
-const clip = (s: string) => (s.length > maxLineLength ? `${s.slice(0, maxLineLength - 1)}…` : s)
+/** A line's text as kept: cut to `maxLineLength` (never mid surrogate pair: `jsonb` refuses half of one), storable. */
+export const lineText = (s: string): string => Storable.storableText(TextCut.cut(s, maxLineLength))
 
 const keptFields = (fields: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> | null => {
   if (Object.keys(fields).length === 0) return null
   try {
     const text = JSON.stringify(fields)
     if (text === undefined) return null
-    if (text.length > maxLineLength || Storable.textProblem(text) !== undefined) return { truncated: clip(Storable.storableText(text)) }
+    if (text.length > maxLineLength || Storable.textProblem(text) !== undefined) return { truncated: lineText(text) }
     return JSON.parse(text) as Record<string, unknown>
   } catch {
     return { unserializable: true }
@@ -171,7 +173,7 @@ class Lines implements LogBuffer {
       return
     }
     this.kept++
-    pending.push({ attempt, at, level, message: clip(Storable.storableText(message)), fields: keptFields(fields) })
+    pending.push({ attempt, at, level, message: lineText(message), fields: keptFields(fields) })
   }
 
   take(): ReadonlyArray<LogLine> {

@@ -12,6 +12,7 @@ import { Clock, Effect } from "effect"
 import type { JobRecord } from "../../Job.js"
 import type { JobContext } from "../../JobContext.js"
 import type * as Telemetry from "../telemetry.js"
+import { lineText } from "../telemetry.js"
 import type { LazyAbort } from "./lazyAbort.js"
 import { messageText } from "./progressWriter.js"
 import type { ProgressWriter } from "./progressWriter.js"
@@ -50,7 +51,8 @@ const logOf = (source: Source): JobContext["log"] => {
       // kept with the attempt (bounded), written with the next progress write
       Effect.andThen(Effect.flatMap(Clock.currentTimeMillis, (now) => {
         logs.add("info", message, fields, new Date(now))
-        observer.log("info", message, fields)
+        // the observer (a span event) gets the line's text as kept, not a handler's megabytes
+        if (observer.active) observer.log("info", lineText(message), fields)
         return writer.logged
       }))
     )
