@@ -58,6 +58,7 @@ import { v0037 } from "./migrations/v0037.js"
 import { v0038 } from "./migrations/v0038.js"
 import { v0039 } from "./migrations/v0039.js"
 import { v0040 } from "./migrations/v0040.js"
+import { v0041 } from "./migrations/v0041.js"
 
 /**
  * One migration, in the shape Kysely's `Migrator` runs.
@@ -335,7 +336,8 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0037_hot_path_never_scans_jobs", v0037(s)],
     ["jobtrack_0038_view_skips_higher_not_due", v0038(s)],
     ["jobtrack_0039_retry_due_announced", v0039(s)],
-    ["jobtrack_0040_view_group_count_skips_higher_not_due", v0040(s)]
+    ["jobtrack_0040_view_group_count_skips_higher_not_due", v0040(s)],
+    ["jobtrack_0041_view_statement_counts_only_when_needed", v0041(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**

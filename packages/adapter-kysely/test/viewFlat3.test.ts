@@ -1,5 +1,5 @@
 /**
- * job_view_flat4 (migration 0040) and job_view_flat3 (0038) answer as
+ * job_view5 (migration 0041), job_view_flat4 (0040) and job_view_flat3 (0038) answer as
  * job_view_flat (0029) and job_view_flat2 (0035), whole rows, for every job
  * of mixed data: run_at at the view's time, one microsecond either side, past
  * and future; several priorities, with jobs of higher priorities not due yet;
@@ -22,7 +22,7 @@ const suite = (name: string, open: () => Promise<TestDatabase>) =>
   describe(name, () => {
     let database: TestDatabase
     afterAll(async () => { await database?.close() })
-    it("flat4 = flat3 = flat2 = flat for every job", async () => {
+    it("view5 = flat4 = flat3 = flat2 = flat for every job", async () => {
       database = await open()
       const schema = randomSchema("jt_vf3")
       await migrate(database.db, { schema })
@@ -86,15 +86,36 @@ const suite = (name: string, open: () => Promise<TestDatabase>) =>
             when g % 8 = 2 then 'two' end,
           case when g > 4990 or g % 4 = 1 then 2 when g % 4 = 0 then 5000 when g % 8 = 2 then 2 end
         from generate_series(1, 4992) g;`).execute(database.db)
-      const { rows } = await sql.raw<{ id: string; a: string; b: string; c: string; d: string }>(`
+      const { rows } = await sql.raw<{ id: string; a: string; b: string; c: string; d: string; e: string }>(`
         select j.id,
           (select row_to_json(f)::text from ${s}.job_view_flat(j.id, '${T}', null) f) as a,
           (select row_to_json(f)::text from ${s}.job_view_flat2(j.id, '${T}', null) f) as b,
           (select row_to_json(f)::text from ${s}.job_view_flat3(j.id, '${T}', null) f) as c,
-          (select row_to_json(f)::text from ${s}.job_view_flat4(j.id, '${T}', null) f) as d
+          (select row_to_json(f)::text from ${s}.job_view_flat4(j.id, '${T}', null) f) as d,
+          (select row_to_json(f)::text from ${s}.job_view5(j.id, '${T}', null) f) as e
         from ${s}.jobs j order by j.id`).execute(database.db)
-      const differ = rows.filter((r) => r.a !== r.c || r.b !== r.c || r.d !== r.c)
+      const differ = rows.filter((r) => r.a !== r.c || r.b !== r.c || r.d !== r.c || r.e !== r.c)
       assert.deepStrictEqual(differ.slice(0, 5), [], `${differ.length} of ${rows.length} differ`)
+      // with a boundary (0041 proves "behind" in its SQL statement, 0040 in PL/pgSQL): a valid one for 'c' at
+      // its 1,001st due job, an expired one for 'h' (no more jobs may have left than -1; its first 300 jobs)
+      const { rows: withBounds } = await sql.raw<{ id: string; d: string; e: string }>(`
+        with k as (
+          select queue, jsonb_build_array(priority, ((extract(epoch from run_at) * 1000000)::bigint)::text, id,
+            case when queue = 'c' then 1000000000 else -1 end) as key
+          from (select o.*, row_number() over (partition by o.queue order by o.priority desc, o.run_at, o.id) as place
+            from ${s}.jobs o where o.queue in ('c', 'h') and o.status in ('pending', 'retrying')
+              and o.run_at <= '${T}') o
+          where place = 1001
+        ), b as (select jsonb_object_agg(queue, key) as bounds from k)
+        select j.id,
+          (select row_to_json(f)::text from ${s}.job_view_flat4(j.id, '${T}', b.bounds) f) as d,
+          (select row_to_json(f)::text from ${s}.job_view5(j.id, '${T}', b.bounds) f) as e
+        from ${s}.jobs j, b
+        where j.queue = 'c' or j.id in (select o.id from ${s}.jobs o where o.queue = 'h' order by o.id limit 300)
+        order by j.id`).execute(database.db)
+      const boundsDiffer = withBounds.filter((r) => r.d !== r.e)
+      assert.deepStrictEqual(boundsDiffer.slice(0, 5), [], `${boundsDiffer.length} of ${withBounds.length} differ with bounds`)
+      assert.isAbove(withBounds.filter((r) => JSON.parse(r.e).behind === true).length, 1000, "too few views behind the boundary")
       // the group-aware counts themselves, for every claimable job of the queues with groups (due or not)
       const { rows: counts } = await sql.raw<{ id: string; old: Array<number>; new: Array<number> }>(`
         select j.id, ${s}.position_count(j.queue, j.priority, j.run_at, j.id, j.group_key, '${T}') as old,
@@ -119,8 +140,8 @@ const suite = (name: string, open: () => Promise<TestDatabase>) =>
       // the mixed data reached each path: counts of 1,000, group-aware counts (position_count), views of the 'l' queue
       assert.isTrue(rows.some((r) => JSON.parse(r.c ?? "null")?.counted === 1000), "no view counted to the cap")
       assert.isTrue(rows.some((r) => { const v = JSON.parse(r.c ?? "null"); return v !== null && v.walked !== v.counted }), "no group-aware count")
-    }, 120_000)
+    }, 600_000)
   })
 
-suite("job_view_flat4 (PGlite)", pgliteDatabase)
-describe.skipIf(!url)("pg", () => { suite("job_view_flat4 (PostgreSQL)", async () => postgresDatabase(url!, 2)) })
+suite("job_view5 (PGlite)", pgliteDatabase)
+describe.skipIf(!url)("pg", () => { suite("job_view5 (PostgreSQL)", async () => postgresDatabase(url!, 2)) })
