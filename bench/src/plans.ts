@@ -74,7 +74,7 @@ const queries: Array<[string, string]> = [
   ["list by owner (first page)", `select * from ${schema}.jobs where owner = 'user42' order by id desc limit 51`],
   ["list by owner and status", `
     select * from ${schema}.jobs where owner = 'user42' and status = any(array['pending', 'processing']) order by id desc limit 51`],
-  // the view's count (store/Position.ts, migration 0040's job_view_flat4, 0038's count) for a job past the cap with no
+  // the view's count (store/Position.ts, migration 0041's position_place, as 0040's job_view_flat4) for a job past the cap with no
   // boundary read yet, its statements with the job's values: the highest higher priority with a claimable
   // job (one descent of jobs_claim; when there is none, the same-priority range's count in the same
   // statement), then per higher priority, highest first, its due jobs (a range ending at the first job

@@ -108,6 +108,57 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
     }
   }, 120_000)
 
+  // migration 0041: job_view5 is inlined into the view's statement, and only a pending job that its
+  // queue's boundary does not place past the cap calls position_place (job_view_flat4 ran a PL/pgSQL call,
+  // and its statement, for every view)
+  it("a view that counts nothing is one statement, with no function call", async () => {
+    const s = `"${schema}"`
+    await sql.raw(`
+      insert into ${s}.jobs (id, type, queue, payload, status, max_attempts, attempts, run_at, created_at, updated_at,
+        started_at, completed_at, result)
+      values (gen_random_uuid(), 't', 'q', '{}', 'completed', 1, 1, now(), now(), now(), now(), now(), 'null')`).execute(db)
+    const ids = (await sql.raw<{ id: string }>(`
+      (select id from ${s}.jobs where status = 'completed' limit 1)
+      union all (select id from (select id, row_number() over (order by priority desc, run_at, id) as place
+        from ${s}.jobs where queue = 'q' and status = 'pending') o where place in (1, 1201, 2501) order by place)`)
+      .execute(db)).rows.map((r) => r.id)
+    const [completed, first, toCap, behind] = ids as [string, string, string, string]
+    const plans: Array<string> = []
+    const explained = explaining(url!, plans, "-c auto_explain.log_analyze=on -c auto_explain.log_timing=off")
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const store: JobStoreShape = await Effect.runPromise(
+        Scope.provide(KyselyStore.make({ db: explained, schema, notifier: Notifier.none }), scope)
+      )
+      // a view that walks to the cap reads the queue's boundary; the job at place 2,501 is behind it
+      assert.strictEqual((await Effect.runPromise(store.view(toCap))).queuePositionCapped, true)
+      const viewed = async (id: string) => {
+        plans.length = 0
+        const v = await Effect.runPromise(store.view(id))
+        return { position: v.queuePosition, capped: v.queuePositionCapped, plans: [...plans] }
+      }
+      for (let round = 0; round < 7; round++) {
+        const done = await viewed(completed)
+        assert.deepStrictEqual([done.position, done.capped, done.plans.length], [null, false, 1], done.plans.join("\n"))
+        const past = await viewed(behind)
+        assert.deepStrictEqual([past.position, past.capped, past.plans.length], [1001, true, 1], past.plans.join("\n"))
+        for (const p of [...done.plans, ...past.plans]) {
+          // the function inlined: the row read by primary key, no function scan, no nested statement
+          assert.match(p, /Index Scan using jobs_pkey on jobs x/, p)
+          assert.notMatch(p, /Function Scan/, p)
+        }
+        // a counted view runs position_place's statements (nested, logged after the view's own)
+        const counted = await viewed(first)
+        assert.strictEqual(counted.position, 1)
+        assert.isTrue(counted.plans.some((p) => /Query Text:[\s\S]*select count\(\*\)::int from \(select 1 from/.test(p)),
+          counted.plans.join("\n"))
+      }
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await explained.destroy()
+    }
+  }, 60_000)
+
   // on postgres()'s pool (Prepared.install) the view is a named statement, parsed once per connection
   it("is one named prepared statement with Prepared.install, answering as without it", async () => {
     const views = async (install: boolean, ids: ReadonlyArray<string>) => {
@@ -143,6 +194,6 @@ describe.skipIf(!url)("a pending job's view on PostgreSQL", { tags: ["postgres"]
     assert.deepStrictEqual(named.seen, plain.seen)
     assert.deepStrictEqual(plain.prepared, [])
     assert.strictEqual(named.prepared.length, 1, named.prepared.join("\n"))
-    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view_flat4"))
+    assert.isTrue(named.prepared[0]!.startsWith(Prepared.marker) && named.prepared[0]!.includes("job_view5"))
   }, 60_000)
 })

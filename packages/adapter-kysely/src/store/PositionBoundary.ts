@@ -18,7 +18,8 @@
  * checkpoints expire and the later ones still prove; the boundary is gone when
  * the last one expires.
  *
- * The proof runs in the view's own query (`job_view`, migrations 0023 and 0027): the
+ * The proof runs in the view's own query (`job_view`, migrations 0023 and
+ * 0027; since 0041 the statement of `job_view5`, which the planner inlines): the
  * process passes each queue's earliest checkpoint that is still valid by the
  * last count it saw ({@link PositionBoundaries.bounds}), and the query checks
  * it against the count it reads itself, so a checkpoint that expired since is
