@@ -29,6 +29,9 @@ import type { Scope } from "effect"
 import * as Hooks from "./Hooks.js"
 import * as ChangeSubscription from "./internal/changeSubscription.js"
 import * as DeliveryAttempt from "./internal/deliveryAttempt.js"
+import * as DeliveryOptions from "./internal/deliveryOptions.js"
+import * as Options from "./internal/options.js"
+import { InvalidOptions } from "./JobError.js"
 import { handBackMs } from "./internal/runner/shutdown.js"
 import { JobStore } from "./JobStore.js"
 import type { HookDelivery, JobStoreShape } from "./JobStore.js"
@@ -113,18 +116,25 @@ export const subscribe = (store: JobStoreShape, hooks: Hooks.Hooks, types: Reado
 
 /**
  * Start delivering in the current scope; closing the scope shuts it down.
+ * Invalid options (a `concurrency` of 0, a `lease` of "soon"…) fail with one
+ * `InvalidOptions` naming them all.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer, never, JobStore | Scope.Scope> =>
+export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer, InvalidOptions, JobStore | Scope.Scope> =>
   Effect.gen(function*() {
+    const c = Options.checker()
+    if (!Options.isRecord(options.hooks)) Options.add(c, "hooks", `must be an object of hook functions (got ${Options.show(options.hooks)})`)
+    if (!Array.isArray(options.types)) Options.add(c, "types", `must be an array of job types (got ${Options.show(options.types)})`)
+    DeliveryOptions.check(c, options as unknown as Record<string, unknown>)
+    if (c.issues.length > 0) return yield* new InvalidOptions({ of: "HookDelivery options", issues: c.issues })
     const store = yield* JobStore
     const events = Hooks.events(options.hooks)
     const types = [...options.types]
     yield* subscribe(store, options.hooks, types)
     const workerId = options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
-    const concurrency = Math.max(1, options.concurrency ?? 4)
+    const concurrency = options.concurrency ?? 4
     const leaseMs = ms(options.lease ?? "60 seconds")
     const pollMs = ms(options.pollInterval ?? "1 second")
     const graceMs = ms(options.shutdownGrace ?? "10 seconds")
@@ -226,5 +236,5 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: HookDeliveryOptions): Layer.Layer<never, never, JobStore> =>
+export const layer = (options: HookDeliveryOptions): Layer.Layer<never, InvalidOptions, JobStore> =>
   Layer.effectDiscard(make(options))

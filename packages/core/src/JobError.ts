@@ -210,3 +210,33 @@ export class ResultTooLarge extends Data.TaggedError("ResultTooLarge")<{
     return `result of ${this.exact ? "" : "at least "}${n(this.bytes)} bytes as JSON is over the limit of ${n(this.limit)} bytes (maxResultBytes)`
   }
 }
+
+/**
+ * Options given to a constructor (`Jobtrack.make`, `Runner.layer`,
+ * `HookDelivery.make`, `JobDefinition.make`, the `RetryPolicy` constructors)
+ * are not valid. Lists every problem, each with the option's path; nothing
+ * was started. Thrown by the synchronous constructors; the error of the
+ * Effect ones.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   Jobtrack.make({ store: MemoryStore.layer, definitions, runner: { concurrency: 0, lease: "soon" } })
+ * } catch (e) {
+ *   if (e instanceof InvalidOptions) console.error(e.message)
+ *   // invalid Jobtrack options: runner.concurrency: must be an integer of at least 1 (got 0); runner.lease: …
+ * }
+ * ```
+ * @since 0.6.0
+ * @category errors
+ */
+export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
+  /** What the options were for, e.g. `Runner options` or `job definition "send-email"`. */
+  readonly of: string
+  readonly issues: ReadonlyArray<Issue>
+}> {
+  override get message() {
+    const lines = this.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    return `invalid ${this.of}: ${lines.join("; ")}`
+  }
+}

@@ -10,6 +10,7 @@ import type { Duration } from "effect"
 import type { JobRecord, JobView, Json } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import type * as PayloadSchema from "./PayloadSchema.js"
+import { InvalidOptions } from "./JobError.js"
 import type { InvalidInput, InvalidTransition, JobNotFound, StoreError, UnknownJobType } from "./JobError.js"
 import type { Hooks } from "./Hooks.js"
 import type { LogLine } from "./JobLogStore.js"
@@ -22,6 +23,8 @@ import * as Scheduler from "./Scheduler.js"
 import type { ScheduleNotFound } from "./ScheduleStore.js"
 import * as Tracker from "./Tracker.js"
 import * as EffectModules from "./internal/effectModules.js"
+import * as Options from "./internal/options.js"
+import * as RunnerOptions from "./internal/runner/validate.js"
 import type * as JobResult from "./JobResult.js"
 
 /**
@@ -170,9 +173,34 @@ export type JobtrackError =
   | UnknownJobType
   | ScheduleNotFound
   | JobSchedule.InvalidSchedules
+  | InvalidOptions
   | JobtrackClosed
 
+/** Every problem of the facade's options (definitions, runner settings…), as one error. */
+const check = (options: JobtrackOptions<unknown>): InvalidOptions | undefined => {
+  const c = Options.checker()
+  if (!Options.isRecord(options)) Options.add(c, undefined, `must be an object (got ${Options.show(options)})`)
+  else {
+    if (!Layer.isLayer(options.store)) Options.add(c, "store", `must be a store layer, e.g. MemoryStore.layer (got ${Options.show(options.store)})`)
+    RunnerOptions.definitions(c, options.definitions)
+    const runner: unknown = options.runner
+    if (runner !== undefined) {
+      if (!Options.isRecord(runner)) Options.add(c, "runner", `must be an object (got ${Options.show(runner)})`)
+      else RunnerOptions.settings(Options.under(c, "runner"), runner)
+    }
+    if (options.hooks !== undefined && !Options.isRecord(options.hooks)) {
+      Options.add(c, "hooks", `must be an object of hook functions (got ${Options.show(options.hooks)})`)
+    }
+    Options.optionalDuration(c, "watchPollInterval", options.watchPollInterval)
+  }
+  return c.issues.length > 0 ? new InvalidOptions({ of: "Jobtrack options", issues: c.issues }) : undefined
+}
+
 /**
+ * Every option is checked at once: invalid ones (a runner `concurrency` of 0,
+ * a `lease` of "soon", two definitions of one type…) throw one
+ * {@link InvalidOptions} naming them all.
+ *
  * @example
  * ```ts
  * const jobs = Jobtrack.make({ store: MemoryStore.layer, definitions: [extractText] })
@@ -185,6 +213,8 @@ export type JobtrackError =
  * @category constructors
  */
 export const make = <Trx = never>(options: JobtrackOptions<Trx>): Jobtrack<Trx> => {
+  const invalid = check(options as JobtrackOptions<unknown>)
+  if (invalid) throw invalid
   const layer = Tracker.layer({
     definitions: options.definitions,
     ...(options.watchPollInterval ? { watchPollInterval: options.watchPollInterval } : {})

@@ -7,6 +7,12 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Pull, Random, Schedule } from "effect"
+import { InvalidOptions } from "./JobError.js"
+import * as Options from "./internal/options.js"
+
+const orThrow = (c: Options.Checker, of: string): void => {
+  if (c.issues.length > 0) throw new InvalidOptions({ of, issues: c.issues })
+}
 
 /**
  * @since 0.1.0
@@ -41,7 +47,8 @@ export interface ExponentialOptions {
 }
 
 /**
- * Exponential backoff. The seeds' policy, "30 s, 2 min, 8 min, max 3 retries":
+ * Exponential backoff. The seeds' policy, "30 s, 2 min, 8 min, max 3 retries".
+ * Invalid options throw one `InvalidOptions` naming every problem.
  *
  * @example
  * ```ts
@@ -51,6 +58,20 @@ export interface ExponentialOptions {
  * @category constructors
  */
 export const exponential = (options: ExponentialOptions): RetryPolicy => {
+  const c = Options.checker()
+  if (!Options.isRecord(options)) Options.add(c, undefined, `must be an object (got ${Options.show(options)})`)
+  else {
+    Options.duration(c, "initial", options.initial, { zero: true })
+    if (options.factor !== undefined && !(typeof options.factor === "number" && Number.isFinite(options.factor) && options.factor >= 1)) {
+      Options.add(c, "factor", `must be a finite number of at least 1 (got ${Options.show(options.factor)})`)
+    }
+    Options.optionalDuration(c, "cap", options.cap, { zero: true })
+    Options.integer(c, "maxRetries", options.maxRetries, 0)
+    if (options.jitter !== undefined && typeof options.jitter !== "boolean") {
+      Options.add(c, "jitter", `must be a boolean (got ${Options.show(options.jitter)})`)
+    }
+  }
+  orThrow(c, "RetryPolicy.exponential options")
   let schedule: Schedule.Schedule<unknown> = Schedule.exponential(options.initial, options.factor ?? 2)
   // jitter first, then the cap: the cap bounds the jittered delay
   if (options.jitter) schedule = Schedule.jittered(schedule)
@@ -59,26 +80,42 @@ export const exponential = (options: ExponentialOptions): RetryPolicy => {
 }
 
 /**
- * The same delay before every retry.
+ * The same delay before every retry. An invalid delay or count throws one
+ * `InvalidOptions` naming both.
  *
+ * @example
+ * ```ts
+ * const policy = RetryPolicy.fixed("100 millis", 5)
+ * ```
  * @since 0.1.0
  * @category constructors
  */
-export const fixed = (delay: Duration.Input, maxRetries: number): RetryPolicy => ({
-  maxRetries,
-  schedule: Schedule.spaced(delay)
-})
+export const fixed = (delay: Duration.Input, maxRetries: number): RetryPolicy => {
+  const c = Options.checker()
+  Options.duration(c, "delay", delay, { zero: true })
+  Options.integer(c, "maxRetries", maxRetries, 0)
+  orThrow(c, "RetryPolicy.fixed arguments")
+  return { maxRetries, schedule: Schedule.spaced(delay) }
+}
 
 /**
  * Any Schedule of delays (its outputs are ignored), capped at `maxRetries`.
+ * A value that is not a Schedule, or a bad count, throws `InvalidOptions`.
  *
+ * @example
+ * ```ts
+ * const policy = RetryPolicy.fromSchedule(Schedule.fibonacci("1 second"), 5)
+ * ```
  * @since 0.1.0
  * @category constructors
  */
-export const fromSchedule = (schedule: Schedule.Schedule<unknown>, maxRetries: number): RetryPolicy => ({
-  maxRetries,
-  schedule
-})
+export const fromSchedule = (schedule: Schedule.Schedule<unknown>, maxRetries: number): RetryPolicy => {
+  const c = Options.checker()
+  if (!Schedule.isSchedule(schedule)) Options.add(c, "schedule", `must be an Effect Schedule (got ${Options.show(schedule)})`)
+  Options.integer(c, "maxRetries", maxRetries, 0)
+  orThrow(c, "RetryPolicy.fromSchedule arguments")
+  return { maxRetries, schedule }
+}
 
 /**
  * One attempt, no retry.

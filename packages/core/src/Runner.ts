@@ -13,6 +13,7 @@ import type { Context, Duration, Scope } from "effect"
 import * as HookDelivery from "./HookDelivery.js"
 import type * as Hooks from "./Hooks.js"
 import type * as JobDefinition from "./JobDefinition.js"
+import type { InvalidOptions } from "./JobError.js"
 import { JobStore } from "./JobStore.js"
 import * as ChangeListener from "./internal/runner/changeListener.js"
 import * as ClaimLoop from "./internal/runner/claimLoop.js"
@@ -22,6 +23,7 @@ import * as LeaseRecovery from "./internal/runner/leaseRecovery.js"
 import * as Pruning from "./internal/runner/pruning.js"
 import * as SeriesSummary from "./internal/runner/seriesSummary.js"
 import * as Shutdown from "./internal/runner/shutdown.js"
+import * as Validate from "./internal/runner/validate.js"
 import * as Telemetry from "./internal/telemetry.js"
 import * as RunnerState from "./internal/runner/state.js"
 
@@ -123,13 +125,19 @@ export interface Runner {
  * completion batcher, the change listener, lease recovery, pruning, the
  * chart summary and shutdown.
  *
+ * Every option is checked first: invalid ones (a `concurrency` of 0, a
+ * `lease` of "soon", two definitions of one type…) fail with one
+ * {@link InvalidOptions} naming them all, and nothing starts.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
   options: RunnerOptions<Defs>
-): Effect.Effect<Runner, never, JobStore | Scope.Scope | JobDefinition.Services<Defs[number]>> =>
+): Effect.Effect<Runner, InvalidOptions, JobStore | Scope.Scope | JobDefinition.Services<Defs[number]>> =>
   Effect.gen(function*() {
+    const invalid = Validate.check(options)
+    if (invalid) return yield* invalid
     const telemetry = yield* Telemetry.current
     const store = Telemetry.instrumentStore(telemetry, yield* JobStore)
     const services = yield* Effect.context<JobDefinition.Services<Defs[number]>>()
@@ -164,7 +172,8 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
 
 /**
  * A runner as a layer: started when the layer is built, shut down gracefully
- * when its scope closes.
+ * when its scope closes. Invalid options fail the layer with
+ * {@link InvalidOptions}.
  *
  * @example
  * ```ts
@@ -177,5 +186,5 @@ export const make = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
  */
 export const layer = <const Defs extends ReadonlyArray<JobDefinition.Any>>(
   options: RunnerOptions<Defs>
-): Layer.Layer<never, never, JobStore | JobDefinition.Services<Defs[number]>> =>
+): Layer.Layer<never, InvalidOptions, JobStore | JobDefinition.Services<Defs[number]>> =>
   Layer.effectDiscard(make(options))

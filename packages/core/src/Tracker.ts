@@ -13,7 +13,7 @@ import type { Stream } from "effect"
 import * as Job from "./Job.js"
 import type { JobRecord, JobSummary, JobSummaryView, JobView, Json } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
-import { InvalidInput, UnknownJobType } from "./JobError.js"
+import { InvalidInput, InvalidOptions, UnknownJobType } from "./JobError.js"
 import type { InvalidTransition, JobNotFound, StoreError } from "./JobError.js"
 import * as JobResult from "./JobResult.js"
 import * as PayloadSchema from "./PayloadSchema.js"
@@ -23,6 +23,8 @@ import type { ListFilter, Stats, StatsFilter } from "./JobStore.js"
 import type { LogLine } from "./JobLogStore.js"
 import * as ChangeHub from "./internal/changeHub.js"
 import * as EffectModules from "./internal/effectModules.js"
+import * as Options from "./internal/options.js"
+import * as RunnerOptions from "./internal/runner/validate.js"
 import { registry } from "./internal/registry.js"
 import * as Telemetry from "./internal/telemetry.js"
 import { enqueuer } from "./internal/tracker/enqueue.js"
@@ -165,7 +167,9 @@ export interface TrackerOptions {
 export class Tracker extends Context.Service<Tracker, TrackerShape>()("@jobtrack/core/Tracker") {}
 
 /**
- * Build a tracker over the store in context.
+ * Build a tracker over the store in context. Invalid options (two definitions
+ * of one type, a `watchPollInterval` of "soon") are a defect: an
+ * {@link InvalidOptions} naming every problem.
  *
  * @since 0.1.0
  * @category constructors
@@ -175,6 +179,10 @@ export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never
 /** The tracker; its watches end (without error) once `closed` completes (the layer's release). */
 const makeWith = (options: TrackerOptions, closed: Effect.Effect<void> | undefined): Effect.Effect<TrackerShape, never, JobStore> =>
   Effect.gen(function*() {
+    const c = Options.checker()
+    RunnerOptions.definitions(c, options.definitions)
+    Options.optionalDuration(c, "watchPollInterval", options.watchPollInterval)
+    if (c.issues.length > 0) return yield* Effect.die(new InvalidOptions({ of: "Tracker options", issues: c.issues }))
     const settings = yield* Telemetry.current
     const Streams = yield* EffectModules.Stream.load // `watch` returns its stream at once
     const raw = yield* JobStore

@@ -80,6 +80,7 @@ export type { StepInfo, StepKey, StepRecord, StepStatus, StepStoreShape } from "
 export {
   FatalError,
   InvalidInput,
+  InvalidOptions,
   InvalidTransition,
   JobNotFound,
   JobTimeout,

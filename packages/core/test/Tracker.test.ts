@@ -19,7 +19,7 @@ const extract = JobDefinition.make({
 describe("Tracker", () => {
   it.effect("a bad payload fails with every problem listed, and nothing is stored", () =>
     Effect.gen(function*() {
-      const { store, tracker } = yield* setup([extract], { concurrency: 0 })
+      const { store, tracker } = yield* setup([extract], { runners: 0 })
       const err = yield* Effect.flip(
         tracker.enqueueUnknown("newsletter-extract", { hours_back: 500, max_results: "x", senders: [1] }, {
           priority: 1.5,
@@ -43,7 +43,7 @@ describe("Tracker", () => {
 
   it.effect("enqueueMany stores all items or, if any is invalid, none; issues carry the item index", () =>
     Effect.gen(function*() {
-      const { store, tracker } = yield* setup([extract], { concurrency: 0 })
+      const { store, tracker } = yield* setup([extract], { runners: 0 })
       const err = yield* Effect.flip(tracker.enqueueMany(extract, [
         { payload: { hours_back: 1, max_results: 1 } },
         { payload: { hours_back: 0, max_results: 1 } }
@@ -62,7 +62,7 @@ describe("Tracker", () => {
 
   it.effect("keys dedupe, findByKey and list return views with queue positions", () =>
     Effect.gen(function*() {
-      const { tracker } = yield* setup([extract], { concurrency: 0 })
+      const { tracker } = yield* setup([extract], { runners: 0 })
       const a = yield* tracker.enqueue(extract, { hours_back: 1, max_results: 1 }, { key: "s3://a.pdf" })
       const b = yield* tracker.enqueue(extract, { hours_back: 2, max_results: 2 }, { key: "s3://a.pdf" })
       assert.isTrue(a.created)
@@ -76,7 +76,7 @@ describe("Tracker", () => {
 
   it.effect("runAt and delay postpone a job", () =>
     Effect.gen(function*() {
-      const { tracker } = yield* setup([extract], { concurrency: 0 })
+      const { tracker } = yield* setup([extract], { runners: 0 })
       const { job } = yield* tracker.enqueue(extract, { hours_back: 1, max_results: 1 }, { delay: "1 minute" })
       assert.strictEqual(job.runAt.getTime(), 60_000)
       const at = yield* tracker.enqueue(extract, { hours_back: 1, max_results: 1 }, { runAt: new Date(5_000) })

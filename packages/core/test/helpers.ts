@@ -20,7 +20,7 @@ export const setup = (
     for (let i = 0; i < (options.runners ?? 1); i++) {
       runners.push(
         yield* (Runner.make({ pollInterval: "1 second", prune: false, ...options, definitions, workerId: `runner-${i}` })
-          .pipe(Effect.provideService(JobStore, store)) as Effect.Effect<Runner.Runner, never, Scope.Scope>)
+          .pipe(Effect.provideService(JobStore, store), Effect.orDie) as Effect.Effect<Runner.Runner, never, Scope.Scope>)
       )
     }
     return { tracker, store, runners }
