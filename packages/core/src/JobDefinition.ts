@@ -4,12 +4,14 @@
  *
  * @since 0.1.0
  */
-import { Duration, Option } from "effect"
+import { Duration } from "effect"
 import type { Effect } from "effect"
 import type { AsyncJobContext, JobContext } from "./JobContext.js"
 import * as PayloadSchema from "./PayloadSchema.js"
 import * as RetryPolicy from "./RetryPolicy.js"
+import { InvalidOptions } from "./JobError.js"
 import { fromAsync } from "./internal/asyncHandler.js"
+import * as Check from "./internal/options.js"
 import * as EffectSchema from "./internal/effectSchema.js"
 
 /**
@@ -116,30 +118,53 @@ export interface AsyncOptions<Payload extends Codec, Result extends Codec> exten
   ) => Promise<PayloadSchema.ResultValue<Result>> | PayloadSchema.ResultValue<Result>
 }
 
-const optionIssues = (options: CommonOptions<Codec, Codec>): Array<string> => {
-  const issues: Array<string> = []
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(options.type)) {
-    issues.push(`type must be 1-100 letters, digits, ".", "_", ":" or "-"`)
+const checkOptions = (options: unknown): InvalidOptions | undefined => {
+  const c = Check.checker()
+  if (!Check.isRecord(options)) {
+    Check.add(c, undefined, `must be an object (got ${Check.show(options)})`)
+    return new InvalidOptions({ of: "job definition", issues: c.issues })
   }
-  if (options.group && !(Number.isInteger(options.group.limit) && options.group.limit >= 1)) {
-    issues.push("group limit must be a positive integer")
+  const name = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/
+  if (!(typeof options.type === "string" && name.test(options.type))) {
+    Check.add(c, "type", `must be 1-100 letters, digits, ".", "_", ":" or "-" (got ${Check.show(options.type)})`)
   }
-  if (options.timeout !== undefined) {
-    const d = Duration.fromInput(options.timeout)
-    if (Option.isNone(d) || !(Duration.toMillis(d.value) > 0 && Duration.isFinite(d.value))) {
-      issues.push("timeout must be a positive, finite duration (leave it out for none)")
+  if (options.queue !== undefined && !(typeof options.queue === "string" && name.test(options.queue))) {
+    Check.add(c, "queue", `must be 1-100 letters, digits, ".", "_", ":" or "-" (got ${Check.show(options.queue)})`)
+  }
+  const schema = "an Effect Schema or a Standard Schema (Zod, Valibot, ArkType…)"
+  if (!EffectSchema.isSchema(options.payload) && !PayloadSchema.isStandard(options.payload)) {
+    Check.add(c, "payload", `must be ${schema} (got ${Check.show(options.payload)})`)
+  }
+  if (options.result !== undefined && !EffectSchema.isSchema(options.result) && !PayloadSchema.isStandard(options.result)) {
+    Check.add(c, "result", `must be ${schema} (got ${Check.show(options.result)})`)
+  }
+  if (options.retry !== undefined) Check.retryPolicy(c, "retry", options.retry)
+  Check.optionalDuration(c, "timeout", options.timeout)
+  const group = options.group
+  if (group !== undefined) {
+    if (!Check.isRecord(group)) Check.add(c, "group", `must be { key, limit } (got ${Check.show(group)})`)
+    else {
+      if (typeof group.key !== "function") Check.add(Check.under(c, "group"), "key", `must be a function (got ${Check.show(group.key)})`)
+      Check.integer(Check.under(c, "group"), "limit", group.limit, 1)
     }
   }
-  if (options.priority !== undefined && !(Number.isInteger(options.priority) && Math.abs(options.priority) <= 1000)) {
-    issues.push("priority must be an integer between -1000 and 1000")
+  Check.optionalInteger(c, "priority", options.priority, -1000, 1000)
+  const hasHandler = typeof options.handler === "function"
+  const hasRun = typeof options.run === "function"
+  if (hasHandler === hasRun) {
+    Check.add(c, hasHandler ? undefined : "run", "give exactly one of handler (an Effect) or run (an async function)")
   }
-  return issues
+  if (c.issues.length === 0) return undefined
+  const of = typeof options.type === "string" ? `job definition "${options.type.slice(0, 100)}"` : "job definition"
+  return new InvalidOptions({ of, issues: c.issues })
 }
 
 /**
  * Define a job type, with an Effect `handler` or a plain async `run`.
  * Payload and result schemas may be Effect Schemas or Standard Schemas (Zod,
- * Valibot, ArkType). Throws a `TypeError` naming every bad option.
+ * Valibot, ArkType). Every option is checked (also those a plain JavaScript
+ * caller may get wrong, like a `retry` that is not a `RetryPolicy`): invalid
+ * ones throw one `InvalidOptions` naming them all.
  *
  * @example
  * ```ts
@@ -181,11 +206,8 @@ export function make<Payload extends Codec, Result extends Codec = PayloadSchema
 export function make(
   options: Options<Codec, Codec, unknown, unknown> | AsyncOptions<Codec, Codec>
 ): JobDefinition<Codec, Codec, unknown, unknown> {
-  const issues = optionIssues(options)
-  const hasHandler = "handler" in options && typeof options.handler === "function"
-  const hasRun = "run" in options && typeof options.run === "function"
-  if (hasHandler === hasRun) issues.push("give exactly one of handler (an Effect) or run (an async function)")
-  if (issues.length > 0) throw new TypeError(`job definition "${String(options.type)}": ${issues.join("; ")}`)
+  const invalid = checkOptions(options)
+  if (invalid) throw invalid
   // effect's Schema module is loaded on first use: start now, so that the first enqueue finds it
   if (PayloadSchema.isCodec(options.payload) || (options.result !== undefined && PayloadSchema.isCodec(options.result))) {
     EffectSchema.preload()

@@ -3,7 +3,7 @@ import { Deferred, Duration, Effect, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as v from "valibot"
 import { z } from "zod"
-import { FatalError, JobDefinition, RetryPolicy } from "@jobtrack/core"
+import { FatalError, InvalidOptions, JobDefinition, RetryPolicy } from "@jobtrack/core"
 import type { JobView } from "@jobtrack/core"
 import { setup, waitFor } from "./helpers.js"
 
@@ -173,18 +173,70 @@ describe("FatalError and timeouts in Effect handlers", () => {
 })
 
 describe("JobDefinition.make refuses bad options, naming each", () => {
+  const thrown = (f: () => unknown): InvalidOptions => {
+    try {
+      f()
+    } catch (e) {
+      assert.instanceOf(e, InvalidOptions, String(e))
+      return e as InvalidOptions
+    }
+    return assert.fail("did not throw")
+  }
+  const paths = (e: InvalidOptions) => e.issues.map((i) => i.path.join("."))
+
   it("a negative, zero or invalid timeout; a bad type and group limit; both or neither handler", () => {
     const base = { type: "t", payload: Empty, handler: () => Effect.void }
     for (const timeout of [-1, 0, "-5 seconds", "soon", Number.NaN, Infinity] as const) {
-      assert.throws(() => JobDefinition.make({ ...base, timeout: timeout as never }), /timeout must be a positive, finite duration/)
+      assert.throws(() => JobDefinition.make({ ...base, timeout: timeout as never }), /timeout: must be a finite duration of more than zero/)
     }
     assert.throws(
       () => JobDefinition.make({ ...base, type: "bad type", group: { key: () => null, limit: 0 } }),
-      /type must be .*; group limit must be a positive integer/
+      /^invalid job definition "bad type": type: must be .*; group\.limit: must be an integer of at least 1 \(got 0\)$/
     )
     assert.throws(() => JobDefinition.make({ type: "t", payload: Empty } as never), /exactly one of handler .* or run/)
     assert.throws(() => JobDefinition.make({ ...base, run: async () => 1 } as never), /exactly one of handler/)
     assert.strictEqual(Duration.toMillis(JobDefinition.make({ ...base, timeout: "1 second" }).timeout!), 1000)
+  })
+
+  // a plain JavaScript host gave `retry: 5`: the definition was accepted, its job stayed
+  // processing with maxAttempts NaN, and the runner logged "TypeError … reading 'step'"
+  it("a retry that is not a RetryPolicy, and every other field a plain JavaScript caller may get wrong", () => {
+    const base = { type: "t", payload: Empty, run: async () => null }
+    const retry = thrown(() => JobDefinition.make({ ...base, retry: 5 as never }))
+    assert.strictEqual(retry._tag, "InvalidOptions")
+    assert.deepStrictEqual(paths(retry), ["retry"])
+    assert.match(retry.message, /^invalid job definition "t": retry: must be a RetryPolicy .*got 5/)
+    assert.deepStrictEqual(paths(thrown(() => JobDefinition.make({ ...base, retry: { maxRetries: -1, schedule: 1 } as never }))), [
+      "retry.maxRetries",
+      "retry.schedule"
+    ])
+    const all = thrown(() =>
+      JobDefinition.make({
+        type: 7,
+        queue: "",
+        payload: { not: "a schema" },
+        result: "x",
+        retry: "3 times",
+        timeout: "soon",
+        group: { key: "owner", limit: 1.5 },
+        priority: 1e6,
+        run: "not a function"
+      } as never)
+    )
+    assert.deepStrictEqual(paths(all), [
+      "type",
+      "queue",
+      "payload",
+      "result",
+      "retry",
+      "timeout",
+      "group.key",
+      "group.limit",
+      "priority",
+      "run"
+    ])
+    assert.match(all.message, /^invalid job definition: type: .*\(got 7\)/)
+    assert.strictEqual(JobDefinition.make({ ...base, retry: RetryPolicy.fixed("1 second", 2) }).retry.maxRetries, 2)
   })
 })
 
