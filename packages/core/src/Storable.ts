@@ -46,7 +46,7 @@ export const storableText = (text: string): string =>
 /**
  * Every place in a JSON value that a store cannot hold: strings (and object
  * keys) with NUL characters or unpaired surrogates, numbers that are not
- * finite. `path` is the prefix of each issue's path. Walks without recursion,
+ * finite, BigInts (JSON has none: `JSON.stringify` throws on them). `path` is the prefix of each issue's path. Walks without recursion,
  * so a deeply nested value cannot overflow the stack.
  *
  * @since 0.1.0
@@ -64,6 +64,8 @@ const storable = (value: unknown): boolean => {
       if (textProblem(v) !== undefined) return false
     } else if (typeof v === "number") {
       if (!Number.isFinite(v)) return false
+    } else if (typeof v === "bigint") {
+      return false
     } else if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) stack.push(v[i])
     } else if (typeof v === "object" && v !== null) {
@@ -88,6 +90,8 @@ const locate = (value: unknown, path: ReadonlyArray<string | number>): Array<Iss
       if (problem) issues.push({ path, message: problem })
     } else if (typeof value === "number") {
       if (!Number.isFinite(value)) issues.push({ path, message: "Expected a finite number" })
+    } else if (typeof value === "bigint") {
+      issues.push({ path, message: "Expected a JSON value, not a BigInt (store it as a string or a number)" })
     } else if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] })
     } else if (typeof value === "object" && value !== null) {
