@@ -341,8 +341,36 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /**
+ * Marks a statement that only reads whether a migration was applied: the SQL
+ * files (`sqlFiles.ts`) leave it out, since they are run by tools that keep
+ * their own ledger.
+ *
+ * @internal
+ */
+export const probeMarker = "/* jobtrack: applied? */"
+
+/**
+ * Whether `name` already ran in schema `s`, by any of the ways to migrate: it is
+ * in `<schema>.applied_migrations` (every migration records itself there), in
+ * `migrate()`'s own ledger (databases migrated before migrations recorded
+ * themselves), or it is the first migration and the jobs table exists.
+ */
+const alreadyApplied = async (db: Kysely<unknown>, s: string, name: string): Promise<boolean> => {
+  const probe = async (text: string) => (await sql.raw<Record<string, unknown>>(`${probeMarker} ${text}`).execute(db)).rows
+  const [tables] = await probe(`select to_regclass('"${s}".applied_migrations')::text as applied,
+    to_regclass('"${s}".jobtrack_migration')::text as ledger, to_regclass('"${s}".jobs')::text as jobs`)
+  if (tables === undefined) return false
+  if (tables.applied != null && (await probe(`select 1 from "${s}".applied_migrations where name = '${name}'`)).length > 0) return true
+  if (tables.ledger != null && (await probe(`select 1 from "${s}".jobtrack_migration where name = '${name}'`)).length > 0) return true
+  return name === "jobtrack_0001_jobs" && tables.jobs != null
+}
+
+/**
  * Each migration also records (or, down, forgets) itself in
- * `<schema>.applied_migrations`, inside the migrator's transaction.
+ * `<schema>.applied_migrations`, inside the migrator's transaction. One that
+ * is recorded there already (another way of migrating ran it: `migrate()`,
+ * a host's migrator, the SQL files) is not run again, only recorded, so a
+ * host can switch between the ways in either direction.
  */
 const recorded = (s: string, name: string, m: Step): Migration => {
   const ledger = `
@@ -352,7 +380,7 @@ const recorded = (s: string, name: string, m: Step): Migration => {
     );`
   return {
     up: async (db) => {
-      await m.up(db)
+      if (!(await alreadyApplied(db, s, name))) await m.up(db)
       await sql.raw(`${ledger}
     insert into "${s}".applied_migrations (name) values ('${name}') on conflict (name) do nothing;`).execute(db)
     },

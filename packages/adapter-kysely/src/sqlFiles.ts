@@ -10,7 +10,7 @@
  */
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely"
 import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult } from "kysely"
-import { checkSchema, migrationNames, migrations } from "./migrations.js"
+import { checkSchema, migrationNames, migrations, probeMarker } from "./migrations.js"
 
 /** Drop the indentation a statement had inside a template literal. */
 const dedent = (text: string): string => {
@@ -22,6 +22,8 @@ const dedent = (text: string): string => {
 class Recorder implements DatabaseConnection {
   readonly statements: Array<string> = []
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    // a migration's check of whether it already ran: the tools that run the files keep their own ledger
+    if (query.sql.startsWith(probeMarker)) return { rows: [] }
     if (query.parameters.length > 0) throw new Error(`a migration statement has parameters: ${query.sql}`)
     this.statements.push(dedent(query.sql))
     return { rows: [] }

@@ -113,6 +113,62 @@ describe.skipIf(!url)("host migrations", { tags: ["postgres"] }, () => {
     assert.strictEqual(await start(db, schema), "started")
   })
 
+  /** layerPostgres on `schema` as a host starts it (it migrates unless told not to): "started" or its error. */
+  const startLayer = (schema: string) =>
+    Effect.runPromiseExit(Effect.scoped(Effect.provide(Effect.void, layerPostgres({ connectionString: url!, schema, max: 1 })))).then(
+      (exit) => (Exit.isSuccess(exit) ? "started" : String(exit))
+    )
+  const keys = async (schema: string) =>
+    (await sql<{ key: string }>`select key from ${sql.id(schema, "jobs")} order by key`.execute(db)).rows.map((r) => r.key)
+
+  // Switching from one documented way to the other failed with 42P07 (relation "jobs" already
+  // exists): each ran every migration its own ledger did not list. Now a migration recorded in
+  // <schema>.applied_migrations is only recorded, never run again.
+  it("switch: layerPostgres migrated the schema, then the host's migrator takes over (no 42P07, nothing re-run)", async () => {
+    const schema = await fresh()
+    assert.strictEqual(await startLayer(schema), "started")
+    await withStore(db, schema, (store) => store.enqueue(newJob("t", "before")))
+    const m = await kyselyMigrator({
+      db,
+      provider: { getMigrations: async () => ({ users_0001: hostTable(schema, "users"), ...migrations(schema) }) },
+      migrationTableSchema: schema,
+      allowUnorderedMigrations: true
+    })
+    const r = await m.migrateToLatest()
+    assert.isUndefined(r.error, String(r.error))
+    assert.deepStrictEqual(r.results?.filter((x) => x.status !== "Success"), [])
+    assert.strictEqual(await start(db, schema), "started")
+    assert.deepStrictEqual(await keys(schema), ["before"])
+    // and back again: layerPostgres migrates nothing twice
+    assert.strictEqual(await startLayer(schema), "started")
+    assert.deepStrictEqual(await keys(schema), ["before"])
+  })
+
+  it("switch: the host's migrator (or the SQL files) migrated the schema, then layerPostgres migrates it itself", async () => {
+    const schema = await fresh()
+    const r = await (await kyselyMigrator({ db, provider: { getMigrations: async () => migrations(schema) }, migrationTableSchema: schema }))
+      .migrateToLatest()
+    assert.isUndefined(r.error)
+    await withStore(db, schema, (store) => store.enqueue(newJob("t", "before")))
+    assert.strictEqual(await startLayer(schema), "started")
+    assert.deepStrictEqual(await keys(schema), ["before"])
+    const ran = await sql<{ name: string }>`select name from ${sql.id(schema, "jobtrack_migration")}`.execute(db)
+    assert.strictEqual(ran.rows.length, migrationNames.length)
+
+    const files = randomSchema("jt_sql")
+    schemas.push(files)
+    const client = new pg.Client({ connectionString: url! })
+    await client.connect()
+    try {
+      for (const m of await sqlMigrations(files)) await client.query(m.up)
+    } finally {
+      await client.end()
+    }
+    await withStore(db, files, (store) => store.enqueue(newJob("t", "before")))
+    assert.strictEqual(await startLayer(files), "started")
+    assert.deepStrictEqual(await keys(files), ["before"])
+  })
+
   it("the store refuses a schema that is behind, naming the missing migration", async () => {
     const schema = await fresh()
     await migrate(db, { schema, to: migrationNames.at(-2)! })
