@@ -37,6 +37,7 @@ export const settings = (c: Options.Checker, options: Record<string, unknown>): 
   Options.optionalDuration(c, "progressInterval", options.progressInterval, { zero: true })
   Options.optionalDuration(c, "shutdownGrace", options.shutdownGrace, { zero: true })
   Options.optionalDuration(c, "abandonAfter", options.abandonAfter, { zero: true })
+  Options.optionalInteger(c, "maxResultBytes", options.maxResultBytes, 1)
   Options.optionalString(c, "workerId", options.workerId)
   const prune = options.prune
   if (prune !== undefined && prune !== false) {
