@@ -16,11 +16,13 @@
  * never the file system's, which names the uploads path. Several machines need the
  * uploads in shared object storage (see the README).
  */
-import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { Data, Effect, Schema } from "effect"
 import { JobDefinition, RetryPolicy } from "@jobtrack/core"
 import { logEvent } from "./log.ts"
+import * as StepOutputs from "./stepOutputs.ts"
+
+export { excerptChars, headBytes } from "./stepOutputs.ts"
 
 export const ExtractPayload = Schema.Struct({
   attachment_id: Schema.Int,
@@ -53,40 +55,9 @@ export class UploadUnreadable extends Data.TaggedError("UploadUnreadable")<{ rea
   }
 }
 
-/** The most characters of text a result holds (about a page). */
-export const excerptChars = 2_000
-/** The most bytes of a file read for its text; the rest is only counted and hashed. */
-export const headBytes = 16 * 1024
-
-/** What the download step keeps of a file: its first bytes as text, its length and hash. */
-interface Downloaded {
-  readonly head: string
-  readonly bytes: number
-  readonly sha256: string
-}
-
-// eslint-disable-next-line no-control-regex
-const controls = /[\u0000-\u0008\u000e-\u001f\u007f]/g
-
-const summarise = (chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) =>
-  (async (): Promise<Downloaded> => {
-    const hash = createHash("sha256")
-    const head: Array<Uint8Array> = []
-    let bytes = 0
-    for await (const chunk of chunks) {
-      if (bytes < headBytes) head.push(chunk.subarray(0, headBytes - bytes))
-      bytes += chunk.length
-      hash.update(chunk)
-    }
-    // stream: a character cut at headBytes is dropped, not replaced; invalid UTF-8 becomes U+FFFD.
-    // Control characters go (PostgreSQL's jsonb refuses NUL), whitespace stays
-    const text = new TextDecoder().decode(Buffer.concat(head), { stream: true }).replace(controls, "")
-    return { head: text, bytes, sha256: hash.digest("hex") }
-  })()
-
 /** An upload's head, length and hash, streamed from disk; the file system's own error is logged by its code only. */
 const readUpload = (path: string, jobId: string) =>
-  Effect.tryPromise({ try: () => summarise(createReadStream(path)), catch: (e) => e }).pipe(
+  Effect.tryPromise({ try: () => StepOutputs.summarise(createReadStream(path)), catch: (e) => e }).pipe(
     Effect.tapError((e) => Effect.sync(() => logEvent("upload.unreadable", { job_id: jobId, code: (e as { code?: unknown }).code ?? "unknown" }, "warn"))),
     Effect.mapError(UploadUnreadable.from)
   )
@@ -94,29 +65,23 @@ const readUpload = (path: string, jobId: string) =>
 export const extractText = JobDefinition.make({
   type: "extract-text",
   payload: ExtractPayload,
-  result: Schema.Struct({
-    /** The text's first characters, at most {@link excerptChars}: never the whole file. */
-    text: Schema.String.pipe(Schema.check(Schema.isMaxLength(excerptChars))),
-    /** Whether the file has more text than `text` holds. */
-    truncated: Schema.Boolean,
-    bytes: Schema.Int,
-    sha256: Schema.String,
-    pages: Schema.Int
-  }),
+  result: StepOutputs.Result,
   retry: RetryPolicy.exponential({ initial: 30_000 * scale, factor: 4, maxRetries: 3 }),
   timeout: "2 minutes",
   // download, extract and store are durable steps: a retry after the service's 503 does not
-  // download again, and continues with what the download kept (bounded: the file's head)
+  // download again, and continues with what the download kept (bounded: the file's head).
+  // Each stored output is read back through StepOutputs, which also reads what the previous
+  // version of this example stored (a job it left half done, retried after an upgrade)
   handler: (file, ctx) =>
     Effect.gen(function*() {
       const downloaded = yield* ctx.step("download", Effect.gen(function*() {
         yield* ctx.progress(5, `Downloading ${file.filename}`)
         const summary = file.path
           ? yield* readUpload(file.path, ctx.id)
-          : yield* Effect.promise(() => summarise([Buffer.from(`Synthetic content of ${file.filename} (${file.file_url}).`)]))
+          : yield* Effect.promise(() => StepOutputs.summarise([Buffer.from(`Synthetic content of ${file.filename} (${file.file_url}).`)]))
         yield* Effect.sleep(stepMs)
         return summary
-      }))
+      })).pipe(Effect.flatMap(StepOutputs.download))
       const excerpt = yield* ctx.step("extract", Effect.gen(function*() {
         yield* ctx.progress(30, "Sending to the extraction service")
         yield* Effect.sleep(stepMs)
@@ -127,15 +92,11 @@ export const extractText = JobDefinition.make({
         if (transient) return yield* new ExtractionUnavailable({ message: "extraction service unavailable (503)" })
         yield* ctx.progress(70, "Recognising text")
         yield* Effect.sleep(stepMs)
-        const text = downloaded.head.replace(/\s+/g, " ").trim()
-        // at most excerptChars UTF-16 units, never cutting a surrogate pair in two
-        const cut = text.slice(0, excerptChars)
-        const kept = /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
-        return { text: kept, truncated: kept.length < text.length || downloaded.bytes > headBytes }
-      }))
+        return StepOutputs.excerptOf(downloaded.head, downloaded)
+      })).pipe(Effect.flatMap((stored) => StepOutputs.extract(stored, downloaded)))
       return yield* ctx.step("store", Effect.gen(function*() {
         yield* ctx.progress(95, "Saving text")
-        return { ...excerpt, bytes: downloaded.bytes, sha256: downloaded.sha256, pages: Math.max(1, Math.ceil(downloaded.bytes / 1800)) }
-      }))
+        return StepOutputs.resultOf(excerpt, downloaded)
+      })).pipe(Effect.flatMap((stored) => StepOutputs.result(stored, excerpt, downloaded)))
     })
 })
