@@ -55,6 +55,17 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
    * 429 `too_many_streams` with `Retry-After`. `Infinity`: no cap.
    */
   readonly maxStreams?: number
+  /**
+   * Change streams one operator (`actor`) may hold open at once (default 20:
+   * a page holds one per visible tab; operators that `access` maps to one
+   * actor share it). One more is answered 429 with `Retry-After` (the page
+   * says so and tries again), so one operator's tabs, or a script with an
+   * operator's credentials, cannot take every slot of `maxStreams` and stop
+   * every other operator's live updates. `Infinity`: no cap of its own.
+   *
+   * @since 0.5.0
+   */
+  readonly maxStreamsPerOperator?: number
 }
 
 /**
@@ -135,7 +146,7 @@ export const jobsConsole = <Trx>(
   const readBody = bodyReader(options.bodyLimit ?? 64 * 1024)
   const tickMs = Duration.toMillis(options.tick ?? "5 seconds")
   const maxStreams = options.maxStreams ?? 100
-  const slots = StreamSlots.make({ perKey: maxStreams, total: maxStreams })
+  const slots = StreamSlots.make({ perKey: options.maxStreamsPerOperator ?? 20, total: maxStreams })
   const runtime = "runtime" in jobs ? jobs.runtime : undefined
   let storePromise: Promise<JobStoreShape> | undefined
   const getStore = () =>
@@ -210,9 +221,9 @@ export const jobsConsole = <Trx>(
   // pause, resume, trigger: each as the operator may, audited
   router.post("/api/schedules/:name/action", withBody(async (_a, body, op, ctx) =>
     ConsoleSchedules.act(schedules, await getStore(), ctx.params.name!, body, op)))
-  router.get("/api/events", route(async (_a, _op, ctx) => {
-    // counted from here until the stream ends, however it ends
-    const slot = slots.take(null)
+  router.get("/api/events", route(async (_a, op, ctx) => {
+    // counted from here until the stream ends, however it ends: per operator, and in all
+    const slot = slots.take(op.actor)
     if (!("release" in slot)) return slot
     try {
       const store = await getStore()

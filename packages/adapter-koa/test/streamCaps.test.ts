@@ -137,3 +137,31 @@ describe("the console's change streams are capped", () => {
     s4.close()
   })
 })
+
+describe("one operator cannot take every console stream", () => {
+  let app: ConsoleApp
+  beforeAll(async () => {
+    app = await startConsoleApp({ maxStreams: 3, maxStreamsPerOperator: 2 })
+  })
+  afterAll(() => app.close())
+
+  it("an operator over maxStreamsPerOperator is a 429; another operator still gets one", async () => {
+    const viewer = { "x-user": "viewer" }
+    const admin = { "x-user": "admin" }
+    const v1 = await open(`${app.url}/api/events`, viewer)
+    const v2 = await open(`${app.url}/api/events`, viewer)
+    assert.deepStrictEqual([v1.status, v2.status], [200, 200])
+    const v3 = await open(`${app.url}/api/events`, viewer)
+    assert.strictEqual(v3.status, 429)
+    assert.strictEqual(v3.retryAfter, "5")
+    assert.strictEqual(v3.body.error.code, "too_many_streams")
+    const a1 = await open(`${app.url}/api/events`, admin)
+    assert.strictEqual(a1.status, 200)
+    // the console's cap in all still holds
+    const a2 = await open(`${app.url}/api/events`, admin)
+    assert.strictEqual(a2.status, 429)
+    v1.close()
+    const v4 = await eventually(() => open(`${app.url}/api/events`, viewer), (r) => r.status === 200, 5_000)
+    for (const s of [v2, v4, a1]) s.close()
+  })
+})
