@@ -44,7 +44,7 @@ const loadedBy = (node: string, code: string): ReadonlyArray<string> => {
  */
 const optional: ReadonlyArray<readonly [string, RegExp]> = [
   ["kysely", /\/kysely\/dist\//],
-  ["the JSON body parser", /\/@koa\/bodyparser\//],
+  ["the JSON body reader's raw-body and bourne", /\/(raw-body|@hapi\/bourne)\//],
   ["PGlite", /\/@electric-sql\/pglite\//],
   ["the OTLP exporters", /\/effect\/dist\/observability\/Otlp/],
   ["effect's fetch HTTP client", /\/effect\/dist\/http\/FetchHttpClient\.js$/],

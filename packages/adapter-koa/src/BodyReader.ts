@@ -13,9 +13,20 @@
  *
  * Never the parser's message, which may quote the body.
  *
+ * The bytes are counted by `raw-body` (as Koa's and Express's parsers do) and
+ * parsed by `@hapi/bourne` (JSON.parse that refuses `__proto__` keys); the
+ * decompression is node:zlib piped here rather than by a parser
+ * (`@koa/bodyparser` through `inflation`, until this was found): once a body failed
+ * (over the limit, or the client left), nothing there listened to its unzip
+ * stream any more, which then failed ("unexpected end of file") with nobody
+ * listening and ended the host's process. Here the decoder keeps a listener
+ * for its whole life, and a failed read unpipes it, destroys it and reads off
+ * the rest of the request, so the answer reaches a client still sending.
+ *
  * @since 0.5.0
  */
-import type { bodyParser } from "@koa/bodyparser"
+import { createBrotliDecompress, createUnzip } from "node:zlib"
+import type { Transform } from "node:stream"
 import type { Context } from "koa"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
@@ -26,11 +37,32 @@ const isDecodingError = (e: object): boolean => {
   return typeof code === "string" && typeof errno === "number" && /^(Z_|ERR__ERROR_|ERR_BROTLI|ERR_ZLIB)/.test(code)
 }
 
+/** The decoders of the codings read (names as sent, in lower case); `identity` needs none. */
+const decoders: Readonly<Record<string, () => Transform>> = {
+  gzip: createUnzip,
+  deflate: createUnzip,
+  br: createBrotliDecompress
+}
+
+/** What a failed read left: the decoder unpiped and destroyed, the rest of the body read off. */
+const discard = (req: Context["req"], decoder: Transform | undefined) => {
+  if (decoder !== undefined) {
+    req.unpipe(decoder)
+    decoder.destroy()
+  }
+  if (!req.readableEnded && !req.destroyed) req.resume()
+}
+
+/** A client that leaves mid-body: raw-body, reading the decoder, learns it as an error (a 400). */
+const aborted = () =>
+  Object.assign(new Error("request aborted"), { status: 400, type: "request.aborted", code: "ECONNABORTED" })
+
 /**
- * The contract's answer to a failure of reading a body with
- * `@koa/bodyparser` (co-body, raw-body and inflation underneath), or
- * `undefined` when the failure is not the client's (e.g. another middleware
- * consumed the request stream): answer that as an internal error.
+ * The contract's answer to a failure of reading a body — this module's own,
+ * or a host's parser's (`@koa/bodyparser`, co-body, raw-body: errors with a
+ * `status`, zlib's errors, a JSON `SyntaxError`) — or `undefined` when the
+ * failure is not the client's (e.g. another middleware consumed the request
+ * stream): answer that as an internal error.
  *
  * @example
  * ```ts
@@ -64,8 +96,10 @@ export const failure = (e: unknown, limit: number): HttpResponse | undefined => 
  * A reader of JSON bodies of at most `limit` bytes (after decompression):
  * the value, or the response to answer with (see {@link failure}). A body a
  * parser mounted by the host already left in `ctx.request.body` is taken as
- * it is. `@koa/bodyparser` is loaded with the first body read; `__proto__`
- * keys are refused.
+ * it is. Any JSON value is read (an empty body is `""`); `__proto__` keys are
+ * refused. A failed read leaves the request read off in the background, so
+ * the answer can be sent at once. `raw-body` and `@hapi/bourne` are loaded
+ * with the first body read.
  *
  * @example
  * ```ts
@@ -86,24 +120,63 @@ export const failure = (e: unknown, limit: number): HttpResponse | undefined => 
  * @category constructors
  */
 export const make = (limit: number) => {
-  // loaded with the first body read, not with the package (issue 13, item 6: ~90 files)
-  let parse: ReturnType<typeof bodyParser> | undefined
+  // loaded with the first body read, not with the package (issue 13, item 6)
+  let parsers: Promise<{ readonly raw: typeof import("raw-body"); readonly bourne: typeof import("@hapi/bourne") }> | undefined
   return async (ctx: Context): Promise<{ readonly value: unknown } | HttpResponse> => {
     const preParsed = (ctx.request as { body?: unknown }).body
     if (preParsed !== undefined) return { value: preParsed }
     if (!ctx.request.is("application/json", "+json")) {
       return error(400, "invalid_input", "Content-Type must be application/json")
     }
-    parse ??= (await import("@koa/bodyparser")).bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: false, detectJSON: () => true })
-    try {
-      await parse(ctx, async () => {})
-    } catch (e) {
-      const answer = failure(e, limit)
-      if (answer !== undefined) return answer
-      // e.g. another middleware consumed the request stream without leaving a body
-      console.error("jobtrack: reading the request body failed", e)
-      return error(500, "internal", "internal error")
+    const req = ctx.req
+    const coding = req.headers["content-encoding"] ?? "identity"
+    const decode = coding === "identity" ? undefined : Object.hasOwn(decoders, coding) ? decoders[coding] : null
+    if (decode === null) {
+      discard(req, undefined)
+      return error(415, "unsupported_media_type", "unsupported body encoding or charset")
     }
-    return { value: (ctx.request as { body?: unknown }).body }
+    parsers ??= Promise.all([import("raw-body"), import("@hapi/bourne")]).then(([raw, bourne]) => ({
+      raw: raw.default,
+      bourne: bourne.default
+    }))
+    const { bourne, raw } = await parsers
+    let decoder: Transform | undefined
+    if (decode !== undefined) {
+      decoder = decode()
+      // for the decoder's whole life: zlib may still fail (e.g. "unexpected end of file")
+      // after raw-body stopped listening; raw-body's own listener reports it while it reads
+      decoder.on("error", () => {})
+      const ongoing = decoder
+      req.once("close", () => {
+        if (!req.complete) ongoing.destroy(aborted())
+      })
+      req.pipe(decoder)
+    }
+    let text: string
+    try {
+      text = await raw(decoder ?? req, {
+        limit,
+        encoding: "utf-8",
+        // the declared length is that of the encoded bytes: checked only when they are the body
+        length: decoder === undefined ? req.headers["content-length"] ?? null : null
+      })
+    } catch (e) {
+      discard(req, decoder)
+      return answer(e, limit)
+    }
+    try {
+      return { value: text === "" ? text : bourne.parse(text, { protoAction: "error" }) }
+    } catch {
+      // JSON.parse's SyntaxError, or bourne's for a `__proto__` key
+      return error(400, "invalid_input", "body is not valid JSON")
+    }
   }
+}
+
+const answer = (e: unknown, limit: number): HttpResponse => {
+  const known = failure(e, limit)
+  if (known !== undefined) return known
+  // e.g. another middleware consumed the request stream without leaving a body
+  console.error("jobtrack: reading the request body failed", e)
+  return error(500, "internal", "internal error")
 }

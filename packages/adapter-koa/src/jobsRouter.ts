@@ -2,7 +2,7 @@
  * `jobsRouter(tracker, options)`: a @koa/router for the HTTP contract —
  * enqueue, list, get, events (SSE), cancel, retry, delete, stats — that a
  * host mounts under any prefix. It needs no other middleware: it parses its
- * own JSON bodies (with `@koa/bodyparser`), with a size limit.
+ * own JSON bodies (with {@link BodyReader}), with a size limit.
  *
  * @since 0.1.0
  */

@@ -1,3 +1,4 @@
+import { request } from "node:http"
 import { gzipSync, brotliCompressSync, deflateSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { startApp } from "./server.js"
@@ -70,6 +71,49 @@ describe("request bodies that cannot be decoded", () => {
       }
       const unknown = await post(`${admin.url}${path}`, "zstd-ish", Buffer.from("{}"), headers)
       assert.strictEqual(unknown.status, 415, path)
+    }
+  })
+
+  it("a truncated gzip bomb, or a client leaving mid-body, never ends the process or hangs: each is answered, the server still serves", async () => {
+    // the process's own failures while this runs: a zlib stream erroring with nobody listening was one
+    const uncaught: Array<unknown> = []
+    const record = (e: unknown) => void uncaught.push(e)
+    process.on("uncaughtException", record)
+    try {
+      const auth = { authorization: "Bearer ann" }
+      // 10 MB of zeros in ~10 KB; the router's limit is 1 KiB (startApp)
+      const bomb = gzipSync(Buffer.alloc(10_000_000), { level: 9 })
+      const send = (body: Uint8Array) =>
+        fetch(`${app.url}/steps`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json", "content-encoding": "gzip" },
+          body,
+          signal: AbortSignal.timeout(5_000)
+        }).then(async (res) => ({ status: res.status, body: (await res.json()) as { error: { code: string } } }))
+      for (const n of [60, 80, 100, 120, 150, 200, 300, 1_000, 5_000]) {
+        const r = await send(bomb.subarray(0, n))
+        // too short to reach the limit: a truncated stream (400); else over the limit (413)
+        assert.include([400, 413], r.status, `prefix of ${n} bytes`)
+        assert.include(["invalid_input", "payload_too_large"], r.body.error.code, `prefix of ${n} bytes`)
+      }
+      assert.strictEqual((await send(bomb.subarray(0, 5_000))).status, 413)
+      assert.strictEqual((await send(bomb)).status, 413)
+      // a client that sends part of a gzip body, then leaves
+      const left = request(`${app.url}/steps`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json", "content-encoding": "gzip", "content-length": bomb.length }
+      })
+      const closed = new Promise<void>((resolve) => left.once("close", () => resolve()))
+      left.on("error", () => {})
+      left.write(bomb.subarray(0, 2_000), () => left.destroy())
+      await closed
+      const ok = await send(good)
+      assert.strictEqual(ok.status, 202)
+      // the zlib streams of the requests above have ended by now (their requests did)
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepStrictEqual(uncaught, [])
+    } finally {
+      process.off("uncaughtException", record)
     }
   })
 })
