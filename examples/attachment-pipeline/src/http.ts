@@ -26,13 +26,3 @@ export const answerErrors = async (ctx: Context, next: Next) => {
     ctx.body = { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } }
   }
 }
-
-/** Resolves once the rest of the request body has been read and thrown away (or the client went away). */
-export const drain = (req: Context["req"]) =>
-  new Promise<void>((resolve) => {
-    if (req.readableEnded || req.destroyed) return resolve()
-    req.once("end", () => resolve())
-    req.once("close", () => resolve())
-    req.once("error", () => resolve())
-    req.resume()
-  })

@@ -1,9 +1,10 @@
+import { request } from "node:http"
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { call, rawRequest, startApp, tempDir, until } from "../../testing/harness.js"
+import { alive, call, rawRequest, startApp, tempDir, until } from "../../testing/harness.js"
 import type { RunningApp } from "../../testing/harness.js"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -214,6 +215,39 @@ describe("attachment-pipeline: owners, uploads and bodies (two users, its own pr
     const ok = await raw(url, { headers, chunks: [gzipped] })
     assert.strictEqual(ok.status, 202)
     assert.strictEqual(ok.body.key, "s3://bucket/gzipped.pdf")
+  })
+
+  it("a truncated gzip bomb, an abandoned gzip body and an abandoned upload are answered or let go; the process lives on", async () => {
+    const url = `${app.url}/api/records/rec-bomb/attachments`
+    const headers = { ...auth, "content-type": "application/json", "content-encoding": "gzip" }
+    // 50 MB of zeros in ~50 KB: a 100-byte prefix is over the 64 KiB limit once decompressed, and truncated
+    const bomb = gzipSync(Buffer.alloc(50 * MiB), { level: 9 })
+    const send = (body: Uint8Array, h: Record<string, string> = headers) =>
+      fetch(url, { method: "POST", headers: h, body, signal: AbortSignal.timeout(5_000) })
+        .then(async (res) => ({ status: res.status, body: await res.json() }))
+    for (const n of [60, 100, 120, 300, 5_000]) {
+      const r = await send(bomb.subarray(0, n))
+      assert.include([400, 413], r.status, `prefix of ${n} bytes`)
+    }
+    assert.strictEqual((await send(bomb)).status, 413)
+    /** A client that sends the first `n` bytes of `body` declared whole, then leaves. */
+    const leave = async (h: Record<string, string | number>, body: Buffer, n: number) => {
+      const left = request(url, { method: "POST", headers: { ...h, "content-length": body.length } })
+      const closed = new Promise<void>((resolve) => left.once("close", () => resolve()))
+      left.on("error", () => {})
+      left.write(body.subarray(0, n), () => left.destroy())
+      await closed
+    }
+    await leave(headers, bomb, 2_000)
+    // a multipart upload left mid-file, and one whose body ends mid-file
+    const form = Buffer.from(multipart("cut", "cut.txt", "x".repeat(100_000)))
+    await leave({ ...auth, "content-type": "multipart/form-data; boundary=cut" }, form, 50_000)
+    const cut = await send(form.subarray(0, 50_000), { ...auth, "content-type": "multipart/form-data; boundary=cut" })
+    assert.strictEqual(cut.status, 400)
+    const ok = await send(gzipSync(JSON.stringify({ file_url: "s3://bucket/after.pdf", filename: "after.pdf" })))
+    assert.strictEqual(ok.status, 202)
+    assert.isTrue(alive(app.process.pid!))
+    assert.isNull(app.process.exitCode)
   })
 
   it("an upload gone before its job runs: the job fails at once with a fixed message, never the file system's (no path)", async () => {

@@ -1,3 +1,4 @@
+import { request } from "node:http"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -106,6 +107,32 @@ describe("newsletter-extraction app (its own process, on PGlite)", () => {
     const ok = await rawRequest(url, { headers, chunks: [gzipped] })
     assert.strictEqual(ok.status, 202)
     assert.strictEqual((await call(`${app.url}/api/jobs/${ok.body.extraction_id}/cancel`, { method: "POST", user: "ivy" })).status, 202)
+  })
+
+  it("a truncated gzip bomb and an abandoned gzip body are answered (400 or 413) and the process lives on", async () => {
+    const url = `${app.url}/api/newsletters/extract`
+    const headers = { authorization: "Bearer ivy", "content-type": "application/json", "content-encoding": "gzip" }
+    // 50 MB of zeros in ~50 KB: a 100-byte prefix is over the 64 KiB limit once decompressed, and truncated
+    const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024), { level: 9 })
+    const send = (body: Uint8Array) =>
+      fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(5_000) })
+        .then(async (res) => ({ status: res.status, body: (await res.json()) as { extraction_id: string } }))
+    for (const n of [60, 100, 120, 300, 5_000]) {
+      const r = await send(bomb.subarray(0, n))
+      assert.include([400, 413], r.status, `prefix of ${n} bytes`)
+    }
+    assert.strictEqual((await send(bomb)).status, 413)
+    // a client that sends part of a gzip body, then leaves
+    const left = request(url, { method: "POST", headers: { ...headers, "content-length": bomb.length } })
+    const closed = new Promise<void>((resolve) => left.once("close", () => resolve()))
+    left.on("error", () => {})
+    left.write(bomb.subarray(0, 2_000), () => left.destroy())
+    await closed
+    const ok = await send(gzipSync(JSON.stringify({ hours_back: 1, max_results: 1 })))
+    assert.strictEqual(ok.status, 202)
+    assert.strictEqual((await call(`${app.url}/api/jobs/${ok.body.extraction_id}/cancel`, { method: "POST", user: "ivy" })).status, 202)
+    assert.isTrue(alive(app.process.pid!))
+    assert.isNull(app.process.exitCode)
   })
 
   it("at most 2 running extractions per user; the others wait and show their queue position", async () => {
