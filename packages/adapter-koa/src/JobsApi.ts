@@ -8,9 +8,8 @@
  */
 import { Cause, Data, Effect, Exit, Option } from "effect"
 import type { Stream } from "effect"
-import { Job, JobId, JobNotFound } from "@jobtrack/core"
+import { InvalidInput, Job, JobId, JobNotFound, PayloadSchema } from "@jobtrack/core"
 import type {
-  InvalidInput,
   InvalidTransition,
   JobDefinition,
   JobStatus,
@@ -36,7 +35,13 @@ import type { WireView } from "./WireView.js"
  */
 export interface Exposed {
   readonly definition: JobDefinition.Any
-  /** Enqueue options (key, priority…) for a validated request; the owner is always the caller. */
+  /**
+   * Enqueue options (key, priority…) for a request whose payload the
+   * definition's schema accepted, given the decoded payload; the owner is
+   * always the caller. A payload the schema refuses is a 400 naming every
+   * problem, and `options` is not called. A throw is a bug of the host: the
+   * answer is a 500 `internal` without its text, which is logged.
+   */
   readonly options?: (payload: unknown) => Omit<Tracker.EnqueueOptions, "owner">
 }
 
@@ -216,14 +221,18 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
     enqueue: (type, body, caller) => {
       const e = exposed.get(type)
       if (!e) return Promise.resolve(error(400, "invalid_input", `job type "${type}" cannot be enqueued here`))
-      let extra: Omit<Tracker.EnqueueOptions, "owner"> = {}
-      try {
-        if (e.options) extra = e.options(body)
-      } catch (cause) {
-        return Promise.resolve(error(400, "invalid_input", `invalid request: ${(cause as Error).message}`))
-      }
+      const toOptions = e.options
+      // the options of a payload the schema accepted, given its decoded value; a refused
+      // payload is the 400 of the enqueue (every issue named). A throw is the host's bug:
+      // a defect, logged and answered 500 without its text.
+      const extra: Effect.Effect<Omit<Tracker.EnqueueOptions, "owner">, InvalidInput> = toOptions === undefined
+        ? Effect.succeed({})
+        : Effect.flatMap(PayloadSchema.validate(e.definition.payload, body, ["payload"]), (validated) =>
+          validated._tag === "Invalid"
+            ? Effect.fail(new InvalidInput({ type, issues: validated.issues }))
+            : Effect.sync(() => toOptions(validated.value)))
       return run(
-        tracker.enqueueUnknown(type, body, { ...extra, owner: caller ?? undefined }).pipe(
+        Effect.flatMap(extra, (extra) => tracker.enqueueUnknown(type, body, { ...extra, owner: caller ?? undefined })).pipe(
           Effect.flatMap(({ created, job }) =>
             // Key dedupe is owner-scoped in the store contract; a store that returns another
             // owner's job breaks it, and that job is never shown.
