@@ -57,6 +57,18 @@ export const notificationRules: RuleModule = (_ctx) =>
         assert.isTrue(Option.isSome(yield* next(recovered.id, "enqueued")), "a recovered lease was not announced")
       }))
 
+    test("a durable sleep already due is announced as enqueued: the job is claimable at once", (store) =>
+      Effect.gen(function*() {
+        const next = yield* listen(store)
+        const { job } = yield* store.enqueue(newJob())
+        assert.isTrue(Option.isSome(yield* next(job.id, "enqueued")), "not announced: enqueued")
+        const held = yield* claimOne(store)
+        // a sleep whose wake time has come (a short sleep, or a slow write): no runner should wait for its poll
+        const slept = yield* store.sleep(lease(held), { name: "sleep#1", index: 0 }, new Date(yield* Clock.currentTimeMillis))
+        assert.strictEqual(slept.status, "pending")
+        assert.isTrue(Option.isSome(yield* next(job.id, "enqueued")), "a due sleep was not announced")
+      }))
+
     test("an operator's runNow of a delayed or retrying job and retry of a failed or cancelled job are announced as enqueued", (store) =>
       Effect.gen(function*() {
         const next = yield* listen(store)

@@ -110,5 +110,8 @@ export const sleep = (state: State) => (job: Mutable<JobRecord>, until: Date, no
   const cancel = job.cancelRequested
   job.attempts--
   job.runAt = until
-  return settle(state, job, cancel ? "cancelled" : "pending", now)
+  const view = settle(state, job, cancel ? "cancelled" : "pending", now)
+  // claimable at once: announced as the Kysely store's trigger does (rule 11), so every runner wakes
+  if (!cancel && until.getTime() <= now) announce(state, job, "enqueued")
+  return view
 }
