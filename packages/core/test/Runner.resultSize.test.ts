@@ -22,6 +22,18 @@ const asyncDef = JobDefinition.make({
   run: async ({ char, n }) => char.repeat(n)
 })
 
+// results whose JSON is not their own keys: Dates (26 bytes each as JSON), an object with toJSON
+const datesDef = JobDefinition.make({
+  type: "dates",
+  payload: Schema.Struct({ n: Schema.Number }),
+  run: async ({ n }) => Array.from({ length: n }, () => new Date(0))
+})
+const toJsonDef = JobDefinition.make({
+  type: "to-json",
+  payload: Schema.Struct({ n: Schema.Number }),
+  run: async ({ n }) => ({ hidden: "x".repeat(n), toJSON: () => "small" })
+})
+
 const settled = (v: { readonly status: string }) => v.status === "completed" || v.status === "failed"
 
 describe("Runner: a result over maxResultBytes", () => {
@@ -63,6 +75,22 @@ describe("Runner: a result over maxResultBytes", () => {
         failed.errorMessage,
         "result of at least 17,825,794 bytes as JSON is over the limit of 16,777,216 bytes (maxResultBytes)"
       )
+    }))
+
+  it.effect("measures what JSON writes: Dates and toJSON, not the objects' own keys", () =>
+    Effect.gen(function*() {
+      const { tracker } = yield* setup([datesDef, toJsonDef], { maxResultBytes: 1_000 })
+      // 200 Dates: 2 bytes to the walk each, 26 as JSON ("1970-01-01T00:00:00.000Z"): 5,401 bytes
+      const dates = yield* tracker.enqueue(datesDef, { n: 200 })
+      // 5,000 characters of own keys, but its JSON is "small"
+      const small = yield* tracker.enqueue(toJsonDef, { n: 5_000 })
+      const failed = yield* waitFor(tracker, dates.job.id, settled)
+      assert.strictEqual(failed.status, "failed")
+      assert.strictEqual(failed.errorMessage, "result of 5,401 bytes as JSON is over the limit of 1,000 bytes (maxResultBytes)")
+      const done = yield* waitFor(tracker, small.job.id, settled)
+      assert.strictEqual(done.status, "completed")
+      // as a store writes it (the memory store keeps the value itself)
+      assert.strictEqual(JSON.stringify(done.result), `"small"`)
     }))
 
   it("ResultTooLarge is a fatal tagged error", () => {

@@ -9,7 +9,9 @@
  * at most 24 characters. A result is within the limit when the upper bound
  * is (nearly every result: no serializing), over it once the lower bound is
  * (the walk stops there: a 200 MB result costs no more than the limit), and
- * only between the two is it serialized to be measured exactly.
+ * only between the two is it serialized to be measured exactly. A value
+ * whose JSON is not its own keys (a `Date`, any object with `toJSON`, a class
+ * instance) is measured exactly at once: its walk would bound nothing.
  */
 import type { Json } from "../Job.js"
 
@@ -26,7 +28,11 @@ export const oversize = (value: Json, limit: number): Oversize | undefined => {
   const stack: Array<Json> = [value]
   while (stack.length > 0) {
     const v = stack.pop()!
-    if (typeof v === "string") {
+    if (v === undefined || typeof v === "function" || typeof v === "symbol") {
+      // in an array, JSON writes null (an object's key with such a value is left out below)
+      low += 4
+      high += 5
+    } else if (typeof v === "string") {
       low += v.length + 2
       high += v.length * 6 + 2
     } else if (typeof v === "number") {
@@ -35,6 +41,8 @@ export const oversize = (value: Json, limit: number): Oversize | undefined => {
     } else if (typeof v === "boolean" || v === null) {
       low += 4
       high += 5
+    } else if (typeof v !== "object" || !ownKeysAreItsJson(v)) {
+      return exactly(value, limit)
     } else if (Array.isArray(v)) {
       low += 2 + Math.max(0, v.length - 1)
       high += 2 + v.length
@@ -45,6 +53,8 @@ export const oversize = (value: Json, limit: number): Oversize | undefined => {
       high += 2
       for (const key in o) {
         if (!Object.hasOwn(o, key)) continue
+        const x = o[key] as unknown
+        if (x === undefined || typeof x === "function" || typeof x === "symbol") continue
         low += key.length + 3
         high += key.length * 6 + 4
         stack.push(o[key]!)
@@ -52,9 +62,22 @@ export const oversize = (value: Json, limit: number): Oversize | undefined => {
     }
     if (low > limit) return { bytes: low + remaining(stack), exact: false }
   }
-  if (high <= limit) return undefined
-  const bytes = utf8Bytes(JSON.stringify(value))
+  return high <= limit ? undefined : exactly(value, limit)
+}
+
+/** Serialized and measured, as the store will write it. */
+const exactly = (value: Json, limit: number): Oversize | undefined => {
+  const text = JSON.stringify(value) as string | undefined
+  const bytes = text === undefined ? 0 : utf8Bytes(text)
   return bytes > limit ? { bytes, exact: true } : undefined
+}
+
+/** A plain object or array without `toJSON`: JSON writes its own keys (a Date, a class instance: not). */
+const ownKeysAreItsJson = (v: object): boolean => {
+  if (typeof (v as { toJSON?: unknown }).toJSON === "function") return false
+  if (Array.isArray(v)) return true
+  const proto = Object.getPrototypeOf(v) as unknown
+  return proto === Object.prototype || proto === null
 }
 
 /** A lower bound of the values left on the stack: their strings' lengths, without walking into them far. */
