@@ -128,8 +128,11 @@ const checkOptions = (options: unknown): InvalidOptions | undefined => {
   if (!(typeof options.type === "string" && name.test(options.type))) {
     Check.add(c, "type", `must be 1-100 letters, digits, ".", "_", ":" or "-" (got ${Check.show(options.type)})`)
   }
-  if (options.queue !== undefined && !(typeof options.queue === "string" && name.test(options.queue))) {
-    Check.add(c, "queue", `must be 1-100 letters, digits, ".", "_", ":" or "-" (got ${Check.show(options.queue)})`)
+  // a queue was any string before 0.6.0 (stored jobs keep theirs): only what no store can hold is refused
+  // eslint-disable-next-line no-control-regex
+  const queue = /^[^\u0000-\u001f\u007f]{1,200}$/
+  if (options.queue !== undefined && !(typeof options.queue === "string" && queue.test(options.queue))) {
+    Check.add(c, "queue", `must be 1-200 characters, no control characters (got ${Check.show(options.queue)})`)
   }
   const schema = "an Effect Schema or a Standard Schema (Zod, Valibot, ArkType…)"
   if (!EffectSchema.isSchema(options.payload) && !PayloadSchema.isStandard(options.payload)) {

@@ -237,6 +237,8 @@ describe("JobDefinition.make refuses bad options, naming each", () => {
     ])
     assert.match(all.message, /^invalid job definition: type: .*\(got 7\)/)
     assert.strictEqual(JobDefinition.make({ ...base, retry: RetryPolicy.fixed("1 second", 2) }).retry.maxRetries, 2)
+    // a queue was any string before: names with a slash or a space stay valid
+    assert.strictEqual(JobDefinition.make({ ...base, queue: "mail/outbound high" }).queue, "mail/outbound high")
   })
 })
 
