@@ -353,16 +353,19 @@ export const probeMarker = "/* jobtrack: applied? */"
  * Whether `name` already ran in schema `s`, by any of the ways to migrate: it is
  * in `<schema>.applied_migrations` (every migration records itself there), in
  * `migrate()`'s own ledger (databases migrated before migrations recorded
- * themselves), or it is the first migration and the jobs table exists.
+ * themselves), or it is the first migration and both its tables (`jobs`,
+ * `watches`) exist.
  */
 const alreadyApplied = async (db: Kysely<unknown>, s: string, name: string): Promise<boolean> => {
   const probe = async (text: string) => (await sql.raw<Record<string, unknown>>(`${probeMarker} ${text}`).execute(db)).rows
   const [tables] = await probe(`select to_regclass('"${s}".applied_migrations')::text as applied,
-    to_regclass('"${s}".jobtrack_migration')::text as ledger, to_regclass('"${s}".jobs')::text as jobs`)
+    to_regclass('"${s}".jobtrack_migration')::text as ledger, to_regclass('"${s}".jobs')::text as jobs,
+    to_regclass('"${s}".watches')::text as watches`)
   if (tables === undefined) return false
   if (tables.applied != null && (await probe(`select 1 from "${s}".applied_migrations where name = '${name}'`)).length > 0) return true
   if (tables.ledger != null && (await probe(`select 1 from "${s}".jobtrack_migration where name = '${name}'`)).length > 0) return true
-  return name === "jobtrack_0001_jobs" && tables.jobs != null
+  // 0001's two tables, not a host's own `jobs` (in `public`, say): that one still fails 0001 (42P07)
+  return name === "jobtrack_0001_jobs" && tables.jobs != null && tables.watches != null
 }
 
 /**

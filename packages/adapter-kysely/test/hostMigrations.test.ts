@@ -144,6 +144,15 @@ describe.skipIf(!url)("host migrations", { tags: ["postgres"] }, () => {
     assert.deepStrictEqual(await keys(schema), ["before"])
   })
 
+  it("a host's own jobs table in the schema is not taken for jobtrack's: the first migration fails (42P07), nothing skipped", async () => {
+    const schema = await fresh()
+    await sql.raw(`create table "${schema}".jobs (id serial primary key)`).execute(db)
+    const r = await (await kyselyMigrator({ db, provider: { getMigrations: async () => migrations(schema) }, migrationTableSchema: schema }))
+      .migrateToLatest()
+    assert.match(String(r.error), /already exists/)
+    assert.deepStrictEqual(r.results?.filter((x) => x.status === "Success"), [])
+  })
+
   it("switch: the host's migrator (or the SQL files) migrated the schema, then layerPostgres migrates it itself", async () => {
     const schema = await fresh()
     const r = await (await kyselyMigrator({ db, provider: { getMigrations: async () => migrations(schema) }, migrationTableSchema: schema }))
