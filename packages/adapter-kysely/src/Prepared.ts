@@ -1,7 +1,8 @@
 /**
  * Named prepared statements for the store's hottest statements (the claim,
- * the completions, the failure, the heartbeat, the progress write and the
- * get by id), on the `pg` pools jobtrack opens.
+ * the completions, the failure, the heartbeat, the progress write, the get
+ * by id, a job's view and a keyless enqueue outside a host transaction), on
+ * the `pg` pools jobtrack opens.
  *
  * Kysely sends every statement unnamed, so PostgreSQL parses, analyses and
  * plans the claim's `select … from claim(…)` and the completion's

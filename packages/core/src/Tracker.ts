@@ -220,7 +220,7 @@ const makeWith = (options: TrackerOptions, closed: Effect.Effect<void> | undefin
         Effect.flatMap(store.list(filter), (page) =>
           Effect.map(
             Effect.forEach(page.items, (job): Effect.Effect<JobSummaryView, StoreError> =>
-              listItem(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...job, ...QueuePosition.fields(null) })))),
+              listItem(job).pipe(Effect.catchTag("JobNotFound", () => Effect.succeed({ ...Job.summary(job), ...QueuePosition.fields(null) })))),
             (items) => ({ items, nextCursor: page.nextCursor })
           )),
       // an onCancelled hook is recorded by the store with the cancel, delivered by a runner

@@ -17,7 +17,7 @@
  * the cap calls `position_place(queue, priority, run_at, id, group_key, t)`,
  * which counts as `job_view_flat4` counts (the same statements, the same
  * planner settings on the function, `[walked, counted]`). The columns and
- * positions are `job_view_flat4`'s (`viewFlat5.test.ts`); the count reads the
+ * positions are `job_view_flat4`'s (`viewFlat3.test.ts`); the count reads the
  * snapshot of the view's statement, as before (a `stable` function).
  *
  * `job_view_flat4` and the earlier views stay for processes of the previous
