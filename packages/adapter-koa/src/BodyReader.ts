@@ -66,8 +66,10 @@ const aborted = () =>
  *
  * @example
  * ```ts
+ * import { bodyParser } from "@koa/bodyparser"   // the host's own parser
  * import { BodyReader } from "@jobtrack/adapter-koa"
  *
+ * const parse = bodyParser({ jsonLimit: 64 * 1024 })
  * try {
  *   await parse(ctx, async () => {})
  * } catch (e) {
@@ -119,6 +121,8 @@ export const failure = (e: unknown, limit: number): HttpResponse | undefined => 
  * @since 0.5.0
  * @category constructors
  */
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
 export const make = (limit: number) => {
   // loaded with the first body read, not with the package (issue 13, item 6)
   let parsers: Promise<{ readonly raw: typeof import("raw-body"); readonly bourne: typeof import("@hapi/bourne") }> | undefined
@@ -129,7 +133,8 @@ export const make = (limit: number) => {
       return error(400, "invalid_input", "Content-Type must be application/json")
     }
     const req = ctx.req
-    const coding = req.headers["content-encoding"] ?? "identity"
+    // content-codings are case-insensitive (RFC 9110, 8.4.1)
+    const coding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase()
     const decode = coding === "identity" ? undefined : Object.hasOwn(decoders, coding) ? decoders[coding] : null
     if (decode === null) {
       discard(req, undefined)
@@ -152,11 +157,10 @@ export const make = (limit: number) => {
       })
       req.pipe(decoder)
     }
-    let text: string
+    let bytes: Buffer
     try {
-      text = await raw(decoder ?? req, {
+      bytes = await raw(decoder ?? req, {
         limit,
-        encoding: "utf-8",
         // the declared length is that of the encoded bytes: checked only when they are the body
         length: decoder === undefined ? req.headers["content-length"] ?? null : null
       })
@@ -165,9 +169,11 @@ export const make = (limit: number) => {
       return answer(e, limit)
     }
     try {
+      // JSON is UTF-8 (RFC 8259): a body that is not is refused, not read with U+FFFD in it
+      const text = utf8.decode(bytes)
       return { value: text === "" ? text : bourne.parse(text, { protoAction: "error" }) }
     } catch {
-      // JSON.parse's SyntaxError, or bourne's for a `__proto__` key
+      // the decoder's TypeError, JSON.parse's SyntaxError, or bourne's for a `__proto__` key
       return error(400, "invalid_input", "body is not valid JSON")
     }
   }

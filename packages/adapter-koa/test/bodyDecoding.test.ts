@@ -58,6 +58,20 @@ describe("request bodies that cannot be decoded", () => {
     assert.strictEqual(deflated.status, 202)
     const brotli = await post(`${app.url}/steps`, "br", brotliCompressSync(JSON.stringify({ steps: 1, stepMs: 1 })), auth)
     assert.strictEqual(brotli.status, 202)
+    // content-codings are case-insensitive (RFC 9110)
+    const upper = await post(`${app.url}/steps`, "GZIP", good, auth)
+    assert.strictEqual(upper.status, 202)
+  })
+
+  it("a body that is not UTF-8 is not JSON: a 400, not read with U+FFFD in it", async () => {
+    const auth = { authorization: "Bearer ann" }
+    // {"steps":1,"stepMs":1,"label":"\xE9"}: a Latin-1 é, not UTF-8
+    const latin1 = Buffer.concat([Buffer.from('{"steps":1,"stepMs":1,"label":"'), Buffer.from([0xe9]), Buffer.from('"}')])
+    for (const [label, encoding, body] of [["identity", "identity", latin1], ["gzip", "gzip", gzipSync(latin1)]] as const) {
+      const r = await post(`${app.url}/steps`, encoding, body, auth)
+      assert.strictEqual(r.status, 400, label)
+      assert.deepStrictEqual(r.body, { error: { code: "invalid_input", message: "body is not valid JSON" } }, label)
+    }
   })
 
   it("console actions: undecodable is 400, an unknown encoding 415", async () => {
