@@ -39,8 +39,10 @@ export interface Exposed {
    * Enqueue options (key, priority…) for a request whose payload the
    * definition's schema accepted, given the decoded payload; the owner is
    * always the caller. A payload the schema refuses is a 400 naming every
-   * problem, and `options` is not called. A throw is a bug of the host: the
-   * answer is a 500 `internal` without its text, which is logged.
+   * problem, and `options` is not called. To refuse a request the schema
+   * accepted, throw `InvalidInput` (from `@jobtrack/core`): a 400 naming its
+   * issues. Any other throw is a bug of the host: the answer is a 500
+   * `internal` without its text, which is logged.
    */
   readonly options?: (payload: unknown) => Omit<Tracker.EnqueueOptions, "owner">
 }
@@ -223,14 +225,21 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
       if (!e) return Promise.resolve(error(400, "invalid_input", `job type "${type}" cannot be enqueued here`))
       const toOptions = e.options
       // the options of a payload the schema accepted, given its decoded value; a refused
-      // payload is the 400 of the enqueue (every issue named). A throw is the host's bug:
-      // a defect, logged and answered 500 without its text.
+      // payload is the 400 of the enqueue (every issue named). An `InvalidInput` thrown by
+      // `options` is the host refusing the request: a 400 with its issues. Any other throw is
+      // the host's bug: a defect, logged and answered 500 without its text.
       const extra: Effect.Effect<Omit<Tracker.EnqueueOptions, "owner">, InvalidInput> = toOptions === undefined
         ? Effect.succeed({})
         : Effect.flatMap(PayloadSchema.validate(e.definition.payload, body, ["payload"]), (validated) =>
           validated._tag === "Invalid"
             ? Effect.fail(new InvalidInput({ type, issues: validated.issues }))
-            : Effect.sync(() => toOptions(validated.value)))
+            : Effect.suspend(() => {
+              try {
+                return Effect.succeed(toOptions(validated.value))
+              } catch (thrown) {
+                return thrown instanceof InvalidInput ? Effect.fail(thrown) : Effect.die(thrown)
+              }
+            }))
       return run(
         Effect.flatMap(extra, (extra) => tracker.enqueueUnknown(type, body, { ...extra, owner: caller ?? undefined })).pipe(
           Effect.flatMap(({ created, job }) =>

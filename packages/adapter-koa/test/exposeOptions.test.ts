@@ -1,4 +1,5 @@
 import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "vitest"
+import { InvalidInput } from "@jobtrack/core"
 import { call, startApp, steps } from "./server.js"
 import type { App } from "./server.js"
 
@@ -8,6 +9,7 @@ const seen: Array<unknown> = []
 describe("expose[].options gets the validated payload", () => {
   let app: App
   let throwing: App
+  let refusing: App
   beforeAll(async () => {
     app = await startApp("/api/jobs", {
       expose: [{
@@ -26,10 +28,19 @@ describe("expose[].options gets the validated payload", () => {
         }
       }]
     })
+    refusing = await startApp("/api/jobs", {
+      expose: [{
+        definition: steps,
+        options: () => {
+          throw new InvalidInput({ type: "steps", issues: [{ path: ["payload", "label"], message: "is taken" }] })
+        }
+      }]
+    })
   })
   afterAll(async () => {
     await app.close()
     await throwing.close()
+    await refusing.close()
   })
   afterEach(() => {
     seen.length = 0
@@ -66,5 +77,12 @@ describe("expose[].options gets the validated payload", () => {
     assert.include(logged.mock.calls.flat().map(String).join("\n"), "secret table jobs_2026 is gone")
     // nothing was enqueued
     assert.strictEqual((await call(`${throwing.url}/`, { owner: "ann" })).body.items.length, 0)
+  })
+  it("options that throw InvalidInput refuse the request: a 400 with its issues, nothing enqueued", async () => {
+    const r = await call(`${refusing.url}/steps`, { method: "POST", owner: "ann", body: { steps: 1, stepMs: 1, label: "x" } })
+    assert.strictEqual(r.status, 400)
+    assert.strictEqual(r.body.error.code, "invalid_input")
+    assert.deepStrictEqual(r.body.error.details.issues, [{ path: ["payload", "label"], message: "is taken" }])
+    assert.strictEqual((await call(`${refusing.url}/`, { owner: "ann" })).body.items.length, 0)
   })
 })
