@@ -10,6 +10,8 @@
  * @since 0.5.0
  */
 import { isIPv4, isIPv6 } from "node:net"
+import { InvalidOptions } from "@jobtrack/core"
+import type { Issue } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 
@@ -38,6 +40,18 @@ export interface StreamSlots {
   readonly open: (key?: string | null) => number
 }
 
+/**
+ * How a caller names the caps in an `InvalidOptions` (its options' names).
+ *
+ * @since 0.6.0
+ * @category models
+ */
+export interface CapNames {
+  readonly of: string
+  readonly perKey: string
+  readonly total: string
+}
+
 /** Seconds a refused client is told to wait (`Retry-After`). */
 const retryAfterSeconds = 5
 
@@ -46,6 +60,7 @@ const retryAfterSeconds = 5
  * ```ts
  * import { StreamSlots } from "@jobtrack/adapter-koa"
  *
+ * // an InvalidOptions naming every cap that is not an integer of at least 1 (or Infinity)
  * const slots = StreamSlots.make({ perKey: 20, total: 1_000 })
  * const slot = slots.take("ann")
  * if ("release" in slot) res.once("close", slot.release)
@@ -53,12 +68,15 @@ const retryAfterSeconds = 5
  * @since 0.5.0
  * @category constructors
  */
-export const make = (caps: Caps): StreamSlots => {
-  for (const [name, v] of [["perKey", caps.perKey], ["total", caps.total]] as const) {
+export const make = (caps: Caps, names: CapNames = { of: "stream caps", perKey: "perKey", total: "total" }): StreamSlots => {
+  const issues: Array<Issue> = []
+  for (const key of ["perKey", "total"] as const) {
+    const v = caps[key]
     if (!(v === Infinity || (Number.isInteger(v) && v >= 1))) {
-      throw new RangeError(`jobtrack: a stream cap (${name}) must be a positive integer or Infinity`)
+      issues.push({ path: [names[key]], message: `must be an integer of at least 1, or Infinity (got ${String(v)})` })
     }
   }
+  if (issues.length > 0) throw new InvalidOptions({ of: names.of, issues })
   const byKey = new Map<string | null, number>()
   let total = 0
   const refuse = (message: string) => ({

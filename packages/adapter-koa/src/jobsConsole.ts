@@ -146,7 +146,11 @@ export const jobsConsole = <Trx>(
   const readBody = bodyReader(options.bodyLimit ?? 64 * 1024)
   const tickMs = Duration.toMillis(options.tick ?? "5 seconds")
   const maxStreams = options.maxStreams ?? 100
-  const slots = StreamSlots.make({ perKey: options.maxStreamsPerOperator ?? 20, total: maxStreams })
+  const slots = StreamSlots.make({ perKey: options.maxStreamsPerOperator ?? 20, total: maxStreams }, {
+    of: "jobsConsole options",
+    perKey: "maxStreamsPerOperator",
+    total: "maxStreams"
+  })
   const runtime = "runtime" in jobs ? jobs.runtime : undefined
   let storePromise: Promise<JobStoreShape> | undefined
   const getStore = () =>

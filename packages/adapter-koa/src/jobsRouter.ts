@@ -101,7 +101,11 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   const router = new Router(options.prefix ? { prefix: options.prefix } : {})
   const readBody = bodyReader(options.bodyLimit ?? 100 * 1024)
   const heartbeatMs = Duration.toMillis(options.heartbeat ?? "15 seconds")
-  const slots = StreamSlots.make({ perKey: options.maxStreamsPerOwner ?? 20, total: options.maxStreams ?? 1_000 })
+  const slots = StreamSlots.make({ perKey: options.maxStreamsPerOwner ?? 20, total: options.maxStreams ?? 1_000 }, {
+    of: "jobsRouter options",
+    perKey: "maxStreamsPerOwner",
+    total: "maxStreams"
+  })
   let api: Promise<JobsApi.JobsApi> | undefined
   /** The handlers, once the tracker (and so its store) is up; a failed start is tried again. */
   const getApi = () =>

@@ -1,4 +1,6 @@
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { InvalidOptions } from "@jobtrack/core"
+import { StreamSlots } from "@jobtrack/adapter-koa"
 import { call, eventually, sseChunks, startApp } from "./server.js"
 import type { App } from "./server.js"
 import { startConsoleApp } from "./consoleServer.js"
@@ -163,5 +165,21 @@ describe("one operator cannot take every console stream", () => {
     v1.close()
     const v4 = await eventually(() => open(`${app.url}/api/events`, viewer), (r) => r.status === 200, 5_000)
     for (const s of [v2, v4, a1]) s.close()
+  })
+})
+
+describe("stream caps are checked where they are given", () => {
+  it("a cap that is not an integer of at least 1 (or Infinity) is an InvalidOptions naming each, by the caller's names", () => {
+    const thrown = (() => {
+      try {
+        StreamSlots.make({ perKey: 0, total: Number.NaN }, { of: "jobsConsole options", perKey: "maxStreamsPerOperator", total: "maxStreams" })
+      } catch (e) {
+        return e
+      }
+    })()
+    assert.instanceOf(thrown, InvalidOptions)
+    assert.deepStrictEqual((thrown as InvalidOptions).issues.map((i) => i.path), [["maxStreamsPerOperator"], ["maxStreams"]])
+    assert.match((thrown as InvalidOptions).message, /^invalid jobsConsole options: maxStreamsPerOperator: must be an integer of at least 1, or Infinity \(got 0\); maxStreams: .*\(got NaN\)$/)
+    assert.doesNotThrow(() => StreamSlots.make({ perKey: 1, total: Infinity }))
   })
 })

@@ -71,7 +71,7 @@ const openChannel = (job: string | undefined): Channel => {
   let controller: AbortController | undefined
   let retry: ReturnType<typeof setTimeout> | undefined
   let watchdog: ReturnType<typeof setTimeout> | undefined
-  /** Silence after which the stream is taken for dead: three ticks and 10 s, once `ready` said the tick. */
+  /** Silence after which the stream is taken for dead: three ticks and 10 s, once `ready` said the tick; 30 s before. */
   let stallMs: number | undefined
   const channel: Channel = {
     listeners: new Set(),
@@ -112,21 +112,26 @@ const openChannel = (job: string | undefined): Channel => {
     const mine = (controller = new AbortController())
     /** Why this connection was ended on purpose (a stall), if it was. */
     let ended: string | undefined
+    /** When this connection said `ready`: the backoff starts over only once a stream stayed up. */
+    let readyAt: number | undefined
     const arm = () => {
       if (watchdog !== undefined) clearTimeout(watchdog)
-      if (stallMs !== undefined) {
-        watchdog = setTimeout(() => {
-          ended = `no word from the server for ${Math.round(stallMs! / 1000)} s`
-          mine.abort()
-        }, stallMs)
-      }
+      // before `ready` too: a proxy that holds the headers or buffers the stream is a stall
+      const ms = stallMs ?? 30_000
+      watchdog = setTimeout(() => {
+        ended = `no word from the server for ${Math.round(ms / 1000)} s`
+        mine.abort()
+      }, ms)
     }
     const lost = (reason: string) => {
       if (controller !== mine) return // closed (hidden, stopped) or replaced meanwhile
       controller = undefined
+      // a server that says `ready` and hangs up at once keeps backing off, not a reconnect a second
+      if (readyAt !== undefined && Date.now() - readyAt >= 10_000) failures = 0
       pause(ended ?? reason, backoffMs(failures++))
     }
     let res: Response
+    arm()
     try {
       res = await fetch(url, { headers: { accept: "text/event-stream" }, cache: "no-store", signal: mine.signal })
     } catch {
@@ -147,7 +152,7 @@ const openChannel = (job: string | undefined): Channel => {
     const parser = createParser({
       onEvent: (event) => {
         if (event.event === "ready") {
-          failures = 0
+          readyAt = Date.now()
           try {
             const tick = Number((JSON.parse(event.data) as { tick_ms?: unknown }).tick_ms)
             stallMs = Number.isFinite(tick) && tick > 0 ? 3 * tick + 10_000 : undefined
