@@ -103,34 +103,10 @@ export const errorsOf = (errors: JobRow["errors"]): ReadonlyArray<AttemptError> 
  * @category constructors
  */
 export const toRecord = (row: JobRow): JobRecord => ({
-  id: row.id,
-  type: row.type,
-  queue: row.queue,
+  ...toSummary(row),
   payload: row.payload,
   result: row.result,
-  status: row.status,
-  progress: Number(row.progress),
-  progressMessage: row.progress_message,
-  errorMessage: row.error_message,
-  errors: errorsOf(row.errors),
-  attempts: row.attempts,
-  maxAttempts: row.max_attempts,
-  priority: row.priority,
-  runAt: date(row.run_at)!,
-  owner: row.owner,
-  key: row.key,
-  groupKey: row.group_key,
-  groupLimit: row.group_limit,
-  lockedBy: row.locked_by,
-  lockedUntil: date(row.locked_until),
-  token: Number(row.token),
-  cancelRequested: row.cancel_requested,
-  createdAt: date(row.created_at)!,
-  startedAt: date(row.started_at),
-  completedAt: date(row.completed_at),
-  nextRetryAt: date(row.next_retry_at),
-  updatedAt: date(row.updated_at)!,
-  traceparent: row.traceparent ?? null
+  errors: errorsOf(row.errors)
 })
 
 /**
