@@ -45,7 +45,9 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
    * queues drained, how soon a job nobody announces is claimed (a delayed job or a retry with a
    * delay that became due, or one whose limited group got a free slot in another process).
    * Enqueues, releases, retries due at once, recovered leases and an operator's runNow or retry
-   * are announced (by the store, to every process), and claimed at once.
+   * are announced (by the store, to every process), and claimed at once. The memory store also
+   * announces delayed jobs, retries and durable sleeps when they become due; on PostgreSQL the
+   * poll finds them.
    */
   readonly pollInterval?: Duration.Input
   /** At most one progress write per job per this period (default 250 ms). */

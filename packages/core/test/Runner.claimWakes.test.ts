@@ -84,7 +84,7 @@ describe("Runner: claims after the queues are drained", () => {
       assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).attempts, 2)
     }))
 
-  it.effect("a retry with a delay wakes no claim when it is scheduled; the poll finds it once due", () =>
+  it.effect("a retry with a delay wakes no claim when it is scheduled; the memory store announces it when due", () =>
     Effect.gen(function*() {
       const { store, claims } = yield* counting
       const flaky = failingOnce("10 seconds")
@@ -95,8 +95,57 @@ describe("Runner: claims after the queues are drained", () => {
       for (let i = 0; i < 100; i++) yield* Effect.yieldNow
       // no claim after the one that took the first attempt
       assert.deepStrictEqual(claims.slice(claims.indexOf(1) + 1), [], `a claim for a retry not due yet: ${JSON.stringify(claims)}`)
-      yield* TestClock.adjust("1 minute")
+      yield* TestClock.adjust("9999 millis")
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow
+      assert.strictEqual((yield* tracker.get(job.id)).status, "retrying")
+      // due at 10 s, the poll only at 60 s: claimed at 10 s (before: at the poll)
+      yield* TestClock.adjust("1 millis")
+      yield* yieldUntil(() => claims.filter((n) => n > 0).length >= 2, "the retry claimed when due")
       assert.strictEqual((yield* waitFor(tracker, job.id, (v) => v.status === "completed")).attempts, 2)
+      assert.deepStrictEqual(claims.slice(claims.indexOf(1) + 1), [1], "one claim, when due")
+    }))
+
+  it.effect("a job enqueued to run later, and a durable sleep, are claimed when due on the memory store, not at the poll", () =>
+    Effect.gen(function*() {
+      const { store, claims } = yield* counting
+      let runs = 0
+      const sleeper = JobDefinition.make({
+        type: "sleeper",
+        payload: Schema.Struct({}),
+        retry: RetryPolicy.none,
+        handler: (_, ctx) => Effect.suspend(() => (runs++, ctx.sleep("3 seconds")))
+      })
+      const { tracker } = yield* setup([noop, sleeper], { store, pollInterval: "1 hour", concurrency: 10 })
+      yield* yieldUntil(() => claims.length >= 1, "the runner's first claim")
+      const later = yield* tracker.enqueue(noop, { i: 1 }, { delay: "5 seconds" })
+      const nap = yield* tracker.enqueue(sleeper, {})
+      yield* waitFor(tracker, nap.job.id, (v) => v.status === "pending" && runs === 1)
+      yield* TestClock.adjust("3 seconds")
+      yield* yieldUntil(() => runs === 2, "the sleeper claimed again when its sleep ended")
+      assert.strictEqual((yield* waitFor(tracker, nap.job.id, (v) => v.status === "completed")).status, "completed")
+      assert.strictEqual((yield* tracker.get(later.job.id)).status, "pending")
+      yield* TestClock.adjust("2 seconds")
+      yield* yieldUntil(() => claims.filter((n) => n > 0).length >= 3, "the delayed job claimed when due")
+      assert.strictEqual((yield* waitFor(tracker, later.job.id, (v) => v.status === "completed")).status, "completed")
+    }))
+
+  it.effect("a delayed job cancelled before its time is not announced when due; the other one is", () =>
+    Effect.gen(function*() {
+      const store = yield* MemoryStore.make
+      const seen: Array<string> = []
+      yield* Stream.runForEach(store.changes, (c) => Effect.sync(() => void (c.kind === "enqueued" && seen.push(c.id)))).pipe(
+        Effect.forkScoped
+      )
+      yield* Effect.yieldNow
+      const { tracker } = yield* setup([noop], { store, runners: 0 })
+      const a = yield* tracker.enqueue(noop, { i: 1 }, { delay: "5 seconds" })
+      const b = yield* tracker.enqueue(noop, { i: 2 }, { delay: "5 seconds" })
+      yield* tracker.cancel(a.job.id)
+      yield* yieldUntil(() => seen.length >= 2, "both enqueues announced")
+      yield* TestClock.adjust("5 seconds")
+      yield* yieldUntil(() => seen.length >= 3, "b announced when due")
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(seen, [a.job.id, b.job.id, b.job.id])
     }))
 
   it.effect("jobs nobody announced are claimed at the poll interval, however many jobs finish meanwhile", () =>

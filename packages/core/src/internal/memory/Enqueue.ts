@@ -9,6 +9,7 @@ import type { JobRecord, NewJob } from "../../Job.js"
 import { StoreError } from "../../JobError.js"
 import { Transaction } from "../../JobStore.js"
 import type { Enqueued, JobStoreShape } from "../../JobStore.js"
+import * as Due from "./Due.js"
 import { announce, liveByKey, snapshot } from "./State.js"
 import type { Mutable, State } from "./State.js"
 
@@ -21,6 +22,8 @@ export const insert = (state: State) => (input: NewJob, now: number): Enqueued =
   const job: Mutable<JobRecord> = fromNew(input, new Date(now))
   state.jobs.set(job.id, job)
   announce(state, job, "enqueued")
+  // a runAt in the future: announced again when due
+  Due.note(state.due, job, now)
   return { job: snapshot(job), created: true }
 }
 

@@ -3,11 +3,13 @@
  * with `LeaseLost` unless the lease still holds it (processing, same token):
  * heartbeat, progress, complete, completeMany, fail, cancelled, release and
  * a durable step's sleep; and `recoverExpired` for leases nobody renewed. A
- * job claimable again at once is announced as enqueued (rule 11).
+ * job claimable again at once is announced as enqueued (rule 11); one
+ * claimable later (a retry's delay, a sleep) when its time comes (`Due`).
  */
 import { Clock, Effect } from "effect"
 import type { AttemptError, JobRecord } from "../../Job.js"
 import type { JobStoreShape } from "../../JobStore.js"
+import * as Due from "./Due.js"
 import { announce, held, settle } from "./State.js"
 import type { Mutable, State } from "./State.js"
 
@@ -68,8 +70,10 @@ export const lifecycle = (
           job.runAt = retryAt
           job.nextRetryAt = retryAt
           const view = settle(state, job, "retrying", now)
-          // claimable at once: announced as the Kysely store does (rule 11), so every runner wakes
+          // claimable at once: announced as the Kysely store does (rule 11), so every runner wakes;
+          // later: announced when due (the Kysely store's runners find it at their poll)
           if (retryAt.getTime() <= now) announce(state, job, "enqueued")
+          else Due.note(state.due, job, now)
           return view
         }))),
     cancelled: (lease) =>
@@ -113,5 +117,6 @@ export const sleep = (state: State) => (job: Mutable<JobRecord>, until: Date, no
   const view = settle(state, job, cancel ? "cancelled" : "pending", now)
   // claimable at once: announced as the Kysely store's trigger does (rule 11), so every runner wakes
   if (!cancel && until.getTime() <= now) announce(state, job, "enqueued")
+  else if (!cancel) Due.note(state.due, job, now)
   return view
 }

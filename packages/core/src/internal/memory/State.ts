@@ -14,6 +14,7 @@ import { JobNotFound, LeaseLost } from "../../JobError.js"
 import * as JobId from "../../JobId.js"
 import type { HookDelivery, HookEvent, JobChange, JobChanged } from "../../JobStore.js"
 import * as EffectModules from "../effectModules.js"
+import * as Due from "./Due.js"
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -26,6 +27,8 @@ export interface State {
   /** Every change, as it happens. */
   readonly pubsub: PubSub.PubSub<JobChange>
   readonly publish: (change: JobChange) => void
+  /** When the delayed jobs become due, to announce them then. */
+  readonly due: Due.Due
 }
 
 /** An empty state (loads effect's PubSub, issue 13, item 6). */
@@ -37,7 +40,8 @@ export const make: Effect.Effect<State> = Effect.gen(function*() {
     deliveries: new Map(),
     subscribed: new Set(),
     pubsub,
-    publish: (change) => void PubSub.publishUnsafe(pubsub, change)
+    publish: (change) => void PubSub.publishUnsafe(pubsub, change),
+    due: Due.make()
   }
 })
 
