@@ -11,6 +11,7 @@ import type { Stream } from "effect"
 import { InvalidInput, Job, JobId, JobNotFound, PayloadSchema } from "@jobtrack/core"
 import type {
   InvalidTransition,
+  Issue,
   JobDefinition,
   JobStatus,
   JobSummaryView,
@@ -111,9 +112,84 @@ export interface EventsResponse {
  * @since 0.1.0
  * @category models
  */
+/**
+ * A request's query: each parameter's value, or its values when it was given
+ * more than once (`?status=failed&status=cancelled`).
+ *
+ * @since 0.6.0
+ * @category models
+ */
+export type Query = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+/**
+ * The query parameters each route reads. Any other is refused: a 400
+ * `invalid_input` naming every unknown parameter (and every bad value), so a
+ * typo (`?stauts=failed`) is not a silent list of everything (since 0.6.0).
+ *
+ * @since 0.6.0
+ * @category constants
+ */
+export const queryParameters = {
+  list: ["status", "type", "key", "limit", "cursor"],
+  stats: ["type"],
+  events: ["last_event_id"],
+  /** `GET /:id`, `POST /:type`, cancel, retry, `DELETE /:id`. */
+  other: []
+} as const satisfies Record<string, ReadonlyArray<string>>
+
+/** Parameters a route reads that may be given more than once (their values are joined). */
+const repeatable: ReadonlySet<string> = new Set(["status"])
+
+/**
+ * The problems of a route's query: each unknown parameter, each known one
+ * given more than once (but `status`, a list), as issues.
+ */
+const queryIssues = (route: keyof typeof queryParameters, query: Query): Array<Issue> => {
+  const known: ReadonlyArray<string> = queryParameters[route]
+  const issues: Array<Issue> = []
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined) continue
+    if (!known.includes(name)) {
+      issues.push({
+        path: [name],
+        message: known.length === 0
+          ? "unknown query parameter; this route takes none"
+          : `unknown query parameter; the known ones are ${known.join(", ")}`
+      })
+    } else if (typeof value !== "string" && !repeatable.has(name)) {
+      issues.push({ path: [name], message: "given more than once" })
+    }
+  }
+  return issues
+}
+
+/** One value of a parameter (`undefined` when absent or given more than once: `queryIssues` says so). */
+const one = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" ? value : undefined
+
+/**
+ * The 400 for a route's query, or `undefined` when every parameter is one it
+ * reads. `list` and `stats` check their own query; a framework adapter calls
+ * this for the other routes (`jobsRouter` does).
+ *
+ * @example
+ * ```ts
+ * JobsApi.checkQuery("events", { last_event_id: "1764497125120-9f3a01c2" }) // undefined
+ * JobsApi.checkQuery("other", { verbose: "1" })
+ * // { status: 400, body: { error: { code: "invalid_input", message: "invalid query", details: { issues: [{ path: ["verbose"], … }] } } } }
+ * ```
+ * @since 0.6.0
+ * @category validation
+ */
+export const checkQuery = (route: keyof typeof queryParameters, query: Query): HttpResponse | undefined => {
+  const issues = queryIssues(route, query)
+  return issues.length > 0 ? error(400, "invalid_input", "invalid query", { issues }) : undefined
+}
+
 export interface JobsApi {
   readonly enqueue: (type: string, body: unknown, caller: Caller) => Promise<HttpResponse>
-  readonly list: (query: Readonly<Record<string, string | undefined>>, caller: Caller) => Promise<HttpResponse>
+  /** A query parameter other than `queryParameters.list`'s is a 400 naming it (since 0.6.0). */
+  readonly list: (query: Query, caller: Caller) => Promise<HttpResponse>
   readonly get: (id: string, caller: Caller) => Promise<HttpResponse>
   /**
    * `lastEventId`: the `Last-Event-ID` of a reconnecting client. 204 when it
@@ -123,7 +199,8 @@ export interface JobsApi {
   readonly cancel: (id: string, caller: Caller) => Promise<HttpResponse>
   readonly retry: (id: string, caller: Caller) => Promise<HttpResponse>
   readonly remove: (id: string, caller: Caller) => Promise<HttpResponse>
-  readonly stats: (query: Readonly<Record<string, string | undefined>>, caller: Caller) => Promise<HttpResponse>
+  /** A query parameter other than `type` is a 400 naming it (since 0.6.0). */
+  readonly stats: (query: Query, caller: Caller) => Promise<HttpResponse>
 }
 
 /**
@@ -262,16 +339,20 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
     },
 
     list: (query, caller) => {
-      const issues: Array<{ path: Array<string>; message: string }> = []
-      const status = query.status?.split(",").filter((s) => s.length > 0)
+      const issues = queryIssues("list", query)
+      const status = query.status === undefined
+        ? undefined
+        : (typeof query.status === "string" ? [query.status] : query.status).flatMap((s) => s.split(",")).filter((s) => s.length > 0)
       for (const s of status ?? []) {
         if (!statusSet.has(s)) issues.push({ path: ["status"], message: `unknown status "${s}"` })
       }
-      const limit = query.limit === undefined ? 50 : Number(query.limit)
+      const limitText = one(query.limit)
+      const limit = limitText === undefined ? 50 : Number(limitText)
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-        issues.push({ path: ["limit"], message: "Expected an integer between 1 and 500" })
+        if (limitText !== undefined) issues.push({ path: ["limit"], message: "Expected an integer between 1 and 500" })
       }
-      if (query.cursor !== undefined && !JobId.isValid(query.cursor)) {
+      const cursor = one(query.cursor)
+      if (cursor !== undefined && !JobId.isValid(cursor)) {
         issues.push({ path: ["cursor"], message: "Expected a cursor returned by a previous page" })
       }
       if (issues.length > 0) return Promise.resolve(error(400, "invalid_input", "invalid query", { issues }))
@@ -279,10 +360,10 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
         tracker.list({
           owner: caller,
           status: status as Array<JobStatus> | undefined,
-          type: query.type,
-          key: query.key,
+          type: one(query.type),
+          key: one(query.key),
           limit,
-          cursor: query.cursor
+          cursor
         }),
         // the console's bulk jobs enqueued before they had a reserved owner had none: never an anonymous caller's
         (page) => ({
@@ -332,8 +413,10 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
 
     remove: (id, caller) => guarded(id, caller, (job) => tracker.delete(job.id), () => ({ status: 204 })),
 
-    stats: (query, caller) =>
-      run(tracker.stats({ owner: caller, type: query.type }), (stats) => ({
+    stats: (query, caller) => {
+      const refused = checkQuery("stats", query)
+      if (refused !== undefined) return Promise.resolve(refused)
+      return run(tracker.stats({ owner: caller, type: one(query.type) }), (stats) => ({
         status: 200,
         body: {
           counts: stats.counts,
@@ -347,6 +430,7 @@ export const make = (tracker: Tracker.TrackerShape, options: ApiOptions = {}): J
           }))
         }
       }))
+    }
   }
   // an owner reserved for jobtrack's own jobs is no caller's: refused before anything is read
   const reserved = () => Promise.resolve(error(403, "forbidden", "this owner is reserved"))

@@ -75,11 +75,8 @@ const write = (ctx: Context, response: HttpResponse) => {
   if (response.body !== undefined) ctx.body = response.body
 }
 
-const query = (ctx: Context): Record<string, string | undefined> => {
-  const out: Record<string, string | undefined> = {}
-  for (const [k, v] of Object.entries(ctx.query)) out[k] = Array.isArray(v) ? v.join(",") : v
-  return out
-}
+/** The request's query: a parameter given more than once keeps its values (see `JobsApi.Query`). */
+const query = (ctx: Context): JobsApi.Query => ctx.query
 
 /**
  * @example
@@ -125,10 +122,16 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
     }
     return owner
   }
-  const route = (f: (api: JobsApi.JobsApi, who: JobsApi.Caller, ctx: Context) => Promise<HttpResponse | void>) =>
+  /** `reads`: the query parameters the route reads, checked first (`list` and `stats` check their own). */
+  const route = (
+    f: (api: JobsApi.JobsApi, who: JobsApi.Caller, ctx: Context) => Promise<HttpResponse | void>,
+    reads?: "events" | "other"
+  ) =>
   async (ctx: Context) => {
     const who = await caller(ctx)
     if (who === undefined) return
+    const refused = reads === undefined ? undefined : JobsApi.checkQuery(reads, query(ctx))
+    if (refused !== undefined) return write(ctx, refused)
     const ready = await getApi().catch(() => undefined)
     if (!ready) return write(ctx, error(503, "store_unavailable", "the job store is unavailable"))
     const response = await f(ready, who, ctx)
@@ -140,11 +143,11 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
   router.post("/:type", route(async (api, who, ctx) => {
     const body = await readBody(ctx)
     return "value" in body ? api.enqueue(ctx.params.type!, body.value, who) : body
-  }))
-  router.get("/:id", route((api, who, ctx) => api.get(ctx.params.id!, who)))
-  router.post("/:id/cancel", route((api, who, ctx) => api.cancel(ctx.params.id!, who)))
-  router.post("/:id/retry", route((api, who, ctx) => api.retry(ctx.params.id!, who)))
-  router.delete("/:id", route((api, who, ctx) => api.remove(ctx.params.id!, who)))
+  }, "other"))
+  router.get("/:id", route((api, who, ctx) => api.get(ctx.params.id!, who), "other"))
+  router.post("/:id/cancel", route((api, who, ctx) => api.cancel(ctx.params.id!, who), "other"))
+  router.post("/:id/retry", route((api, who, ctx) => api.retry(ctx.params.id!, who), "other"))
+  router.delete("/:id", route((api, who, ctx) => api.remove(ctx.params.id!, who), "other"))
   router.get("/:id/events", route(async (api, who, ctx) => {
     // sent by an EventSource when it reconnects; `?last_event_id=` for a page that resumes after a reload
     const last = ctx.get("last-event-id") || (typeof ctx.query.last_event_id === "string" ? ctx.query.last_event_id : "")
@@ -159,7 +162,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
     } finally {
       slot.release()
     }
-  }))
+  }, "events"))
   return router
 }
 
