@@ -77,6 +77,9 @@ export interface RunnerOptions<Defs extends ReadonlyArray<JobDefinition.Any> = R
    * (default 16 MiB). A larger result is not stored: the attempt fails with
    * `ResultTooLarge` naming the size and the limit, and the job fails without
    * another attempt (the error is fatal). Effect and plain async handlers alike.
+   * Each durable step's result (`ctx.step`) has the same limit: a larger one is
+   * not stored, the step is recorded failed with `Step.StepResultTooLarge`
+   * (naming the step), and the job fails the same way.
    * Results are read whole by `get`, `watch`, `result()` and every SSE frame
    * of a completed job: keep large outputs elsewhere and return where they are.
    *

@@ -110,9 +110,44 @@ export class InvalidStep extends Data.TaggedError("InvalidStep")<{ readonly name
 }
 
 /**
+ * A step's result was larger than the runner's `maxResultBytes` (default
+ * 16 MiB), measured as the UTF-8 bytes of its stored JSON, as a job's result
+ * is (`ResultTooLarge`). Nothing of it is stored: the step is recorded failed
+ * with this message and keeps no result. Fatal: the job fails without another
+ * attempt, since the step asked the same thing most often returns the same
+ * result. Store large outputs elsewhere and return where they are.
+ *
+ * @example
+ * ```ts
+ * new StepResultTooLarge({ name: "fetch", bytes: 2_011, limit: 1_000, exact: false }).message
+ * // 'step "fetch": result of at least 2,011 bytes as JSON is over the limit of 1,000 bytes (maxResultBytes)'
+ * ```
+ * @since 0.2.0
+ * @category errors
+ */
+export class StepResultTooLarge extends Data.TaggedError("StepResultTooLarge")<{
+  /** The step's name. */
+  readonly name: string
+  /** The result's size as JSON in UTF-8 bytes: exact, or a lower bound when `exact` is false. */
+  readonly bytes: number
+  /** The limit it was over (`RunnerOptions.maxResultBytes`). */
+  readonly limit: number
+  /** Whether `bytes` is the exact size (false: the result was not serialized, `bytes` is at least its size). */
+  readonly exact: boolean
+}> {
+  readonly fatal = true
+  override get message() {
+    const n = (x: number) => x.toLocaleString("en-US")
+    return `step "${this.name.slice(0, 200)}": result of ${this.exact ? "" : "at least "}${n(this.bytes)} bytes as JSON is over the limit of ${
+      n(this.limit)
+    } bytes (maxResultBytes)`
+  }
+}
+
+/**
  * The errors `ctx.step` adds to its work's own.
  *
  * @since 0.3.0
  * @category errors
  */
-export type StepError = DuplicateStepName | StepSequenceChanged | StepTimeout | InvalidStep
+export type StepError = DuplicateStepName | StepSequenceChanged | StepTimeout | InvalidStep | StepResultTooLarge

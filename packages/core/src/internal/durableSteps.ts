@@ -7,6 +7,11 @@
  * attempt's lease (a refused write means another worker owns the job: the
  * handler is stopped as on any lost lease).
  *
+ * A step's result is stored only within the runner's `maxResultBytes`, as a
+ * job's is; a result that cannot be stored (over the limit, not JSON, not
+ * matching its schema) records the step failed with the reason, and no
+ * result.
+ *
  * A durable sleep records itself and releases the job in one store write,
  * then ends the attempt with a {@link Sleeping} defect, which the runner
  * settles as "nothing left to write".
@@ -18,11 +23,12 @@ import type { LeaseLost, StoreError } from "../JobError.js"
 import type { JobStoreShape } from "../JobStore.js"
 import * as PayloadSchema from "../PayloadSchema.js"
 import * as RetryPolicy from "../RetryPolicy.js"
-import { DuplicateStepName, InvalidStep, StepSequenceChanged, StepTimeout } from "../Step.js"
+import { DuplicateStepName, InvalidStep, StepResultTooLarge, StepSequenceChanged, StepTimeout } from "../Step.js"
 import type { StepOptions } from "../Step.js"
 import type { StepKey, StepRecord } from "../StepStore.js"
 import * as Storable from "../Storable.js"
 import { errorText, isFatalCause } from "./attempt.js"
+import * as ResultSize from "./resultSize.js"
 import * as Telemetry from "./telemetry.js"
 
 /** The defect that ends an attempt which went to sleep. */
@@ -46,7 +52,8 @@ export const make = (
   store: JobStoreShape,
   lease: Lease,
   job: JobRecord,
-  leaseLost: Effect.Effect<void>
+  leaseLost: Effect.Effect<void>,
+  maxResultBytes: number
 ): Pick<JobContext, "step" | "sleep"> => {
   let recorded: ReadonlyArray<StepRecord> | undefined
   const names = new Set<string>()
@@ -95,7 +102,13 @@ export const make = (
       if (unstorable.length > 0) {
         return yield* new InvalidStep({ name, problem: `result cannot be stored: ${PayloadSchema.describe(unstorable)}` })
       }
-      return (stored === undefined ? null : stored) as Json
+      const json = (stored === undefined ? null : stored) as Json
+      // within the runner's limit, as a job's result (nothing, a flag, a number: never near it)
+      const over = json !== null && (typeof json === "object" || typeof json === "string")
+        ? ResultSize.oversize(json, maxResultBytes)
+        : undefined
+      if (over !== undefined) return yield* new StepResultTooLarge({ name, ...over, limit: maxResultBytes })
+      return json
     })
 
   const replay = (name: string, schema: StepOptions["schema"], stored: Json | null) =>
@@ -125,7 +138,10 @@ export const make = (
         yield* holder(store.stepStarted(lease, key))
         const exit = yield* Effect.exit(timed)
         if (Exit.isSuccess(exit)) {
-          const stored = yield* encode(name, options.schema, exit.value)
+          // a result that cannot be stored: the step is recorded failed with the reason, no result
+          const stored = yield* encode(name, options.schema, exit.value).pipe(
+            Effect.tapError((e) => holder(store.stepFailed(lease, key, e.message)))
+          )
           yield* holder(store.stepCompleted(lease, key, stored))
           return exit.value
         }

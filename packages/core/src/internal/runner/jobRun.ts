@@ -116,7 +116,8 @@ class Run extends Stopper implements Running, JobContext.Source {
 
   /** Durable steps are set up at the first ctx.step / ctx.sleep: most handlers call neither. */
   durable(): Pick<JobContextShape, "step" | "sleep"> {
-    return (this.steps ??= DurableSteps.make(this.state.store, this.lease, this.job, this.stop("leaseLost")))
+    const { settings, store } = this.state
+    return (this.steps ??= DurableSteps.make(store, this.lease, this.job, this.stop("leaseLost"), settings.maxResultBytes))
   }
 
   /** Start the attempt's fiber soon (as a forked fiber starts): the claim loop registers its whole batch first. */
