@@ -16,6 +16,8 @@ export * as HttpError from "./HttpError.js"
 export * as InternalJobs from "./InternalJobs.js"
 /** @since 0.1.0 */
 export * as JobsApi from "./JobsApi.js"
+/** @since 0.6.0 */
+export * as SsePacing from "./SsePacing.js"
 /** @since 0.5.0 */
 export * as StreamSlots from "./StreamSlots.js"
 /** @since 0.1.0 */

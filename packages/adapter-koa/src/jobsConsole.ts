@@ -25,6 +25,7 @@ import * as ConsoleBulk from "./ConsoleBulk.js"
 import * as ConsoleSchedules from "./ConsoleSchedules.js"
 import { bodyReader } from "./jobsRouter.js"
 import * as RunningWatches from "./RunningWatches.js"
+import * as SsePacing from "./SsePacing.js"
 import * as SseResponse from "./sseResponse.js"
 import * as StreamSlots from "./StreamSlots.js"
 import * as StreamModule from "./streamModule.js"
@@ -66,6 +67,24 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
    * @since 0.5.0
    */
   readonly maxStreamsPerOperator?: number
+  /**
+   * Unsent bytes one change stream may hold for a page that does not keep
+   * up (default 64 KiB, at least the socket's high-water mark). Past it the
+   * stream writes nothing more until the page has read what is buffered,
+   * then one `resync` in place of every batch it missed (the page re-reads
+   * what it shows; see {@link SsePacing}). Ticks are skipped meanwhile.
+   *
+   * @since 0.6.0
+   */
+  readonly maxStreamBufferBytes?: number
+  /**
+   * How long a page may stay behind before its stream is disconnected and
+   * counted in `jobtrack_sse_streams_dropped_total` (default 30 s); the page
+   * reconnects.
+   *
+   * @since 0.6.0
+   */
+  readonly slowStreamTimeout?: Duration.Input
 }
 
 /**
@@ -151,6 +170,7 @@ export const jobsConsole = <Trx>(
     perKey: "maxStreamsPerOperator",
     total: "maxStreams"
   })
+  const limits = SsePacing.limits(options, "jobsConsole options")
   const runtime = "runtime" in jobs ? jobs.runtime : undefined
   let storePromise: Promise<JobStoreShape> | undefined
   const getStore = () =>
@@ -232,7 +252,7 @@ export const jobsConsole = <Trx>(
     try {
       const store = await getStore()
       const job = typeof ctx.query.job === "string" ? ctx.query.job : undefined
-      await streamChanges(ctx, store, job, tickMs, streams)
+      await streamChanges(ctx, store, job, tickMs, streams, limits)
     } finally {
       slot.release()
     }
@@ -311,7 +331,8 @@ const streamChanges = async (
   store: JobStoreShape,
   job: string | undefined,
   tickMs: number,
-  streams: Streams
+  streams: Streams,
+  limits: SsePacing.Limits
 ) => {
   if (streams.closed) {
     ctx.status = 503
@@ -321,16 +342,21 @@ const streamChanges = async (
   const res = SseResponse.open(ctx, 1000)
   if (res === undefined) return
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  // a client behind gets one resync when it catches up (the page re-reads), or is dropped (SsePacing)
+  const paced = SsePacing.make(res, limits, "console")
   let pending: Array<JobChange> = []
   const flush = () => {
     if (pending.length === 0) return
     const list = pending
     pending = []
-    if (list.some((c) => c.kind === "resync")) send("resync", {})
-    const changed = distinct(list)
-    // a flood is a resync: the page re-reads instead of applying thousands of changes
-    if (changed.length > 500) send("resync", {})
-    else if (changed.length > 0) send("changes", changed)
+    if (!paced.keepingUp()) return paced.latest(() => send("resync", {}))
+    paced.latest(() => {
+      if (list.some((c) => c.kind === "resync")) send("resync", {})
+      const changed = distinct(list)
+      // a flood is a resync: the page re-reads instead of applying thousands of changes
+      if (changed.length > 500) send("resync", {})
+      else if (changed.length > 0) send("changes", changed)
+    })
   }
   // at most one batch per 250 ms; the first change after a quiet spell goes out at once, and an
   // idle stream holds no timer but its tick
@@ -376,7 +402,9 @@ const streamChanges = async (
   ) as Effect.Effect<void, unknown>
   const fiber = Effect.runFork(program)
   streams.open.add(fiber)
-  const tick = setInterval(() => send("tick", {}), tickMs)
+  const tick = setInterval(() => {
+    if (paced.keepingUp()) send("tick", {})
+  }, tickMs)
   const gone = () => Effect.runFork(Fiber.interrupt(fiber))
   res.once("close", gone)
   try {
@@ -387,5 +415,6 @@ const streamChanges = async (
     if (timer !== undefined) clearTimeout(timer)
     res.off("close", gone)
     if (!res.writableEnded) res.end()
+    paced.ended()
   }
 }

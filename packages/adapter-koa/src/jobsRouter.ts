@@ -14,6 +14,7 @@ import * as BodyReader from "./BodyReader.js"
 import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 import * as JobsApi from "./JobsApi.js"
+import * as SsePacing from "./SsePacing.js"
 import * as SseResponse from "./sseResponse.js"
 import * as StreamSlots from "./StreamSlots.js"
 
@@ -60,6 +61,25 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
    * answered 429 `too_many_streams` with `Retry-After`. `Infinity`: no cap.
    */
   readonly maxStreams?: number
+  /**
+   * Unsent bytes one event stream may hold for a client that does not keep
+   * up (default 64 KiB, at least the socket's high-water mark). Past it the
+   * stream writes nothing more until the client has read what is buffered,
+   * then only the job's latest view: views are states, the latest supersedes
+   * the ones in between (see {@link SsePacing}).
+   *
+   * @since 0.6.0
+   */
+  readonly maxStreamBufferBytes?: number
+  /**
+   * How long a stream's client may stay behind (not read what is buffered)
+   * before it is disconnected and counted in
+   * `jobtrack_sse_streams_dropped_total` (default 30 s). An `EventSource`
+   * reconnects and gets the current view at once.
+   *
+   * @since 0.6.0
+   */
+  readonly slowStreamTimeout?: Duration.Input
 }
 
 /**
@@ -103,6 +123,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
     perKey: "maxStreamsPerOwner",
     total: "maxStreams"
   })
+  const limits = SsePacing.limits(options, "jobsRouter options")
   let api: Promise<JobsApi.JobsApi> | undefined
   /** The handlers, once the tracker (and so its store) is up; a failed start is tried again. */
   const getApi = () =>
@@ -158,7 +179,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
     try {
       const answer = await api.events(ctx.params.id!, who, last === "" ? undefined : last)
       if (!("events" in answer)) return answer
-      await streamEvents(ctx, answer, heartbeatMs)
+      await streamEvents(ctx, answer, heartbeatMs, limits)
     } finally {
       slot.release()
     }
@@ -171,20 +192,37 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
  * away: the job's shared watch writes each change's one text to this
  * response in its pass over every stream of the job (no fiber per stream).
  */
-const streamEvents = async (ctx: Context, answer: JobsApi.EventsResponse, heartbeatMs: number) => {
+const streamEvents = async (
+  ctx: Context,
+  answer: JobsApi.EventsResponse,
+  heartbeatMs: number,
+  limits: SsePacing.Limits
+) => {
   // left while the job was read: its `close` is past, so a stream joined now would never leave
   const res = SseResponse.open(ctx, 2000)
   if (res === undefined) return
-  const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs)
+  // a client behind gets the latest view when it catches up (views are states), or is dropped (SsePacing)
+  const paced = SsePacing.make(res, limits, "jobs")
+  const heartbeat = setInterval(() => {
+    if (paced.keepingUp()) res.write(": heartbeat\n\n")
+  }, heartbeatMs)
   let leave = () => {}
   try {
     await new Promise<void>((resolve) => {
       res.once("close", resolve)
-      leave = answer.follow({ frame: (frame) => SseResponse.writeFrame(res, frame), end: resolve })
+      leave = answer.follow({
+        // a `resume` frame says whether the client missed states: never replaced by a view
+        frame: (frame) =>
+          frame.event === "job" ? paced.latest(() => SseResponse.writeFrame(res, frame)) : SseResponse.writeFrame(res, frame),
+        end: resolve
+      })
     })
   } finally {
     clearInterval(heartbeat)
     leave()
+    // the final view, kept while the client was behind, is written before the end
+    paced.flush()
     if (!res.writableEnded) res.end()
+    paced.ended()
   }
 }
