@@ -11,6 +11,7 @@ import { JobStore, StoreError } from "@jobtrack/core"
 import type { JobStoreShape, StoreLayer } from "@jobtrack/core"
 import type { Kysely } from "kysely"
 import type pg from "pg"
+import * as DataDirLock from "./DataDirLock.js"
 import * as KyselyStore from "./KyselyStore.js"
 import { load as loadKysely } from "./kyselyModule.js"
 import { migrate } from "./migrations.js"
@@ -158,8 +159,17 @@ export interface PgliteOptions {
 }
 
 /**
- * A store on embedded PostgreSQL: no server, one process.
+ * A store on embedded PostgreSQL: no server, one process. A `dataDir` is
+ * locked for this process until the scope closes (see `DataDirLock`): while
+ * another live process holds it, or this one already does, this fails with a
+ * `StoreError` whose `cause` is a `DataDirLock.DataDirLocked` naming the
+ * directory and the holder's pid, before PGlite opens anything. An in-memory
+ * database needs no lock.
  *
+ * @example
+ * ```ts
+ * const StoreLive = layerPglite({ dataDir: "./data" })
+ * ```
  * @since 0.1.0
  * @category constructors
  */
@@ -169,6 +179,15 @@ export const pglite = (options: PgliteOptions = {}): Effect.Effect<JobStoreShape
       try: () => import("@electric-sql/pglite"),
       catch: (e) => new StoreError({ reason: "install `@electric-sql/pglite` to embed PostgreSQL", retryable: false, cause: e })
     })
+    // locked before PGlite opens the files, released after it closed them (the scope runs backwards)
+    const dir = options.dataDir === undefined ? undefined : DataDirLock.directoryOf(options.dataDir)
+    if (dir !== undefined) {
+      yield* DataDirLock.acquire(dir).pipe(
+        Effect.mapError((e) =>
+          e._tag === "DataDirLocked" ? new StoreError({ reason: e.message, retryable: false, kind: "unavailable", cause: e }) : e
+        )
+      )
+    }
     const pgl = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => (options.dataDir ? PGlite.create(options.dataDir) : PGlite.create()),

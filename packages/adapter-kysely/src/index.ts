@@ -4,6 +4,8 @@
  * @since 0.1.0
  */
 
+/** @since 0.5.0 */
+export * as DataDirLock from "./DataDirLock.js"
 /** @since 0.1.0 */
 export * as KyselyStore from "./KyselyStore.js"
 /** @since 0.1.0 */
