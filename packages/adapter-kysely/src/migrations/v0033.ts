@@ -25,7 +25,7 @@
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
 
-const header = (s: string) => `
+export const header = (s: string) => `
       create or replace function "${s}".claim(
         p_queues text[], p_types text[], p_worker text, p_limit integer,
         p_lease_ms integer, p_now timestamptz
@@ -36,7 +36,7 @@ const header = (s: string) => `
  * A claim's new token: uniformly random in 1..2147483646, never the row's
  * current one (`((t + f) mod M) + 1` with f in 0..M-2 misses only t).
  */
-const randomToken = `((j.token::bigint + floor(random() * 2147483645)::bigint) % 2147483646 + 1)::integer`
+export const randomToken = `((j.token::bigint + floor(random() * 2147483645)::bigint) % 2147483646 + 1)::integer`
 
 /** Migration 0031's: the next integer. */
 const nextToken = `j.token + 1`
@@ -47,29 +47,95 @@ const asyncNext = `-- a claim lost in a database crash only means the job is cla
         -- nor hold the claim lock through one`
 
 /** Why the claim commits asynchronously, as it is. */
-const asyncRandom = `-- do not wait for a WAL flush, nor hold the claim lock through one: a claim lost
+export const asyncRandom = `-- do not wait for a WAL flush, nor hold the claim lock through one: a claim lost
         -- in a database crash leaves the job claimable with its previous token, and the
         -- next claim draws a new token at random (migration 0033), so it is not the one
         -- the lost claim handed out and that holder's writes are refused`
 
 /** The update that claims locked rows (shared by both paths), with `token` its new token. */
-const claimSet = (token: string) => `status = 'processing', attempts = j.attempts + 1, token = ${token},
+export const claimSet = (token: string) => `status = 'processing', attempts = j.attempts + 1, token = ${token},
                 locked_by = p_worker, locked_until = p_now + p_lease_ms * interval '1 millisecond',
                 started_at = p_now, next_retry_at = null, cancel_requested = false, updated_at = p_now`
 
 /** The claimable jobs of `v_queue` (for the alias `j`). */
-const claimable = `j.status in ('pending', 'retrying') and j.queue = v_queue
+export const claimable = `j.status in ('pending', 'retrying') and j.queue = v_queue
                 and j.type = any(p_types) and j.run_at <= p_now`
 
 /** After each claiming statement: add its rows to the claim's count. */
-const counted = `
+export const counted = `
                 v_claimed := v_claimed + v_n;`
 
 /** At the end of a claim: one number of `claimable_left` per claimed job (migration 0010), in one statement. */
-const departures = (s: string) => `
+export const departures = (s: string) => `
         if v_claimed > 0 then
           perform nextval('"${s}".claimable_left') from generate_series(1, v_claimed);
         end if;`
+
+/**
+ * The claim's path under the claim lock (a limited group in the queue), as migration 0031 wrote it:
+ * shared with later claims (migration 0044), which change only the lock-free path.
+ *
+ * @internal
+ */
+export const limitedPath = (s: string, token: string): string => `          v_passed := '{}';
+          loop
+            v_window := v_left * 4 + 16;
+            -- groups already full, this claim's own claims counted
+            select coalesce(array_agg(f.group_key), '{}') into v_full from (
+              select group_key from "${s}".jobs where status = 'processing' and group_key is not null
+              group by group_key having count(*) >= max(group_limit)
+            ) f;
+            -- candidates: an ordered scan of jobs_claim, stopped by the limit
+            with candidates as (
+              select j.id, j.group_key, j.group_limit, j.priority, j.run_at
+              from "${s}".jobs j
+              where ${claimable}
+                and (j.group_key is null or not (j.group_key = any(v_full)))
+                and not (j.id = any(v_passed))
+              order by j.priority desc, j.run_at, j.id
+              limit v_window
+            ), running as (
+              select g.group_key, count(*)::integer as n from "${s}".jobs g
+              where g.status = 'processing' and g.group_key in (select c.group_key from candidates c)
+              group by g.group_key
+            )
+            select coalesce(array_agg(c.id order by c.priority desc, c.run_at, c.id), '{}'),
+                (select count(*)::integer from candidates)
+              into v_ids, v_seen from (
+              select c.* from (
+                select c.*, row_number() over (partition by c.group_key order by c.priority desc, c.run_at, c.id) as rn
+                from candidates c
+              ) c left join running g on g.group_key = c.group_key
+              where c.group_key is null or c.group_limit is null or c.rn + coalesce(g.n, 0) <= c.group_limit
+              order by c.priority desc, c.run_at, c.id
+              limit v_left
+            ) c;
+            exit when cardinality(v_ids) = 0;
+            -- Lock the chosen rows by primary key (SKIP LOCKED: a row another transaction
+            -- holds is passed over, and the next candidates are taken). The status is checked
+            -- on the locked row's latest version, not in the scan's condition: a status
+            -- condition would let the planner, misled by statistics from before the backlog,
+            -- walk the whole claim index filtering by id.
+            return query
+            with locked as (
+              select j.id, j.status from "${s}".jobs j
+              where j.id = any(v_ids)
+              for update skip locked
+            ), claimed as (
+              update "${s}".jobs j set
+                ${claimSet(token)}
+              from locked where j.id = locked.id and locked.status in ('pending', 'retrying')
+              returning j.*
+            )
+            select * from claimed order by priority desc, run_at, id;
+            get diagnostics v_n = row_count;${counted}
+            v_left := v_left - v_n;
+            -- done when the limit is filled, or when every chosen job was claimed and the scan
+            -- saw every candidate left; otherwise the next candidates (the groups this claim
+            -- filled are now left out, the rows held by others passed over)
+            exit when v_left <= 0 or (v_n = cardinality(v_ids) and v_seen < v_window);
+            v_passed := v_passed || v_ids;
+          end loop;`
 
 const claimFunction = (s: string, token: string) => `${header(s)}
       declare
@@ -138,65 +204,7 @@ const claimFunction = (s: string, token: string) => `${header(s)}
             perform pg_advisory_xact_lock(hashtext('jobtrack.claim'), hashtext('${s}'));
             v_locked := true;
           end if;
-          v_passed := '{}';
-          loop
-            v_window := v_left * 4 + 16;
-            -- groups already full, this claim's own claims counted
-            select coalesce(array_agg(f.group_key), '{}') into v_full from (
-              select group_key from "${s}".jobs where status = 'processing' and group_key is not null
-              group by group_key having count(*) >= max(group_limit)
-            ) f;
-            -- candidates: an ordered scan of jobs_claim, stopped by the limit
-            with candidates as (
-              select j.id, j.group_key, j.group_limit, j.priority, j.run_at
-              from "${s}".jobs j
-              where ${claimable}
-                and (j.group_key is null or not (j.group_key = any(v_full)))
-                and not (j.id = any(v_passed))
-              order by j.priority desc, j.run_at, j.id
-              limit v_window
-            ), running as (
-              select g.group_key, count(*)::integer as n from "${s}".jobs g
-              where g.status = 'processing' and g.group_key in (select c.group_key from candidates c)
-              group by g.group_key
-            )
-            select coalesce(array_agg(c.id order by c.priority desc, c.run_at, c.id), '{}'),
-                (select count(*)::integer from candidates)
-              into v_ids, v_seen from (
-              select c.* from (
-                select c.*, row_number() over (partition by c.group_key order by c.priority desc, c.run_at, c.id) as rn
-                from candidates c
-              ) c left join running g on g.group_key = c.group_key
-              where c.group_key is null or c.group_limit is null or c.rn + coalesce(g.n, 0) <= c.group_limit
-              order by c.priority desc, c.run_at, c.id
-              limit v_left
-            ) c;
-            exit when cardinality(v_ids) = 0;
-            -- Lock the chosen rows by primary key (SKIP LOCKED: a row another transaction
-            -- holds is passed over, and the next candidates are taken). The status is checked
-            -- on the locked row's latest version, not in the scan's condition: a status
-            -- condition would let the planner, misled by statistics from before the backlog,
-            -- walk the whole claim index filtering by id.
-            return query
-            with locked as (
-              select j.id, j.status from "${s}".jobs j
-              where j.id = any(v_ids)
-              for update skip locked
-            ), claimed as (
-              update "${s}".jobs j set
-                ${claimSet(token)}
-              from locked where j.id = locked.id and locked.status in ('pending', 'retrying')
-              returning j.*
-            )
-            select * from claimed order by priority desc, run_at, id;
-            get diagnostics v_n = row_count;${counted}
-            v_left := v_left - v_n;
-            -- done when the limit is filled, or when every chosen job was claimed and the scan
-            -- saw every candidate left; otherwise the next candidates (the groups this claim
-            -- filled are now left out, the rows held by others passed over)
-            exit when v_left <= 0 or (v_n = cardinality(v_ids) and v_seen < v_window);
-            v_passed := v_passed || v_ids;
-          end loop;
+${limitedPath(s, token)}
         end loop;${departures(s)}
       end $fn$;`
 
