@@ -73,6 +73,9 @@ interface Plan {
   readonly decode: (payload: unknown) => { readonly value: unknown } | undefined
   /** The handler's value as the stored result, or the attempt's fatal failure. */
   readonly finish: (value: unknown) => Effect.Effect<Json, FatalError>
+  /** `finish`, then the size limit: made for the last limit asked for (a runner's), not per attempt. */
+  finished: ((value: unknown) => Effect.Effect<Json, FatalError | ResultTooLarge>) | undefined
+  finishedLimit: number
 }
 
 const plans = new WeakMap<JobDefinition.Any, Plan>()
@@ -80,10 +83,37 @@ const plans = new WeakMap<JobDefinition.Any, Plan>()
 const planOf = (def: JobDefinition.Any): Plan => {
   let plan = plans.get(def)
   if (plan === undefined) {
-    plan = { decode: decoder(def.payload), finish: finisher(def.result) }
+    plan = { decode: decoder(def.payload), finish: finisher(def.result), finished: undefined, finishedLimit: 0 }
     plans.set(def, plan)
   }
   return plan
+}
+
+/** The results stored as they are, each one Exit made once (a no-op handler's `undefined`, a flag, null). */
+const asIs = {
+  undefined: Effect.succeed(undefined as unknown as Json),
+  null: Effect.succeed(null as Json),
+  true: Effect.succeed(true as Json),
+  false: Effect.succeed(false as Json)
+} as const
+
+/** The handler's value as stored within `limit` bytes: `plan.finish`, then the size check. */
+const finishedWithin = (plan: Plan, limit: number): (value: unknown) => Effect.Effect<Json, FatalError | ResultTooLarge> => {
+  if (plan.finished !== undefined && plan.finishedLimit === limit) return plan.finished
+  const { finish } = plan
+  const checked = (value: unknown) => Effect.flatMap(finish(value), (json) => sized(json, limit))
+  // the default result schema stores nothing, null and flags as they are: no Effect made per attempt
+  const finished = finish === stored
+    ? (value: unknown) =>
+      value === undefined ? asIs.undefined
+      : value === null ? asIs.null
+      : value === true ? asIs.true
+      : value === false ? asIs.false
+      : checked(value)
+    : checked
+  plan.finished = finished
+  plan.finishedLimit = limit
+  return finished
 }
 
 /**
@@ -196,10 +226,10 @@ export const make = (
   stoppedByRunner: () => boolean,
   maxResultBytes: number
 ): Effect.Effect<Json, unknown, unknown> => {
-  const { decode, finish } = planOf(def)
-  const decoded = decode(payload)
+  const plan = planOf(def)
+  const decoded = plan.decode(payload)
   // the result as stored, within the runner's size limit (else nothing is stored: a fatal failure)
-  const finished = (value: unknown) => Effect.flatMap(finish(value), (json) => sized(json, maxResultBytes))
+  const finished = finishedWithin(plan, maxResultBytes)
   const attempt: Effect.Effect<Json, unknown, unknown> = decoded === undefined
     ? Effect.flatMap(validatedPayload(def, payload), (value) => Effect.flatMap(def.handler(value, context), finished))
     : Effect.suspend(() => Effect.flatMap(def.handler(decoded.value, context), finished))

@@ -84,24 +84,20 @@ export const start = (
         limit: free,
         leaseMs: settings.leaseMs
       })
-      // checked per job: starting one may yield, and shutdown may begin meanwhile
-      for (const job of jobs) {
-        if (state.stopping) yield* giveBack([job])
-        else yield* JobRun.start(state, parts, job)
-      }
+      if (jobs.length > 0) yield* JobRun.startAll(state, parts, jobs, giveBack)
       return jobs
     }))
 
   /**
-   * Wait for what may make a claim worth it after `outcome`, at most the poll
-   * interval from now: any wake-up, or (drained) an announcement only.
+   * Wait for what may make a claim worth it after `outcome` ("full" claims
+   * again at once): with no slot free, a wake-up (a freed slot wakes the
+   * loop, so this wait needs no timeout: it raced two fibers and a timer at
+   * every claim of a busy runner); drained, an announcement only, at most the
+   * poll interval from now (shutdown interrupts either wait).
    */
   const waitAfter = (outcome: Outcome) =>
     Effect.gen(function*() {
-      if (outcome !== "drained") {
-        yield* Queue.take(wakes).pipe(Effect.timeoutOption(settings.pollMs))
-        return
-      }
+      if (outcome !== "drained") return yield* Queue.take(wakes)
       const deadline = (yield* Clock.currentTimeMillis) + settings.pollMs
       while (!state.announced && !state.stopping) {
         const left = deadline - (yield* Clock.currentTimeMillis)

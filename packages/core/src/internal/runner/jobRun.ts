@@ -5,12 +5,15 @@
  * progress and settle the attempt.
  *
  * Per job: one object for the run (its entry in `running`, its stop reason,
- * its context's source), one for the handler's context, and the attempt's
- * fiber, nothing else unless the handler uses more. A completed attempt with
- * nothing else to write (no progress or log line, not stopped, nothing
- * observed) is settled without an Effect: its completion is handed to the
- * completion batcher and the run ends when the batch is committed. Any other
- * outcome is settled on a second fiber, by `settle`.
+ * its context's source, its completion's waiter), one for the handler's
+ * context, and the attempt's fiber, nothing else unless the handler uses more
+ * (its log buffer and progress writer are made at the first `ctx.log` or
+ * `ctx.progress`). A claimed batch is started by one scheduled task, with one
+ * clock read. A completed attempt with nothing else to write (no progress or
+ * log line, not stopped, nothing observed) is settled without an Effect: its
+ * completion is handed to the completion batcher and the run ends when the
+ * batch is committed. Any other outcome is settled on a second fiber, by
+ * `settle`.
  *
  * @internal
  */
@@ -25,7 +28,7 @@ import * as Attempt from "../attempt.js"
 import * as DurableSteps from "../durableSteps.js"
 import * as Telemetry from "../telemetry.js"
 import { Stopper } from "./cancellation.js"
-import type { CompletionBatcher } from "./completionBatcher.js"
+import type { CompletionBatcher, Waiter } from "./completionBatcher.js"
 import * as JobContext from "./jobContext.js"
 import { LazyAbort } from "./lazyAbort.js"
 import type { LeaseKeeper } from "./leaseKeeper.js"
@@ -44,6 +47,12 @@ interface Launcher {
   readonly fiber: Fiber.Fiber<unknown, unknown>
   /** Where the attempts' fibers are started: on the starting fiber's scheduler, after the claimed batch is registered. */
   readonly dispatcher: Scheduler.SchedulerDispatcher
+  /** The runs registered and not begun yet: one task begins them all (one scheduled task per claimed batch). */
+  pending: Array<Run>
+  /** When the first of the pending runs was registered: the whole batch's heartbeats are counted from it. */
+  pendingSince: number
+  /** Begin the pending runs (the scheduled task). */
+  readonly beginPending: () => void
   /** The starting fiber's context: settling runs in it. */
   readonly parent: Context.Context<never>
   /** The handlers' context: the parent's with the definitions' services. */
@@ -65,9 +74,16 @@ const launcherOf = (state: RunnerState, parent: Fiber.Fiber<unknown, unknown>): 
   let launcher = launchers.get(state)
   if (launcher === undefined || launcher.fiber !== parent || launcher.parent !== parent.context) {
     const context = parent.context
-    launcher = {
+    const made: Launcher = launcher = {
       fiber: parent,
       dispatcher: parent.currentDispatcher,
+      pending: [],
+      pendingSince: 0,
+      beginPending: () => {
+        const runs = made.pending
+        made.pending = []
+        for (let i = 0; i < runs.length; i++) runs[i]!.begin()
+      },
       parent: context,
       handlers: Context.merge(context, state.services),
       annotations: Context.get(context, References.CurrentLogAnnotations),
@@ -82,14 +98,15 @@ const launcherOf = (state: RunnerState, parent: Fiber.Fiber<unknown, unknown>): 
 }
 
 /** One claimed job's run: its entry in the runner's `running`, its stopper, its context's source. */
-class Run extends Stopper implements Running, JobContext.Source {
+class Run extends Stopper implements Running, JobContext.Source, Waiter {
   nextBeatAt: number
   beating = false
   settling = false
   readonly lease: Lease
   readonly abort = new LazyAbort()
-  readonly logs: Telemetry.LogBuffer
-  readonly writer: ProgressWriter.ProgressWriter
+  /** Made at the first ctx.log line, progress report or settling that needs them: most no-op handlers never do. */
+  private madeLogs: Telemetry.LogBuffer | undefined
+  private madeWriter: ProgressWriter.ProgressWriter | undefined
   private steps: Pick<JobContextShape, "step" | "sleep"> | undefined
   /** The handler's context (a plain async handler's Promise is found by it). */
   private context: JobContextShape | undefined
@@ -100,14 +117,21 @@ class Run extends Stopper implements Running, JobContext.Source {
     readonly launcher: Launcher,
     readonly job: JobRecord,
     readonly def: JobDefinition.Any,
-    readonly observer: Telemetry.AttemptObserver
+    readonly observer: Telemetry.AttemptObserver,
+    startedAt: number
   ) {
     super()
     this.lease = { id: job.id, token: job.token }
-    this.nextBeatAt = launcher.clock.currentTimeMillisUnsafe() + state.settings.heartbeatMs
-    // the attempt's ctx.log lines, written by the progress writer
-    this.logs = Telemetry.logBuffer(job.attempts)
-    this.writer = ProgressWriter.make(state.store, this.lease, state.settings.progressMs, this, this.logs)
+    this.nextBeatAt = startedAt + state.settings.heartbeatMs
+  }
+
+  /** The attempt's ctx.log lines, written by the progress writer. */
+  get logs(): Telemetry.LogBuffer {
+    return (this.madeLogs ??= Telemetry.logBuffer(this.job.attempts))
+  }
+
+  get writer(): ProgressWriter.ProgressWriter {
+    return (this.madeWriter ??= ProgressWriter.make(this.state.store, this.lease, this.state.settings.progressMs, this, this.logs))
   }
 
   beatNow(): void {
@@ -122,10 +146,12 @@ class Run extends Stopper implements Running, JobContext.Source {
 
   /** Start the attempt's fiber soon (as a forked fiber starts): the claim loop registers its whole batch first. */
   launch(): void {
-    this.launcher.dispatcher.scheduleTask(() => this.begin(), 0)
+    const launcher = this.launcher
+    if (launcher.pending.push(this) === 1) launcher.dispatcher.scheduleTask(launcher.beginPending, 0)
   }
 
-  private begin(): void {
+  /** Start the attempt's fiber (the launcher's task, with the rest of its batch). */
+  begin(): void {
     const { def, job, launcher, observer } = this
     const context = JobContext.make(this)
     this.context = context
@@ -137,7 +163,10 @@ class Run extends Stopper implements Running, JobContext.Source {
       (observer.active ? observer.within(attempt) : attempt) as Effect.Effect<Json, unknown>
     )
     this.attach(handler)
-    handler.addObserver((exit) => this.ended(exit))
+    // a handler that needs no I/O (a no-op) has ended already: no observer to register
+    const exit = handler.pollUnsafe()
+    if (exit !== undefined) this.ended(exit)
+    else handler.addObserver((exit) => this.ended(exit))
   }
 
   /**
@@ -184,17 +213,17 @@ class Run extends Stopper implements Running, JobContext.Source {
     this.settling = true
     this.state.wake()
     if (
-      exit._tag === "Success" && this.reason === null && !this.writer.used && !this.observer.active &&
+      exit._tag === "Success" && this.reason === null && !this.madeWriter?.used && !this.observer.active &&
       !this.launcher.debug
     ) {
-      this.parts.completions.completeUnsafe(this.lease, exit.value, (failure) => this.completed(failure))
+      this.parts.completions.completeUnsafe(this.lease, exit.value, this)
     } else {
       Effect.runForkWith(this.launcher.parent)(this.settleAsEffect(exit))
     }
   }
 
   /** The batched completion is committed (or refused: the lease was lost, or the store failed). */
-  private completed(failure: LeaseLost | StoreError | undefined): void {
+  completed(failure: LeaseLost | StoreError | undefined): void {
     // a refused completion is a debug line ("lease lost before settling"), not written here (see `ended`)
     if (failure?._tag === "StoreError") {
       Effect.runForkWith(this.launcher.parent)(
@@ -236,11 +265,37 @@ class Run extends Stopper implements Running, JobContext.Source {
 }
 
 const launch = (state: RunnerState, parts: Parts, launcher: Launcher, job: JobRecord, observer: Telemetry.AttemptObserver) => {
-  const run = new Run(state, parts, launcher, job, state.definitions.get(job.type)!, observer)
+  // one clock read per claimed batch (its jobs were claimed together)
+  if (launcher.pending.length === 0) launcher.pendingSince = launcher.clock.currentTimeMillisUnsafe()
+  const run = new Run(state, parts, launcher, job, state.definitions.get(job.type)!, observer, launcher.pendingSince)
   state.running.set(job.id, run)
   parts.keeper.held()
   run.launch()
 }
+
+/**
+ * Start running a claimed batch, each job on its own fiber, each registered in
+ * `running` before this returns; or hand back (`giveBack`) the jobs met once
+ * the runner is stopping. Without telemetry nothing here yields, so the whole
+ * batch is started in one step (no Effect per job); with it, job by job.
+ */
+export const startAll = (
+  state: RunnerState,
+  parts: Parts,
+  jobs: ReadonlyArray<JobRecord>,
+  giveBack: (jobs: ReadonlyArray<JobRecord>) => Effect.Effect<void>
+): Effect.Effect<void> =>
+  Effect.withFiber((parent) => {
+    const launcher = launcherOf(state, parent)
+    const quiet = launcher.quiet
+    if (quiet === undefined) {
+      // checked per job: starting one may yield, and shutdown may begin meanwhile
+      return Effect.forEach(jobs, (job) => (state.stopping ? giveBack([job]) : start(state, parts, job)), { discard: true })
+    }
+    if (state.stopping) return giveBack(jobs)
+    for (let i = 0; i < jobs.length; i++) launch(state, parts, launcher, jobs[i]!, quiet)
+    return Effect.void
+  })
 
 /**
  * Start running a claimed job on its own fiber. It is registered in `running`
