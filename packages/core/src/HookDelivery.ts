@@ -128,6 +128,7 @@ export const make = (options: HookDeliveryOptions): Effect.Effect<HookDeliverer,
     if (!Options.isRecord(options.hooks)) Options.add(c, "hooks", `must be an object of hook functions (got ${Options.show(options.hooks)})`)
     if (!Array.isArray(options.types)) Options.add(c, "types", `must be an array of job types (got ${Options.show(options.types)})`)
     DeliveryOptions.check(c, options as unknown as Record<string, unknown>)
+    Options.unknownKeys(c, options as unknown as Record<string, unknown>, DeliveryOptions.names)
     if (c.issues.length > 0) return yield* new InvalidOptions({ of: "HookDelivery options", issues: c.issues })
     const store = yield* JobStore
     const events = Hooks.events(options.hooks)

@@ -118,6 +118,20 @@ export interface AsyncOptions<Payload extends Codec, Result extends Codec> exten
   ) => Promise<PayloadSchema.ResultValue<Result>> | PayloadSchema.ResultValue<Result>
 }
 
+/** Every option of `Options` and `AsyncOptions` (`handler` or `run`). */
+const optionNames = Check.names<Options<Codec, Codec, unknown, unknown> & AsyncOptions<Codec, Codec>>({
+  type: true,
+  queue: true,
+  payload: true,
+  result: true,
+  retry: true,
+  timeout: true,
+  group: true,
+  priority: true,
+  handler: true,
+  run: true
+})
+
 const checkOptions = (options: unknown): InvalidOptions | undefined => {
   const c = Check.checker()
   if (!Check.isRecord(options)) {
@@ -149,9 +163,11 @@ const checkOptions = (options: unknown): InvalidOptions | undefined => {
     else {
       if (typeof group.key !== "function") Check.add(Check.under(c, "group"), "key", `must be a function (got ${Check.show(group.key)})`)
       Check.integer(Check.under(c, "group"), "limit", group.limit, 1)
+      Check.unknownKeys(Check.under(c, "group"), group, ["key", "limit"])
     }
   }
   Check.optionalInteger(c, "priority", options.priority, -1000, 1000)
+  Check.unknownKeys(c, options, optionNames)
   const hasHandler = typeof options.handler === "function"
   const hasRun = typeof options.run === "function"
   if (hasHandler === hasRun) {

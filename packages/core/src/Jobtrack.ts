@@ -176,6 +176,17 @@ export type JobtrackError =
   | InvalidOptions
   | JobtrackClosed
 
+/** Every option of `JobtrackOptions`. */
+const optionNames = Options.names<JobtrackOptions<unknown>>({
+  store: true,
+  definitions: true,
+  hooks: true,
+  runner: true,
+  watchPollInterval: true,
+  telemetry: true,
+  schedules: true
+})
+
 /** Every problem of the facade's options (definitions, runner settings…), as one error. */
 const check = (options: JobtrackOptions<unknown>): InvalidOptions | undefined => {
   const c = Options.checker()
@@ -186,12 +197,14 @@ const check = (options: JobtrackOptions<unknown>): InvalidOptions | undefined =>
     const runner: unknown = options.runner
     if (runner !== undefined) {
       if (!Options.isRecord(runner)) Options.add(c, "runner", `must be an object (got ${Options.show(runner)})`)
-      else RunnerOptions.settings(Options.under(c, "runner"), runner)
+      else {
+        RunnerOptions.settings(Options.under(c, "runner"), runner)
+        Options.unknownKeys(Options.under(c, "runner"), runner, RunnerOptions.settingNames)
+      }
     }
-    if (options.hooks !== undefined && !Options.isRecord(options.hooks)) {
-      Options.add(c, "hooks", `must be an object of hook functions (got ${Options.show(options.hooks)})`)
-    }
+    RunnerOptions.hooks(c, options.hooks)
     Options.optionalDuration(c, "watchPollInterval", options.watchPollInterval)
+    Options.unknownKeys(c, options as unknown as Record<string, unknown>, optionNames)
   }
   return c.issues.length > 0 ? new InvalidOptions({ of: "Jobtrack options", issues: c.issues }) : undefined
 }

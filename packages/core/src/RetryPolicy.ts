@@ -57,6 +57,8 @@ export interface ExponentialOptions {
  * @since 0.1.0
  * @category constructors
  */
+const exponentialNames = Options.names<ExponentialOptions>({ initial: true, factor: true, cap: true, maxRetries: true, jitter: true })
+
 export const exponential = (options: ExponentialOptions): RetryPolicy => {
   const c = Options.checker()
   if (!Options.isRecord(options)) Options.add(c, undefined, `must be an object (got ${Options.show(options)})`)
@@ -70,6 +72,7 @@ export const exponential = (options: ExponentialOptions): RetryPolicy => {
     if (options.jitter !== undefined && typeof options.jitter !== "boolean") {
       Options.add(c, "jitter", `must be a boolean (got ${Options.show(options.jitter)})`)
     }
+    Options.unknownKeys(c, options as unknown as Record<string, unknown>, exponentialNames)
   }
   orThrow(c, "RetryPolicy.exponential options")
   let schedule: Schedule.Schedule<unknown> = Schedule.exponential(options.initial, options.factor ?? 2)

@@ -176,12 +176,15 @@ export class Tracker extends Context.Service<Tracker, TrackerShape>()("@jobtrack
  */
 export const make = (options: TrackerOptions): Effect.Effect<TrackerShape, never, JobStore> => makeWith(options, undefined)
 
+const trackerOptionNames = Options.names<TrackerOptions>({ definitions: true, watchPollInterval: true })
+
 /** The tracker; its watches end (without error) once `closed` completes (the layer's release). */
 const makeWith = (options: TrackerOptions, closed: Effect.Effect<void> | undefined): Effect.Effect<TrackerShape, never, JobStore> =>
   Effect.gen(function*() {
     const c = Options.checker()
     RunnerOptions.definitions(c, options.definitions)
     Options.optionalDuration(c, "watchPollInterval", options.watchPollInterval)
+    if (Options.isRecord(options)) Options.unknownKeys(c, options as unknown as Record<string, unknown>, trackerOptionNames)
     if (c.issues.length > 0) return yield* Effect.die(new InvalidOptions({ of: "Tracker options", issues: c.issues }))
     const settings = yield* Telemetry.current
     const Streams = yield* EffectModules.Stream.load // `watch` returns its stream at once

@@ -13,13 +13,14 @@ export const setup = (
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const store = options.store ?? (yield* MemoryStore.make)
+    const { runners: count = 1, store: given, ...runnerOptions } = options
+    const store = given ?? (yield* MemoryStore.make)
     const tracker = yield* Tracker.make({ definitions })
       .pipe(Effect.provideService(JobStore, store))
     const runners: Array<Runner.Runner> = []
-    for (let i = 0; i < (options.runners ?? 1); i++) {
+    for (let i = 0; i < count; i++) {
       runners.push(
-        yield* (Runner.make({ pollInterval: "1 second", prune: false, ...options, definitions, workerId: `runner-${i}` })
+        yield* (Runner.make({ pollInterval: "1 second", prune: false, ...runnerOptions, definitions, workerId: `runner-${i}` })
           .pipe(Effect.provideService(JobStore, store), Effect.orDie) as Effect.Effect<Runner.Runner, never, Scope.Scope>)
       )
     }

@@ -3,7 +3,20 @@
  *
  * @internal
  */
+import type { HookDeliveryOptions } from "../HookDelivery.js"
 import * as Options from "./options.js"
+
+/** Every option of `HookDeliveryOptions`. */
+export const names = Options.names<HookDeliveryOptions>({
+  hooks: true,
+  types: true,
+  workerId: true,
+  concurrency: true,
+  lease: true,
+  pollInterval: true,
+  retry: true,
+  shutdownGrace: true
+}) as ReadonlyArray<keyof HookDeliveryOptions>
 
 /** Adds what is wrong with the delivery settings (not `hooks`, `types`) to `c`. */
 export const check = (c: Options.Checker, options: Record<string, unknown>): void => {

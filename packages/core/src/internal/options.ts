@@ -97,3 +97,60 @@ export const retryPolicy = (c: Checker, key: string, value: unknown): void => {
   integer(under(c, key), "maxRetries", value.maxRetries, 0)
   if (!Schedule.isSchedule(value.schedule)) add(under(c, key), "schedule", "must be an Effect Schedule")
 }
+
+/**
+ * The option names of an options type, from a record with one entry per key:
+ * the compiler says when the type gains an option the record lacks (or the
+ * record names one the type does not have).
+ */
+export const names = <T>(keys: { readonly [K in keyof Required<T>]: true }): ReadonlyArray<string> => Object.keys(keys)
+
+/**
+ * Adds an issue for each key of `options` that is not one of `known` (a
+ * typo such as `concurency` was ignored, and its default used, without a
+ * word), naming the nearest known option when one is close. A key whose value
+ * is `undefined` is left alone: it sets nothing either way.
+ */
+export const unknownKeys = (c: Checker, options: Record<string, unknown>, known: ReadonlyArray<string>): void => {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key) || options[key] === undefined) continue
+    const near = nearest(key, known)
+    add(c, key, near === undefined ? `is not an option (the options are ${known.join(", ")})` : `is not an option: did you mean "${near}"?`)
+  }
+}
+
+/**
+ * The known name closest to `key`: the same but for case, or at most 2 edits
+ * away (1 for short names), or 3 when they start alike (`retries`: `retry`).
+ */
+const nearest = (key: string, known: ReadonlyArray<string>): string | undefined => {
+  const lower = key.toLowerCase()
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const name of known) {
+    const other = name.toLowerCase()
+    const d = other === lower ? 0 : distance(lower, other)
+    const allowed = Math.min(lower.length, other.length) <= 4 ? 1 : lower.slice(0, 4) === other.slice(0, 4) ? 3 : 2
+    if (d <= allowed && d < bestDistance) {
+      best = name
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+/** Edit distance (insert, delete, replace, swap two neighbours), bounded work: names are short. */
+const distance = (a: string, b: string): number => {
+  if (Math.abs(a.length - b.length) > 3 || a.length > 64 || b.length > 64) return Infinity
+  const d: Array<Array<number>> = Array.from({ length: a.length + 1 }, (_, i) => [i])
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
+      d[i]![j] = v
+    }
+  }
+  return d[a.length]![b.length]!
+}

@@ -5,9 +5,47 @@
  *
  * @internal
  */
+import type * as HookDelivery from "../../HookDelivery.js"
+import type * as Hooks from "../../Hooks.js"
 import { InvalidOptions } from "../../JobError.js"
+import type { RunnerOptions } from "../../Runner.js"
 import * as DeliveryOptions from "../deliveryOptions.js"
 import * as Options from "../options.js"
+
+/** Every option of `RunnerOptions`. */
+export const names = Options.names<RunnerOptions>({
+  definitions: true,
+  concurrency: true,
+  lease: true,
+  heartbeat: true,
+  pollInterval: true,
+  progressInterval: true,
+  shutdownGrace: true,
+  abandonAfter: true,
+  maxResultBytes: true,
+  prune: true,
+  seriesSummary: true,
+  workerId: true,
+  hooks: true,
+  hookDelivery: true
+})
+
+/** The runner's settings as `Jobtrack.make` takes them (`runner`: its definitions and hooks are its own options). */
+export const settingNames = names.filter((n) => n !== "definitions" && n !== "hooks")
+
+const hookNames = Options.names<Hooks.Hooks>({ onCompleted: true, onFailed: true, onCancelled: true })
+
+/** Adds what is wrong with `hooks` (not an object, a name that is no hook) to `c`. */
+export const hooks = (c: Options.Checker, value: unknown): void => {
+  if (value === undefined) return
+  if (!Options.isRecord(value)) return Options.add(c, "hooks", `must be an object of hook functions (got ${Options.show(value)})`)
+  Options.unknownKeys(Options.under(c, "hooks"), value, hookNames)
+}
+
+/** A runner's `hookDelivery`: the delivery's options but those the runner sets. */
+const deliveryNames = DeliveryOptions.names.filter((n: keyof HookDelivery.HookDeliveryOptions) =>
+  n !== "hooks" && n !== "types" && n !== "workerId"
+)
 
 /** Adds what is wrong with `definitions` (not an array, not definitions, two of one type) to `c`. */
 export const definitions = (c: Options.Checker, value: unknown): void => {
@@ -45,20 +83,25 @@ export const settings = (c: Options.Checker, options: Record<string, unknown>): 
     else {
       Options.duration(Options.under(c, "prune"), "after", prune.after, { zero: true })
       Options.duration(Options.under(c, "prune"), "every", prune.every)
+      Options.unknownKeys(Options.under(c, "prune"), prune, ["after", "every"])
     }
   }
   const summary = options.seriesSummary
   if (summary !== undefined && summary !== false) {
     if (!Options.isRecord(summary)) Options.add(c, "seriesSummary", `must be false or { every } (got ${Options.show(summary)})`)
-    else Options.duration(Options.under(c, "seriesSummary"), "every", summary.every)
+    else {
+      Options.duration(Options.under(c, "seriesSummary"), "every", summary.every)
+      Options.unknownKeys(Options.under(c, "seriesSummary"), summary, ["every"])
+    }
   }
-  if (options.hooks !== undefined && !Options.isRecord(options.hooks)) {
-    Options.add(c, "hooks", `must be an object of hook functions (got ${Options.show(options.hooks)})`)
-  }
+  hooks(c, options.hooks)
   const delivery = options.hookDelivery
   if (delivery !== undefined) {
     if (!Options.isRecord(delivery)) Options.add(c, "hookDelivery", `must be an object (got ${Options.show(delivery)})`)
-    else DeliveryOptions.check(Options.under(c, "hookDelivery"), delivery)
+    else {
+      DeliveryOptions.check(Options.under(c, "hookDelivery"), delivery)
+      Options.unknownKeys(Options.under(c, "hookDelivery"), delivery, deliveryNames)
+    }
   }
 }
 
@@ -69,6 +112,7 @@ export const check = (options: unknown): InvalidOptions | undefined => {
   else {
     definitions(c, options.definitions)
     settings(c, options)
+    Options.unknownKeys(c, options, names)
   }
   return c.issues.length > 0 ? new InvalidOptions({ of: "Runner options", issues: c.issues }) : undefined
 }
