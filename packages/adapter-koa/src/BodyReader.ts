@@ -23,7 +23,7 @@
  * for its whole life, and a failed read unpipes it, destroys it and reads off
  * the rest of the request, so the answer reaches a client still sending.
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import { createBrotliDecompress, createUnzip } from "node:zlib"
 import type { Transform } from "node:stream"
@@ -79,7 +79,7 @@ const aborted = () =>
  *   ctx.body = answer.body
  * }
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export const failure = (e: unknown, limit: number): HttpResponse | undefined => {
@@ -118,7 +118,7 @@ export const failure = (e: unknown, limit: number): HttpResponse | undefined => 
  *   // body.value: the parsed JSON
  * })
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 const utf8 = new TextDecoder("utf-8", { fatal: true })

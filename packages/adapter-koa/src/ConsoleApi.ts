@@ -10,7 +10,7 @@
  * `make` assembles the parts under `console/`: the reads (`Reads.ts`), the
  * actions (`Actions.ts`) and how both answer (`Answer.ts`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { JobStoreShape } from "@jobtrack/core"
 import { JobId } from "@jobtrack/core"
@@ -27,7 +27,7 @@ import type { ConsoleAction } from "./ConsoleInput.js"
  * ```ts
  * const access = (ctx) => ctx.state.admin ? { actor: ctx.state.admin.email, actions: ConsoleInput.allActions } : null
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Operator {
@@ -37,7 +37,7 @@ export interface Operator {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ConsoleApiOptions {
@@ -46,7 +46,7 @@ export interface ConsoleApiOptions {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ConsoleApi {
@@ -74,7 +74,7 @@ export {
   /**
    * The action does not apply to the job in its status (e.g. run now on a completed job).
    *
-   * @since 0.3.0
+   * @since 0.2.0
    * @category errors
    */
   NotApplicable
@@ -86,7 +86,7 @@ const crypto = () => process.getBuiltinModule("node:crypto")
 /**
  * Build the handlers over a store.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (store: JobStoreShape, options: ConsoleApiOptions = {}): ConsoleApi => {

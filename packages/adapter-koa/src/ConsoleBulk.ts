@@ -9,7 +9,7 @@
  * Jobs created after the request are left alone (`createdTo` is frozen at
  * the request).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import type { StandardSchemaV1 } from "effect/StandardSchema"
@@ -19,13 +19,13 @@ import * as ConsoleInput from "./ConsoleInput.js"
 import * as InternalJobs from "./InternalJobs.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const type = "jobtrack.console.bulk"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const queue = "jobtrack.console"
@@ -34,7 +34,7 @@ export const queue = "jobtrack.console"
  * The owner of every bulk job: reserved, so no caller of the jobs API (an
  * anonymous one included) sees or touches them (see {@link InternalJobs}).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const owner = InternalJobs.consoleOwner
@@ -42,7 +42,7 @@ export const owner = InternalJobs.consoleOwner
 /**
  * Jobs changed per chunk (one statement each).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const chunkSize = 1_000
@@ -50,7 +50,7 @@ export const chunkSize = 1_000
 /**
  * What a bulk job carries: the action, the filter as wire fields, who asked.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type Payload = {
@@ -96,7 +96,7 @@ const field = (
  * The payload's schema: a Standard Schema (an Effect Schema would load effect's
  * Schema module with the package, for a job only the console runs).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export const Payload: StandardSchemaV1<Payload, Payload> = standard((u, issues) => {
@@ -125,7 +125,7 @@ const idTime = (id: string): number => parseInt(id.replaceAll("-", "").slice(0, 
 /**
  * The definition the console's runner runs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category definitions
  */
 export const definition = JobDefinition.make({

@@ -6,7 +6,7 @@
  * forms (comma lists, ISO dates, an opaque cursor) and the issues must name
  * the wire field.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { AdminStore, Job, JobId } from "@jobtrack/core"
 import type { Issue, JobStatus } from "@jobtrack/core"
@@ -14,7 +14,7 @@ import type { Issue, JobStatus } from "@jobtrack/core"
 /**
  * An action on jobs (one, a selection, or by filter), as named on the wire and in `access`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type JobAction = "retry" | "cancel" | "delete" | "runNow" | "setPriority"
@@ -22,7 +22,7 @@ export type JobAction = "retry" | "cancel" | "delete" | "runNow" | "setPriority"
 /**
  * An action on a cron schedule, as named on the wire and in `access`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ScheduleAction = "pauseSchedule" | "resumeSchedule" | "triggerSchedule"
@@ -30,7 +30,7 @@ export type ScheduleAction = "pauseSchedule" | "resumeSchedule" | "triggerSchedu
 /**
  * An action the console can take, as named on the wire and in `access`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ConsoleAction = JobAction | ScheduleAction
@@ -38,7 +38,7 @@ export type ConsoleAction = JobAction | ScheduleAction
 /**
  * Every action on jobs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const jobActions: ReadonlyArray<JobAction> = ["retry", "cancel", "delete", "runNow", "setPriority"]
@@ -46,7 +46,7 @@ export const jobActions: ReadonlyArray<JobAction> = ["retry", "cancel", "delete"
 /**
  * Every action on schedules.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const scheduleActions: ReadonlyArray<ScheduleAction> = ["pauseSchedule", "resumeSchedule", "triggerSchedule"]
@@ -54,7 +54,7 @@ export const scheduleActions: ReadonlyArray<ScheduleAction> = ["pauseSchedule", 
 /**
  * Every action.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const allActions: ReadonlyArray<ConsoleAction> = [...jobActions, ...scheduleActions]
@@ -99,7 +99,7 @@ const date = (issues: Array<Issue>, input: Input, key: string): Date | undefined
  * ```ts
  * ConsoleInput.filterFields.includes("status") // true
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const filterFields: ReadonlyArray<string> = [
@@ -128,7 +128,7 @@ export const filterFields: ReadonlyArray<string> = [
  * ConsoleInput.unknownFields({ stauts: "failed" }, ConsoleInput.filterFields, issues)
  * // issues: [{ path: ["stauts"], message: "unknown field; the known fields are status, type, …" }]
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category parsing
  */
 export const unknownFields = (input: Input, known: ReadonlyArray<string>, issues: Array<Issue>): void => {
@@ -154,7 +154,7 @@ const list = (v: unknown): ReadonlyArray<unknown> | undefined =>
  * const f = ConsoleInput.filter({ status: "failed", type: "extract" }, issues)
  * // f: { status: ["failed"], type: "extract" }, issues: []
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const filter = (input: Input, issues: Array<Issue>, also: ReadonlyArray<string> = []): AdminStore.AdminFilter => {
@@ -199,7 +199,7 @@ export const filter = (input: Input, issues: Array<Issue>, also: ReadonlyArray<s
 /**
  * The filter as wire fields again (what a bulk job's payload keeps).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const filterToWire = (f: AdminStore.AdminFilter): Record<string, string> => {
@@ -222,7 +222,7 @@ export const filterToWire = (f: AdminStore.AdminFilter): Record<string, string> 
 /**
  * A schedule action from a body: `{ "action": "pauseSchedule" | "resumeSchedule" | "triggerSchedule" }`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const scheduleAction = (body: Input, issues: Array<Issue>): ScheduleAction | undefined => {
@@ -235,7 +235,7 @@ export const scheduleAction = (body: Input, issues: Array<Issue>): ScheduleActio
 /**
  * An opaque page cursor: the keyset position, base64url JSON.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const encodeCursor = (c: AdminStore.AdminCursor): string =>
@@ -261,7 +261,7 @@ const listFields: ReadonlyArray<string> = ["sort", "order", "limit", "cursor"]
  * `order` (asc, desc), `limit` (1–500, default 50), `cursor`. Any other
  * field is an issue naming it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const listRequest = (input: Input): Result<AdminStore.AdminListRequest> => {
@@ -292,7 +292,7 @@ export const listRequest = (input: Input): Result<AdminStore.AdminListRequest> =
 /**
  * An action from a body: `{ "action": "retry" | "cancel" | "delete" | "runNow" | "setPriority", "priority"?: n }`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const action = (body: Input, issues: Array<Issue>): AdminStore.AdminAction | undefined => {

@@ -17,7 +17,7 @@
  * const paused = await ConsoleSchedules.act(jobs.schedules, store, "nightly", { action: "pauseSchedule" }, operator)
  * // { status: 200, body: { name: "nightly", paused: true, ... } }
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import type { Issue, Jobtrack, JobStoreShape } from "@jobtrack/core"
@@ -42,7 +42,7 @@ const failure = (e: unknown): HttpResponse => {
  * paused, last tick, next runs), in configuration order; a store that cannot
  * answer is a 503 that carries none of its text.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category handlers
  */
 export const list = async (schedules: Jobtrack.SchedulesApi | undefined): Promise<HttpResponse> => {
@@ -62,7 +62,7 @@ export const list = async (schedules: Jobtrack.SchedulesApi | undefined): Promis
  * unknown name. Pausing a paused schedule (or resuming an active one) is
  * idempotent and audited like any other.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category handlers
  */
 export const act = async (

@@ -22,7 +22,7 @@
  * caller was shown to own the job, and the watch carries that job's views
  * only.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { Effect, Fiber, Queue } from "effect"
 import type { Stream } from "effect"
@@ -35,7 +35,7 @@ import * as StreamModule from "./streamModule.js"
  * Where one stream's frames go: written in the shared pass, so a sink must
  * not block (write to a socket, or offer to an unbounded queue).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Sink {
@@ -46,7 +46,7 @@ export interface Sink {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface EventFanout {
@@ -88,7 +88,7 @@ interface Shared {
  * const leave = fanout.join(view, undefined, { frame: (f) => res.write(EventStream.encode(f)), end: () => res.end() })
  * res.once("close", leave)
  * ```
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job: JobView) => unknown): EventFanout => {
@@ -214,7 +214,7 @@ export const make = (tracker: Pick<Tracker.TrackerShape, "watch">, present: (job
  * // `view`: the job as the request read it, after checking its owner
  * const text = Stream.unwrap(EventFanout.frames(fanout, view, undefined)).pipe(Stream.map(EventStream.encode))
  * ```
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const frames = (

@@ -73,7 +73,7 @@ const texts = new WeakMap<Frame, string>()
  * ```ts
  * const frame = frameOf(view, WireView.fromView) // { event: "job", id: "1764497125120-9f3a01c2", data: { … } }
  * ```
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const frameOf = (view: JobView, present: (job: JobView) => unknown): Frame => {

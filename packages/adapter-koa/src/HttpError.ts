@@ -30,7 +30,7 @@ export type ErrorCode =
 export interface HttpResponse {
   readonly status: number
   readonly body?: unknown
-  /** Headers to set, e.g. `Retry-After` on a 429 (since 0.5.0). */
+  /** Headers to set, e.g. `Retry-After` on a 429 (since 0.2.0). */
   readonly headers?: Readonly<Record<string, string>>
 }
 

@@ -7,13 +7,13 @@
  * one (403), and never shows a job of the console's queue or of a reserved
  * owner, whoever asks.
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 
 /**
  * The prefix of the owners jobtrack reserves for its own jobs.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const reservedPrefix = "jobtrack:"
@@ -21,7 +21,7 @@ export const reservedPrefix = "jobtrack:"
 /**
  * The owner of the console's bulk jobs (`jobtrack.console.bulk`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const consoleOwner = "jobtrack:console"
@@ -38,7 +38,7 @@ const consoleQueue = "jobtrack.console"
  * InternalJobs.isReservedOwner("jobtrack:console") // true
  * InternalJobs.isReservedOwner("ann") // false
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isReservedOwner = (owner: string | null | undefined): boolean =>
@@ -46,14 +46,14 @@ export const isReservedOwner = (owner: string | null | undefined): boolean =>
 
 /**
  * Whether a job is jobtrack's own: on the console's queue (also those
- * enqueued, before 0.5.0, without an owner) or of a reserved owner.
+ * enqueued, before 0.2.0, without an owner) or of a reserved owner.
  *
  * @example
  * ```ts
  * import { InternalJobs } from "@jobtrack/adapter-koa"
  * InternalJobs.isInternal({ queue: "jobtrack.console", owner: null }) // true
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isInternal = (job: { readonly queue: string; readonly owner: string | null }): boolean =>

@@ -59,7 +59,7 @@ export interface ApiOptions {
    * Reshape the wire view, e.g. rename `id` to `extraction_id`. For list
    * items it is given the view without `result` (see `WireView.listItem`)
    * and the job's summary (`JobSummaryView`: no payload, result or errors,
-   * which list pages never read, since 0.5.0); for a single job's view, the
+   * which list pages never read, since 0.2.0); for a single job's view, the
    * job whole (`"payload" in job` tells them apart).
    */
   readonly present?: (view: WireView, job: JobView | JobSummaryView) => unknown
@@ -103,7 +103,7 @@ export interface EventsResponse {
    * const leave = answer.follow({ frame: (f) => res.write(EventStream.encode(f)), end: () => res.end() })
    * res.once("close", leave)
    * ```
-   * @since 0.4.0
+   * @since 0.2.0
    */
   readonly follow: (sink: EventFanout.Sink) => () => void
 }
@@ -116,7 +116,7 @@ export interface EventsResponse {
  * A request's query: each parameter's value, or its values when it was given
  * more than once (`?status=failed&status=cancelled`).
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export type Query = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
@@ -124,9 +124,9 @@ export type Query = Readonly<Record<string, string | ReadonlyArray<string> | und
 /**
  * The query parameters each route reads. Any other is refused: a 400
  * `invalid_input` naming every unknown parameter (and every bad value), so a
- * typo (`?stauts=failed`) is not a silent list of everything (since 0.6.0).
+ * typo (`?stauts=failed`) is not a silent list of everything (since 0.2.0).
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category constants
  */
 export const queryParameters = {
@@ -178,7 +178,7 @@ const one = (value: string | ReadonlyArray<string> | undefined): string | undefi
  * JobsApi.checkQuery("other", { verbose: "1" })
  * // { status: 400, body: { error: { code: "invalid_input", message: "invalid query", details: { issues: [{ path: ["verbose"], … }] } } } }
  * ```
- * @since 0.6.0
+ * @since 0.2.0
  * @category validation
  */
 export const checkQuery = (route: keyof typeof queryParameters, query: Query): HttpResponse | undefined => {
@@ -188,7 +188,7 @@ export const checkQuery = (route: keyof typeof queryParameters, query: Query): H
 
 export interface JobsApi {
   readonly enqueue: (type: string, body: unknown, caller: Caller) => Promise<HttpResponse>
-  /** A query parameter other than `queryParameters.list`'s is a 400 naming it (since 0.6.0). */
+  /** A query parameter other than `queryParameters.list`'s is a 400 naming it (since 0.2.0). */
   readonly list: (query: Query, caller: Caller) => Promise<HttpResponse>
   readonly get: (id: string, caller: Caller) => Promise<HttpResponse>
   /**
@@ -199,7 +199,7 @@ export interface JobsApi {
   readonly cancel: (id: string, caller: Caller) => Promise<HttpResponse>
   readonly retry: (id: string, caller: Caller) => Promise<HttpResponse>
   readonly remove: (id: string, caller: Caller) => Promise<HttpResponse>
-  /** A query parameter other than `type` is a 400 naming it (since 0.6.0). */
+  /** A query parameter other than `type` is a 400 naming it (since 0.2.0). */
   readonly stats: (query: Query, caller: Caller) => Promise<HttpResponse>
 }
 

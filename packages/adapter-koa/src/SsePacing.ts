@@ -25,7 +25,7 @@
  *
  * Coalesced events are counted in `jobtrack_sse_events_coalesced_total`.
  *
- * @since 0.6.0
+ * @since 0.2.0
  */
 import type { ServerResponse } from "node:http"
 import type { Socket } from "node:net"
@@ -34,7 +34,7 @@ import { InvalidOptions } from "@jobtrack/core"
 import type { Issue } from "@jobtrack/core"
 
 /**
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export interface Limits {
@@ -47,13 +47,13 @@ export interface Limits {
 /**
  * Which router's streams (the metrics' `stream` label).
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export type StreamKind = "jobs" | "console"
 
 /**
- * @since 0.6.0
+ * @since 0.2.0
  * @category metrics
  */
 export const metrics = {
@@ -78,7 +78,7 @@ const count = (metric: Metric.Metric<number, Metric.CounterState<number>>, strea
  * ```ts
  * const limits = SsePacing.limits({ maxStreamBufferBytes: 64 * 1024, slowStreamTimeout: "30 seconds" }, "jobsRouter options")
  * ```
- * @since 0.6.0
+ * @since 0.2.0
  * @category constructors
  */
 export const limits = (
@@ -105,7 +105,7 @@ export const limits = (
 /**
  * One stream's pacing.
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export interface Paced {
@@ -131,7 +131,7 @@ export interface Paced {
  * const paced = SsePacing.make(res, limits, "jobs")
  * paced.latest(() => SseResponse.writeFrame(res, frame))
  * ```
- * @since 0.6.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (res: ServerResponse, limits: Limits, stream: StreamKind): Paced => {

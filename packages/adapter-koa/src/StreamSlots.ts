@@ -7,7 +7,7 @@
  * buffers for as long as the client keeps it (the socket never times out),
  * so without a cap one owner could hold thousands.
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import { isIPv4, isIPv6 } from "node:net"
 import { InvalidOptions } from "@jobtrack/core"
@@ -16,7 +16,7 @@ import { error } from "./HttpError.js"
 import type { HttpResponse } from "./HttpError.js"
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Caps {
@@ -27,7 +27,7 @@ export interface Caps {
 }
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface StreamSlots {
@@ -43,7 +43,7 @@ export interface StreamSlots {
 /**
  * How a caller names the caps in an `InvalidOptions` (its options' names).
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export interface CapNames {
@@ -65,7 +65,7 @@ const retryAfterSeconds = 5
  * const slot = slots.take("ann")
  * if ("release" in slot) res.once("close", slot.release)
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (caps: Caps, names: CapNames = { of: "stream caps", perKey: "perKey", total: "total" }): StreamSlots => {
@@ -120,7 +120,7 @@ export const make = (caps: Caps, names: CapNames = { of: "stream caps", perKey: 
  * anonymousKey("2001:db8::1")        // "jobtrack:anonymous:2001:db8:0:0::/64"
  * anonymousKey("::ffff:203.0.113.1") // "jobtrack:anonymous:203.0.113.1"
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const anonymousKey = (ip: string): string => {

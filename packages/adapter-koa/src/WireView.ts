@@ -9,7 +9,7 @@ import type { JobStatus, JobSummaryView, JobView, Json, LogLine, StepInfo, StepS
 /**
  * One durable step of the job (see `ctx.step`), in order.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface WireStep {
@@ -53,7 +53,7 @@ export interface WireView {
   /**
    * What the handler returned, once completed: in a single job's view
    * (`GET /:id`, its events, the answers of enqueue, cancel, retry); never
-   * in list items, which stay small whatever the jobs' results (since 0.5.0).
+   * in list items, which stay small whatever the jobs' results (since 0.2.0).
    */
   readonly result?: Json
 }
@@ -61,7 +61,7 @@ export interface WireView {
 /**
  * A line an attempt wrote with `ctx.log` (in `GET /:id` as `logs`, oldest first).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface WireLogLine {
@@ -73,7 +73,7 @@ export interface WireLogLine {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const fromLogLine = (line: LogLine): WireLogLine => ({
@@ -133,7 +133,7 @@ const fromSummary = (job: JobSummaryView): WireView => ({
  * import { WireView } from "@jobtrack/adapter-koa"
  * const item = WireView.listItem(job) // no `result`
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const listItem = (job: JobSummaryView): WireView => fromSummary(job)

@@ -8,7 +8,7 @@
  * send); every action lands in the audit trail. Actions by filter run as
  * tracked jobs on a small runner this router starts (see {@link ConsoleBulk}).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { extname, join, normalize, sep } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -31,7 +31,7 @@ import * as StreamSlots from "./StreamSlots.js"
 import * as StreamModule from "./streamModule.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
@@ -64,7 +64,7 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
    * operator's credentials, cannot take every slot of `maxStreams` and stop
    * every other operator's live updates. `Infinity`: no cap of its own.
    *
-   * @since 0.5.0
+   * @since 0.2.0
    */
   readonly maxStreamsPerOperator?: number
   /**
@@ -74,7 +74,7 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
    * then one `resync` in place of every batch it missed (the page re-reads
    * what it shows; see {@link SsePacing}). Ticks are skipped meanwhile.
    *
-   * @since 0.6.0
+   * @since 0.2.0
    */
   readonly maxStreamBufferBytes?: number
   /**
@@ -82,7 +82,7 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
    * counted in `jobtrack_sse_streams_dropped_total` (default 30 s); the page
    * reconnects.
    *
-   * @since 0.6.0
+   * @since 0.2.0
    */
   readonly slowStreamTimeout?: Duration.Input
 }
@@ -91,7 +91,7 @@ export interface JobsConsoleOptions extends ConsoleApi.ConsoleApiOptions {
  * The console's router, and `close()` to stop its bulk runner and end its
  * open change streams (so the host's `server.close()` can finish).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobsConsole extends Router {
@@ -154,7 +154,7 @@ const crossSite = (ctx: Context, api: ConsoleApi.ConsoleApi, op: ConsoleApi.Oper
  * })
  * new Koa().use(admin.routes()).listen(3000)
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const jobsConsole = <Trx>(

@@ -68,7 +68,7 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
    * then only the job's latest view: views are states, the latest supersedes
    * the ones in between (see {@link SsePacing}).
    *
-   * @since 0.6.0
+   * @since 0.2.0
    */
   readonly maxStreamBufferBytes?: number
   /**
@@ -77,7 +77,7 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
    * `jobtrack_sse_streams_dropped_total` (default 30 s). An `EventSource`
    * reconnects and gets the current view at once.
    *
-   * @since 0.6.0
+   * @since 0.2.0
    */
   readonly slowStreamTimeout?: Duration.Input
 }

@@ -10,7 +10,7 @@
  * revealed) or 403. There is no open default: pass `authorize: () => true`
  * to serve everyone (e.g. on a port only the scraper reaches).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import Router from "@koa/router"
@@ -20,7 +20,7 @@ import type { Jobtrack, Tracker } from "@jobtrack/core"
 import { error } from "./HttpError.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface MetricsRouterOptions {
@@ -57,7 +57,7 @@ const prometheus = () => import("effect/observability/PrometheusMetrics")
  * })
  * new Koa().use(metrics.routes()).listen(9464)
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const metricsRouter = (options: MetricsRouterOptions): Router => {

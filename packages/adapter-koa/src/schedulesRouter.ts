@@ -11,7 +11,7 @@
  * form cannot send one without a CORS preflight) and are refused when the
  * browser says the request comes from another site (`Sec-Fetch-Site`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import Router from "@koa/router"
 import type { Context } from "koa"
@@ -23,7 +23,7 @@ import type { HttpResponse } from "./HttpError.js"
 /**
  * What a caller may do with schedules.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ScheduleAccess {
@@ -34,7 +34,7 @@ export interface ScheduleAccess {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface SchedulesRouterOptions {
@@ -47,7 +47,7 @@ export interface SchedulesRouterOptions {
 /**
  * A schedule on the wire.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface WireSchedule {
@@ -65,7 +65,7 @@ export interface WireSchedule {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const toWire = (s: Scheduler.ScheduleInfo): WireSchedule => ({
@@ -118,7 +118,7 @@ const crossSite = (ctx: Context): string | undefined => {
  * })
  * new Koa().use(schedules.routes()).use(schedules.allowedMethods()).listen(3000)
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const schedulesRouter = (

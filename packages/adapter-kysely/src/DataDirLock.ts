@@ -36,7 +36,7 @@
  * openers: a second exclusive file (`jobtrack.lock.takeover`) lets one opener
  * at a time re-read and remove a stale lock.
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import { linkSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, writeSync, closeSync } from "node:fs"
 import { hostname as osHostname } from "node:os"
@@ -48,7 +48,7 @@ import { StoreError } from "@jobtrack/core"
 /**
  * The lock file's name inside the data directory.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const fileName = "jobtrack.lock"
@@ -59,7 +59,7 @@ export const fileName = "jobtrack.lock"
  * process on this host, another host (not checkable from here), or unknown:
  * another opener is writing or taking over the lock at this very moment.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type Holder = "this process" | "another process" | "another host" | "unknown"
@@ -76,7 +76,7 @@ export type Holder = "this process" | "another process" | "another host" | "unkn
  *       ? Effect.die(`./data is used by pid ${e.cause.pid}: stop it first`)
  *       : Effect.fail(e)))
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export class DataDirLocked extends Data.TaggedError("DataDirLocked")<{
@@ -109,7 +109,7 @@ export class DataDirLocked extends Data.TaggedError("DataDirLocked")<{
 /**
  * A held lock, released when the scope that acquired it closes.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Lock {
@@ -138,7 +138,7 @@ interface Content {
  * DataDirLock.directoryOf("file:///srv/jobs")  // "/srv/jobs"
  * DataDirLock.directoryOf("memory://")  // undefined
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category utils
  */
 export const directoryOf = (dataDir: string): string | undefined => {
@@ -359,7 +359,7 @@ const maxAttempts = 50
  *   Effect.andThen(Effect.acquireRelease(Effect.promise(() => PGlite.create("./data")), (p) => Effect.promise(() => p.close())))
  * )
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const acquire = (dataDir: string): Effect.Effect<Lock, DataDirLocked | StoreError, Scope.Scope> =>

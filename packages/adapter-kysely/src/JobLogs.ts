@@ -4,7 +4,7 @@
  * checks the holder (id, token, processing), inserts the lines in order and
  * trims the job's oldest lines past `maxLinesPerJob`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { JobId, JobLogStore, JobNotFound, LeaseLost } from "@jobtrack/core"
@@ -26,7 +26,7 @@ interface LogRow {
 /**
  * The store's log verbs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const verbs = (schema: string, run: Run): JobLogStoreShape => {

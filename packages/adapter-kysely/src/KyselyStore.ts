@@ -64,7 +64,7 @@ export interface StoreOptions<DB> {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface SeriesSummaryOptions {

@@ -50,14 +50,14 @@
  * statement costs one needless re-prepare, nothing more. `preparedStatements: false` on
  * `postgres()` still turns preparing off altogether.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import type pg from "pg"
 
 /**
  * The comment a hot statement starts with.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constants
  */
 export const marker = "/* jobtrack:prepared */ "
@@ -97,7 +97,7 @@ const nameOf = (text: string): string => {
  * ```ts
  * pool.on("connect", (client) => Prepared.install(client))
  * ```
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const install = (client: pg.ClientBase): void => {

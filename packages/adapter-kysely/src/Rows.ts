@@ -57,7 +57,7 @@ export interface JobRow {
  * or `returning *` would fail on connections that prepared it before a
  * migration added a column ("cached plan must not change result type").
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constants
  */
 export const jobColumnNames: ReadonlyArray<keyof JobRow & string> = [
@@ -70,7 +70,7 @@ export const jobColumnNames: ReadonlyArray<keyof JobRow & string> = [
 /**
  * {@link jobColumnNames} as a select list.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constants
  */
 export const jobColumns = jobColumnNames.join(", ")
@@ -112,7 +112,7 @@ export const toRecord = (row: JobRow): JobRecord => ({
 /**
  * A row of a list page: every column but the blobs (`payload`, `result`, `errors`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface SummaryRow extends Omit<JobRow, "payload" | "result" | "errors"> {}
@@ -127,7 +127,7 @@ export interface SummaryRow extends Omit<JobRow, "payload" | "result" | "errors"
  * ```ts
  * sql`select ${summaryColumns("j")} from jobs j`
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const summaryColumns = (alias?: string): string =>
@@ -135,7 +135,7 @@ export const summaryColumns = (alias?: string): string =>
     .map((c) => (alias === undefined ? c : `${alias}.${c}`)).join(", ")
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const toSummary = (row: SummaryRow): JobSummary => ({

@@ -6,7 +6,7 @@
  * processes racing for one tick are serialized by the row lock: the later
  * one re-checks the condition on the committed row and writes nothing.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Clock, Effect } from "effect"
 import { ScheduleNotFound } from "@jobtrack/core"
@@ -19,7 +19,7 @@ import type { JobRow } from "./Rows.js"
 /**
  * A row of `schedules` as the drivers return it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ScheduleRow {
@@ -33,7 +33,7 @@ export interface ScheduleRow {
 const date = (d: Date | string): Date => (d instanceof Date ? d : new Date(d))
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const toState = (row: ScheduleRow): ScheduleState => ({
@@ -51,7 +51,7 @@ const iso = (d: Date | number) => (typeof d === "number" ? new Date(d) : d).toIS
 /**
  * The store's schedule verbs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const verbs = (schema: string, run: Run): ScheduleStoreShape => {

@@ -8,7 +8,7 @@
  * and hands anything else (BC dates, years before 100 or after 9999,
  * infinity) to the default parser, so the values are the same Dates.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 
 /** The number in `s[from, to)`, or NaN when a character is not a digit. */
@@ -37,7 +37,7 @@ const PLUS = 43
  * const parse = timestamptz(pg.types.getTypeParser(1184))
  * parse("2026-11-30 15:10:10.123456+00") // Date 2026-11-30T15:10:10.123Z
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const timestamptz = (fallback: (text: string) => unknown) => (s: string): unknown => {

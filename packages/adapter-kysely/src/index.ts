@@ -4,17 +4,17 @@
  * @since 0.1.0
  */
 
-/** @since 0.5.0 */
+/** @since 0.2.0 */
 export * as DataDirLock from "./DataDirLock.js"
 /** @since 0.1.0 */
 export * as KyselyStore from "./KyselyStore.js"
 /** @since 0.1.0 */
 export * as Notifier from "./Notifier.js"
-/** @since 0.4.0 */
+/** @since 0.2.0 */
 export * as Prepared from "./Prepared.js"
 /** @since 0.1.0 */
 export * as SqlError from "./SqlError.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as Timestamps from "./Timestamps.js"
 
 export { layerPglite, layerPostgres, pglite, postgres } from "./connect.js"

@@ -440,7 +440,7 @@ export const latest: string = migrationNames[migrationNames.length - 1]!
  * A Kysely `Migrator` as {@link kyselyMigrator} returns it: the verbs a host
  * calls (Kysely's own class, typed here the same for Kysely 0.28 and 0.29).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category migrations
  */
 export interface KyselyMigrator {
@@ -452,7 +452,7 @@ export interface KyselyMigrator {
 /**
  * The options of Kysely's `Migrator` that {@link kyselyMigrator} passes on.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category migrations
  */
 export interface KyselyMigratorProps<DB = unknown> {
@@ -491,7 +491,7 @@ const loadMigrator = async (): Promise<MigratorClass> => {
  * const { error } = await migrator.migrateToLatest()
  * if (error) throw error
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category migrations
  */
 export const kyselyMigrator = async <DB>(props: KyselyMigratorProps<DB>): Promise<KyselyMigrator> => {

@@ -13,7 +13,7 @@
  * ```ts
  * const page = yield* store.adminList({ filter: { status: ["failed"], errorContains: "timeout" }, sort: "createdAt", order: "desc", limit: 50 })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { Effect } from "effect"
 import type { JobRecord, JobStatus, JobSummary, Json } from "./Job.js"
@@ -23,7 +23,7 @@ import type { StoreError } from "./JobError.js"
  * Which jobs, across owners. Every field narrows; an empty filter is every job.
  * Ranges are half-open: `from` inclusive, `to` exclusive.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface AdminFilter {
@@ -48,7 +48,7 @@ export interface AdminFilter {
  * Sort keys of {@link AdminStoreShape.adminList}. Ties are broken by id.
  * `completedAt` lists finished jobs only (the others have no finish time).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type AdminSort = "createdAt" | "completedAt" | "runAt"
@@ -57,7 +57,7 @@ export type AdminSort = "createdAt" | "completedAt" | "runAt"
  * Where a page starts: after the job with this sort value and id (the
  * `next` of the previous page).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface AdminCursor {
@@ -66,7 +66,7 @@ export interface AdminCursor {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface AdminListRequest {
@@ -80,9 +80,9 @@ export interface AdminListRequest {
 
 /**
  * A page of the console's list. Items are summaries, like `JobStore.list`'s
- * (since 0.5.0): no `payload`, `result` or `errors`.
+ * (since 0.2.0): no `payload`, `result` or `errors`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface AdminPage {
@@ -95,7 +95,7 @@ export interface AdminPage {
  * status has more than `cap` jobs in the filter and the count is a lower bound
  * (the console shows "≥ n"). Capping keeps the query bounded on a large table.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StatusCount {
@@ -107,7 +107,7 @@ export interface StatusCount {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface CountsRequest {
@@ -117,7 +117,7 @@ export interface CountsRequest {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Counts {
@@ -128,7 +128,7 @@ export interface Counts {
 /**
  * The oldest claimable job of a queue: how long the queue has been behind.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface OldestWaiting {
@@ -141,7 +141,7 @@ export interface OldestWaiting {
 /**
  * Time series over finished jobs, bucketed by finish time.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface SeriesRequest {
@@ -164,7 +164,7 @@ export interface SeriesRequest {
  * after they end): a summarized job stays counted where it finished even if
  * it is later retried, deleted or pruned.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface SeriesBucket {
@@ -189,7 +189,7 @@ export interface SeriesBucket {
 /**
  * One step of {@link AdminStoreShape.summarizeSeries}.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface SeriesSummaryStep {
@@ -207,7 +207,7 @@ export interface SeriesSummaryStep {
  * now (a job already due keeps its place in the claim order: skipped, not announced);
  * setPriority — pending/retrying.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type AdminAction =
@@ -221,7 +221,7 @@ export type AdminAction =
  * One chunk of an action by filter: the next `limit` matching jobs in id
  * order after `after`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface BulkChunkRequest {
@@ -234,7 +234,7 @@ export interface BulkChunkRequest {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface BulkChunkResult {
@@ -249,7 +249,7 @@ export interface BulkChunkResult {
 /**
  * An entry of the audit trail: who did what, to which jobs, how many, when.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface AuditEntry {
@@ -267,13 +267,13 @@ export interface AuditEntry {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type NewAuditEntry = Omit<AuditEntry, "id" | "at">
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface AuditPage {
@@ -285,7 +285,7 @@ export interface AuditPage {
 /**
  * The admin verbs every store implements.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface AdminStoreShape {
@@ -329,7 +329,7 @@ export interface AdminStoreShape {
 /**
  * The most ids a filter may name.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const maxIds = 500
@@ -337,7 +337,7 @@ export const maxIds = 500
 /**
  * The widest series: buckets per request.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const maxBuckets = 1_440
@@ -346,7 +346,7 @@ export const maxBuckets = 1_440
  * The bucket width a store uses: `bucketMs` (at least 1 s) widened until the
  * range holds at most {@link maxBuckets}.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category helpers
  */
 export const bucketWidth = (request: Pick<SeriesRequest, "from" | "to" | "bucketMs">): number => {
@@ -358,7 +358,7 @@ export const bucketWidth = (request: Pick<SeriesRequest, "from" | "to" | "bucket
 /**
  * The statuses an action applies to.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category helpers
  */
 export const appliesTo = (action: AdminAction): ReadonlyArray<JobStatus> => {
@@ -379,7 +379,7 @@ export const appliesTo = (action: AdminAction): ReadonlyArray<JobStatus> => {
  * Whether a record matches a filter: the reference semantics stores follow
  * (MemoryStore uses it as is).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category predicates
  */
 export const matches = (filter: AdminFilter, job: JobRecord): boolean => {

@@ -102,7 +102,7 @@ const ms = (d: Duration.Input) => Duration.toMillis(d)
  * ```ts
  * yield* HookDelivery.subscribe(store, { onFailed: alert }, ["send-email"])
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const subscribe = (store: JobStoreShape, hooks: Hooks.Hooks, types: ReadonlyArray<string>): Effect.Effect<void> =>

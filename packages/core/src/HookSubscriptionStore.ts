@@ -9,14 +9,14 @@
  * every process that has it is down: at least once). `JobStore` extends this
  * interface.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { Effect } from "effect"
 import type { StoreError } from "./JobError.js"
 import type { HookEvent } from "./JobStore.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface HookSubscription {
@@ -29,7 +29,7 @@ export interface HookSubscription {
  * ```ts
  * yield* store.subscribeHooks({ types: ["send-email"], events: ["failed"] })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface HookSubscriptionStoreShape {

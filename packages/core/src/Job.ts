@@ -144,14 +144,14 @@ export interface JobView extends JobRecord {
  * The fields of a job that a list page carries: the record without its
  * per-job blobs (`payload`, `result`, `errors`), so a page of 500 jobs stays
  * small whatever their payloads and results. `JobStore.list` and
- * `AdminStore.adminList` return these (since 0.5.0); `get` has the job whole.
+ * `AdminStore.adminList` return these (since 0.2.0); `get` has the job whole.
  *
  * @example
  * ```ts
  * const page = yield* store.list({ owner: "ann", limit: 500 })
  * const full = yield* store.get(page.items[0]!.id) // payload, result, errors
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobSummary extends Omit<JobRecord, "payload" | "result" | "errors"> {}
@@ -159,7 +159,7 @@ export interface JobSummary extends Omit<JobRecord, "payload" | "result" | "erro
 /**
  * The names of the fields a {@link JobSummary} leaves out.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const blobFields = ["payload", "result", "errors"] as const
@@ -172,7 +172,7 @@ export const blobFields = ["payload", "result", "errors"] as const
  * ```ts
  * const item = Job.summary(record) // "payload" in item === false
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const summary = (job: JobSummary): JobSummary => {
@@ -185,7 +185,7 @@ export const summary = (job: JobSummary): JobSummary => {
  * position (`Tracker.list`, `jobs.list()`). Read the job with `get` for its
  * payload, result, errors and steps.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobSummaryView extends JobSummary {

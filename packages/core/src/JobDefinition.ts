@@ -142,7 +142,7 @@ const checkOptions = (options: unknown): InvalidOptions | undefined => {
   if (!(typeof options.type === "string" && name.test(options.type))) {
     Check.add(c, "type", `must be 1-100 letters, digits, ".", "_", ":" or "-" (got ${Check.show(options.type)})`)
   }
-  // a queue was any string before 0.6.0 (stored jobs keep theirs): only what no store can hold is refused
+  // a queue was any string before 0.2.0 (stored jobs keep theirs): only what no store can hold is refused
   // eslint-disable-next-line no-control-regex
   const queue = /^[^\u0000-\u001f\u007f]{1,200}$/
   if (options.queue !== undefined && !(typeof options.queue === "string" && queue.test(options.queue))) {

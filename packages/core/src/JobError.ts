@@ -192,7 +192,7 @@ export class JobTimeout extends Data.TaggedError("JobTimeout")<{ readonly afterM
  * new ResultTooLarge({ bytes: 209_715_202, limit: 16_777_216, exact: false }).message
  * // "result of at least 209,715,202 bytes as JSON is over the limit of 16,777,216 bytes (maxResultBytes)"
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export class ResultTooLarge extends Data.TaggedError("ResultTooLarge")<{
@@ -227,7 +227,7 @@ export class ResultTooLarge extends Data.TaggedError("ResultTooLarge")<{
  *   // invalid Jobtrack options: runner.concurrency: must be an integer of at least 1 (got 0); runner.lease: …
  * }
  * ```
- * @since 0.6.0
+ * @since 0.2.0
  * @category errors
  */
 export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{

@@ -8,14 +8,14 @@
  * many were dropped), and a store keeps at most {@link maxLinesPerJob} lines
  * per job, dropping the oldest. Lines go when the job is deleted or pruned.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { Effect } from "effect"
 import type { Lease } from "./Job.js"
 import type { JobNotFound, LeaseLost, StoreError } from "./JobError.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type LogLevel = "debug" | "info" | "warning" | "error"
@@ -23,7 +23,7 @@ export type LogLevel = "debug" | "info" | "warning" | "error"
 /**
  * One kept line.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface LogLine {
@@ -39,7 +39,7 @@ export interface LogLine {
 /**
  * Lines kept per attempt by the runner.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const maxLinesPerAttempt = 200
@@ -47,7 +47,7 @@ export const maxLinesPerAttempt = 200
 /**
  * Characters kept per line (message and fields as JSON, each).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const maxLineLength = 2000
@@ -55,7 +55,7 @@ export const maxLineLength = 2000
 /**
  * Lines a store keeps per job, across attempts (the newest).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const maxLinesPerJob = 1000
@@ -65,7 +65,7 @@ export const maxLinesPerJob = 1000
  * ```ts
  * const lines = yield* store.logs(jobId)   // oldest first, every attempt
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobLogStoreShape {

@@ -12,7 +12,7 @@
  *   Effect.catchTag("JobFailed", (e) => Effect.succeed({ text: `failed: ${e.message}` }))
  * )
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Data, Effect, Option } from "effect"
 import type { Stream } from "effect"
@@ -26,7 +26,7 @@ import * as PayloadSchema from "./PayloadSchema.js"
 /**
  * The awaited job failed: its last error, and every attempt's.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class JobFailed extends Data.TaggedError("JobFailed")<{
@@ -42,7 +42,7 @@ export class JobFailed extends Data.TaggedError("JobFailed")<{
 /**
  * The awaited job was cancelled.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class JobCancelled extends Data.TaggedError("JobCancelled")<{ readonly id: string }> {
@@ -55,13 +55,13 @@ export class JobCancelled extends Data.TaggedError("JobCancelled")<{ readonly id
  * What awaiting a result may fail with. `InvalidInput`: the stored result no
  * longer matches the definition's result schema.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export type ResultError = JobFailed | JobCancelled | JobNotFound | InvalidInput | StoreError
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ResultOptions {
@@ -76,7 +76,7 @@ export interface ResultOptions {
  * {@link ResultOptions} with the job's definition: the result is decoded by
  * its result schema and typed by it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface TypedResultOptions<D> extends ResultOptions {
@@ -86,7 +86,7 @@ export interface TypedResultOptions<D> extends ResultOptions {
 /**
  * The result type of a definition.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ResultOf<D> = D extends JobDefinition.JobDefinition<JobDefinition.Codec, infer A, infer _E, infer _R>
@@ -97,7 +97,7 @@ export type ResultOf<D> = D extends JobDefinition.JobDefinition<JobDefinition.Co
  * Await the terminal view of `views` (a job's watch) and turn it into the
  * result or the job's error.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const fromViews = (

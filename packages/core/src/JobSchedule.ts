@@ -17,7 +17,7 @@
  * })
  * const jobs = Jobtrack.make({ store, definitions: [pruneExports], schedules: [nightly] })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Cron, Data, Duration, Effect, Exit, Option, Result } from "effect"
 import type { Json, NewJob } from "./Job.js"
@@ -31,7 +31,7 @@ import * as Storable from "./Storable.js"
  * What to do with ticks no process fired in time (every process was down):
  * `"skip"` passes them over; `"runOnce"` enqueues one job for all of them.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type MissedPolicy = "skip" | "runOnce"
@@ -39,7 +39,7 @@ export type MissedPolicy = "skip" | "runOnce"
 /**
  * One schedule as configured.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobSchedule<P extends JobDefinition.Codec = JobDefinition.Codec> {
@@ -66,7 +66,7 @@ export interface JobSchedule<P extends JobDefinition.Codec = JobDefinition.Codec
 /**
  * Any schedule, whatever its definition's payload type.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Any {
@@ -87,7 +87,7 @@ export interface Any {
  * ```ts
  * JobSchedule.make({ name: "refetch", cron: "0 * * * *", definition: refetch, payload: { all: true } })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = <P extends JobDefinition.Codec, A extends JobDefinition.Codec, E, R>(
@@ -98,7 +98,7 @@ export const make = <P extends JobDefinition.Codec, A extends JobDefinition.Code
  * The schedules' configuration is invalid: every problem, each with its path
  * (`[index, field]`). Nothing was started.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class InvalidSchedules extends Data.TaggedError("InvalidSchedules")<{ readonly issues: ReadonlyArray<Issue> }> {
@@ -110,7 +110,7 @@ export class InvalidSchedules extends Data.TaggedError("InvalidSchedules")<{ rea
 /**
  * A checked schedule, ready to fire.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Parsed {
@@ -214,7 +214,7 @@ const checkOne = (
  * zones parsed by `Cron`, payloads valid for their definitions (and, when
  * `definitions` is given, the definitions among them). Fails with every problem.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category validation
  */
 export const parse = (
@@ -241,7 +241,7 @@ export const parse = (
  * synchronously; `undefined` when one is asynchronous (validate with `parse`).
  * Throws `InvalidSchedules`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category validation
  */
 export const parseSync = (
@@ -258,7 +258,7 @@ export const parseSync = (
 /**
  * The next `count` ticks strictly after `after`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category scheduling
  */
 export const nextRuns = (schedule: Parsed, after: Date, count: number): ReadonlyArray<Date> => {
@@ -275,7 +275,7 @@ export const nextRuns = (schedule: Parsed, after: Date, count: number): Readonly
 /**
  * The ticks strictly after `after`, lazily, in order.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category scheduling
  */
 export const ticksAfter = (schedule: Parsed, after: Date): IterableIterator<Date> => Cron.sequence(schedule.cron, after)
@@ -283,7 +283,7 @@ export const ticksAfter = (schedule: Parsed, after: Date): IterableIterator<Date
 /**
  * The latest tick at or before `at`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category scheduling
  */
 export const latestAtOrBefore = (schedule: Parsed, at: Date): Date => Cron.prev(schedule.cron, new Date(at.getTime() + 1))
@@ -291,7 +291,7 @@ export const latestAtOrBefore = (schedule: Parsed, at: Date): Date => Cron.prev(
 /**
  * The job a tick enqueues: the schedule's payload, owner and definition, to run at once.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const newJob = (schedule: Parsed, now: Date): NewJob => ({

@@ -97,7 +97,7 @@ export interface ListFilter {
 
 /**
  * A page of jobs, newest first. Items are summaries: no `payload`, `result`
- * or `errors` (since 0.5.0; a store reads only the columns it returns), so
+ * or `errors` (since 0.2.0; a store reads only the columns it returns), so
  * a page's size does not grow with the jobs' blobs. `get` has the job whole.
  *
  * @since 0.1.0

@@ -67,7 +67,7 @@ export interface JobtrackOptions<Trx = never> {
 /**
  * The schedules API of the Promise facade (see `Scheduler.SchedulesShape`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface SchedulesApi {
@@ -150,7 +150,7 @@ export interface Jobtrack<Trx = never> {
  *   throw e
  * }
  * ```
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export class JobtrackClosed extends Data.TaggedError("JobtrackClosed")<{ readonly cause?: unknown }> {

@@ -6,7 +6,7 @@
  * the record in place, and runNow announces the job as `enqueued` (claimable
  * at once, rule 11). A priority change makes no job claimable: not announced.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Clock, Effect } from "effect"
 import { appliesTo, bucketWidth, matches } from "./AdminStore.js"
@@ -23,7 +23,7 @@ type Base = Pick<JobStoreShape, "retry" | "cancel" | "delete">
 const clampLimit = (n: number, max: number) => Math.min(Math.max(Number.isFinite(n) ? Math.floor(n) : 1, 1), max)
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const verbs = (

@@ -97,7 +97,7 @@ export type Validated =
  * definition's result when it names none (what `Schema.Unknown` does, without
  * loading effect's Schema module).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type Unknown = StandardSchemaV1<unknown, unknown>
@@ -111,7 +111,7 @@ export type Unknown = StandardSchemaV1<unknown, unknown>
  *
  * PayloadSchema.unknown["~standard"].validate({ any: "thing" }) // { value: { any: "thing" } }
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const unknown: Unknown = {
@@ -212,7 +212,7 @@ const invalid = (issues: ReadonlyArray<Issue>): Validated => ({ _tag: "Invalid",
  * PayloadSchema.validateSync(Schema.Struct({ n: Schema.Number }), { n: 1 })
  * // { _tag: "Valid", value: { n: 1 }, stored: { n: 1 } }
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category validation
  */
 export const validateSync = (

@@ -13,14 +13,14 @@
  * QueuePosition.text({ queuePosition: 1001, queuePositionCapped: true }) // "more than 1,000"
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 
 /**
  * Places counted exactly: a job with fewer than `cap` jobs ahead that will
  * start before it has its exact position; beyond, the position is capped.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const cap = 1_000
@@ -30,7 +30,7 @@ export const cap = 1_000
  * room (which do not count) are among the first {@link cap}, it looks further,
  * up to `reach` jobs ahead; past that, the count it has is a lower bound.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const reach = 10 * cap
@@ -40,7 +40,7 @@ export const reach = 10 * cap
  * more than `position - 1` jobs ahead (`position` is `cap + 1` unless jobs of
  * groups without room filled the walk) and `position` is a lower bound.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface QueuePosition {
@@ -60,7 +60,7 @@ export interface QueuePosition {
  * QueuePosition.fromWalk([true, false, true]) // { position: 3, capped: false }
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const fromWalk = (ahead: Iterable<boolean>): QueuePosition => {
@@ -78,7 +78,7 @@ export const fromWalk = (ahead: Iterable<boolean>): QueuePosition => {
 /**
  * The view fields for a position (null: the job is not pending).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const fields = (
@@ -92,7 +92,7 @@ export const fields = (
  * The position as a person reads it: `"3"`, `"more than 1,000"`, or `""`
  * when the job is not pending.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category formatting
  */
 export const text = (view: {

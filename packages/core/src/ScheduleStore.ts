@@ -11,7 +11,7 @@
  * racing for the same tick computes the same instant from the same cron; one
  * wins, the others see `fired: false` and write nothing.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Data } from "effect"
 import type { Effect } from "effect"
@@ -21,7 +21,7 @@ import type { StoreError } from "./JobError.js"
 /**
  * A schedule's state in the store.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ScheduleState {
@@ -39,7 +39,7 @@ export interface ScheduleState {
  * One tick to fire: its instant and the job to insert (null: pass the tick
  * over without a job, as a missed tick under `missed: "skip"`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface TickRequest {
@@ -51,7 +51,7 @@ export interface TickRequest {
 /**
  * What {@link ScheduleStoreShape.fireTick} did.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface TickOutcome {
@@ -64,7 +64,7 @@ export interface TickOutcome {
 /**
  * No schedule of this name is registered in the store.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class ScheduleNotFound extends Data.TaggedError("ScheduleNotFound")<{ readonly name: string }> {
@@ -76,7 +76,7 @@ export class ScheduleNotFound extends Data.TaggedError("ScheduleNotFound")<{ rea
 /**
  * The schedule verbs every store implements.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ScheduleStoreShape {

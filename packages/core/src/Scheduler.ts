@@ -23,7 +23,7 @@
  *   console.log(info?.paused, info?.nextRunAt)
  * }).pipe(Effect.provide(Scheduler.layer({ schedules: [refetchHourly] }).pipe(Layer.provide(MemoryStore.layer))))
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Cause, Clock, Context, Effect, Layer } from "effect"
 import type { Scope } from "effect"
@@ -38,7 +38,7 @@ import type { ScheduleState } from "./ScheduleStore.js"
 /**
  * A schedule as the API shows it: its configuration, its stored state and its next runs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ScheduleInfo {
@@ -61,7 +61,7 @@ export interface ScheduleInfo {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface SchedulesShape {
@@ -79,13 +79,13 @@ export interface SchedulesShape {
 /**
  * The schedules API service.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category services
  */
 export class Schedules extends Context.Service<Schedules, SchedulesShape>()("@jobtrack/core/Schedules") {}
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface SchedulerOptions {
@@ -121,7 +121,7 @@ const info = (s: JobSchedule.Parsed, state: ScheduleState | undefined, now: numb
 /**
  * The API over already-parsed schedules and the store in context.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const makeApi = (schedules: ReadonlyArray<JobSchedule.Parsed>): Effect.Effect<SchedulesShape, never, JobStore> =>
@@ -208,7 +208,7 @@ const pass = (s: JobSchedule.Parsed, now: number) =>
 /**
  * Run the schedules' loops in the current scope (closing it stops them).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const run = (schedules: ReadonlyArray<JobSchedule.Parsed>): Effect.Effect<void, never, JobStore | Scope.Scope> =>
@@ -251,7 +251,7 @@ const loop = (s: JobSchedule.Parsed): Effect.Effect<never, never, JobStore> =>
  * for as long as the layer lives: the Effect form of `Jobtrack.make`'s
  * `schedules` option.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (options: SchedulerOptions): Layer.Layer<Schedules, JobSchedule.InvalidSchedules, JobStore> =>
@@ -268,7 +268,7 @@ export const layer = (options: SchedulerOptions): Layer.Layer<Schedules, JobSche
  * The {@link Schedules} API only, without running the loops (a process that
  * reads and manages schedules another process fires).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerApi = (options: SchedulerOptions): Layer.Layer<Schedules, JobSchedule.InvalidSchedules, JobStore> =>

@@ -13,13 +13,13 @@
  * for (const ms of [120, 130, 5_000]) SeriesHistogram.add(bins, ms)
  * SeriesHistogram.percentile(bins, 0.5) // ≈ 130
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 
 /**
  * Bins per doubling.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const binsPerOctave = 8
@@ -28,7 +28,7 @@ export const binsPerOctave = 8
  * The bin of a value in ms: 0 below 1 ms (and for negative values: clocks
  * disagree), else `floor(log2(ms) * 8) + 1`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category helpers
  */
 export const binOf = (ms: number): number => (ms < 1 || !Number.isFinite(ms) ? 0 : Math.floor(Math.log2(ms) * binsPerOctave) + 1)
@@ -37,7 +37,7 @@ export const binOf = (ms: number): number => (ms < 1 || !Number.isFinite(ms) ? 0
  * The value a bin stands for: 0 for bin 0, else its geometric middle (ms,
  * rounded to µs).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category helpers
  */
 export const binValue = (bin: number): number =>
@@ -46,7 +46,7 @@ export const binValue = (bin: number): number =>
 /**
  * Count one value into bin counts.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category helpers
  */
 export const add = (bins: Map<number, number>, ms: number, n = 1): void => {
@@ -58,7 +58,7 @@ export const add = (bins: Map<number, number>, ms: number, n = 1): void => {
  * The nearest-rank percentile (`p` in 0–1) of the binned values, as its
  * bin's value; null when there are none.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category helpers
  */
 export const percentile = (bins: ReadonlyMap<number, number>, p: number): number | null => {

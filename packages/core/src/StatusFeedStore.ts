@@ -12,7 +12,7 @@
  * announcement may come late (PostgreSQL: within about a second, read from a
  * clock the writes stamp rather than notified), and may be repeated.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { Effect, Scope } from "effect"
 import type { JobStatus } from "./Job.js"
@@ -23,7 +23,7 @@ import type { StoreError } from "./JobError.js"
  * announced instead of the job's own `status` change while a feed is open.
  * Readers that hold lists or counts re-read them.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface QueueChanged {
@@ -34,7 +34,7 @@ export interface QueueChanged {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StatusFeedStoreShape {

@@ -22,7 +22,7 @@
  *   return yield* ctx.step("save", save(ids))
  * })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Data } from "effect"
 import type { Duration } from "effect"
@@ -30,7 +30,7 @@ import type * as PayloadSchema from "./PayloadSchema.js"
 import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StepOptions {
@@ -53,7 +53,7 @@ export interface StepOptions {
 /**
  * Two steps of one job have the same name. Fatal: the job fails without retry.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class DuplicateStepName extends Data.TaggedError("DuplicateStepName")<{ readonly name: string }> {
@@ -69,7 +69,7 @@ export class DuplicateStepName extends Data.TaggedError("DuplicateStepName")<{ r
  * changed): at `index`, `recorded` was stored where `requested` runs now.
  * Fatal: results of different sequences are never mixed.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class StepSequenceChanged extends Data.TaggedError("StepSequenceChanged")<{
@@ -87,7 +87,7 @@ export class StepSequenceChanged extends Data.TaggedError("StepSequenceChanged")
  * A step's try ran longer than its `timeout`. Retried by the step's policy,
  * then by the job's.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class StepTimeout extends Data.TaggedError("StepTimeout")<{ readonly name: string; readonly afterMs: number }> {
@@ -99,7 +99,7 @@ export class StepTimeout extends Data.TaggedError("StepTimeout")<{ readonly name
 /**
  * A step's name is not 1–200 characters of storable text. Fatal.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class InvalidStep extends Data.TaggedError("InvalidStep")<{ readonly name: string; readonly problem: string }> {
@@ -147,7 +147,7 @@ export class StepResultTooLarge extends Data.TaggedError("StepResultTooLarge")<{
 /**
  * The errors `ctx.step` adds to its work's own.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export type StepError = DuplicateStepName | StepSequenceChanged | StepTimeout | InvalidStep | StepResultTooLarge

@@ -10,7 +10,7 @@
  * counted, and the sleep is recorded as a completed step (rule 22). Steps are
  * kept by a manual retry and removed with their job (delete, prune).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { Effect } from "effect"
 import type { JobRecord, Json, Lease } from "./Job.js"
@@ -20,7 +20,7 @@ import type { LeaseLost, StoreError } from "./JobError.js"
  * `running` from its start until it succeeds (`completed`) or fails
  * (`failed`, retried by a later try or attempt).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type StepStatus = "running" | "completed" | "failed"
@@ -28,7 +28,7 @@ export type StepStatus = "running" | "completed" | "failed"
 /**
  * A step as readers see it (in the job view): no result.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StepInfo {
@@ -48,7 +48,7 @@ export interface StepInfo {
 /**
  * A step as stored.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StepRecord extends StepInfo {
@@ -60,7 +60,7 @@ export interface StepRecord extends StepInfo {
 /**
  * Which step a write is about.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StepKey {
@@ -77,7 +77,7 @@ export interface StepKey {
  * yield* store.stepStarted(lease, { name: "fetch", index: 0 })
  * yield* store.stepCompleted(lease, { name: "fetch", index: 0 }, { messages: 12 })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StepStoreShape {

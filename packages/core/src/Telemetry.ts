@@ -30,14 +30,14 @@
  *   Layer.provide(MemoryStore.layer)
  * )
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Context, Duration, Effect, Layer, Metric } from "effect"
 import type { StoreError } from "./JobError.js"
 import type { Stats } from "./JobStore.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface TelemetryOptions {
@@ -73,7 +73,7 @@ export interface TelemetryOptions {
 /**
  * What the runner and the tracker read: the options, resolved.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Settings {
@@ -88,7 +88,7 @@ export interface Settings {
 /**
  * Telemetry off: the default.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const off: Settings = {
@@ -103,7 +103,7 @@ export const off: Settings = {
 /**
  * The settings in force (default {@link off}).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category services
  */
 export const Telemetry = Context.Reference<Settings>("@jobtrack/core/Telemetry", { defaultValue: () => off })
@@ -111,7 +111,7 @@ export const Telemetry = Context.Reference<Settings>("@jobtrack/core/Telemetry",
 /**
  * Resolve options into settings.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const settings = (options: TelemetryOptions = {}): Settings => ({
@@ -133,7 +133,7 @@ export const settings = (options: TelemetryOptions = {}): Settings => ({
  * ```ts
  * const TelemetryLive = Telemetry.layer({ otlp: { url: process.env.OTEL_EXPORTER_OTLP_ENDPOINT! } })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (options: TelemetryOptions = {}): Layer.Layer<never> => {
@@ -169,7 +169,7 @@ export const layer = (options: TelemetryOptions = {}): Layer.Layer<never> => {
  * retrying, failed, cancelled, released) on durations; `status` on the
  * depth gauge; `operation` on store latency.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const names = {
@@ -191,7 +191,7 @@ const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 /**
  * The metrics themselves (Effect `Metric`s, in the process-wide registry).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const metrics = {
@@ -225,7 +225,7 @@ export const metrics = {
  * ```ts
  * yield* Telemetry.sampleQueueDepth(tracker.stats(), new Map([["extract-text", "default"]]))
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const sampleQueueDepth = (

@@ -74,7 +74,7 @@ export interface Enqueued {
 
 /**
  * A page of list items, newest first: each job's summary and queue position,
- * without its payload, result, errors or steps (since 0.5.0: `get` has them).
+ * without its payload, result, errors or steps (since 0.2.0: `get` has them).
  *
  * @since 0.1.0
  * @category models

@@ -22,7 +22,7 @@
  * The rules live one area per module under `./testing/`; this module only
  * gathers them.
  *
- * @since 0.6.0
+ * @since 0.2.0
  */
 import { describe, it } from "@effect/vitest"
 import type { ConformanceOptions } from "./testing/harness.js"

@@ -18,33 +18,33 @@ export * as Job from "./Job.js"
 export * as JobDefinition from "./JobDefinition.js"
 /** @since 0.1.0 */
 export * as JobId from "./JobId.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as JobLogStore from "./JobLogStore.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as JobSchedule from "./JobSchedule.js"
 /** @since 0.1.0 */
 export * as Jobtrack from "./Jobtrack.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as JobResult from "./JobResult.js"
 /** @since 0.1.0 */
 export * as MemoryStore from "./MemoryStore.js"
 /** @since 0.2.0 */
 export * as PayloadSchema from "./PayloadSchema.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as QueuePosition from "./QueuePosition.js"
 /** @since 0.1.0 */
 export * as RetryPolicy from "./RetryPolicy.js"
 /** @since 0.1.0 */
 export * as Runner from "./Runner.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as SeriesHistogram from "./SeriesHistogram.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as Step from "./Step.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as Scheduler from "./Scheduler.js"
 /** @since 0.1.0 */
 export * as Storable from "./Storable.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as Telemetry from "./Telemetry.js"
 /** @since 0.1.0 */
 export * as Tracker from "./Tracker.js"

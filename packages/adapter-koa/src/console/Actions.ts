@@ -7,7 +7,7 @@
  * filter, every job, only with `"all": true`). A field a request does not
  * know, in the body or in the filter, is a 400 naming it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { JobId } from "@jobtrack/core"
@@ -23,7 +23,7 @@ import type { ApiError } from "./Answer.js"
 const forbidden = (a: ConsoleAction) => error(403, "forbidden", `you may not ${a}`)
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category handlers
  */
 export const actions = (store: JobStoreShape): Pick<ConsoleApi, "act" | "actOnSelection" | "actByFilter"> => {

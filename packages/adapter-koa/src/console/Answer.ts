@@ -4,7 +4,7 @@
  * details } }`): 404, 409, 400 for input the store cannot hold, 503 for a
  * store that is down; none carries a path or a stack.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Cause, Data, Effect, Exit, Option } from "effect"
 import type { AdminStore, InvalidTransition, Issue, JobNotFound, JobStatus, StoreError } from "@jobtrack/core"
@@ -18,7 +18,7 @@ export type Query = Readonly<Record<string, string | undefined>>
 /**
  * The action does not apply to the job in its status (e.g. run now on a completed job).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class NotApplicable extends Data.TaggedError("NotApplicable")<{

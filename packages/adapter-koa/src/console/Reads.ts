@@ -3,7 +3,7 @@
  * oldest waiting job of each queue, the running jobs), the charts' series,
  * the job list, one job with its logs and steps, and the audit trail.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { Job, JobId } from "@jobtrack/core"
@@ -35,7 +35,7 @@ const scope = (query: Query, issues: Array<Issue>, also: ReadonlyArray<string> =
 const listItem = (job: JobSummary): JobSummary => Job.summary(job)
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category handlers
  */
 export const reads = (store: JobStoreShape): Pick<ConsoleApi, "overview" | "series" | "list" | "get" | "audit"> => ({

@@ -5,7 +5,7 @@
  * attempt wrote with `ctx.log` (rule 24), in order (`seq`), deleted with
  * their job.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

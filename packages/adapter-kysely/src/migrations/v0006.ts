@@ -5,7 +5,7 @@
  * prune need no extra statement). A durable sleep is a job back in `pending`
  * with a later `run_at` (no new status), so the jobs table is unchanged.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

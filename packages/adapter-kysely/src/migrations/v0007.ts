@@ -5,7 +5,7 @@
  * per-status one also bounds the capped counts) and by finish time (pages
  * and the charts' time series).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -6,7 +6,7 @@
  * once: the row lock serializes them and the loser's `last_tick_at < tick`
  * no longer holds.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -19,7 +19,7 @@
  *
  * Down restores the index and PostgreSQL's defaults.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -18,7 +18,7 @@
  * The triggers' WHEN conditions are checked before any function runs, so a
  * write to a job that was not claimable (progress, completion) costs nothing.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

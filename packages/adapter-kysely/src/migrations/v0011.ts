@@ -28,7 +28,7 @@
  *
  * Down restores the claim of migration 0004.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -17,7 +17,7 @@
  *   filter scans, as before. Create it later by hand with the two statements
  *   in the `do` block.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

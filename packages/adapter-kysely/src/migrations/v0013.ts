@@ -12,7 +12,7 @@
  *
  * Redefines `notify_row()` only (not `claim()`); `down` restores the 0001 body.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -15,7 +15,7 @@
  * A later migration that redefines `claim()` with `create or replace` drops
  * this setting: it must keep `set enable_bitmapscan = off` in its definition.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

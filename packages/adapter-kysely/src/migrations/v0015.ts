@@ -29,7 +29,7 @@
  * Redefines `notify_row()` only (not `claim()`); `down` restores the 0013
  * body and drops `feed_clock` and `feed_stamp()`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

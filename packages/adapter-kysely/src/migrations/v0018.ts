@@ -19,7 +19,7 @@
  *
  * Down drops them.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -33,7 +33,7 @@
  *
  * Down restores 0018's two indexes.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -31,7 +31,7 @@
  *
  * Down restores `jobs_notify_row`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

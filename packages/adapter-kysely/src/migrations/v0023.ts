@@ -37,7 +37,7 @@
  * `view_row(uuid)` is left for processes of the previous version during a
  * rolling upgrade. Down drops the two new functions.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

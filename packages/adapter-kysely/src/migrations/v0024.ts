@@ -26,7 +26,7 @@
  *
  * Down restores `auto` (PostgreSQL's default).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

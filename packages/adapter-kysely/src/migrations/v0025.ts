@@ -38,7 +38,7 @@
  *
  * Down restores 0012's index.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

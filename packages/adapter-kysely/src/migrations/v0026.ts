@@ -40,7 +40,7 @@
  *
  * Down restores migration 0011's claim (with 0014's setting).
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

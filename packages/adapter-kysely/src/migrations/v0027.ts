@@ -39,7 +39,7 @@
  * version during a rolling upgrade; `position_walk` is still used. Down drops
  * the two new functions.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

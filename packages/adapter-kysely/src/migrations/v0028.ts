@@ -32,7 +32,7 @@
  *
  * Down restores migration 0019's `complete_many` and the claim's custom plans.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -40,7 +40,7 @@
  * it beforehand, concurrently; docs/operations.md). Down drops the index and
  * the two functions.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

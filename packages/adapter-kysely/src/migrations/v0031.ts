@@ -28,7 +28,7 @@
  *
  * Down restores 0026's claim with both settings, and 0010's trigger.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -25,7 +25,7 @@
  *
  * Down drops the horizon and restores 0022's trigger.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

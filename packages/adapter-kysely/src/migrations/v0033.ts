@@ -20,7 +20,7 @@
  * commits synchronously: no claim of it is lost once acknowledged, so it keeps
  * adding one.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

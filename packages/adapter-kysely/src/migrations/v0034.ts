@@ -15,7 +15,7 @@
  *
  * Down restores 0032's condition.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

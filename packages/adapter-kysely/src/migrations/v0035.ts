@@ -37,7 +37,7 @@
  * lists the columns of `jobs` as 0029 does; a migration that adds a column
  * to `jobs` adds a new view function. Down drops the function.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

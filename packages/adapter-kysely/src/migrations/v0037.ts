@@ -24,7 +24,7 @@
  *
  * Down resets the setting.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

@@ -33,7 +33,7 @@
  * versions during a rolling upgrade (prepared statements name them). Down
  * drops the function.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

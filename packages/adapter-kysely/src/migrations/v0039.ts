@@ -20,7 +20,7 @@
  *
  * Down drops the trigger and its function.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

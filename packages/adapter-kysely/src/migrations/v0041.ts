@@ -24,7 +24,7 @@
  * versions during a rolling upgrade (prepared statements name them). Down
  * drops the two new functions.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

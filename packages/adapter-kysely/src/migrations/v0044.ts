@@ -37,7 +37,7 @@
  *
  * Down restores migration 0033's claim with 0037's setting.
  *
- * @since 0.6.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"

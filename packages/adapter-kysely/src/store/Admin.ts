@@ -10,7 +10,7 @@
  * deliveries in the same statement, rule 12; runNow announces the jobs it
  * made claimable at once, rule 11). The audit trail is `AdminAudit.ts`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { AdminStore } from "@jobtrack/core"
 import { auditTrail } from "./AdminAudit.js"
@@ -23,7 +23,7 @@ import type { StoreContext } from "./Context.js"
 /**
  * The store's admin verbs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const admin = (

@@ -3,7 +3,7 @@
  * `listAudit`, rule 20): one row per operator action in the `audit` table
  * (migration 0007), read newest first in keyset pages on its time-ordered id.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { JobId } from "@jobtrack/core"
@@ -34,7 +34,7 @@ const toAudit = (r: AuditRow): AdminStore.AuditEntry => ({
 })
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category admin
  */
 export const auditTrail = (ctx: StoreContext): Pick<AdminStore.AdminStoreShape, "recordAudit" | "listAudit"> => {

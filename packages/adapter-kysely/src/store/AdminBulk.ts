@@ -7,7 +7,7 @@
  * it made claimable (rule 11): a job already due keeps its place and is
  * skipped; setPriority is not announced.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { AdminStore, JobId } from "@jobtrack/core"
@@ -89,7 +89,7 @@ const change = (
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category admin
  */
 export const bulkChunk = (ctx: StoreContext): AdminStore.AdminStoreShape["bulkChunk"] => ({ action, after, filter, limit }) =>

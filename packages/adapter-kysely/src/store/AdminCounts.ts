@@ -4,7 +4,7 @@
  * the count, never a `count(*)` over the table) and read from the indexes
  * alone (migrations 0021 and 0025, `AdminFilter.rangeOf`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { Job } from "@jobtrack/core"
@@ -18,7 +18,7 @@ import type { StoreContext } from "./Context.js"
 const maxPairs = 64
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category admin
  */
 export const counts = (ctx: StoreContext): AdminStore.AdminStoreShape["adminCounts"] => ({ cap, filter }) =>

@@ -4,7 +4,7 @@
  * Text in the error is an `ilike` (`%` and `_` are plain text), which the
  * trigram index of migration 0012 serves where the database has pg_trgm.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { JobId } from "@jobtrack/core"
 import type { AdminStore, JobStatus } from "@jobtrack/core"
@@ -15,7 +15,7 @@ import type { RawBuilder } from "kysely"
  * A request's page size or cap: a whole number from 1 to `max` (1 when it is
  * not a finite number).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category sql
  */
 export const clampLimit = (n: number, max: number): number =>
@@ -27,7 +27,7 @@ const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
 /**
  * The filter as a WHERE condition.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category sql
  */
 export const condition = (f: AdminStore.AdminFilter): RawBuilder<unknown> => {
@@ -54,7 +54,7 @@ export const condition = (f: AdminStore.AdminFilter): RawBuilder<unknown> => {
  * enters. The console reads these statuses from it when the filter names
  * neither a queue nor a type.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category sql
  */
 export const offPath: ReadonlyArray<JobStatus> = ["retrying", "failed", "cancelled"]
@@ -66,7 +66,7 @@ export const offPath: ReadonlyArray<JobStatus> = ["retrying", "failed", "cancell
  * 0025). With a queue or a type every status is read by pairs (few of them
  * hold the value).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category sql
  */
 export const rangeOf = (status: JobStatus, f: Pick<AdminStore.AdminFilter, "queue" | "type">): "offPath" | "pairs" =>
@@ -85,7 +85,7 @@ export const rangeOf = (status: JobStatus, f: Pick<AdminStore.AdminFilter, "queu
  * other statement can read it, migration 0021): these statements, and the
  * ranges read per pair, compare in it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category sql
  */
 export const pairs = (jobs: RawBuilder<unknown>, f: Pick<AdminStore.AdminFilter, "queue" | "type">): RawBuilder<unknown> => {

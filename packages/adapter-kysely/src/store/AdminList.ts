@@ -20,7 +20,7 @@
  * page is a scan of `jobs_admin_finished`; by run time, of what the filter
  * leaves.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { Job, JobId } from "@jobtrack/core"
@@ -49,7 +49,7 @@ const narrowed = (f: AdminStore.AdminFilter) =>
 /**
  * The store's `adminList`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const list = ({ jobs, run }: StoreContext): AdminStore.AdminStoreShape["adminList"] =>

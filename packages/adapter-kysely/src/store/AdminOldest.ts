@@ -3,7 +3,7 @@
  * (`AdminStore.oldestWaiting`, rule 17), by a loose index scan of
  * `jobs_claim` instead of a sort of every claimable job.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import type { AdminStore } from "@jobtrack/core"
@@ -13,7 +13,7 @@ import { iso, now } from "./Context.js"
 import type { StoreContext } from "./Context.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category admin
  */
 export const oldestWaiting = (ctx: StoreContext): AdminStore.AdminStoreShape["oldestWaiting"] => (filter) =>

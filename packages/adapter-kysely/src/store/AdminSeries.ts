@@ -29,7 +29,7 @@
  * keeps it in memory and the next read of the chart reads only the buckets
  * after it (the last minute or quarter hour, typically).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Clock, Effect } from "effect"
 import { AdminStore, SeriesHistogram } from "@jobtrack/core"
@@ -76,7 +76,7 @@ const newest = (jobs: RawBuilder<unknown>, ranges: ReadonlyArray<Range>, cap: nu
   }) u order by completed_at desc limit ${cap + 1}`
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const series = (

@@ -35,7 +35,7 @@
  * makes the count lower. This holds whatever other transactions run on the
  * server, however long.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { QueuePosition } from "@jobtrack/core"
@@ -74,14 +74,14 @@ const validUntil = (b: Boundary, c: Checkpoint) => b.stamp + c.counted - QueuePo
  * `run_at` exactly, as text of an integer (microseconds since the epoch); a
  * JavaScript Date would keep milliseconds only.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const runAtUs = (column: RawBuilder<unknown>): RawBuilder<string> =>
   sql<string>`((extract(epoch from ${column}) * 1000000)::bigint)::text`
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface PositionBoundaries {
@@ -103,7 +103,7 @@ export interface PositionBoundaries {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (ctx: StoreContext): PositionBoundaries => {

@@ -3,7 +3,7 @@
  * (`SeriesSummarizer.ts`): finished jobs with their outcome, duration and
  * wait, and their histogram bins (`SeriesHistogram.binOf` in SQL).
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { SeriesHistogram } from "@jobtrack/core"
 import { sql } from "../kyselyModule.js"

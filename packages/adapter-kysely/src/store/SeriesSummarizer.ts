@@ -32,7 +32,7 @@
  * job stays counted where it finished when it is later retried, deleted or
  * pruned.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { Clock, Effect } from "effect"
 import type { Scope } from "effect"
@@ -62,7 +62,7 @@ export const window = (now: number): { readonly horizon: number; readonly floor:
 /**
  * The summarized minutes `[lo, hi)`.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Rolled {
@@ -71,7 +71,7 @@ export interface Rolled {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Summarizer {
@@ -89,7 +89,7 @@ export interface Summarizer {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface SummarizerOptions {
@@ -103,7 +103,7 @@ const failurePause = 60_000
 const readOnly = (e: StoreError) => (e.cause as { code?: string } | undefined)?.code === "25006"
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (ctx: StoreContext, scope: Scope.Scope, options: SummarizerOptions = {}): Summarizer => {

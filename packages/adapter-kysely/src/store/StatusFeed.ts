@@ -14,7 +14,7 @@
  * a row, so a change that did not stamp, within 250 ms of one that did, is
  * covered by a read after its commit).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect, Exit, Scope } from "effect"
 import { JobId } from "@jobtrack/core"
@@ -27,7 +27,7 @@ import * as EffectModules from "../effectModules.js"
 /**
  * The store's `watchingAll`; the registration goes when the store's scope closes.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (

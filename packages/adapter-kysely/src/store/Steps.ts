@@ -7,7 +7,7 @@
  * job and records its step in one statement, with the hook delivery when a
  * cancel request turns it into `cancelled` (rule 12).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Effect } from "effect"
 import { JobId, LeaseLost } from "@jobtrack/core"
@@ -22,7 +22,7 @@ import type { StoreContext } from "./Context.js"
 /**
  * A row of `job_steps` as the drivers return it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface StepRow {
@@ -50,7 +50,7 @@ const info = (row: StepRow): StepInfo => ({
 })
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const toStep = (row: StepRow): StepRecord => ({ ...info(row), jobId: row.job_id, result: row.result })
@@ -59,7 +59,7 @@ export const toStep = (row: StepRow): StepRecord => ({ ...info(row), jobId: row.
  * The view's steps from the `steps` column of `view_row` (migration 0017): a
  * JSON array of the job's steps without results.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const fromViewColumn = (value: unknown): ReadonlyArray<StepInfo> =>
@@ -68,7 +68,7 @@ export const fromViewColumn = (value: unknown): ReadonlyArray<StepInfo> =>
 /**
  * The store's step verbs.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const steps = (ctx: StoreContext): StepStoreShape => {

@@ -3,7 +3,7 @@
  * at most once with its job in the same write (also under many racing
  * schedulers), pause and resume. Time is the `TestClock`'s.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { assert } from "@effect/vitest"
 import { Effect } from "effect"
@@ -18,7 +18,7 @@ const jobsOf = (store: JobStoreShape, type = "tick") =>
   Effect.map(store.list({ type, limit: 500 }), (page) => page.items)
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category testing
  */
 export const scheduleRules: RuleModule = ({ N }) =>

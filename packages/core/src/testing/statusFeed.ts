@@ -3,7 +3,7 @@
  * every job's status changes are announced, as the job's own change or as a
  * coarse `queueChanged` of its queue and type; registrations nest.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Option, Scope } from "effect"
@@ -25,7 +25,7 @@ const listen = (store: JobStoreShape) =>
     ))
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category testing
  */
 export const statusFeedRules: RuleModule = (_ctx) =>
