@@ -59,6 +59,7 @@ import { v0038 } from "./migrations/v0038.js"
 import { v0039 } from "./migrations/v0039.js"
 import { v0040 } from "./migrations/v0040.js"
 import { v0041 } from "./migrations/v0041.js"
+import { v0042 } from "./migrations/v0042.js"
 import { v0044 } from "./migrations/v0044.js"
 
 /**
@@ -339,6 +340,7 @@ const list = (s: string): ReadonlyArray<readonly [string, Step]> =>
     ["jobtrack_0039_retry_due_announced", v0039(s)],
     ["jobtrack_0040_view_group_count_skips_higher_not_due", v0040(s)],
     ["jobtrack_0041_view_statement_counts_only_when_needed", v0041(s)],
+    ["jobtrack_0042_view_reads_steps_of_claimed_jobs", v0042(s)],
     ["jobtrack_0044_claim_waits_for_a_locked_head", v0044(s)]
   ] as Array<readonly [string, Step]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
