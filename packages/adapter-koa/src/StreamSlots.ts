@@ -9,7 +9,7 @@
  *
  * @since 0.2.0
  */
-import { isIPv4, isIPv6 } from "node:net"
+import { BlockList, isIPv4, isIPv6, SocketAddress } from "node:net"
 import { InvalidOptions } from "@jobtrack/core"
 import type { Issue } from "@jobtrack/core"
 import { error } from "./HttpError.js"
@@ -106,33 +106,60 @@ export const make = (caps: Caps, names: CapNames = { of: "stream caps", perKey: 
   }
 }
 
+/** IPv4-mapped IPv6 addresses (`::ffff:0:0/96`): what a dual-stack server sees of an IPv4 client. */
+let mappedIPv4: BlockList | undefined
+
+/** The address as node:net writes it (`::ffff:7f00:1` → `::ffff:127.0.0.1`, zone dropped), or `undefined` if it is none. */
+const canonical = (ip: string): { readonly address: string; readonly family: "ipv4" | "ipv6" } | undefined => {
+  const family = isIPv4(ip) ? "ipv4" : isIPv6(ip) ? "ipv6" : undefined
+  if (family === undefined) return undefined
+  try {
+    return { address: new SocketAddress({ address: ip, family }).address, family }
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The key an anonymous caller's streams are counted under: its address, an
  * IPv6 address by its /64 (one subscriber's network: a client picks any of
  * its 2^64 addresses at will, so per address it had no cap at all), an
  * IPv4-mapped IPv6 address (`::ffff:203.0.113.1`, what a dual-stack server
- * sees of an IPv4 client) as the IPv4 address. Keys start with `jobtrack:`,
- * which no caller can be (the jobs API refuses such an owner), so none collides
- * with an owner's.
+ * sees of an IPv4 client, however it is written: `::ffff:cb00:7101`,
+ * `0:0:0:0:0:ffff:203.0.113.1`…) as the IPv4 address. Addresses are
+ * normalised by node:net (`SocketAddress`, `BlockList`), so every spelling of
+ * one address is one key. Keys start with `jobtrack:`, which no caller can
+ * be (the jobs API refuses such an owner), so none collides with an owner's.
  *
  * @example
  * ```ts
  * anonymousKey("2001:db8::1")        // "jobtrack:anonymous:2001:db8:0:0::/64"
  * anonymousKey("::ffff:203.0.113.1") // "jobtrack:anonymous:203.0.113.1"
+ * anonymousKey("::ffff:cb00:7101")   // "jobtrack:anonymous:203.0.113.1"
  * ```
  * @since 0.2.0
  * @category constructors
  */
 export const anonymousKey = (ip: string): string => {
-  const bare = ip.trim().replace(/%.*$/, "") // an IPv6 zone (fe80::1%eth0) names no other network
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare)
-  if (mapped !== null && isIPv4(mapped[1]!)) return `jobtrack:anonymous:${mapped[1]}`
-  if (!isIPv6(bare)) return `jobtrack:anonymous:${bare.toLowerCase()}`
-  // the first four groups, with "::" expanded (an IPv4 tail counts as two groups)
-  const [head = "", tail] = bare.split("::")
+  // an IPv6 zone (fe80::1%eth0) names no other network
+  const bare = ip.trim().replace(/%.*$/, "")
+  const known = canonical(bare)
+  if (known === undefined) return `jobtrack:anonymous:${bare.toLowerCase()}`
+  if (known.family === "ipv4") return `jobtrack:anonymous:${known.address}`
+  if (mappedIPv4 === undefined) {
+    mappedIPv4 = new BlockList()
+    mappedIPv4.addSubnet("::ffff:0:0", 96, "ipv6")
+  }
+  // node:net writes a mapped address with its IPv4 tail (::ffff:127.0.0.1)
+  if (mappedIPv4.check(known.address, "ipv6")) {
+    const tail = known.address.slice(known.address.lastIndexOf(":") + 1)
+    if (isIPv4(tail)) return `jobtrack:anonymous:${tail}`
+  }
+  // the first four groups of the canonical form, with "::" expanded (an IPv4 tail counts as two groups)
+  const [head = "", rest] = known.address.split("::")
   const parts = (text: string) => (text === "" ? [] : text.split(":").flatMap((g) => (g.includes(".") ? ["0", "0"] : [g])))
   const before = parts(head)
-  const after = tail === undefined ? [] : parts(tail)
+  const after = rest === undefined ? [] : parts(rest)
   const groups = [...before, ...Array<string>(8 - before.length - after.length).fill("0"), ...after]
   return `jobtrack:anonymous:${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`
 }

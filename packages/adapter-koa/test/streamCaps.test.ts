@@ -98,6 +98,10 @@ describe("anonymous callers' event streams are capped per address (an IPv6 one p
     await expect("203.0.113.1", 429)
     // the same client written as a dual-stack server sees it
     await expect("::ffff:203.0.113.1", 429)
+    // and every other spelling of it: hexadecimal groups, zeros written out, upper case
+    await expect("::ffff:cb00:7101", 429)
+    await expect("0:0:0:0:0:ffff:203.0.113.1", 429)
+    await expect("0:0:0:0:0:FFFF:CB00:7101", 429)
     // a client cannot choose its address: it is the proxy's entry, the last one
     await expect("198.51.100.7, 203.0.113.1", 429)
     // another address has its own cap
