@@ -1,4 +1,7 @@
+import { once } from "node:events"
 import { request } from "node:http"
+import { Readable, Transform } from "node:stream"
+import type { Writable } from "node:stream"
 import { gzipSync, brotliCompressSync, deflateSync } from "node:zlib"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { startApp } from "./server.js"
@@ -93,6 +96,13 @@ describe("request bodies that cannot be decoded", () => {
     const uncaught: Array<unknown> = []
     const record = (e: unknown) => void uncaught.push(e)
     process.on("uncaughtException", record)
+    // the server's decoders (what it pipes a request into): their `close` is when zlib is done with them
+    const decoders: Array<Writable> = []
+    const pipe = Readable.prototype.pipe
+    Readable.prototype.pipe = function<T extends NodeJS.WritableStream>(this: Readable, dest: T, options?: { end?: boolean }): T {
+      if (dest instanceof Transform && dest.constructor.name.match(/Unzip|Gunzip|Inflate|Brotli/)) decoders.push(dest)
+      return pipe.call(this, dest, options) as T
+    }
     try {
       const auth = { authorization: "Bearer ann" }
       // 10 MB of zeros in ~10 KB; the router's limit is 1 KiB (startApp)
@@ -123,10 +133,18 @@ describe("request bodies that cannot be decoded", () => {
       await closed
       const ok = await send(good)
       assert.strictEqual(ok.status, 202)
-      // the zlib streams of the requests above have ended by now (their requests did)
-      await new Promise((resolve) => setImmediate(resolve))
+      // every decoder closed (zlib's last callback has run; a failure after it would be uncaught now): bounded
+      assert.isAbove(decoders.length, 10)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        Promise.all(decoders.map((d) => (d.closed ? undefined : once(d, "close")))),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`decoders open after 10 s: ${decoders.filter((d) => !d.closed).length}`)), 10_000)
+        })
+      ]).finally(() => clearTimeout(timer))
       assert.deepStrictEqual(uncaught, [])
     } finally {
+      Readable.prototype.pipe = pipe
       process.off("uncaughtException", record)
     }
   })
