@@ -89,6 +89,13 @@ export interface ListFilter {
   readonly type?: string | undefined
   readonly key?: string | undefined
   readonly queue?: string | undefined
+  /**
+   * Leave this queue's jobs out, in the query itself, so a page stays full
+   * (the jobs API leaves out the console's queue, `jobtrack.console`).
+   *
+   * @since 0.6.0
+   */
+  readonly excludeQueue?: string | undefined
   /** 1–500, default 50. */
   readonly limit?: number | undefined
   /** `nextCursor` of the previous page. */
@@ -116,6 +123,12 @@ export interface StatsFilter {
   /** Only this owner's jobs; `null`: only jobs without an owner. */
   readonly owner?: string | null | undefined
   readonly type?: string | undefined
+  /**
+   * Leave this queue's jobs out of every count.
+   *
+   * @since 0.6.0
+   */
+  readonly excludeQueue?: string | undefined
 }
 
 /**

@@ -41,6 +41,7 @@ export const reads = (ctx: StoreContext): Pick<JobStoreShape, "get" | "findByKey
         if (filter.type !== undefined) where.push(sql`type = ${filter.type}`)
         if (filter.key !== undefined) where.push(sql`key = ${filter.key}`)
         if (filter.queue !== undefined) where.push(sql`queue = ${filter.queue}`)
+        if (filter.excludeQueue !== undefined) where.push(sql`queue <> ${filter.excludeQueue}`)
         if (filter.cursor !== undefined) where.push(sql`id < ${filter.cursor}::uuid`)
         // the summary's columns only: a page never reads payloads, results or errors
         const rows = yield* run("list", sql<SummaryRow>`
@@ -53,6 +54,7 @@ export const reads = (ctx: StoreContext): Pick<JobStoreShape, "get" | "findByKey
       Effect.gen(function*() {
         const where = [ownerIs(filter.owner)]
         if (filter.type !== undefined) where.push(sql`type = ${filter.type}`)
+        if (filter.excludeQueue !== undefined) where.push(sql`queue <> ${filter.excludeQueue}`)
         const cond = sql.join(where, sql` and `)
         const rows = yield* run("stats", sql<StatsRow>`
           with d as (

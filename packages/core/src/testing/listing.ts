@@ -33,6 +33,30 @@ export const listingRules: RuleModule = (_ctx) =>
         assert.strictEqual((yield* store.list({ owner: "nobody" })).items.length, 0)
       }))
 
+    test("excludeQueue leaves a queue's jobs out of list, in the query (pages stay full), and of stats", (store) =>
+      Effect.gen(function*() {
+        // interleaved: a store filtering after its page would return short pages
+        for (let i = 0; i < 12; i++) {
+          yield* store.enqueue(newJob({ owner: null, queue: "hidden", type: "internal" }))
+          yield* store.enqueue(newJob({ owner: null, key: `v${i}` }))
+        }
+        const seen: Array<string> = []
+        let cursor: string | undefined
+        do {
+          const page = yield* store.list({ owner: null, excludeQueue: "hidden", limit: 5, cursor })
+          if (page.nextCursor !== null) assert.strictEqual(page.items.length, 5, "a full page")
+          for (const j of page.items) assert.notStrictEqual(j.queue, "hidden")
+          seen.push(...page.items.map((j) => j.key!))
+          cursor = page.nextCursor ?? undefined
+        } while (cursor)
+        assert.deepStrictEqual(seen, Array.from({ length: 12 }, (_, i) => `v${11 - i}`))
+        assert.strictEqual((yield* store.list({ owner: null, limit: 500 })).items.length, 24)
+        const stats = yield* store.stats({ owner: null, excludeQueue: "hidden" })
+        assert.strictEqual(stats.counts.pending, 12)
+        assert.deepStrictEqual(stats.byType.map((t) => t.type), ["test"])
+        assert.strictEqual((yield* store.stats({ owner: null })).counts.pending, 24)
+      }))
+
     test("list and adminList items are summaries: no payload, result or errors", (store) =>
       Effect.gen(function*() {
         const big = "x".repeat(10_000)

@@ -31,6 +31,7 @@ export const reads = (state: State): Pick<JobStoreShape, "get" | "findByKey" | "
           (filter.type === undefined || job.type === filter.type) &&
           (filter.key === undefined || job.key === filter.key) &&
           (filter.queue === undefined || job.queue === filter.queue) &&
+          (filter.excludeQueue === undefined || job.queue !== filter.excludeQueue) &&
           (filter.cursor === undefined || job.id < filter.cursor)
         )
         .sort((a, b) => (a.id < b.id ? 1 : -1))
@@ -43,7 +44,8 @@ export const reads = (state: State): Pick<JobStoreShape, "get" | "findByKey" | "
       computeStats(
         [...state.jobs.values()].filter((job) =>
           (filter.owner === undefined || job.owner === filter.owner) &&
-          (filter.type === undefined || job.type === filter.type)
+          (filter.type === undefined || job.type === filter.type) &&
+          (filter.excludeQueue === undefined || job.queue !== filter.excludeQueue)
         )
       )
     )
