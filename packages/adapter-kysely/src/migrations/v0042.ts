@@ -19,7 +19,7 @@
  * `job_view5` and the earlier views stay for processes of the previous
  * versions during a rolling upgrade. Down drops the function.
  *
- * @since 0.6.0
+ * @since 0.2.0
  */
 import { sql } from "../kyselyModule.js"
 import type { Kysely } from "kysely"
