@@ -102,27 +102,53 @@ const nameOf = (text: string): string => {
  */
 export const install = (client: pg.ClientBase): void => {
   const query = client.query as (...args: Array<unknown>) => Promise<unknown>
-  /** False once the server session proved not to be the client's own (a pooler switching sessions). */
-  let prepare = true
+  states.set(client, { prepare: true, query })
   client.query = function(...args: Array<unknown>) {
     const [text, values] = args
     // Kysely's form: (text, parameters), and nothing else
-    if (!(prepare && args.length === 2 && typeof text === "string" && text.startsWith(marker) && Array.isArray(values))) {
+    if (!(args.length === 2 && typeof text === "string" && text.startsWith(marker) && Array.isArray(values))) {
       return query.apply(client, args)
     }
-    const name = nameOf(text)
-    return named(client, query, name, text, values).catch((error: unknown) => {
-      const code = (error as { code?: unknown } | null)?.code
-      if (code === "26000" || code === "42P05") prepare = false
-      else if (code !== "0A000") throw error
-      if (!idle(client)) throw error
-      if (code !== "0A000") return query.call(client, text, values)
-      return query.call(client, `deallocate "${name}"`).catch(() => undefined).then(() => {
-        forget(client, name)
-        return query.call(client, text, values)
-      })
-    })
+    return withName(client, text, (name) =>
+      name === undefined ? query.call(client, text, values) : named(client, query, name, text, values))
   } as typeof client.query
+}
+
+/** A client's preparing: off once its server session proved not to be its own; pg's `query` before `install`. */
+interface State {
+  prepare: boolean
+  readonly query: (...args: Array<unknown>) => Promise<unknown>
+}
+
+const states = new WeakMap<pg.ClientBase, State>()
+
+/**
+ * Send the marked statement `text` on `client` with `send`: under its name
+ * when the client prepares (`install`), else unnamed (`send(undefined)`),
+ * and recover from a lost or stale name as described above (the retry is
+ * `send(undefined)`). For the store's own submittables (`store/Positional.ts`).
+ *
+ * @internal
+ */
+export const withName = <A>(
+  client: pg.ClientBase,
+  text: string,
+  send: (name: string | undefined) => Promise<A>
+): Promise<A> => {
+  const state = states.get(client)
+  if (state === undefined || !state.prepare) return send(undefined)
+  const name = nameOf(text)
+  return send(name).catch((error: unknown) => {
+    const code = (error as { code?: unknown } | null)?.code
+    if (code === "26000" || code === "42P05") state.prepare = false
+    else if (code !== "0A000") throw error
+    if (!idle(client)) throw error
+    if (code !== "0A000") return send(undefined)
+    return state.query.call(client, `deallocate "${name}"`).catch(() => undefined).then(() => {
+      forget(client, name)
+      return send(undefined)
+    })
+  })
 }
 
 /** pg's `Query`, as its `Client` exports it (`Client.Query`); absent on other clients. */

@@ -126,7 +126,7 @@ export const postgres = (options: PostgresOptions): Effect.Effect<JobStoreShape,
     const db = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
-        Direct.register(db, pool)
+        Direct.register(db, pool, types, (driver as unknown as Direct.Driver).utils?.prepareValue)
         return db
       }),
       // closing waits for the connections in use; one stuck on a server that stopped answering is

@@ -17,6 +17,7 @@ import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { toStoreError } from "../SqlError.js"
 import type { Direct } from "./Direct.js"
+import type { Build, Columns } from "./Positional.js"
 
 /**
  * Send a hot statement's fixed text with this call's parameters, through the
@@ -29,6 +30,22 @@ export type Send = <R>(
   parameters: ReadonlyArray<unknown>,
   executor?: Kysely<unknown>
 ) => Effect.Effect<ReadonlyArray<R>, StoreError>
+
+/**
+ * {@link Send} for a statement with fixed result columns `columns`: on
+ * `postgres()`'s own pool its rows are read by position, each made its value
+ * by `fromValues` (`Positional.ts`: no row description, no row object);
+ * elsewhere (a host's Kysely, PGlite) they come as row objects, each made its
+ * value by `fromRow`.
+ */
+export type SendPositional = <Row, A>(
+  operation: string,
+  text: string,
+  parameters: ReadonlyArray<unknown>,
+  columns: Columns,
+  fromValues: Build<A>,
+  fromRow: (row: Row) => A
+) => Effect.Effect<ReadonlyArray<A>, StoreError>
 
 /** Run a query; driver errors become StoreError, classified by SQLSTATE. */
 export type Run = <R>(
@@ -50,6 +67,7 @@ export interface StoreContext {
   readonly jobs: RawBuilder<unknown>
   readonly run: Run
   readonly send: Send
+  readonly sendPositional: SendPositional
 }
 
 /**
@@ -70,10 +88,27 @@ export const make = (db: Kysely<unknown>, schema: string, direct: Direct | undef
       try: (signal): Promise<ReadonlyArray<R>> =>
         direct !== undefined && executor === db
           // postgres()'s own pool (Direct.ts)
-          ? direct(text, parameters, signal) as Promise<ReadonlyArray<R>>
+          ? direct.query<R>(text, parameters, signal)
           : executor.executeQuery<R>(kysely().CompiledQuery.raw(text, parameters as Array<unknown>)).then((r) => r.rows),
       catch: (e) => toStoreError(operation, e)
+    }),
+  sendPositional: <Row, A>(
+    operation: string,
+    text: string,
+    parameters: ReadonlyArray<unknown>,
+    columns: Columns,
+    fromValues: Build<A>,
+    fromRow: (row: Row) => A
+  ) => {
+    const positional = direct?.positional
+    return Effect.tryPromise({
+      try: (signal): Promise<ReadonlyArray<A>> =>
+        positional !== undefined
+          ? positional(text, parameters, columns, fromValues, signal)
+          : db.executeQuery<Row>(kysely().CompiledQuery.raw(text, parameters as Array<unknown>)).then((r) => r.rows.map(fromRow)),
+      catch: (e) => toStoreError(operation, e)
     })
+  }
 })
 
 /**

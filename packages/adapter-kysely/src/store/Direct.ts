@@ -20,43 +20,82 @@
  */
 import type { Kysely } from "kysely"
 import type pg from "pg"
+import * as Positional from "./Positional.js"
 
 /**
  * Send one statement with its parameters on a connection of the pool; its
  * rows. Not sent if `signal` aborted before a connection was free.
  */
-export type Direct = (
-  text: string,
-  parameters: ReadonlyArray<unknown>,
-  signal?: AbortSignal
-) => Promise<ReadonlyArray<unknown>>
+export interface Direct {
+  readonly query: <A>(text: string, parameters: ReadonlyArray<unknown>, signal?: AbortSignal) => Promise<ReadonlyArray<A>>
+  /**
+   * The same for a statement with fixed result columns (`Positional.ts`):
+   * no row description asked for, each row made its value by `build` from
+   * its fields parsed by `columns`' types.
+   */
+  readonly positional?: <A>(
+    text: string,
+    parameters: ReadonlyArray<unknown>,
+    columns: Positional.Columns,
+    build: Positional.Build<A>,
+    signal?: AbortSignal
+  ) => Promise<ReadonlyArray<A>>
+}
+
+/** What `register` reads of the `pg` module beyond its types: its value mapper (`pg.utils`, untyped). */
+export interface Driver {
+  readonly utils?: { readonly prepareValue?: (value: unknown, index: number) => unknown }
+}
 
 const directs = new WeakMap<Kysely<unknown>, Direct>()
 
-/** Register `pool`'s direct path for the store that will be built on `db` (a Kysely over that pool). */
-export const register = (db: Kysely<unknown>, pool: pg.Pool): void => {
-  directs.set(db, (text, parameters, signal) =>
-    new Promise((resolve, reject) => {
-      pool.connect((error, client, release) => {
-        if (error || client === undefined) return reject(error)
-        // interrupted while it waited for the connection: never sent
-        if (signal?.aborted) {
+/** `run` on a connection of `pool`, given back after it, failed or not; not run if `signal` aborted first. */
+const onConnection = <A>(
+  pool: pg.Pool,
+  signal: AbortSignal | undefined,
+  run: (client: pg.PoolClient) => Promise<A>
+): Promise<A> =>
+  new Promise((resolve, reject) => {
+    pool.connect((error, client, release) => {
+      if (error || client === undefined) return reject(error)
+      // interrupted while it waited for the connection: never sent
+      if (signal?.aborted) {
+        release()
+        return reject(signal.reason)
+      }
+      // as Kysely's PostgresDriver: the connection goes back to the pool after the statement, failed or not
+      run(client).then(
+        (result) => {
           release()
-          return reject(signal.reason)
+          resolve(result)
+        },
+        (e: unknown) => {
+          release()
+          reject(e)
         }
-        // as Kysely's PostgresDriver: the connection goes back to the pool after the statement, failed or not
-        client.query(text, parameters as Array<unknown>).then(
-          (result) => {
-            release()
-            resolve(result.rows)
-          },
-          (e: unknown) => {
-            release()
-            reject(e)
-          }
-        )
-      })
-    }))
+      )
+    })
+  })
+
+/**
+ * Register `pool`'s direct path for the store that will be built on `db` (a
+ * Kysely over that pool): `types` are the pool's type parsers, `valueMapper`
+ * pg's own (`pg.utils.prepareValue`; without it, no positional path).
+ */
+export const register = (
+  db: Kysely<unknown>,
+  pool: pg.Pool,
+  types: Positional.TypeParsers,
+  valueMapper: ((value: unknown, index: number) => unknown) | undefined
+): void => {
+  directs.set(db, {
+    query: (text, parameters, signal) =>
+      onConnection(pool, signal, (client) => client.query(text, parameters as Array<unknown>).then((result) => result.rows)),
+    ...(valueMapper === undefined ? {} : {
+      positional: (text, parameters, columns, build, signal) =>
+        onConnection(pool, signal, (client) => Positional.send(client, types, valueMapper, text, parameters, columns, build))
+    })
+  })
 }
 
 /** The direct path registered for `db`, if any. */

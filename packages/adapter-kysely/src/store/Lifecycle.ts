@@ -18,6 +18,22 @@ import { jobColumns, toRecord } from "../Rows.js"
 import type { JobRow } from "../Rows.js"
 import { held, holds, iso, now, prepared, preparedText, qualified, recording } from "./Context.js"
 import type { StoreContext } from "./Context.js"
+import type { Columns } from "./Positional.js"
+
+/**
+ * `complete_many`'s result by position: the ids completed (uuid).
+ *
+ * @internal
+ */
+export const completedColumns: Columns = { oids: [2950] }
+
+/**
+ * `completeMany`'s statement on `schema` (parameters: the completions as JSON, now).
+ *
+ * @internal
+ */
+export const completeManyStatement = (schema: string): string =>
+  preparedText(`select completed as id from ${qualified(schema, "complete_many")}($1::jsonb, $2::timestamptz)`)
 
 /**
  * @since 0.2.0
@@ -32,7 +48,7 @@ export const lifecycle = (
   const { jobs, run } = ctx
   // complete_many (migrations 0019, 0028): the update and its hook deliveries, planned once per connection;
   // its text written once per store, sent prepared with each call's parameters (Context.send, Prepared.ts)
-  const completeManyText = preparedText(`select completed as id from ${qualified(ctx.schema, "complete_many")}($1::jsonb, $2::timestamptz)`)
+  const completeManyText = completeManyStatement(ctx.schema)
   return {
     // heartbeat and progress: fixed texts with fixed result columns (never `returning *`, whose
     // type a migration adding a column would change under a prepared statement), sent prepared
@@ -67,13 +83,16 @@ export const lifecycle = (
         ? Effect.succeed({ completed: [], refused: [] })
         : Effect.flatMap(now, (t) =>
           Effect.map(
-            ctx.send<{ id: string }>("completeMany", completeManyText, [
-              JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result }))),
-              iso(t)
-            ]),
-            (rows) => {
+            ctx.sendPositional<{ id: string }, string>(
+              "completeMany",
+              completeManyText,
+              [JSON.stringify(items.map((i) => ({ id: i.lease.id, token: i.lease.token, result: i.result }))), iso(t)],
+              completedColumns,
+              (values) => values[0] as string,
+              (row) => row.id
+            ),
+            (completed) => {
               // only the ids come back: the runner needs no more, and whole rows cost parsing per job
-              const completed = rows.map((r) => r.id)
               const done = new Set(completed)
               return { completed, refused: items.flatMap((i) => (done.has(i.lease.id) ? [] : [i.lease])) }
             }
