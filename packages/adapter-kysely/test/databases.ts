@@ -3,7 +3,7 @@ import { Effect, Exit } from "effect"
 import type { Scope } from "effect"
 import { Transaction } from "@jobtrack/core"
 import type { JobStoreShape } from "@jobtrack/core"
-import { KyselyStore, migrate, Notifier, PgliteDialect } from "@jobtrack/adapter-kysely"
+import { KyselyStore, Notifier, PgliteDialect, sqlMigrations } from "@jobtrack/adapter-kysely"
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
 import { postgresUrl } from "../../../scripts/test-env.js"
@@ -35,13 +35,30 @@ export const pgliteDatabase = async (): Promise<TestDatabase> => {
   return { db, notifier: Notifier.pglite(pgl), close: () => pgl.close() }
 }
 
-/** A store in a fresh schema, dropped when the scope closes. */
+/**
+ * jobtrack's schema built from the SQL files' text (`sqlMigrations`: every
+ * migration's statements and its applied_migrations row), sent as one
+ * query (one transaction): the schema `migrate()` builds, at about a
+ * third of its time (one round trip and one commit instead of about 250
+ * statements in 41 transactions; session 10: 0.7-0.9 s against 1.1-3.1 s on
+ * PostgreSQL, 0.3-0.5 s against 0.8-2.8 s of CPU on PGlite). For suites that
+ * need a fresh schema per test; `migrate()` itself has its own tests.
+ */
+export const createSchema = async (db: Kysely<unknown>, schema: string): Promise<void> => {
+  const files = await sqlMigrations(schema)
+  // each file is `begin; …; commit;` (what a migration tool runs); without those, the one
+  // multi-statement query is one implicit transaction, rolled back whole if a statement fails
+  const body = files.map((f) => f.up.replace(/^begin;\n/m, "").replace(/\ncommit;\n$/, "\n"))
+  await sql.raw(body.join("\n")).execute(db)
+}
+
+/** A store in a fresh schema (built by {@link createSchema}), dropped when the scope closes. */
 export const freshStore = (database: () => TestDatabase): Effect.Effect<JobStoreShape, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const { db, notifier } = database()
     const schema = randomSchema()
     yield* Effect.acquireRelease(
-      Effect.promise(() => migrate(db, { schema })),
+      Effect.promise(() => createSchema(db, schema)),
       () => Effect.promise(() => sql.raw(`drop schema "${schema}" cascade`).execute(db).catch(() => {}))
     )
     return yield* KyselyStore.make({ db, schema, notifier })
