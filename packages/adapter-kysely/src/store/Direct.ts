@@ -70,12 +70,17 @@ const onConnection = <A>(
           resolve(result)
         },
         (e: unknown) => {
-          release()
+          // a server's error leaves the connection usable; anything else (a driver-side throw, a
+          // lost socket) may leave it mid-statement: destroyed, never handed to the next caller
+          release(isServerError(e) ? undefined : (e instanceof Error ? e : new Error(String(e))))
           reject(e)
         }
       )
     })
   })
+
+/** An error the server sent (pg's `DatabaseError`: it has a severity), after which the connection is ready again. */
+const isServerError = (e: unknown): boolean => typeof e === "object" && e !== null && "severity" in e
 
 /**
  * Register `pool`'s direct path for the store that will be built on `db` (a

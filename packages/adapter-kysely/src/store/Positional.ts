@@ -42,7 +42,8 @@ export type Build<A> = (values: Array<unknown>) => A
 /** What pg's `Connection` offers a submittable (its pg-cursor interface). */
 interface Connection {
   readonly parsedStatements: Record<string, string | undefined>
-  readonly submittedNamedStatements: Record<string, string | undefined>
+  /** pg 8.23 on (statements sent, not yet confirmed); older pg records a name in `parsedStatements` once parsed. */
+  readonly submittedNamedStatements?: Record<string, string | undefined>
   readonly stream: { cork?: () => void; uncork?: () => void }
   parse(query: { text: string; name: string; types: Array<number> }): void
   bind(config: {
@@ -96,9 +97,10 @@ class Submittable<A> {
     const name = this.name ?? ""
     connection.stream.cork?.()
     try {
-      if (name === "" || (connection.parsedStatements[name] === undefined && connection.submittedNamedStatements[name] === undefined)) {
+      const submitted = connection.submittedNamedStatements
+      if (name === "" || (connection.parsedStatements[name] === undefined && submitted?.[name] === undefined)) {
         connection.parse({ text: this.text, name, types: [] })
-        if (name !== "") connection.submittedNamedStatements[name] = this.text
+        if (name !== "" && submitted !== undefined) submitted[name] = this.text
       }
       try {
         connection.bind({ portal: "", statement: name, values: this.values, binary: false, valueMapper: this.valueMapper })
