@@ -75,24 +75,30 @@ begin
         end if;
         if v_claimed = 0 and not v_waited and cardinality(v_head) > 0 then
           -- every job at the head was locked by another transaction and this claim holds no
-          -- row: wait for them (a writer that only re-checked a row holds it to its commit)
+          -- row: wait for the first (a writer that only re-checked a row holds it to its commit)
           v_waited := true;
           v_timeout := current_setting('lock_timeout');
-          perform set_config('lock_timeout', '500ms', true);
+          if v_timeout::interval = interval '0' or v_timeout::interval > interval '500 milliseconds' then
+            perform set_config('lock_timeout', '500ms', true);
+          end if;
           begin
-            select coalesce(array_agg(l.id order by l.priority desc, l.run_at, l.id), '{}') into v_ids
-            from (
-              select j.id, j.priority, j.run_at, j.status, j.queue, j.type, j.group_key, j.group_limit
-              from "jobtrack".jobs j
-              where j.id = any(v_head)
-              for update of j
-            ) l
-            where l.status in ('pending', 'retrying') and l.queue = v_queue and l.type = any(p_types)
-              and l.run_at <= p_now and (l.group_key is null or l.group_limit is null);
-          exception when lock_not_available then
-            v_ids := '{}';
+            perform 1 from "jobtrack".jobs j where j.id = v_head[1] for update of j;
+          exception when lock_not_available or deadlock_detected then
+            null;
           end;
           perform set_config('lock_timeout', v_timeout, true);
+          -- the head again: the row waited for if it is still claimable, and any other free one
+          select coalesce(array_agg(c.id order by c.priority desc, c.run_at, c.id), '{}') into v_ids
+          from (
+            select j.id, j.priority, j.run_at
+            from "jobtrack".jobs j
+            where j.status in ('pending', 'retrying') and j.queue = v_queue
+          and j.type = any(p_types) and j.run_at <= p_now
+              and (j.group_key is null or j.group_limit is null)
+            order by j.priority desc, j.run_at, j.id
+            limit v_left
+            for update of j skip locked
+          ) c;
           if cardinality(v_ids) > 0 then
             return query
             with claimed as (

@@ -18,20 +18,24 @@
  * for it) does the same.
  *
  * Now, when the lock-free claim of a queue took nothing while its unlocked
- * read of the head saw claimable jobs, and the claim holds no row yet (so it
- * can be no part of a deadlock), it locks those jobs by primary key and
- * waits for them, with `lock_timeout` at 500 ms for that statement only.
- * Each is claimed if its latest version is still claimable; one another
- * claim took is `processing` by then and left. A wait that runs out claims
- * nothing, as before (no error). Only once per claim. A claim that took some
- * jobs and skipped others still skips them: waiting while holding rows could
- * deadlock two claimers that each skipped the other's rows.
+ * read of the head saw claimable jobs, and the claim holds no row yet, it
+ * waits for the first of those jobs by primary key (one row, holding none:
+ * so it can be in no deadlock cycle), with `lock_timeout` at 500 ms (or the
+ * session's, if lower) for that statement only, then locks the head `SKIP
+ * LOCKED` again: the job waited for is claimed if it is still claimable; one
+ * another claim took is `processing` by then and left. A wait that runs out
+ * (or is chosen as a deadlock's victim) claims what is free, as before, with
+ * no error. Only once per claim. A claim that took some jobs and skipped
+ * others still skips them: waiting while holding rows could deadlock two
+ * claimers that each skipped the other's rows.
  *
  * Cost: the head read also collects its ids (at most the claim's limit); the
  * wait happens only when the claim would otherwise have returned nothing with
  * jobs in view, i.e. another claim or writer held all of them, and lasts
  * until that transaction ends (another claim commits asynchronously, in well
- * under a millisecond). The function keeps every setting migrations 0014,
+ * under a millisecond). The waiter then holds the row (now `processing`, if
+ * another claim took it) until its own claim commits, so that job's first
+ * write waits for it as long. The function keeps every setting migrations 0014,
  * 0028 and 0037 gave it. The path under the claim lock (limited groups) is
  * migration 0033's, unchanged.
  *
@@ -60,30 +64,36 @@ const claimIds = (s: string) => `
                 v_left := v_left - v_n;`
 
 /**
- * Wait for the head's jobs (`v_head`), locked by others, by primary key; keep in `v_ids` those still
- * claimable. The status and due time are read from the locked rows (their latest versions).
+ * Wait for the first job of the head (`v_head[1]`), locked by another transaction, by primary key;
+ * then lock the head `SKIP LOCKED` again. Waiting for one row while holding none, this claim can be
+ * in no deadlock, and the wait is one `lock_timeout` (500 ms, or the session's if lower).
  */
 const waitForHead = (s: string) => `
               if v_claimed = 0 and not v_waited and cardinality(v_head) > 0 then
                 -- every job at the head was locked by another transaction and this claim holds no
-                -- row: wait for them (a writer that only re-checked a row holds it to its commit)
+                -- row: wait for the first (a writer that only re-checked a row holds it to its commit)
                 v_waited := true;
                 v_timeout := current_setting('lock_timeout');
-                perform set_config('lock_timeout', '500ms', true);
+                if v_timeout::interval = interval '0' or v_timeout::interval > interval '500 milliseconds' then
+                  perform set_config('lock_timeout', '500ms', true);
+                end if;
                 begin
-                  select coalesce(array_agg(l.id order by l.priority desc, l.run_at, l.id), '{}') into v_ids
-                  from (
-                    select j.id, j.priority, j.run_at, j.status, j.queue, j.type, j.group_key, j.group_limit
-                    from "${s}".jobs j
-                    where j.id = any(v_head)
-                    for update of j
-                  ) l
-                  where l.status in ('pending', 'retrying') and l.queue = v_queue and l.type = any(p_types)
-                    and l.run_at <= p_now and (l.group_key is null or l.group_limit is null);
-                exception when lock_not_available then
-                  v_ids := '{}';
+                  perform 1 from "${s}".jobs j where j.id = v_head[1] for update of j;
+                exception when lock_not_available or deadlock_detected then
+                  null;
                 end;
                 perform set_config('lock_timeout', v_timeout, true);
+                -- the head again: the row waited for if it is still claimable, and any other free one
+                select coalesce(array_agg(c.id order by c.priority desc, c.run_at, c.id), '{}') into v_ids
+                from (
+                  select j.id, j.priority, j.run_at
+                  from "${s}".jobs j
+                  where ${claimable}
+                    and (j.group_key is null or j.group_limit is null)
+                  order by j.priority desc, j.run_at, j.id
+                  limit v_left
+                  for update of j skip locked
+                ) c;
                 if cardinality(v_ids) > 0 then${claimIds(s).replaceAll("\n                ", "\n                  ")}
                 end if;
               end if;`
