@@ -150,6 +150,8 @@ export const make = (res: ServerResponse, limits: Limits, stream: StreamKind): P
     deadline = undefined
     waiting = false
     socket?.off("drain", drained)
+    // a finished stream forgets its socket: a keep-alive connection may carry many streams
+    if (res.writableEnded) socket?.off("close", closed)
   }
   /** The client read what was buffered: the event kept goes out, and it may be behind again. */
   function drained() {
@@ -168,15 +170,21 @@ export const make = (res: ServerResponse, limits: Limits, stream: StreamKind): P
       stop()
       kept = undefined
       count(metrics.dropped, stream)
-      // a reset frees the kernel's buffers too (a close would keep sending them to a client that never reads)
-      socket.resetAndDestroy()
+      // a reset frees the kernel's buffers too (a close would keep sending them to a client that never reads);
+      // only a TCP socket can be reset (TLS and unix sockets throw ERR_INVALID_HANDLE_TYPE): others are destroyed
+      try {
+        socket.resetAndDestroy()
+      } catch {
+        socket.destroy()
+      }
     }, limits.stallMs)
     deadline.unref?.()
   }
-  socket?.once("close", () => {
+  function closed() {
     stop()
     kept = undefined
-  })
+  }
+  socket?.once("close", closed)
 
   return {
     keepingUp: () => !waiting && !behind(),
@@ -199,6 +207,7 @@ export const make = (res: ServerResponse, limits: Limits, stream: StreamKind): P
       kept = undefined
       // what is buffered still has to reach the client: its deadline holds (a reused connection drains too)
       if (!waiting && behind()) wait()
+      if (!waiting) socket?.off("close", closed)
     }
   }
 }
