@@ -222,9 +222,10 @@ const judge = (lockFile: string, c: Content): Holder | "stale" => {
   if (c.pid === process.pid) {
     if (held.get(lockFile) === c.token) return "this process"
     // this pid and this start: another worker thread, or another copy of this module, holds it;
-    // this pid and another start (or none to compare): an earlier process that had this pid
+    // this pid and another start: an earlier process that had this pid. With no start to compare
+    // (no /proc), it may be a live thread of this process: never taken over
     const start = ownStart()
-    return start !== null && c.start === start ? "this process" : "stale"
+    return start === null || c.start === start ? "this process" : "stale"
   }
   if (!Number.isInteger(c.pid) || c.pid <= 0 || !pidExists(c.pid)) return "stale"
   const proc = procOf(c.pid)
