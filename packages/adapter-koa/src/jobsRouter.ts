@@ -33,6 +33,12 @@ export interface JobsRouterOptions extends JobsApi.ApiOptions {
   /** Mount point, e.g. "/api/jobs" (default: none, mount with a parent router). */
   readonly prefix?: string
   /**
+   * Query parameters the host reads itself, left out before the routes check
+   * theirs (an unknown one is a 400): e.g. `["access_token"]` when `owner`
+   * authenticates an `EventSource`, which cannot send headers. Default none.
+   */
+  readonly hostQueryParameters?: ReadonlyArray<string>
+  /**
    * Largest JSON body accepted, in bytes (default 100 KiB), also after
    * decompression; larger is 413. A body that cannot be decoded is 400, an
    * unsupported `Content-Encoding` 415 (see {@link BodyReader}).
@@ -96,7 +102,13 @@ const write = (ctx: Context, response: HttpResponse) => {
 }
 
 /** The request's query: a parameter given more than once keeps its values (see `JobsApi.Query`). */
-const query = (ctx: Context): JobsApi.Query => ctx.query
+/** The request's query without the parameters the host reads itself (`hostQueryParameters`). */
+const queryWithout = (host: ReadonlyArray<string>) => (ctx: Context): JobsApi.Query => {
+  if (host.length === 0) return ctx.query
+  const { ...rest } = ctx.query
+  for (const name of host) delete rest[name]
+  return rest
+}
 
 /**
  * @example
@@ -124,6 +136,7 @@ export const jobsRouter = (tracker: Tracker.TrackerShape | Jobtrack.Jobtrack, op
     total: "maxStreams"
   })
   const limits = SsePacing.limits(options, "jobsRouter options")
+  const query = queryWithout(options.hostQueryParameters ?? [])
   let api: Promise<JobsApi.JobsApi> | undefined
   /** The handlers, once the tracker (and so its store) is up; a failed start is tried again. */
   const getApi = () =>

@@ -65,3 +65,21 @@ describe("jobs router: unknown query parameters", () => {
     assert.deepStrictEqual(paths(enqueue.body), ["priority"])
   })
 })
+
+describe("jobs router: parameters the host reads itself", () => {
+  it("hostQueryParameters are left out of every route's check", async () => {
+    const hosted = await startApp("/api/jobs", { hostQueryParameters: ["access_token"] })
+    try {
+      assert.strictEqual((await call(`${hosted.url}?access_token=t&limit=5`, { owner: "qp" })).status, 200)
+      assert.strictEqual((await call(`${hosted.url}/stats?access_token=t`, { owner: "qp" })).status, 200)
+      const created = await call(`${hosted.url}/steps`, { method: "POST", owner: "qp", body: { steps: 1, stepMs: 1 } })
+      assert.strictEqual((await call(`${hosted.url}/${created.body.job_id as string}?access_token=t`, { owner: "qp" })).status, 200)
+      // any other parameter is still refused
+      const res = await call(`${hosted.url}?access_token=t&verbose=1`, { owner: "qp" })
+      assert.strictEqual(res.status, 400)
+      assert.deepStrictEqual(paths(res.body), ["verbose"])
+    } finally {
+      await hosted.close()
+    }
+  })
+})
