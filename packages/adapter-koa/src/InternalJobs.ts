@@ -30,9 +30,9 @@ export const consoleOwner = "jobtrack:console"
  * The console's queue (also `ConsoleBulk.queue`; kept here so the jobs API
  * need not load the console). The jobs API leaves it out of its store
  * queries (`excludeQueue`), so a list page stays full and `/stats` never
- * counts a bulk job, also one enqueued before 0.5.0 without an owner.
+ * counts a bulk job, also one enqueued before 0.2.0 without an owner.
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category constants
  */
 export const consoleQueue = "jobtrack.console"

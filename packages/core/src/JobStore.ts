@@ -93,7 +93,7 @@ export interface ListFilter {
    * Leave this queue's jobs out, in the query itself, so a page stays full
    * (the jobs API leaves out the console's queue, `jobtrack.console`).
    *
-   * @since 0.6.0
+   * @since 0.2.0
    */
   readonly excludeQueue?: string | undefined
   /** 1–500, default 50. */
@@ -126,7 +126,7 @@ export interface StatsFilter {
   /**
    * Leave this queue's jobs out of every count.
    *
-   * @since 0.6.0
+   * @since 0.2.0
    */
   readonly excludeQueue?: string | undefined
 }

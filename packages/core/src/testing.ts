@@ -4,7 +4,7 @@
  * framework (any runner, or none, on Node 20.19+).
  *
  * The store conformance suite moved to `@jobtrack/core/conformance` (since
- * 0.6.0), which needs vitest.
+ * 0.2.0), which needs vitest.
  *
  * @example
  * ```ts
