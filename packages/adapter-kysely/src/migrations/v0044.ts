@@ -50,6 +50,23 @@ import { asyncRandom, claimable, claimSet, counted, departures, header, limitedP
 /** 0033's header with 0037's `enable_seqscan = off` (`create or replace` replaces the settings too). */
 const settings = (s: string) => header(s).replace("set enable_bitmapscan = off", "set enable_bitmapscan = off set enable_seqscan = off")
 
+/**
+ * The head of `v_queue` without a limited group, locked as read, passing over rows another
+ * transaction holds (mostly other claims), into `v_ids`; its lines indented by `pad`.
+ */
+const lockHead = (s: string, pad: string) => [
+  `select coalesce(array_agg(c.id order by c.priority desc, c.run_at, c.id), '{}') into v_ids`,
+  `from (`,
+  `  select j.id, j.priority, j.run_at`,
+  `  from "${s}".jobs j`,
+  `  where ${claimable}`,
+  `    and (j.group_key is null or j.group_limit is null)`,
+  `  order by j.priority desc, j.run_at, j.id`,
+  `  limit v_left`,
+  `  for update of j skip locked`,
+  `) c;`
+].join(`\n${pad}`)
+
 /** The claim statement for the ids in `v_ids` (all locked by this claim, claimable). */
 const claimIds = (s: string) => `
                 return query
@@ -84,16 +101,7 @@ const waitForHead = (s: string) => `
                 end;
                 perform set_config('lock_timeout', v_timeout, true);
                 -- the head again: the row waited for if it is still claimable, and any other free one
-                select coalesce(array_agg(c.id order by c.priority desc, c.run_at, c.id), '{}') into v_ids
-                from (
-                  select j.id, j.priority, j.run_at
-                  from "${s}".jobs j
-                  where ${claimable}
-                    and (j.group_key is null or j.group_limit is null)
-                  order by j.priority desc, j.run_at, j.id
-                  limit v_left
-                  for update of j skip locked
-                ) c;
+                ${lockHead(s, "                ")}
                 if cardinality(v_ids) > 0 then${claimIds(s).replaceAll("\n                ", "\n                  ")}
                 end if;
               end if;`
@@ -134,16 +142,7 @@ const claimFunction = (s: string) => `${settings(s)}
             if not v_limited then
               -- lock-free: the first claimable jobs without a limited group, locked as read,
               -- passing over rows another transaction holds (mostly other claims)
-              select coalesce(array_agg(c.id order by c.priority desc, c.run_at, c.id), '{}') into v_ids
-              from (
-                select j.id, j.priority, j.run_at
-                from "${s}".jobs j
-                where ${claimable}
-                  and (j.group_key is null or j.group_limit is null)
-                order by j.priority desc, j.run_at, j.id
-                limit v_left
-                for update of j skip locked
-              ) c;
+              ${lockHead(s, "              ")}
               if cardinality(v_ids) > 0 then${claimIds(s)}
               end if;${waitForHead(s)}
               continue when v_left <= 0;
