@@ -15,13 +15,14 @@ describe("lease recovery", () => {
   it.effect("a dead holder's job is recovered at most one poll interval after its lease runs out, whatever wakes the claim loop", () =>
     Effect.gen(function*() {
       const store = yield* MemoryStore.make
-      // a live runner: 30 s leases, polling every second (recovery checks at 0 s, 1 s, 2 s…)
-      const { tracker } = yield* setup([work], { store, lease: "30 seconds", pollInterval: "1 second" })
-      const { job } = yield* tracker.enqueue(work, {}, { delay: "50 millis" })
-      yield* TestClock.adjust("50 millis")
-      // another runner claims it at 0.05 s and dies: its lease runs out at 30.05 s, just after a check
-      const claimed = yield* store.claim({ queues: ["default"], types: ["work"], workerId: "dead", limit: 1, leaseMs: 30_000 })
+      const { tracker } = yield* setup([work], { store, runners: 0 })
+      const { job } = yield* tracker.enqueue(work, {})
+      // another runner claims it at 0 s and dies: its lease runs out at 30.05 s, just after a check
+      // (claimed before the live runner starts, which would take it at once: a due job is announced)
+      const claimed = yield* store.claim({ queues: ["default"], types: ["work"], workerId: "dead", limit: 1, leaseMs: 30_050 })
       assert.deepStrictEqual(claimed.map((j) => j.id), [job.id])
+      // a live runner: 30 s leases, polling every second (recovery checks at 0 s, 1 s, 2 s…)
+      yield* setup([work], { store, lease: "30 seconds", pollInterval: "1 second" })
       yield* TestClock.adjust("30 seconds")
       assert.strictEqual((yield* tracker.get(job.id)).lockedBy, "dead")
       // something wakes the claim loop just before the next check (an enqueue, a notification)
